@@ -1,0 +1,158 @@
+"""Shared by the registry benchmarks: a throw-away database, servers in child processes, and a
+closed-loop load generator with keep-alive connections. Not a benchmark itself."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+PG_SERVER_URL = os.environ.get("REGISTRY_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def scratch_database(keep: bool = False) -> Iterator[str]:
+    """A new PostgreSQL database with a unique name, dropped afterwards unless `keep`."""
+    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    name = f"registry_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        if not keep:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def child_server(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError as exc:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    detail = process.stderr.read().decode()[-2000:] if process.stderr else ""
+                    raise RuntimeError(f"server did not start: {detail}") from exc
+                time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def registry_server_argv(database_url: str, port: int, threads: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "registry_service.cli",
+        "--database-url",
+        database_url,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--threads",
+        str(threads),
+        "--connection-limit",
+        "500",
+    ]
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+    error_samples: list[str]
+
+    def summary(self) -> dict[str, float | int]:
+        lat = sorted(self.latencies_ms) or [0.0]
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "requests_per_s": round(self.requests / self.seconds, 1),
+            "p50_ms": round(statistics.median(lat), 2),
+            "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
+            "error_samples": self.error_samples[:5],
+        }
+
+
+RequestFactory = Callable[[int], tuple[str, str, bytes, dict[str, str]]]
+
+
+def closed_loop(port: int, connections: int, seconds: float, make_request: RequestFactory, warmup_s: float = 1.0) -> LoadResult:
+    """`connections` threads, each with one keep-alive connection, sending back to back."""
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    errors = [0] * connections
+    samples: list[str] = []
+    start_measuring = time.monotonic() + warmup_s
+    stop_at = start_measuring + seconds
+
+    def worker(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        n = 0
+        while True:
+            now = time.monotonic()
+            if now >= stop_at:
+                break
+            method, path, body, headers = make_request(index * 1_000_000 + n)
+            n += 1
+            t0 = time.perf_counter()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+                ok = response.status < 400
+                if not ok and len(samples) < 5:
+                    samples.append(f"{response.status} {body[:200]!r}")
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                ok = False
+                if len(samples) < 5:
+                    samples.append(repr(exc))
+            elapsed = (time.perf_counter() - t0) * 1000
+            if now >= start_measuring:
+                latencies[index].append(elapsed)
+                errors[index] += not ok
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flat = [x for per in latencies for x in per]
+    return LoadResult(len(flat), sum(errors), seconds, flat, samples)
+
+
+def print_json(result: dict[str, object]) -> None:
+    print(json.dumps(result, ensure_ascii=False, indent=2))

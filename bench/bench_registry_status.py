@@ -1,0 +1,127 @@
+"""Status-check throughput of the registry against a bare Flask + waitress "hello", same settings.
+
+Seeds a registry with about 1 M cylinders (x --scale) on PostgreSQL (or --database-url), serves
+it with `cylinder-registry serve` and a hello app with identical waitress settings, each in its
+own process, and drives both with the same closed-loop client: 16 keep-alive connections posting
+one status request per vehicle (by plate). Prints one JSON object. Goal: ratio >= 0.7.
+
+    python bench/bench_registry_status.py [--scale 0.01] [--seconds 10] [--threads 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_registry_common import (
+    child_server,
+    closed_loop,
+    free_port,
+    print_json,
+    registry_server_argv,
+    scratch_database,
+)
+
+GOAL_RATIO = 0.7
+CYLINDERS_AT_SCALE_1 = 1_000_000
+CYLINDERS_PER_VEHICLE = 1.5  # the seed's mix of 1-4 cylinders averages about this
+
+HELLO_APP = """
+import sys, waitress
+from flask import Flask, jsonify
+app = Flask("hello")
+@app.post("/api/v1/status")
+def hello():
+    return jsonify({"hello": "world"})
+waitress.serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=int(sys.argv[2]), connection_limit=500,
+               channel_timeout=60)
+"""
+
+
+def seed(database_url: str, cylinders: int) -> tuple[list[str], str, float]:
+    from registry_service import migrate
+    from registry_service.config import RegistryConfig
+    from registry_service.db import make_engine, make_session_factory, run_in_transaction
+    from registry_service.models import Role, Vehicle
+    from registry_service.seed import DemoShape, seed_demo
+    from registry_service.services import accounts
+
+    engine = make_engine(RegistryConfig(database_url=database_url))
+    migrate.upgrade(engine)
+    t0 = time.perf_counter()
+    seed_demo(engine, 1, datetime.now(UTC).date(), DemoShape(vehicles=int(cylinders / CYLINDERS_PER_VEHICLE)), progress=False)
+    seconds = time.perf_counter() - t0
+    with engine.begin() as c:
+        c.exec_driver_sql("ANALYZE") if engine.dialect.name == "postgresql" else None
+    sessions = make_session_factory(engine)
+    now = datetime.now(UTC)
+
+    def user(s):  # type: ignore[no-untyped-def]
+        accounts.create_user(s, "bench", now, username="bench-station", role=Role.STATION, station_code="ST-410105-01")
+        return accounts.issue_token(s, "bench", now, username="bench-station").token
+
+    token = run_in_transaction(sessions, user)
+    with engine.connect() as c:
+        plates = list(c.scalars(Vehicle.__table__.select().with_only_columns(Vehicle.plate).limit(200_000)))
+    engine.dispose()
+    return plates, token, seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of 1 M cylinders")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads, same for both servers")
+    parser.add_argument("--database-url", help="use this (empty) database instead of a scratch PostgreSQL one")
+    args = parser.parse_args()
+    cylinders = int(CYLINDERS_AT_SCALE_1 * args.scale)
+
+    def run(database_url: str) -> dict[str, object]:
+        plates, token, seed_s = seed(database_url, cylinders)
+        rng = random.Random(7)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+        def status_request(_: int) -> tuple[str, str, bytes, dict[str, str]]:
+            return "POST", "/api/v1/status", json.dumps({"plate": rng.choice(plates)}).encode(), headers
+
+        port = free_port()
+        with child_server(registry_server_argv(database_url, port, args.threads), port):
+            registry = closed_loop(port, args.connections, args.seconds, status_request).summary()
+        port = free_port()
+        with child_server([sys.executable, "-c", HELLO_APP, str(port), str(args.threads)], port):
+            hello = closed_loop(port, args.connections, args.seconds, status_request).summary()
+        ratio = registry["requests_per_s"] / hello["requests_per_s"] if hello["requests_per_s"] else 0.0
+        return {
+            "benchmark": "registry_status",
+            "database": database_url.split(":", 1)[0],
+            "cylinders": cylinders,
+            "seed_seconds": round(seed_s, 1),
+            "connections": args.connections,
+            "waitress_threads": args.threads,
+            "registry": registry,
+            "hello": hello,
+            "ratio": round(ratio, 3),
+            "goal_ratio": GOAL_RATIO,
+            "goal_met": ratio >= GOAL_RATIO,
+            "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        }
+
+    if args.database_url:
+        print_json(run(args.database_url))
+    else:
+        with scratch_database() as url:
+            print_json(run(url))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

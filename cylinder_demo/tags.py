@@ -1,0 +1,53 @@
+"""Emulated NTAG215 chips behind nfcpy's udp driver: the reader the station agent opens is real
+nfcpy code, only the radio is a UDP socket. Each tag gets an originality signature from a demo
+key, which the station is told to trust instead of NXP's (no real chip is involved)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from tag_tools import ntag, t2t_memory
+from tag_tools.emulation.ntag_emulator import NtagEmulator
+from tag_tools.emulation.rigs import UdpRig
+from tag_tools.readers import ReadOptions
+
+PARKING_UID = bytes.fromhex("04000000000002")  # what the udp target answers before the first vehicle
+FIRST_READ_COUNT = 41  # a centre leaves the NFC counter on; a tag has been read a few times already
+
+
+@dataclass(frozen=True)
+class OriginalityKeys:
+    private: bytes
+    public: bytes
+
+    @classmethod
+    def generate(cls) -> OriginalityKeys:
+        private, public = ntag.generate_test_key()
+        return cls(private, public)
+
+    def read_options(self) -> ReadOptions:
+        return ReadOptions(originality_key=self.public)
+
+
+def written_tag(uid: bytes, message: bytes, keys: OriginalityKeys) -> NtagEmulator:
+    """A chip as a centre leaves it: the NDEF TLV in the data area, the read counter enabled."""
+    emulator = NtagEmulator.blank(uid, signature=ntag.sign_uid(uid, keys.private))
+    tlv = t2t_memory.ndef_tlv(message)
+    emulator.memory[16 : 16 + len(tlv)] = tlv
+    emulator.memory[emulator.chip.cfg1_page * 4] |= ntag.ACCESS_NFC_CNT_EN
+    emulator.counter = FIRST_READ_COUNT
+    return emulator
+
+
+def start_reader_field() -> UdpRig:
+    """The udp target with nothing in the field, already activated once (see UdpRig.start)."""
+    import nfc  # noqa: F401  (nfcpy sets its own logger to INFO on import: one line per reader open)
+
+    logging.getLogger("nfc").setLevel(logging.WARNING)
+    # The demo takes a tag out of the field right after the agent handled it; a re-read that was under
+    # way then fails with "tag left the field", as at a real pump. Not news for the story's reader.
+    logging.getLogger("station_agent.tagsource").setLevel(logging.ERROR)
+    rig = UdpRig().start(NtagEmulator.blank(PARKING_UID))
+    rig.empty()
+    return rig

@@ -1,0 +1,10 @@
+"""HTTP API under /api/v1. Blueprints only parse, call a service function and serialise."""
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from registry_service.api import admin, bureau, centres, public, stations
+
+    for module in (public, centres, stations, bureau, admin):
+        app.register_blueprint(module.blueprint, url_prefix="/api/v1")

@@ -1,0 +1,186 @@
+"""Stations: cylinder status (one request per vehicle), scan-event batches, the trust list and
+the revocation delta feed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from registry_service.api import parse
+from registry_service.api.common import now, tx
+from registry_service.app import registry
+from registry_service.auth import current, roles
+from registry_service.errors import InvalidInput
+from registry_service.models import Outcome, Role
+from registry_service.services import cylinders, events, trust
+from registry_service.services.places import station_by_code
+from registry_service.services.reasons import REASON_PATTERN
+
+blueprint = Blueprint("stations", __name__)
+PLATE = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff·-]{2,16}$")
+CYLINDER_TEXT = re.compile(r"^[0-9]{1,3}-[0-9]{1,10}-[0-9]{1,20}$")
+REASON = re.compile(REASON_PATTERN)
+DECISIONS = ("allow", "allow_with_warning", "refuse")
+
+
+@blueprint.post("/status")
+@roles(Role.STATION, Role.BUREAU)
+def status() -> Response:
+    config = registry().config
+    body = parse.json_body()
+    parse.only_fields(body, {"plate", "cylinders"})
+    plate = parse.text(body, "plate", required=False, max_len=16, pattern=PLATE)
+    raw = body.get("cylinders", [])
+    if not isinstance(raw, list) or len(raw) > config.max_status_cylinders:
+        raise InvalidInput(f"cylinders must be a list of at most {config.max_status_cylinders} items")
+    if not raw and not plate:
+        raise InvalidInput("give a plate, cylinders, or both")
+    items = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"cylinders[{index}] must be an object")
+        parse.only_fields(item, {"cylinder_id", "tag_uid"})
+        cylinder_id = parse.text(item, "cylinder_id", required=False, max_len=40, pattern=CYLINDER_TEXT)
+        tag_uid = parse.tag_uid(item["tag_uid"], f"cylinders[{index}].tag_uid") if "tag_uid" in item else None
+        if not cylinder_id and not tag_uid:
+            raise InvalidInput(f"cylinders[{index}] needs cylinder_id or tag_uid")
+        items.append(cylinders.StatusQuery(cylinder_id, tag_uid))
+    today = (now().astimezone(_local_zone())).date()
+    return jsonify(registry().read(lambda c: cylinders.cylinder_status(c, items, plate, today, config.due_soon_days)))
+
+
+def _local_zone() -> Any:
+    from datetime import timedelta, timezone
+
+    return timezone(timedelta(hours=registry().config.report_utc_offset_hours))
+
+
+@blueprint.post("/stations/<station_code>/scan-events")
+@roles(Role.STATION)
+def upload_events(station_code: str) -> Response:
+    config = registry().config
+    body = parse.json_body()
+    parse.only_fields(body, {"events"})
+    raw = body.get("events")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= config.max_scan_batch:
+        raise InvalidInput(f"events must be a list of 1 to {config.max_scan_batch} events")
+    batch = [_event(item, index) for index, item in enumerate(raw)]
+    principal = current()
+
+    def work(session):  # type: ignore[no-untyped-def]
+        station = station_by_code(session, station_code)
+        principal.require_station(station.id)
+        return events.ingest(session, station.id, batch, now())
+
+    return jsonify(tx(work))
+
+
+EVENT_FIELDS = frozenset(
+    {
+        "event_id",
+        "occurred_at",
+        "pump",
+        "cylinder_id",
+        "tag_uid",
+        "read_counter",
+        "record_sequence",
+        "plate",
+        "decision",
+        "outcome",
+        "reasons",
+        "attendant",
+        "decided_offline",
+        "supervisor",
+        "override_reason",
+        "session_id",
+    }
+)
+
+
+def _event(item: object, index: int) -> events.ScanEventIn:
+    """One event of a batch; errors name the event (`events[3].occurred_at ...`).
+
+    Runs up to 1,000 times per request, so field names are only formatted into messages on failure.
+    """
+    try:
+        return _checked_event(item)
+    except InvalidInput as exc:
+        raise InvalidInput(f"events[{index}]: {exc.detail}") from None
+
+
+def _checked_event(item: object) -> events.ScanEventIn:
+    if not isinstance(item, dict):
+        raise InvalidInput("each event must be an object")
+    if not item.keys() <= EVENT_FIELDS:
+        parse.only_fields(item, EVENT_FIELDS)
+    reasons = item.get("reasons", [])
+    if not isinstance(reasons, list) or len(reasons) > 16 or not all(isinstance(r, str) and REASON.match(r) for r in reasons):
+        raise InvalidInput("reasons must be a list of at most 16 reason codes")
+    decision = item.get("decision")
+    if decision not in DECISIONS:
+        raise InvalidInput(f"decision must be one of {', '.join(DECISIONS)}")
+    tag_uid = item.get("tag_uid")
+    return events.ScanEventIn(
+        event_uuid=parse.event_uuid(item.get("event_id"), "event_id"),
+        occurred_at=parse.timestamp(item.get("occurred_at"), "occurred_at"),
+        pump_number=parse.integer(item, "pump", required=False, nullable=True, low=1, high=64),
+        cylinder_id=parse.text(item, "cylinder_id", required=False, nullable=True, max_len=40, pattern=CYLINDER_TEXT) or None,
+        tag_uid=parse.tag_uid(tag_uid, "tag_uid") if tag_uid is not None else None,
+        read_counter=parse.integer(item, "read_counter", required=False, nullable=True, low=0, high=2**24 - 1),
+        record_sequence=parse.integer(item, "record_sequence", required=False, nullable=True, low=0, high=2**31 - 1),
+        plate=parse.text(item, "plate", required=False, nullable=True, max_len=16, pattern=PLATE) or None,
+        decision=decision,
+        outcome=parse.choice(item.get("outcome"), "outcome", Outcome),
+        reasons=tuple(reasons),
+        attendant=parse.text(item, "attendant", required=False, nullable=True, max_len=64) or None,
+        decided_offline=parse.boolean(item, "decided_offline", False),
+        supervisor=parse.text(item, "supervisor", required=False, nullable=True, max_len=64) or None,
+        override_reason=parse.text(item, "override_reason", required=False, nullable=True, max_len=200) or None,
+        session_id=parse.text(item, "session_id", required=False, nullable=True, max_len=64) or None,
+    )
+
+
+@blueprint.get("/trust-list")
+@roles(Role.STATION, Role.CENTRE, Role.BUREAU)
+def get_trust_list() -> Response:
+    parse.query_args(())
+    row = tx(trust.current_or_404)
+    etag = f'"{row.sha256}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        return Response(status=304, headers={"ETag": etag})
+    response = Response(row.blob, content_type="application/cose; cose-type=cose-sign1")
+    response.headers["ETag"] = etag
+    response.headers["X-Trust-List-Sequence"] = str(row.list_sequence)
+    return response
+
+
+@blueprint.put("/trust-list")
+@roles(Role.BUREAU)
+def publish_trust_list() -> tuple[Response, int]:
+    if request.mimetype not in ("application/cose", "application/octet-stream"):
+        raise parse.UnsupportedMediaType("send the signed trust list as application/cose or application/octet-stream")
+    blob = request.get_data(cache=False)
+    if not blob:
+        raise InvalidInput("the body is empty")
+    config = registry().config
+    row = tx(lambda s: trust.publish(s, current(), now(), blob, config.bureau_root_pem))
+    return jsonify(
+        {
+            "sequence": row.list_sequence,
+            "sha256": row.sha256,
+            "issued_at": row.issued_at.isoformat() if row.issued_at else None,
+            "expires_at": row.next_update.isoformat() if row.next_update else None,
+        }
+    ), 201
+
+
+@blueprint.get("/revocations")
+@roles(Role.STATION, Role.CENTRE, Role.BUREAU)
+def revocations() -> Response:
+    config = registry().config
+    args = parse.query_args({"since", "limit"})
+    since = parse.query_int(args, "since", 0, 0, 2**31 - 1)
+    limit = parse.query_int(args, "limit", 500, 1, config.max_page_size)
+    return jsonify(tx(lambda s: cylinders.revocations_since(s, since, limit)))

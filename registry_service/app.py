@@ -1,0 +1,83 @@
+"""App factory. `create_app(config)` builds one Registry (engine, sessions, token cache, clock)
+and registers the blueprints; nothing here reads the environment."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from flask import Flask, current_app
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry_service import problems
+from registry_service.auth import Principal, TokenCache, resolve_token
+from registry_service.config import RegistryConfig
+from registry_service.db import make_engine, make_session_factory, run_in_transaction, run_read_only
+from registry_service.services.trust import TrustStoreCache
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Registry:
+    """Per-app state shared by all requests of one node (thread-safe)."""
+
+    def __init__(self, config: RegistryConfig, engine: Engine | None = None, clock: Clock = utc_now) -> None:
+        self.config = config
+        self.engine = engine or make_engine(config)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.clock = clock
+        self.tokens = TokenCache(ttl_s=config.token_cache_s)
+        self.trust_stores = TrustStoreCache()
+
+    def transaction(self, work: Callable[[Session], T]) -> T:
+        return run_in_transaction(self.sessions, work)
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """Read-only work on an autocommit connection: no BEGIN/COMMIT round trips."""
+        return run_read_only(self.autocommit, work)
+
+    def authenticate(self, token: str) -> Principal:
+        now = self.clock()
+        cached = self.tokens.get(token, now)
+        if cached is not None:
+            return cached
+        principal, expires = self.transaction(lambda s: _resolve_with_expiry(s, token, now))
+        self.tokens.put(token, principal, expires)
+        return principal
+
+
+def _resolve_with_expiry(session: Session, token: str, now: datetime) -> tuple[Principal, datetime | None]:
+    from registry_service.models import ApiToken
+
+    principal = resolve_token(session, token, now)
+    api_token = session.get(ApiToken, principal.token_id)
+    return principal, api_token.expires_at if api_token else None
+
+
+def registry() -> Registry:
+    return current_app.extensions["registry"]  # type: ignore[no-any-return]
+
+
+def create_app(config: RegistryConfig, *, engine: Engine | None = None, clock: Clock = utc_now) -> Flask:
+    from registry_service.api import register_blueprints
+    from registry_service.dashboard import register_dashboard
+
+    app = Flask("registry_service", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["registry"] = Registry(config, engine, clock)
+    problems.register(app)
+    register_blueprints(app)
+    register_dashboard(app, secret_key=config.dashboard_secret_key, secure_cookies=config.dashboard_secure_cookies)
+    return app

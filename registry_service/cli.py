@@ -1,0 +1,256 @@
+"""`cylinder-registry`: migrate, serve, manage users and tokens, import CSV, seed a demo city,
+maintain scan-event partitions. Expected errors print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from registry_service.config import RegistryConfig, from_env
+from registry_service.errors import RegistryError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
+
+
+def _config(args: argparse.Namespace) -> RegistryConfig:
+    return from_env(
+        database_url=args.database_url, bureau_root_pem=_root(args.bureau_root) if getattr(args, "bureau_root", None) else None
+    )
+
+
+def _root(path: str) -> bytes:
+    from registry_service.config import read_pem
+
+    return read_pem(path)
+
+
+def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from registry_service.db import make_engine
+
+    return make_engine(_config(args))
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from registry_service import migrate
+
+    engine = _engine(args)
+    migrate.upgrade(engine, args.revision)
+    print(f"database at revision {migrate.current_revision(engine)}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import waitress
+
+    from registry_service.app import create_app
+
+    app = create_app(_config(args))
+    print(f"serving on http://{args.host}:{args.port} with {args.threads} threads", flush=True)
+    waitress.serve(
+        app,
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        connection_limit=args.connection_limit,
+        channel_timeout=60,
+        ident="cylinder-registry",
+    )
+    return EXIT_OK
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.models import Role
+    from registry_service.services import accounts
+
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif args.password_prompt:
+        password = getpass.getpass("password: ")
+    sessions = make_session_factory(_engine(args))
+    user = run_in_transaction(
+        sessions,
+        lambda s: accounts.create_user(
+            s,
+            args.operator,
+            datetime.now(UTC),
+            username=args.username,
+            role=Role(args.role),
+            password=password,
+            station_code=args.station,
+            centre_code=args.centre,
+        ),
+    )
+    print(json.dumps({"id": user.id, "username": user.username, "role": user.role.value}))
+    return EXIT_OK
+
+
+def cmd_issue_token(args: argparse.Namespace) -> int:
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.services import accounts
+
+    sessions = make_session_factory(_engine(args))
+    issued = run_in_transaction(
+        sessions,
+        lambda s: accounts.issue_token(
+            s, args.operator, datetime.now(UTC), username=args.username, label=args.label, valid_days=args.days
+        ),
+    )
+    print(
+        json.dumps(
+            {
+                "token": issued.token,
+                "token_id": issued.token_id,
+                "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
+            }
+        )
+    )
+    return EXIT_OK
+
+
+def cmd_revoke_token(args: argparse.Namespace) -> int:
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.services import accounts
+
+    sessions = make_session_factory(_engine(args))
+    run_in_transaction(sessions, lambda s: accounts.revoke_token(s, args.operator, datetime.now(UTC), args.token_id))
+    print(json.dumps({"revoked": args.token_id}))
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from registry_service.csv_import import import_csv
+    from registry_service.db import make_session_factory
+
+    sessions = make_session_factory(_engine(args))
+    report = import_csv(sessions, args.kind, Path(args.file), datetime.now(UTC), args.operator, progress=not args.quiet)
+    print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    return EXIT_PARTIAL if report.errors else EXIT_OK
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from registry_service import migrate
+    from registry_service.seed import DemoShape, seed_demo
+
+    engine = _engine(args)
+    migrate.upgrade(engine)
+    today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
+    shape = DemoShape(vehicles=args.vehicles, stations_per_district=args.stations_per_district, event_days=args.event_days)
+    summary = seed_demo(engine, args.seed, today, shape, progress=not args.quiet)
+    print(json.dumps(summary.to_json()))
+    return EXIT_OK
+
+
+def cmd_partitions(args: argparse.Namespace) -> int:
+    from registry_service import partitions
+
+    engine = _engine(args)
+    if engine.dialect.name != "postgresql":
+        print(json.dumps({"created": [], "dropped": [], "note": "partitions exist only on PostgreSQL"}))
+        return EXIT_OK
+    today = datetime.now(UTC).date()
+    with engine.begin() as connection:
+        created = partitions.ensure_daily_partitions(connection, today, days_ahead=args.days_ahead)
+        dropped = []
+        if args.retain_days:
+            from datetime import timedelta
+
+            dropped = partitions.drop_partitions_before(connection, today - timedelta(days=args.retain_days))
+    print(json.dumps({"created": created, "dropped": dropped}))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cylinder-registry", description="The central cylinder registry.")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: REGISTRY_DATABASE_URL, else sqlite:///registry.sqlite3)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("upgrade", help="apply database migrations")
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(handler=cmd_upgrade)
+
+    p = sub.add_parser("serve", help="serve the API with waitress")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--connection-limit", type=int, default=200)
+    p.add_argument("--bureau-root", help="PEM of the bureau root that signs trust lists (or REGISTRY_BUREAU_ROOT)")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("create-user", help="create a user (admin, bureau, centre, station)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=["admin", "bureau", "centre", "station"])
+    p.add_argument("--station", help="station code (role station)")
+    p.add_argument("--centre", help="inspection centre code (role centre)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--password-stdin", action="store_true", help="read a password from stdin")
+    group.add_argument("--password-prompt", action="store_true", help="ask for a password")
+    p.set_defaults(handler=cmd_create_user)
+
+    p = sub.add_parser("issue-token", help="issue an API token for a user (printed once)")
+    p.add_argument("username")
+    p.add_argument("--label", default="")
+    p.add_argument("--days", type=int, default=90)
+    p.set_defaults(handler=cmd_issue_token)
+
+    p = sub.add_parser("revoke-token", help="revoke an API token by id")
+    p.add_argument("token_id", type=int)
+    p.set_defaults(handler=cmd_revoke_token)
+
+    p = sub.add_parser("import", help="import vehicles, cylinders or stations from CSV")
+    p.add_argument("kind", choices=["vehicles", "cylinders", "stations"])
+    p.add_argument("file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("seed-demo", help="fill an empty database with a synthetic Zhengzhou")
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--vehicles", type=int, default=5000)
+    p.add_argument("--stations-per-district", type=int, default=6)
+    p.add_argument("--event-days", type=int, default=0, help="also generate this many days of scan events")
+    p.add_argument("--today", help="the demo's today, YYYY-MM-DD (default: the real date)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(handler=cmd_seed_demo)
+
+    p = sub.add_parser("partitions", help="create upcoming daily scan_events partitions (PostgreSQL; run daily)")
+    p.add_argument("--days-ahead", type=int, default=7)
+    p.add_argument("--retain-days", type=int, default=0, help="drop partitions older than this (0: keep all)")
+    p.set_defaults(handler=cmd_partitions)
+
+    for subparser in sub.choices.values():
+        if subparser.prog.split()[-1] in ("create-user", "issue-token", "revoke-token", "import"):
+            subparser.add_argument("--operator", default=getpass.getuser(), help="name recorded in the audit log")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args))
+    except RegistryError as exc:
+        print(f"cylinder-registry: {exc.detail}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            print(f"cylinder-registry: database unreachable: {str(exc.orig).strip()}", file=sys.stderr)
+            return EXIT_ERROR
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Registry configuration: a frozen dataclass passed to create_app; only `from_env` reads the
+environment, and only when a command asks for it (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from registry_service.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///registry.sqlite3"
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    database_url: str = DEFAULT_DATABASE_URL
+    # PEM of the bureau root that signs trust lists; uploads are verified against it.
+    bureau_root_pem: bytes | None = None
+    pool_size: int = 10
+    max_overflow: int = 20
+    pool_timeout_s: float = 5.0
+    pool_pre_ping: bool = False
+    # Largest accepted request body and batch; bound the work one request can cause.
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_scan_batch: int = 1000
+    max_status_cylinders: int = 8
+    max_page_size: int = 1000
+    due_soon_days: int = 30
+    # Seconds a resolved token stays cached on a node (revocation reaches other nodes within it).
+    token_cache_s: float = 10.0
+    # Clone detection: faster than this between two stations means two tags.
+    max_plausible_speed_kmh: float = 150.0
+    # Reports count days in the bureau's local time (China: UTC+8).
+    report_utc_offset_hours: int = 8
+    echo_sql: bool = False
+    # Signs the dashboard's session cookie; the same on every node (None: a random per-process key).
+    dashboard_secret_key: str | None = None
+    # Mark the dashboard's session cookie Secure: set it when the registry is served over HTTPS.
+    dashboard_secure_cookies: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def with_database(self, url: str) -> RegistryConfig:
+        return replace(self, database_url=url)
+
+
+def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> RegistryConfig:
+    """Build a config from REGISTRY_* variables; explicit overrides win."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    if url := env.get("REGISTRY_DATABASE_URL"):
+        values["database_url"] = url
+    if root := env.get("REGISTRY_BUREAU_ROOT"):
+        values["bureau_root_pem"] = read_pem(root)
+    if secret := env.get("REGISTRY_DASHBOARD_SECRET"):
+        values["dashboard_secret_key"] = secret
+    if env.get("REGISTRY_DASHBOARD_SECURE_COOKIES", "").lower() in {"1", "true", "yes"}:
+        values["dashboard_secure_cookies"] = True
+    for name, key in (("pool_size", "REGISTRY_POOL_SIZE"), ("max_overflow", "REGISTRY_MAX_OVERFLOW")):
+        if key in env:
+            try:
+                values[name] = int(env[key])
+            except ValueError as exc:
+                raise ConfigError(f"{key} must be an integer, not {env[key]!r}") from exc
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return RegistryConfig(**values)  # type: ignore[arg-type]
+
+
+def read_pem(path: str | Path) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read bureau root certificate {path}: {exc.strerror}") from exc
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise ConfigError(f"{path} is not a PEM certificate")
+    return data

@@ -1,0 +1,43 @@
+"""The bureau's dashboard: server-rendered pages over the registry's read queries.
+
+`register_dashboard(app)` mounts it under /dashboard on an app made by create_app; calling it
+again on the same app only changes the key, cookie flags and throttle. The session
+cookie is signed with `secret_key` (or the app's SECRET_KEY); every node behind one address needs
+the same key, so a random key is only a fallback for a single node and logs a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import Flask
+
+from registry_service.dashboard.signin import LoginThrottle
+
+log = logging.getLogger(__name__)
+URL_PREFIX = "/dashboard"
+
+
+def register_dashboard(app: Flask, *, secret_key: str | bytes | None = None, throttle: LoginThrottle | None = None,
+                       secure_cookies: bool = False) -> None:
+    from registry_service.dashboard import views  # noqa: F401  (registers the routes)
+    from registry_service.dashboard.web import blueprint
+
+    key = secret_key or app.config.get("SECRET_KEY")
+    if not key:
+        log.warning("no dashboard secret key configured: sessions end when this process restarts")
+        key = secrets.token_hex(32)
+    app.config.update(
+        SECRET_KEY=key,
+        SESSION_COOKIE_NAME="cg_dashboard",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+    )
+    if throttle is not None or "dashboard_throttle" not in app.extensions:
+        app.extensions["dashboard_throttle"] = throttle or LoginThrottle()
+    if blueprint.name not in app.blueprints:  # calling again (e.g. a test after create_app) re-keys only
+        app.register_blueprint(blueprint, url_prefix=URL_PREFIX)

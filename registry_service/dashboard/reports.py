@@ -1,0 +1,202 @@
+"""Read-only questions behind the overview and the refuel-attempt list.
+
+Counting is the registry's (services/queries.py, services/clones.py); what is added here is what
+the pages need on top: zero-filled days, a roll-up of station counts to the children of one grid
+area (for drilling down), and a sortable, offset-paged list with a bounded total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from registry_service.dashboard.charts import DayCounts
+from registry_service.dashboard.filters import PAGE_SIZE, DashboardQuery
+from registry_service.dashboard.i18n import Lang, format_datetime, reason_label
+from registry_service.models import Outcome, Region, ScanEvent, Station
+from registry_service.services import clones, places, queries
+
+PROBLEMS = (Outcome.REFUSED, Outcome.OVERRIDDEN, Outcome.WOULD_REFUSE)
+COUNT_CAP = 10_000  # beyond this the page says "more than 10,000": counting 20 M rows is not free
+EXPORT_CAP = 50_000
+_COUNT_KEYS = ("total", *(o.value for o in Outcome))
+
+
+@dataclass(frozen=True)
+class Settings:
+    utc_offset_hours: int
+    max_speed_kmh: float
+
+
+@dataclass
+class AreaRow:
+    kind: str  # "region" or "station"
+    code: str
+    name: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNT_KEYS, 0))
+
+    @property
+    def problems(self) -> int:
+        return sum(self.counts[o.value] for o in PROBLEMS)
+
+
+@dataclass
+class AreaBreakdown:
+    region: Region | None
+    trail: list[Region]  # from the city down to `region`
+    rows: list[AreaRow]
+
+    @property
+    def scale(self) -> int:
+        return max((row.problems for row in self.rows), default=0)
+
+
+@dataclass(frozen=True)
+class Overview:
+    days: list[DayCounts]
+    areas: AreaBreakdown
+    stations: list[dict[str, Any]]
+    suspects: list[dict[str, Any]]
+
+
+def overview(session: Session, query: DashboardQuery, now: datetime, settings: Settings) -> Overview:
+    flt = query.event_filter(settings.utc_offset_hours)
+    ranking = queries.station_ranking(session, flt, now, 10)["stations"]
+    suspects = clones.suspected_clones(session, flt, now, settings.max_speed_kmh, settings.utc_offset_hours, 20)
+    return Overview(
+        days=daily_counts(session, query, now, settings.utc_offset_hours),
+        areas=area_breakdown(session, query, now, settings.utc_offset_hours),
+        stations=[s for s in ranking if any(s[o.value] for o in PROBLEMS)],
+        suspects=suspects["suspects"],
+    )
+
+
+def daily_counts(session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int) -> list[DayCounts]:
+    """Problem outcomes per local day, every day of the range present (zero when quiet)."""
+    flt = query.event_filter(utc_offset_hours, PROBLEMS)
+    groups = queries.aggregate(session, flt, now, "day", utc_offset_hours)["groups"]
+    by_day = {str(g["key"])[:10]: g for g in groups}
+    result = []
+    for day in query.days():
+        group = by_day.get(day.isoformat(), {})
+        result.append(DayCounts(day, {o.value: int(group.get(o.value, 0)) for o in PROBLEMS}))
+    return result
+
+
+def root_regions(session: Session) -> list[Region]:
+    return list(session.scalars(select(Region).where(Region.parent_id.is_(None)).order_by(Region.code)))
+
+
+def area_breakdown(session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int) -> AreaBreakdown:
+    """Counts for each child of the selected area (or each station directly in it).
+
+    With no area selected and a single city, the city is the area; stations are rolled up by the
+    first path segment below the area's path, so one station query serves every level.
+    """
+    region: Region | None = None
+    if query.region:
+        region = places.region_by_code(session, query.region)
+    else:
+        roots = root_regions(session)
+        region = roots[0] if len(roots) == 1 else None
+    trail = region_trail(session, region) if region else []
+    prefix = region.path + "/" if region else ""
+    children = session.scalars(
+        select(Region).where(Region.parent_id == region.id) if region else select(Region).where(Region.parent_id.is_(None))
+    ).all()
+    rows: dict[str, AreaRow] = {c.path: AreaRow("region", c.code, c.name) for c in children}
+    station_query = select(Station.code, Station.name, Region.path).join(Region, Region.id == Station.region_id)
+    if region is not None:
+        station_query = station_query.where(or_(Region.path == region.path, Region.path.startswith(prefix, autoescape=True)))
+    stations = session.execute(station_query).all()
+    where: dict[str, AreaRow] = {}
+    for code, name, path in stations:
+        if region is not None and path == region.path:
+            where[code] = rows.setdefault("station:" + code, AreaRow("station", code, name))
+        else:
+            child_path = prefix + path[len(prefix):].split("/")[0]
+            if child_path in rows:
+                where[code] = rows[child_path]
+    flt = query.with_region(region.code if region else None).event_filter(utc_offset_hours)
+    for group in queries.aggregate(session, flt, now, "station", 0)["groups"]:
+        row = where.get(group["key"])
+        if row is not None:
+            for key in _COUNT_KEYS:
+                row.counts[key] += int(group[key])
+    ordered = sorted(rows.values(), key=lambda r: (-r.problems, -r.counts["total"], r.kind, r.code))
+    return AreaBreakdown(region, trail, ordered)
+
+
+def region_trail(session: Session, region: Region) -> list[Region]:
+    """The region and its ancestors, city first (one query: the path lists their codes)."""
+    codes = region.path.split("/")
+    found = {r.code: r for r in session.scalars(select(Region).where(Region.code.in_(codes)))}
+    return [found[c] for c in codes if c in found]
+
+
+# The refuel-attempt list ---------------------------------------------------------------------
+
+_SORT_COLUMNS: dict[str, Any] = {
+    "time": ScanEvent.occurred_at,
+    "station": Station.code,
+    "plate": ScanEvent.plate,
+    "cylinder": ScanEvent.cylinder_id,
+    "outcome": ScanEvent.outcome,
+}
+
+
+@dataclass(frozen=True)
+class AttemptPage:
+    rows: list[dict[str, Any]]
+    total: int
+    capped: bool
+    page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+def _attempts_query(session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int) -> Select[ScanEvent, str, str] | None:
+    cond = queries.conditions(session, query.event_filter(utc_offset_hours), now)
+    if cond.empty:
+        return None
+    column = _SORT_COLUMNS[query.sort]
+    order = [column.desc() if query.descending else column.asc()]
+    if query.sort != "time":
+        order.append(ScanEvent.occurred_at.desc())
+    order.append(ScanEvent.event_uuid.desc())
+    statement = (select(ScanEvent, Station.code, Station.name).join(Station, Station.id == ScanEvent.station_id)
+            .where(*cond.where).order_by(*order))
+    return statement
+
+
+def attempt_page(session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int) -> AttemptPage:
+    statement = _attempts_query(session, query, now, utc_offset_hours)
+    if statement is None:
+        return AttemptPage([], 0, False, 1)
+    bounded = statement.with_only_columns(ScanEvent.event_uuid).order_by(None).limit(COUNT_CAP + 1).subquery()
+    total = int(session.scalar(select(func.count()).select_from(bounded)) or 0)
+    rows = session.execute(statement.offset((query.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    return AttemptPage([queries.event_json(e, code, name) | {"_at": e.occurred_at} for e, code, name in rows],
+                       min(total, COUNT_CAP), total > COUNT_CAP, query.page)
+
+
+def attempts_for_export(session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int,
+                        lang: Lang) -> list[dict[str, Any]]:
+    """Every matching attempt in the page's order, up to EXPORT_CAP rows, with the local time and
+    the reasons in words added for the people who read the file rather than process it."""
+    statement = _attempts_query(session, query, now, utc_offset_hours)
+    if statement is None:
+        return []
+    rows = []
+    for event, code, name in session.execute(statement.limit(EXPORT_CAP)):
+        row = queries.event_json(event, code, name)
+        row["local_time"] = format_datetime(event.occurred_at, lang, utc_offset_hours)
+        row["reason_text"] = "；".join(reason_label(reason, lang) for reason in row["reasons"])
+        rows.append(row)
+    return rows

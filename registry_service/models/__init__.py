@@ -1,0 +1,43 @@
+"""All tables; importing this package registers them on Base.metadata."""
+
+from registry_service.models.accounts import ApiToken, AuditEntry, Role, User
+from registry_service.models.base import Base, UTCDateTime
+from registry_service.models.cylinders import (
+    CentreCertificate,
+    Cylinder,
+    CylinderState,
+    Inspection,
+    InspectionCentre,
+    Revocation,
+    RevocationKind,
+    TrustListPublication,
+    Vehicle,
+)
+from registry_service.models.events import FILL_OUTCOMES, PROBLEM_OUTCOMES, Outcome, ScanEvent
+from registry_service.models.places import Pump, Region, RegionLevel, Station
+
+__all__ = [
+    "FILL_OUTCOMES",
+    "PROBLEM_OUTCOMES",
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "CentreCertificate",
+    "Cylinder",
+    "CylinderState",
+    "Inspection",
+    "InspectionCentre",
+    "Outcome",
+    "Pump",
+    "Region",
+    "RegionLevel",
+    "Revocation",
+    "RevocationKind",
+    "Role",
+    "ScanEvent",
+    "Station",
+    "TrustListPublication",
+    "UTCDateTime",
+    "User",
+    "Vehicle",
+]

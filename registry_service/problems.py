@@ -1,0 +1,67 @@
+"""RFC 9457 problem+json for every error response, including Flask's own (404, 405, 413...)
+and unexpected exceptions (logged, answered with a 500 that leaks nothing)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json, request
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from registry_service.db import is_disconnect
+from registry_service.errors import RegistryError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "https://cylinder-guard.example/problems/"
+CONTENT_TYPE = "application/problem+json"
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Response:
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    body["instance"] = request.path
+    body.update({k: v for k, v in extra.items() if v})
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, content_type=CONTENT_TYPE)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="cylinder-registry"'
+    if status == 503:
+        response.headers["Retry-After"] = "2"
+    return response
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(RegistryError)
+    def _registry_error(error: RegistryError) -> Response:
+        return problem(error.status, error.type_slug, error.title, error.detail, errors=error.errors)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        slug = (error.name or "error").lower().replace(" ", "-")
+        return problem(status, slug, error.name or "Error", error.description or "")
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError) -> Response:
+        # Safety nets: services check these cases first; a concurrent request can still win a race.
+        if isinstance(error, IntegrityError):
+            log.info("integrity error answered as 409: %s", error.orig)
+            return problem(
+                409,
+                "conflict",
+                "Conflict with the current state",
+                "the change conflicts with data written concurrently; reload and retry",
+            )
+        if isinstance(error, DataError):
+            return problem(422, "invalid-input", "Invalid input", "a value does not fit its field")
+        if is_disconnect(error) or isinstance(error, OperationalError):
+            log.warning("database unavailable: %s", error.orig)
+            return problem(503, "unavailable", "Temporarily unavailable", "the database is unreachable; retry shortly")
+        log.exception("database error")
+        return problem(500, "internal", "Internal error", "an unexpected error was logged")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, "internal", "Internal error", "an unexpected error was logged")

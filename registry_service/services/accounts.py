@@ -1,0 +1,123 @@
+"""Users and API tokens: create, log in (password -> token), issue, revoke."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry_service.auth import Principal
+from registry_service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from registry_service.models import ApiToken, InspectionCentre, Role, Station, User
+from registry_service.security import hash_password, new_token, token_hash, verify_password
+from registry_service.services import audit
+
+MAX_TOKEN_DAYS = 366
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # shown once, never stored
+    token_id: int
+    expires_at: datetime | None
+
+
+def create_user(
+    session: Session,
+    actor: Principal | str,
+    now: datetime,
+    *,
+    username: str,
+    role: Role,
+    password: str | None = None,
+    station_code: str | None = None,
+    centre_code: str | None = None,
+) -> User:
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user {username} already exists")
+    station_id = centre_id = None
+    if role is Role.STATION:
+        if not station_code:
+            raise InvalidInput("a station user needs its station code")
+        station_id = _station_id(session, station_code)
+    elif role is Role.CENTRE:
+        if not centre_code:
+            raise InvalidInput("an inspection-centre user needs its centre code")
+        centre_id = _centre_id(session, centre_code)
+    elif station_code or centre_code:
+        raise InvalidInput(f"a {role.value} user is not scoped to a station or centre")
+    try:
+        password_hash = hash_password(password) if password else None
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+    user = User(
+        username=username,
+        role=role,
+        station_id=station_id,
+        centre_id=centre_id,
+        password_hash=password_hash,
+        active=True,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "create_user", "user", username, now, role=role.value, station=station_code, centre=centre_code)
+    return user
+
+
+def _station_id(session: Session, code: str) -> int:
+    station_id = session.scalar(select(Station.id).where(Station.code == code))
+    if station_id is None:
+        raise NotFound(f"no station {code}")
+    return station_id
+
+
+def _centre_id(session: Session, code: str) -> int:
+    centre_id = session.scalar(select(InspectionCentre.id).where(InspectionCentre.code == code))
+    if centre_id is None:
+        raise NotFound(f"no inspection centre {code}")
+    return centre_id
+
+
+def issue_token(
+    session: Session,
+    actor: Principal | str,
+    now: datetime,
+    *,
+    username: str,
+    label: str = "",
+    valid_days: int | None = 90,
+) -> IssuedToken:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username}")
+    if valid_days is not None and not 1 <= valid_days <= MAX_TOKEN_DAYS:
+        raise InvalidInput(f"a token is valid for 1 to {MAX_TOKEN_DAYS} days")
+    token = new_token()
+    expires = now + timedelta(days=valid_days) if valid_days else None
+    row = ApiToken(user_id=user.id, token_hash=token_hash(token), label=label, created_at=now, expires_at=expires)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "issue_token", "api_token", row.id, now, user=username, label=label)
+    return IssuedToken(token, row.id, expires)
+
+
+def login(session: Session, now: datetime, *, username: str, password: str, label: str) -> IssuedToken:
+    """Exchange a password for a short-lived token (people; machines get tokens from the CLI)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not verify_password(password, user.password_hash):
+        raise NotAuthenticated("wrong user name or password")
+    return issue_token(session, username, now, username=username, label=label or "login", valid_days=1)
+
+
+def revoke_token(session: Session, actor: Principal | str, now: datetime, token_id: int) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no token {token_id}")
+    if isinstance(actor, Principal) and actor.role is not Role.ADMIN and row.user_id != actor.user_id:
+        raise Forbidden("only an admin may revoke another user's token")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        audit.record(session, actor, "revoke_token", "api_token", token_id, now)

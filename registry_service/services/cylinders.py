@@ -1,0 +1,187 @@
+"""Cylinder status for stations, revocations (condemn, scrap, stolen, superseded) and their
+delta feed. Status mirrors the station's offline rules, with what only the registry knows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.orm import Session
+
+from registry_service.auth import Principal
+from registry_service.errors import Conflict, InvalidInput, NotFound
+from registry_service.models import Cylinder, CylinderState, Revocation, RevocationKind, Vehicle
+from registry_service.services import audit
+
+_STATE_REVOCATION = {
+    RevocationKind.CONDEMNED: CylinderState.CONDEMNED,
+    RevocationKind.SCRAPPED: CylinderState.SCRAPPED,
+    RevocationKind.STOLEN: CylinderState.STOLEN,
+}
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    cylinder_id: str | None
+    tag_uid: str | None
+
+
+_STATUS_COLUMNS = (
+    Cylinder.cylinder_id,
+    Cylinder.tag_uid,
+    Cylinder.state,
+    Cylinder.next_due,
+    Cylinder.end_of_life,
+    Cylinder.last_result,
+    Cylinder.record_sequence,
+    Cylinder.vehicle_id,
+    Vehicle.plate,
+)
+
+# Built once: statement construction costs more than the indexed lookup itself.
+_STATUS_BASE = select(*_STATUS_COLUMNS).outerjoin(Vehicle, Vehicle.id == Cylinder.vehicle_id)
+_STATUS_BY_PLATE = _STATUS_BASE.where(Vehicle.plate == bindparam("plate")).order_by(Cylinder.position)
+_VEHICLE_BY_PLATE = select(Vehicle.id).where(Vehicle.plate == bindparam("plate"))
+
+
+def cylinder_status(
+    db: Session | Connection, items: list[StatusQuery], plate: str | None, today: date, due_soon_days: int
+) -> dict[str, Any]:
+    """Status of the cylinders of one vehicle (by id, tag UID or plate).
+
+    The hot path of every fill: one indexed query, Core rows (no ORM objects), read-only.
+    """
+    base = _STATUS_BASE
+    vehicle_id: int | None = None
+    vehicle_known = False
+    if plate and not items:
+        rows = db.execute(_STATUS_BY_PLATE, {"plate": plate}).all()
+        if not rows:
+            vehicle_known = db.execute(_VEHICLE_BY_PLATE, {"plate": plate}).first() is not None
+            return {"plate": plate, "vehicle_registered": vehicle_known, "cylinders": []}
+        items = [StatusQuery(r.cylinder_id, r.tag_uid) for r in rows]
+        by_id = {r.cylinder_id: r for r in rows}
+        by_uid: dict[str | None, Any] = {}
+        vehicle_id, vehicle_known = rows[0].vehicle_id, True
+    else:
+        ids = [i.cylinder_id for i in items if i.cylinder_id]
+        uids = [i.tag_uid for i in items if i.tag_uid and not i.cylinder_id]
+        by_id = {r.cylinder_id: r for r in db.execute(base.where(Cylinder.cylinder_id.in_(ids)))} if ids else {}
+        by_uid = {r.tag_uid: r for r in db.execute(base.where(Cylinder.tag_uid.in_(uids)))} if uids else {}
+        if plate:
+            found = db.execute(_VEHICLE_BY_PLATE, {"plate": plate}).first()
+            vehicle_id, vehicle_known = (found[0], True) if found else (None, False)
+    results = []
+    for item in items:
+        row = by_id.get(item.cylinder_id) if item.cylinder_id else by_uid.get(item.tag_uid)
+        results.append(_one_status(item, row, plate, vehicle_id, vehicle_known, today, due_soon_days))
+    return {"plate": plate, "vehicle_registered": vehicle_known if plate else None, "cylinders": results}
+
+
+def _one_status(
+    item: StatusQuery, row: Any, plate: str | None, vehicle_id: int | None, vehicle_known: bool, today: date, due_soon_days: int
+) -> dict[str, Any]:
+    if row is None:
+        return {
+            "cylinder_id": item.cylinder_id,
+            "tag_uid": item.tag_uid,
+            "registered": False,
+            "decision": "refuse",
+            "reasons": ["unregistered"],
+        }
+    reasons: list[str] = []
+    if row.state is not CylinderState.ACTIVE:
+        reasons.append("cylinder_revoked")
+    if row.last_result == "fail":
+        reasons.append("inspection_failed")
+    if row.end_of_life <= today:
+        reasons.append("past_service_life")
+    if row.next_due is None or row.next_due < today:
+        reasons.append("inspection_overdue")
+    mismatch = item.tag_uid is not None and row.tag_uid is not None and item.tag_uid != row.tag_uid
+    if mismatch or (plate and (not vehicle_known or row.vehicle_id != vehicle_id)):
+        reasons.append("registration_mismatch")
+    refuse = bool(reasons)
+    if not refuse and row.next_due is not None and row.next_due <= today + timedelta(days=due_soon_days):
+        reasons.append("due_soon")
+    return {
+        "cylinder_id": row.cylinder_id,
+        "tag_uid": row.tag_uid,
+        "registered": True,
+        "state": row.state.value,
+        "next_due": row.next_due.isoformat() if row.next_due else None,
+        "end_of_life": row.end_of_life.isoformat(),
+        "last_result": row.last_result,
+        "record_sequence": row.record_sequence,
+        "plate": row.plate,
+        "decision": "refuse" if refuse else ("allow_with_warning" if reasons else "allow"),
+        "reasons": reasons,
+    }
+
+
+def cylinder_by_id(session: Session, cylinder_id: str, *, for_update: bool = False) -> Cylinder:
+    query = select(Cylinder).where(Cylinder.cylinder_id == cylinder_id)
+    cylinder = session.scalar(query.with_for_update() if for_update else query)
+    if cylinder is None:
+        raise NotFound(f"no cylinder {cylinder_id}")
+    return cylinder
+
+
+def revoke(
+    session: Session,
+    actor: Principal | str,
+    now: datetime,
+    cylinder_id: str,
+    kind: RevocationKind,
+    reason: str,
+    below_sequence: int | None = None,
+) -> Revocation:
+    """Record a revocation and apply it to the cylinder's state, atomically."""
+    cylinder = cylinder_by_id(session, cylinder_id, for_update=True)
+    if kind is RevocationKind.SUPERSEDED:
+        if below_sequence is None:
+            raise InvalidInput("a superseded revocation needs below_sequence")
+    else:
+        if cylinder.state is _STATE_REVOCATION[kind]:
+            raise Conflict(f"cylinder {cylinder_id} is already {cylinder.state.value}")
+        cylinder.state = _STATE_REVOCATION[kind]
+        if kind is RevocationKind.CONDEMNED:
+            cylinder.last_result = "fail"
+    row = Revocation(
+        cylinder_pk=cylinder.id,
+        cylinder_id=cylinder.cylinder_id,
+        kind=kind,
+        below_sequence=below_sequence,
+        reason=reason,
+        created_at=now,
+        created_by=actor.user_id if isinstance(actor, Principal) else None,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session, actor, f"revoke_{kind.value}", "cylinder", cylinder_id, now, reason=reason, below_sequence=below_sequence
+    )
+    return row
+
+
+def revocations_since(session: Session, cursor: int, limit: int) -> dict[str, Any]:
+    rows = list(session.scalars(select(Revocation).where(Revocation.id > cursor).order_by(Revocation.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "revocations": [
+            {
+                "id": r.id,
+                "cylinder_id": r.cylinder_id,
+                "kind": r.kind.value,
+                "below_sequence": r.below_sequence,
+                "reason": r.reason,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in rows
+        ],
+        "next_cursor": rows[-1].id if rows else cursor,
+        "has_more": more,
+    }

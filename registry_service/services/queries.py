@@ -1,0 +1,265 @@
+"""The bureau's questions about refuel attempts: filtered lists, aggregates, station ranking.
+
+Every query is bounded: a time range (default the last 7 days, at most 366) and a page size.
+Grid filters select stations by region path prefix first (there are thousands of stations, not
+millions), so the events query is `station_id IN (...) AND occurred_at range`, which the
+(station_id, occurred_at) and partial "problems" indexes serve.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal_column, or_, select
+from sqlalchemy.orm import Session
+
+from registry_service.errors import InvalidInput
+from registry_service.models import Cylinder, Outcome, Region, ScanEvent, Station
+from registry_service.services.places import region_by_code, station_by_code
+from registry_service.services.reasons import bit_of
+
+MAX_RANGE = timedelta(days=366)
+DEFAULT_RANGE = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    outcomes: tuple[Outcome, ...] = ()
+    reason: str | None = None
+    region: str | None = None
+    station: str | None = None
+    plate: str | None = None
+    cylinder_id: str | None = None
+    tag_uid: str | None = None
+    overdue_only: bool = False
+    decided_offline: bool | None = None
+
+    def window(self, now: datetime, default_range: timedelta = DEFAULT_RANGE) -> tuple[datetime, datetime]:
+        # Default end: a little after now, so events from stations with a fast clock are included.
+        until = self.until or now + timedelta(minutes=10)
+        since = self.since or until - default_range
+        if since >= until:
+            raise InvalidInput("since must be before until")
+        if until - since > MAX_RANGE:
+            raise InvalidInput(f"a query covers at most {MAX_RANGE.days} days")
+        return since, until
+
+
+@dataclass
+class Conditions:
+    where: list[Any] = field(default_factory=list)
+    empty: bool = False  # a filter named a place with no stations: no rows, no query
+
+
+def conditions(session: Session, flt: EventFilter, now: datetime, default_range: timedelta = DEFAULT_RANGE) -> Conditions:
+    since, until = flt.window(now, default_range)
+    result = Conditions([ScanEvent.occurred_at >= since, ScanEvent.occurred_at < until])
+    if flt.outcomes:
+        result.where.append(ScanEvent.outcome.in_(flt.outcomes))
+    if flt.reason:
+        result.where.append(ScanEvent.reason_mask.op("&")(bit_of(flt.reason)) != 0)
+    if flt.overdue_only:
+        result.where.append(ScanEvent.reason_mask.op("&")(bit_of("inspection_overdue")) != 0)
+    station_ids = station_scope(session, flt.region, flt.station)
+    if station_ids is not None:
+        if not station_ids:
+            result.empty = True
+        result.where.append(ScanEvent.station_id.in_(station_ids))
+    if flt.plate:
+        result.where.append(ScanEvent.plate == flt.plate)
+    if flt.cylinder_id:
+        result.where.append(ScanEvent.cylinder_id == flt.cylinder_id)
+    if flt.tag_uid:
+        result.where.append(ScanEvent.tag_uid == flt.tag_uid)
+    if flt.decided_offline is not None:
+        result.where.append(ScanEvent.decided_offline == flt.decided_offline)
+    return result
+
+
+def station_scope(session: Session, region: str | None, station: str | None) -> list[int] | None:
+    """Station ids a place filter selects, or None when there is no place filter."""
+    ids: set[int] | None = None
+    if region:
+        path = region_by_code(session, region).path
+        ids = set(
+            session.scalars(
+                select(Station.id)
+                .join(Region, Region.id == Station.region_id)
+                .where(or_(Region.path == path, Region.path.startswith(path + "/", autoescape=True)))
+            )
+        )
+    if station:
+        station_id = station_by_code(session, station).id
+        ids = {station_id} if ids is None else ids & {station_id}
+    return sorted(ids) if ids is not None else None
+
+
+# Lists ---------------------------------------------------------------------------------------
+
+
+def encode_cursor(occurred_at: datetime, event_uuid: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{occurred_at.isoformat()}|{event_uuid}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        when, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        parsed = datetime.fromisoformat(when)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor is not one this registry issued") from exc
+
+
+def refuel_attempts(session: Session, flt: EventFilter, now: datetime, limit: int, cursor: str | None) -> dict[str, Any]:
+    cond = conditions(session, flt, now)
+    if cond.empty:
+        return {"attempts": [], "next_cursor": None}
+    query = (
+        select(ScanEvent, Station.code, Station.name)
+        .join(Station, Station.id == ScanEvent.station_id)
+        .where(*cond.where)
+        .order_by(ScanEvent.occurred_at.desc(), ScanEvent.event_uuid.desc())
+        .limit(limit + 1)
+    )
+    if cursor:
+        at, ident = decode_cursor(cursor)
+        query = query.where(or_(ScanEvent.occurred_at < at, and_(ScanEvent.occurred_at == at, ScanEvent.event_uuid < ident)))
+    rows = session.execute(query).all()
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1][0].occurred_at, page[-1][0].event_uuid) if len(rows) > limit else None
+    return {"attempts": [event_json(event, code, name) for event, code, name in page], "next_cursor": next_cursor}
+
+
+def event_json(event: ScanEvent, station_code: str, station_name: str) -> dict[str, Any]:
+    return {
+        "event_id": str(event.event_uuid),
+        "occurred_at": event.occurred_at.isoformat(),
+        "station": station_code,
+        "station_name": station_name,
+        "pump": event.pump_number,
+        "cylinder_id": event.cylinder_id,
+        "tag_uid": event.tag_uid,
+        "read_counter": event.read_counter,
+        "plate": event.plate,
+        "decision": event.decision,
+        "outcome": event.outcome.value,
+        "reasons": [r for r in event.reasons.split(",") if r],
+        "attendant": event.attendant,
+        "supervisor": event.supervisor,
+        "override_reason": event.override_reason,
+        "decided_offline": event.decided_offline,
+        "session_id": event.session_id,
+    }
+
+
+# Aggregates ----------------------------------------------------------------------------------
+
+
+def _outcome_counts() -> list[Any]:
+    return [func.count().label("total")] + [func.sum(case((ScanEvent.outcome == o, 1), else_=0)).label(o.value) for o in Outcome]
+
+
+def local_day(session: Session, utc_offset_hours: int) -> Any:
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(ScanEvent.occurred_at, f"{utc_offset_hours:+d} hours")
+    return func.date(func.timezone("UTC", ScanEvent.occurred_at) + literal_column(f"interval '{utc_offset_hours} hours'"))
+
+
+def aggregate_statement(
+    session: Session, flt: EventFilter, now: datetime, group_by: str, utc_offset_hours: int
+) -> Select[Any] | None:
+    """The SQL of an aggregate (None when the place filter selects no station)."""
+    cond = conditions(session, flt, now)
+    if cond.empty:
+        return None
+    if group_by == "station":
+        key: Any = ScanEvent.station_id
+    elif group_by in ("cell", "district"):
+        key = Station.region_id
+    elif group_by == "day":
+        key = local_day(session, utc_offset_hours)
+    else:
+        raise InvalidInput("group_by must be station, cell, district or day")
+    query: Select[Any] = select(key.label("key"), *_outcome_counts()).where(*cond.where).group_by(key)
+    if group_by in ("cell", "district"):
+        query = query.join_from(ScanEvent, Station, Station.id == ScanEvent.station_id)
+    return query
+
+
+def aggregate(session: Session, flt: EventFilter, now: datetime, group_by: str, utc_offset_hours: int) -> dict[str, Any]:
+    query = aggregate_statement(session, flt, now, group_by, utc_offset_hours)
+    if query is None:
+        return {"group_by": group_by, "groups": []}
+    rows = [dict(r._mapping) for r in session.execute(query)]
+    groups = _label_groups(session, rows, group_by)
+    return {"group_by": group_by, "groups": sorted(groups, key=lambda g: (-g["total"], str(g["key"])))}
+
+
+def _label_groups(session: Session, rows: list[dict[str, Any]], group_by: str) -> list[dict[str, Any]]:
+    names: dict[Any, tuple[str, str]] = {}
+    if group_by == "station":
+        names = {
+            i: (c, n)
+            for i, c, n in session.execute(
+                select(Station.id, Station.code, Station.name).where(Station.id.in_([r["key"] for r in rows]))
+            )
+        }
+    elif group_by in ("cell", "district"):
+        regions = list(session.scalars(select(Region).where(Region.id.in_([r["key"] for r in rows])))) if rows else []
+        districts = {}
+        if group_by == "district":
+            codes = {r.path.split("/")[1] for r in regions if "/" in r.path}
+            districts = {r.code: r for r in session.scalars(select(Region).where(Region.code.in_(codes)))} if codes else {}
+        for region in regions:
+            target = region
+            if group_by == "district" and "/" in region.path:
+                target = districts.get(region.path.split("/")[1], region)
+            names[region.id] = (target.code, target.name)
+    merged: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        raw = row["key"]
+        fallback = raw.isoformat() if hasattr(raw, "isoformat") else str(raw)
+        key, name = names.get(raw, (fallback, ""))
+        group = merged.setdefault(key, {"key": key, "name": name, "total": 0, **{o.value: 0 for o in Outcome}})
+        for column in ["total", *(o.value for o in Outcome)]:
+            group[column] += int(row[column] or 0)
+    return list(merged.values())
+
+
+def station_ranking(session: Session, flt: EventFilter, now: datetime, limit: int) -> dict[str, Any]:
+    """Stations by overrides, then refusals: where checks are being skipped or beaten."""
+    result = aggregate(session, flt, now, "station", 0)
+    for group in result["groups"]:
+        group["override_rate"] = round(group["overridden"] / group["total"], 4) if group["total"] else 0.0
+    ranked = sorted(result["groups"], key=lambda g: (-g["overridden"], -g["refused"], -g["would_refuse"], g["key"]))
+    return {"stations": ranked[:limit]}
+
+
+def overdue_problem_fills_filter(region: str, now: datetime, days: int = 30) -> EventFilter:
+    return EventFilter(
+        since=now - timedelta(days=days),
+        until=now,
+        outcomes=(Outcome.REFUSED, Outcome.OVERRIDDEN),
+        region=region,
+        overdue_only=True,
+    )
+
+
+def overdue_problem_fills_per_station(session: Session, region: str, now: datetime, days: int = 30) -> list[dict[str, Any]]:
+    """The benchmark query: refused or overridden fills of overdue cylinders in one district."""
+    groups: list[dict[str, Any]] = aggregate(session, overdue_problem_fills_filter(region, now, days), now, "station", 0)[
+        "groups"
+    ]
+    return groups
+
+
+def cylinders_overdue_count(session: Session, today: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(Cylinder).where(Cylinder.next_due < today)) or 0)

@@ -1,0 +1,169 @@
+"""station-agent run | check-config | hash-password.
+
+Exit codes: 0 fine, 1 runtime failure (outbox, interlock, reader), 2 bad configuration or usage.
+Whatever happens, the interlock is driven off before the process exits on purpose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from station_agent.agent import Agent
+from station_agent.config import StationConfig, load_config
+from station_agent.errors import ConfigError, InterlockError, StationAgentError
+from station_agent.interlock import Interlock, open_interlock
+from station_agent.outbox import Outbox
+from station_agent.passwords import hash_password
+from station_agent.registry_client import HttpRegistryClient
+from station_agent.sync import TrustCache
+from station_agent.tagsource import TagSource, open_tag_source
+from station_agent.web import AttendantServer
+from tag_tools import pki
+from tag_tools.errors import TrustError
+
+log = logging.getLogger(__name__)
+
+
+def load_root(config: StationConfig) -> object:
+    try:
+        return pki.load_certificate(config.root_certificate.read_bytes())
+    except OSError as error:
+        raise ConfigError(f"trust.root_certificate: cannot read {config.root_certificate}: {error.strerror}") from error
+    except (TrustError, ValueError) as error:
+        raise ConfigError(f"trust.root_certificate: {config.root_certificate} is not a certificate: {error}") from error
+
+
+def build_agent(config: StationConfig, *, source: TagSource | None = None, interlock: Interlock | None = None) -> Agent:
+    """Everything `run` wires together, so tests and the benchmark can swap the source or the output."""
+    root = load_root(config)
+    initial = None
+    if config.initial_trust_list is not None:
+        try:
+            initial = config.initial_trust_list.read_bytes()
+        except OSError as error:
+            raise ConfigError(f"trust.initial_trust_list: cannot read {config.initial_trust_list}: {error.strerror}") from error
+    outbox = Outbox(config.outbox_path)
+    try:
+        cache = TrustCache(outbox, root, config.policy.trust_list_max_age, initial)  # type: ignore[arg-type]
+        client = (HttpRegistryClient(config.registry.url, config.registry.token or "")
+                  if config.registry.url else None)
+        return Agent(
+            config,
+            source=source or open_tag_source(config.reader_path, repeat_after_s=config.repeat_after.total_seconds()),
+            interlock=interlock or open_interlock(config.interlock_path),
+            outbox=outbox,
+            cache=cache,
+            client=client,
+            echo=lambda line: print(line, flush=True),
+        )
+    except BaseException:
+        outbox.close()
+        raise
+
+
+def _force_off(config: StationConfig) -> None:
+    """Startup failed: still try to leave the pump disabled."""
+    try:
+        interlock = open_interlock(config.interlock_path)
+        try:
+            interlock.set_enabled(False)
+        finally:
+            interlock.close()
+    except (InterlockError, OSError) as error:
+        log.error("could not drive the interlock off: %s", error)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(Path(args.config))
+    try:
+        agent = build_agent(config)
+    except ConfigError:
+        _force_off(config)
+        raise
+    except StationAgentError as error:
+        print(f"station-agent: {error}", file=sys.stderr)
+        _force_off(config)
+        return 1
+    try:
+        server = AttendantServer(agent, config.listen_host, config.listen_port)
+    except OSError as error:
+        print(f"station-agent: cannot serve the attendant page on {config.listen_host}:{config.listen_port}: {error}",
+              file=sys.stderr)
+        agent.outbox.close()
+        agent.source.close()
+        _force_off(config)
+        return 1
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        agent.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        agent.start()
+        server.start()
+        print(f"station-agent: station {config.station_code} pump {config.pump}, {config.policy.mode} mode, "
+              f"attendant page {server.url}", flush=True)
+        agent.run()
+    finally:
+        server.stop()
+        agent.stop()
+        agent.outbox.close()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(Path(args.config))
+    load_root(config)
+    open_interlock(config.interlock_path).close()
+    print(f"ok: station {config.station_code} pump {config.pump}, reader {config.reader_path}, "
+          f"interlock {config.interlock_path}, {config.policy.mode} mode, "
+          f"registry {config.registry.url or 'none (offline only)'}, {len(config.supervisors)} supervisor(s)")
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("supervisor password: ")
+    if not args.stdin and getpass.getpass("again: ") != password:
+        print("station-agent: the passwords differ", file=sys.stderr)
+        return 2
+    if len(password) < 8:
+        print("station-agent: use at least 8 characters", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="station-agent", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, handler in (("run", cmd_run), ("check-config", cmd_check_config)):
+        command = sub.add_parser(name)
+        command.add_argument("--config", required=True, help="path to station.toml")
+        command.set_defaults(handler=handler)
+    hashing = sub.add_parser("hash-password", help="print an scrypt hash for [[supervisors]] password_hash")
+    hashing.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    hashing.set_defaults(handler=cmd_hash_password)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args))
+    except ConfigError as error:
+        print(f"station-agent: configuration error: {error}", file=sys.stderr)
+        return 2
+    except StationAgentError as error:
+        print(f"station-agent: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

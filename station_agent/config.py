@@ -1,0 +1,269 @@
+"""station.toml: one file per pump, parsed into frozen dataclasses with typed, key-naming errors.
+
+Nothing reads the environment or the file system at import time; `load_config` is the only entry.
+Durations carry their unit in the key name (`budget_ms`, `session_window_s`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from station_agent.errors import ConfigError
+from station_agent.passwords import check_hash_format
+from station_agent.reasons import KNOWN_REASONS
+
+Mode = Literal["enforce", "monitor"]
+
+# Reasons an override may clear without the policy naming them. Overdue, failed, scrapped,
+# past-life, forged and moved records are deliberately absent: only an explicit list admits them.
+DEFAULT_OVERRIDABLE = ("trust_list_stale", "chip_not_genuine", "refilled_too_soon", "issued_in_future")
+
+
+@dataclass(frozen=True)
+class Policy:
+    mode: Mode = "enforce"
+    warning_days: int = 30
+    trust_list_max_age: timedelta = timedelta(days=7)
+    refuse_non_genuine_chip: bool = True
+    timezone: str = "Asia/Shanghai"
+    session_window: timedelta = timedelta(seconds=120)
+    min_refill_interval: timedelta = timedelta(hours=1)  # Peru's rule; zero disables it
+    overridable: frozenset[str] = frozenset(DEFAULT_OVERRIDABLE)
+
+    @property
+    def enforcing(self) -> bool:
+        return self.mode == "enforce"
+
+
+@dataclass(frozen=True)
+class Supervisor:
+    id: str
+    name: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    url: str | None = None  # base URL ending in /api/v1; None: this station runs offline only
+    token: str | None = None
+    budget: timedelta = timedelta(milliseconds=300)
+    sync_interval: timedelta = timedelta(seconds=60)
+    upload_batch: int = 200
+    max_backoff: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    station_code: str
+    pump: int
+    state_dir: Path
+    reader_path: str
+    interlock_path: str
+    root_certificate: Path
+    initial_trust_list: Path | None = None
+    attendant: str = "attendant"
+    repeat_after: timedelta = timedelta(seconds=3)
+    fill_timeout: timedelta = timedelta(minutes=10)
+    heartbeat: timedelta = timedelta(seconds=1)
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    language: Literal["zh", "en"] = "zh"
+    policy: Policy = field(default_factory=Policy)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    supervisors: tuple[Supervisor, ...] = ()
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.state_dir / "outbox.sqlite3"
+
+    def supervisor(self, supervisor_id: str) -> Supervisor | None:
+        return next((s for s in self.supervisors if s.id == supervisor_id), None)
+
+
+def load_config(path: Path) -> StationConfig:
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from error
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from error
+    return parse_config(document, base=path.parent)
+
+
+def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationConfig:
+    """Build the configuration from a parsed TOML document; relative paths are relative to `base`."""
+    _only(document, "", {"station", "reader", "interlock", "registry", "trust", "policy", "attendant", "supervisors"})
+    station = _table(document, "station")
+    reader = _table(document, "reader")
+    interlock = _table(document, "interlock")
+    trust = _table(document, "trust")
+    screen = _table(document, "attendant", required=False)
+    _only(station, "station", {"code", "pump", "state_dir", "attendant"})
+    _only(reader, "reader", {"path", "repeat_after_s"})
+    _only(interlock, "interlock", {"path", "fill_timeout_s", "heartbeat_s"})
+    _only(trust, "trust", {"root_certificate", "initial_trust_list"})
+    _only(screen, "attendant", {"listen", "language"})
+    host, port = _listen(_get(screen, "attendant.listen", str, "127.0.0.1:8080"))
+    language = _get(screen, "attendant.language", str, "zh")
+    if language not in ("zh", "en"):
+        raise ConfigError("attendant.language must be \"zh\" or \"en\"")
+    initial = _get(trust, "trust.initial_trust_list", str, None)
+    return StationConfig(
+        station_code=_get(station, "station.code", str),
+        pump=_int(station, "station.pump", None, 1, 64),
+        state_dir=base / _get(station, "station.state_dir", str),
+        attendant=_get(station, "station.attendant", str, "attendant"),
+        reader_path=_get(reader, "reader.path", str),
+        repeat_after=_seconds(reader, "reader.repeat_after_s", 3.0),
+        interlock_path=_get(interlock, "interlock.path", str),
+        fill_timeout=_seconds(interlock, "interlock.fill_timeout_s", 600.0),
+        heartbeat=_seconds(interlock, "interlock.heartbeat_s", 1.0),
+        root_certificate=base / _get(trust, "trust.root_certificate", str),
+        initial_trust_list=base / initial if initial else None,
+        listen_host=host,
+        listen_port=port,
+        language=language,
+        policy=_policy(_table(document, "policy", required=False)),
+        registry=_registry(_table(document, "registry", required=False), base),
+        supervisors=_supervisors(document.get("supervisors", [])),
+    )
+
+
+def _policy(table: dict[str, Any]) -> Policy:
+    _only(table, "policy", {"mode", "warning_days", "trust_list_max_age_h", "refuse_non_genuine_chip", "timezone",
+                            "session_window_s", "min_refill_interval_min", "overridable"})
+    mode = _get(table, "policy.mode", str, "enforce")
+    if mode not in ("enforce", "monitor"):
+        raise ConfigError('policy.mode must be "enforce" or "monitor"')
+    zone = _get(table, "policy.timezone", str, "Asia/Shanghai")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"policy.timezone {zone!r} is not a known IANA time zone") from None
+    overridable = _get(table, "policy.overridable", list, list(DEFAULT_OVERRIDABLE))
+    unknown = [r for r in overridable if r not in KNOWN_REASONS]
+    if unknown:
+        raise ConfigError(f"policy.overridable names unknown reason codes: {', '.join(map(str, unknown))}")
+    return Policy(
+        mode=mode,
+        warning_days=_int(table, "policy.warning_days", 30, 0, 3650),
+        trust_list_max_age=timedelta(hours=_number(table, "policy.trust_list_max_age_h", 168.0)),
+        refuse_non_genuine_chip=_get(table, "policy.refuse_non_genuine_chip", bool, True),
+        timezone=zone,
+        session_window=_seconds(table, "policy.session_window_s", 120.0),
+        min_refill_interval=timedelta(minutes=_number(table, "policy.min_refill_interval_min", 60.0)),
+        overridable=frozenset(overridable),
+    )
+
+
+def _registry(table: dict[str, Any], base: Path) -> RegistrySettings:
+    _only(table, "registry", {"url", "token", "token_file", "budget_ms", "sync_interval_s", "upload_batch", "max_backoff_s"})
+    token = _get(table, "registry.token", str, None)
+    token_file = _get(table, "registry.token_file", str, None)
+    if token and token_file:
+        raise ConfigError("give registry.token or registry.token_file, not both")
+    if token_file:
+        try:
+            token = (base / token_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(f"registry.token_file: cannot read {base / token_file}: {error.strerror}") from error
+    url = _get(table, "registry.url", str, None)
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ConfigError("registry.url must start with http:// or https://")
+    if url and not token:
+        raise ConfigError("registry.url needs registry.token or registry.token_file")
+    return RegistrySettings(
+        url=url.rstrip("/") if url else None,
+        token=token,
+        budget=timedelta(milliseconds=_number(table, "registry.budget_ms", 300.0)),
+        sync_interval=_seconds(table, "registry.sync_interval_s", 60.0),
+        upload_batch=_int(table, "registry.upload_batch", 200, 1, 1000),
+        max_backoff=_seconds(table, "registry.max_backoff_s", 300.0),
+    )
+
+
+def _supervisors(entries: object) -> tuple[Supervisor, ...]:
+    if not isinstance(entries, list):
+        raise ConfigError("supervisors must be an array of tables ([[supervisors]])")
+    result = []
+    for index, entry in enumerate(entries):
+        where = f"supervisors[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a table")
+        _only(entry, where, {"id", "name", "password_hash"})
+        password_hash = _get(entry, f"{where}.password_hash", str)
+        try:
+            check_hash_format(password_hash)
+        except ConfigError as error:
+            raise ConfigError(f"{where}.password_hash: {error}") from None
+        result.append(Supervisor(_get(entry, f"{where}.id", str), _get(entry, f"{where}.name", str, ""), password_hash))
+    ids = [s.id for s in result]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("supervisors: the same id appears twice")
+    return tuple(result)
+
+
+_MISSING: Any = object()
+
+
+def _table(document: dict[str, Any], key: str, required: bool = True) -> dict[str, Any]:
+    value = document.get(key, _MISSING)
+    if value is _MISSING:
+        if required:
+            raise ConfigError(f"missing [{key}] table")
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a table")
+    return value
+
+
+def _only(table: dict[str, Any], where: str, allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(f"unknown setting {prefix}{unknown[0]} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _get(table: dict[str, Any], dotted: str, kind: type, default: Any = _MISSING) -> Any:
+    key = dotted.rpartition(".")[2]
+    if key not in table:
+        if default is _MISSING:
+            raise ConfigError(f"missing setting {dotted}")
+        return default
+    value = table[key]
+    if (kind is not bool and isinstance(value, bool)) or not isinstance(value, kind):
+        raise ConfigError(f"{dotted} must be a {kind.__name__}, not {type(value).__name__}")
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{dotted} must not be empty")
+    return value
+
+
+def _number(table: dict[str, Any], dotted: str, default: float) -> float:
+    key = dotted.rpartition(".")[2]
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{dotted} must be a non-negative number")
+    return float(value)
+
+
+def _seconds(table: dict[str, Any], dotted: str, default: float) -> timedelta:
+    return timedelta(seconds=_number(table, dotted, default))
+
+
+def _int(table: dict[str, Any], dotted: str, default: int | None, low: int, high: int) -> int:
+    value = _get(table, dotted, int, _MISSING if default is None else default)
+    if not low <= value <= high:
+        raise ConfigError(f"{dotted} must be between {low} and {high}")
+    return int(value)
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"attendant.listen must be HOST:PORT, not {text!r}")
+    return host, int(port)

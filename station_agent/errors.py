@@ -1,0 +1,49 @@
+"""The one base error of the station agent and its narrow subclasses.
+
+Each refines a builtin where one fits (ValueError for bad input, OSError for I/O), so callers that
+only know the builtin still catch it; at a boundary the cause is kept with `raise ... from`.
+"""
+
+
+class StationAgentError(Exception):
+    """Base of every error raised on purpose by station_agent."""
+
+
+class ConfigError(StationAgentError, ValueError):
+    """The station configuration file is missing, unreadable or holds a bad value (names the key)."""
+
+
+class InterlockError(StationAgentError, OSError):
+    """The pump interlock could not be driven; the pump must be treated as disabled."""
+
+
+class InterlockPathError(InterlockError, ValueError):
+    """An interlock path string is malformed or names an unknown backend."""
+
+
+class OutboxError(StationAgentError, OSError):
+    """The local event store cannot take or give events: the pump stays disabled."""
+
+
+class OutboxFullError(OutboxError):
+    """The disk holding the outbox is full."""
+
+
+class OutboxCorruptError(OutboxError):
+    """The outbox database fails its integrity check or is not a database at all."""
+
+
+class RegistryUnavailable(StationAgentError, OSError):
+    """The registry did not answer within the time budget, or answered with a server error."""
+
+
+class RegistryRejected(StationAgentError, ValueError):
+    """The registry refused a request as invalid (4xx): retrying the same request will not help."""
+
+
+class OverrideRefused(StationAgentError, PermissionError):
+    """An override was asked for without valid supervisor credentials or for a non-overridable refusal."""
+
+
+class TagSourceError(StationAgentError, OSError):
+    """The tag source (reader) failed in a way the agent cannot recover from by itself."""

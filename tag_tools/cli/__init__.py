@@ -1,0 +1,1 @@
+"""The `cylinder-tag` command: one module per group of subcommands, wired in `main`."""

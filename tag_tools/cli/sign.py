@@ -1,0 +1,119 @@
+"""`cylinder-tag sign`: an inspection centre signs one inspection (JSON) or a batch (CSV).
+
+In a batch a bad row is reported with its line number and reason and the other rows go on; the
+exit code says whether every row was signed. Each record is written to its own file, named after
+the cylinder and the tag, ready for `cylinder-tag write`.
+"""
+
+import argparse
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from tqdm import tqdm
+
+from tag_tools import crypto, pki
+from tag_tools.claims import CylinderRecord
+from tag_tools.cli.common import add_now_option, add_passphrase_options, now_from, passphrase_source, read_certificate, read_input
+from tag_tools.cli.exit_codes import ExitCode
+from tag_tools.errors import InputError, TagToolsError
+from tag_tools.keys import read_private_key, write_public_file
+from tag_tools.record import sign_record, size_on_tag
+
+MAX_BATCH_ROWS = 1_000_000
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    sign = subparsers.add_parser(
+        "sign",
+        help="sign inspection records (one JSON object, or a CSV batch)",
+        description="Sign records with the centre's key. CSV columns and JSON keys are the field names "
+        "shown by `cylinder-tag show --json` (issued_at and centre_id may be left out).",
+    )
+    source = sign.add_mutually_exclusive_group(required=True)
+    source.add_argument("--json", type=Path, metavar="FILE", help="one inspection as a JSON object")
+    source.add_argument("--csv", type=Path, metavar="FILE", help="a batch of inspections, one per row")
+    sign.add_argument("--key", type=Path, required=True, help="the centre's encrypted key (centre-key.pem)")
+    sign.add_argument("--cert", type=Path, required=True, help="the centre's certificate from the bureau")
+    sign.add_argument("--out", type=Path, required=True, help="record file (--json) or output folder (--csv)")
+    sign.add_argument("--errors", type=Path, metavar="FILE", help="with --csv: also write failed rows and reasons as CSV")
+    add_passphrase_options(sign, "centre key")
+    add_now_option(sign)
+    sign.set_defaults(handler=_sign)
+
+
+@dataclass(frozen=True)
+class Signer:
+    key: crypto.PrivateKey
+    certificate: x509.Certificate
+    centre_id: str
+    now: datetime
+
+    def sign(self, fields: dict[str, Any]) -> tuple[CylinderRecord, bytes]:
+        fields = {k: v for k, v in fields.items() if v not in (None, "")}
+        fields.setdefault("issued_at", self.now.isoformat())
+        fields.setdefault("centre_id", self.centre_id)
+        try:
+            record = CylinderRecord.from_json(fields)
+        except (ValueError, TypeError) as error:  # includes RecordFormatError
+            raise InputError(str(error)) from None
+        return record, sign_record(record, self.key, self.certificate)
+
+
+def _sign(args: argparse.Namespace) -> ExitCode:
+    certificate = read_certificate(args.cert, "certificate")
+    key = read_private_key(args.key, passphrase_source(args, "centre key"))
+    signer = Signer(key, certificate, pki.centre_identity(certificate).centre_id, now_from(args))
+    if args.json is not None:
+        return _sign_one(signer, args.json, args.out)
+    return _sign_batch(signer, args.csv, args.out, args.errors)
+
+
+def _sign_one(signer: Signer, source: Path, out: Path) -> ExitCode:
+    try:
+        fields = json.loads(read_input(source, "inspection JSON"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{source} is not JSON: {error}") from None
+    if not isinstance(fields, dict):
+        raise InputError(f"{source} must hold one JSON object")
+    record, message = signer.sign(fields)
+    write_public_file(out, message)
+    print(f"signed {record.cylinder_id} for tag {record.tag_uid.hex().upper()}: {out} ({size_on_tag(message)} bytes on the tag)")
+    return ExitCode.OK
+
+
+def _sign_batch(signer: Signer, source: Path, out_dir: Path, errors_path: Path | None) -> ExitCode:
+    try:
+        text = read_input(source, "CSV batch").decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{source} is not UTF-8 text: {error}") from None
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if len(rows) > MAX_BATCH_ROWS:
+        raise InputError(f"{source} has more than {MAX_BATCH_ROWS} rows; split the batch")
+    failures: list[tuple[int, str]] = []
+    signed = 0
+    for line, row in tqdm(list(enumerate(rows, start=2)), desc="signing", unit="record", file=sys.stderr, disable=None):
+        try:
+            if None in row:
+                raise InputError("row has more cells than the header")
+            record, message = signer.sign(dict(row))
+            write_public_file(out_dir / f"{record.cylinder_id}_{record.tag_uid.hex().upper()}.ndef", message)
+            signed += 1
+        except TagToolsError as error:
+            failures.append((line, str(error)))
+    for line, reason in failures:
+        print(f"{source}:{line}: {reason}", file=sys.stderr)
+    if errors_path is not None:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["line", "error"])
+        writer.writerows(failures)
+        write_public_file(errors_path, buffer.getvalue().encode("utf-8"))
+    print(f"signed {signed} of {len(rows)} rows into {out_dir}; {len(failures)} failed")
+    return ExitCode.OK if not failures else ExitCode.BAD_INPUT

@@ -1,0 +1,101 @@
+"""A complete, in-memory bureau for tests, benchmarks and the demo: root CA, one inspection centre,
+a signed trust list, and typical records. Not for production: keys live only in memory."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+
+from tag_tools import crypto, pki
+from tag_tools.claims import CylinderId, CylinderKind, CylinderRecord, InspectionResult
+from tag_tools.record import sign_record
+from tag_tools.revocations import NO_REVOCATIONS, Revocations
+from tag_tools.trustlist import TrustList, TrustStore, build_trust_list
+from tag_tools.verdict import ChipEvidence, Verdict
+from tag_tools.verify import DEFAULT_POLICY, VerificationPolicy, verify_tag
+
+TYPICAL_UID = bytes.fromhex("04A2C4D2E15A80")
+
+
+def typical_record(uid: bytes, now: datetime, **overrides: Any) -> CylinderRecord:
+    """A taxi's CNG-2 cylinder inspected a month ago: Chinese plate, 17-character VIN, 20-character serial."""
+    inspected = now.date() - timedelta(days=30)
+    values: dict[str, Any] = dict(
+        serial="TH2019CNG2-000123456",
+        cylinder_id=CylinderId(country=156, issuer=4101, number=19012345),
+        manufacturer="TIANHAI",
+        kind=CylinderKind.CNG2,
+        working_pressure_dmpa=200,
+        water_capacity_dl=800,
+        manufactured=date(2019, 6, 1),
+        inspected=inspected,
+        result=InspectionResult.PASSED,
+        next_due=inspected + timedelta(days=3 * 365),
+        end_of_life=date(2034, 5, 31),
+        plate="豫A8M2K7",
+        vin="LSVAU2180N2183744",
+        vehicle_cylinders=1,
+        centre_id="ZZTJ01",
+        report_number="2026-004518",
+        sequence=3,
+        issued_at=now.replace(microsecond=0) - timedelta(days=30),
+        tag_uid=uid,
+    )
+    values.update(overrides)
+    return CylinderRecord(**values)
+
+
+@dataclass
+class TestPki:
+    """Bureau root + one centre (Ed25519 by default) + a trust list signed at `now`."""
+
+    __test__ = False  # not a pytest test class
+
+    root_key: crypto.PrivateKey
+    root_certificate: x509.Certificate
+    centre_key: crypto.PrivateKey
+    centre_certificate: x509.Certificate
+    trust_list_bytes: bytes
+    now: datetime
+
+    @classmethod
+    def create(cls, now: datetime, centre_id: str = "ZZTJ01", algorithm: crypto.Algorithm = crypto.Algorithm.EDDSA) -> "TestPki":
+        root_key = crypto.generate_private_key()
+        root = pki.create_root(root_key, "Zhengzhou Quality Supervision Bureau (test)", now - timedelta(days=400))
+        centre_key = crypto.generate_private_key(algorithm)
+        csr = pki.create_centre_csr(centre_key, centre_id, "410105", "Zhengzhou Special Equipment Inspection Centre")
+        centre = pki.issue_centre_certificate(csr, root, root_key, now - timedelta(days=365))
+        trust_list = build_trust_list(
+            TrustList(sequence=1, issued_at=now - timedelta(hours=1), expires_at=now + timedelta(days=30), centres=(centre,)),
+            root,
+            root_key,
+        )
+        return cls(root_key, root, centre_key, centre, trust_list, now)
+
+    @property
+    def root_certificate_pem(self) -> bytes:
+        return pki.certificate_to_pem(self.root_certificate)
+
+    def record(self, uid: bytes, now: datetime | None = None, **claim_overrides: Any) -> CylinderRecord:
+        return typical_record(uid, now or self.now, **claim_overrides)
+
+    def ndef_message(self, uid: bytes, now: datetime | None = None, **claim_overrides: Any) -> bytes:
+        """An NDEF message with one record bound to `uid`, signed by the centre."""
+        return sign_record(self.record(uid, now, **claim_overrides), self.centre_key, self.centre_certificate)
+
+    def trust_store(self, max_age: timedelta = timedelta(days=7)) -> TrustStore:
+        return TrustStore.load(self.root_certificate, self.trust_list_bytes, max_age)
+
+    def verify(
+        self,
+        uid: bytes,
+        data: bytes,
+        now: datetime | None = None,
+        chip: ChipEvidence | None = None,
+        revocations: Revocations = NO_REVOCATIONS,
+        policy: VerificationPolicy = DEFAULT_POLICY,
+    ) -> Verdict:
+        return verify_tag(
+            uid, data, trust=self.trust_store(), now=now or self.now, revocations=revocations, chip=chip, policy=policy
+        )

@@ -1,0 +1,64 @@
+"""Drive the dashboard the way an officer does: the app served by waitress on 127.0.0.1 in a
+background thread, Debian's Chromium through Playwright (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask
+from waitress.server import create_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+
+
+def screenshot_dir() -> Path:
+    """test-artifacts/dashboard/, or DASHBOARD_SCREENSHOTS (docs/img when refreshing the docs)."""
+    return Path(os.environ.get("DASHBOARD_SCREENSHOTS") or ARTIFACTS)
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve `app` on a free port; yields its base URL and stops the server afterwards."""
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="dashboard-waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def chromium() -> Iterator[object]:
+    """A headless Chromium; raises whatever Playwright raises when it cannot start."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def sign_in(page, base_url: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base_url}/dashboard/sign-in")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def screenshot(page, name: str, directory: Path | None = None) -> Path:  # type: ignore[no-untyped-def]
+    directory = directory or screenshot_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

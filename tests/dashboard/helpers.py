@@ -1,0 +1,41 @@
+"""Small helpers shared by the dashboard tests: sign in through the real form, count rows directly."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, func, select
+from werkzeug.test import TestResponse
+
+from registry_service.models import ScanEvent
+from tests.dashboard.world import PASSWORD
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+ZONE = timezone(timedelta(hours=8))
+
+
+def csrf_token(client: FlaskClient) -> str:
+    """The token from the page's form: the sign-in form, or the sign-out form once signed in."""
+    match = CSRF.search(client.get("/dashboard/sign-in", follow_redirects=True).get_data(as_text=True))
+    assert match, "every page with a form carries a CSRF token"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, username: str, password: str = PASSWORD, **extra: str) -> TestResponse:
+    return client.post("/dashboard/sign-in", data={"username": username, "password": password,
+                                                   "csrf_token": csrf_token(client), **extra})
+
+
+def local_window(since: str, until: str) -> tuple[datetime, datetime]:
+    start = datetime.fromisoformat(since).replace(tzinfo=ZONE)
+    end = datetime.fromisoformat(until).replace(tzinfo=ZONE) + timedelta(days=1)
+    return start, end
+
+
+def count_events(engine: Engine, since: str, until: str, *where: object) -> int:
+    start, end = local_window(since, until)
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(ScanEvent).where(
+            ScanEvent.occurred_at >= start, ScanEvent.occurred_at < end, *where)) or 0)

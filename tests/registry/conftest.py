@@ -1,0 +1,210 @@
+"""Fixtures: every test that uses `engine` runs on SQLite and on PostgreSQL.
+
+PostgreSQL: a database with a unique name is created on 127.0.0.1:5432 (or REGISTRY_TEST_PG_URL)
+for the session and dropped afterwards; when the server is unreachable the tests skip, or fail
+under CI=true (tests/peers.py). Between tests every table is emptied.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from registry_service import migrate
+from registry_service.app import create_app
+from registry_service.config import RegistryConfig
+from registry_service.db import make_engine
+from registry_service.models import Base, Role
+from registry_service.services import accounts, places
+from tests.peers import peer_unavailable
+
+PG_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+
+
+def pg_server_url() -> str:
+    return os.environ.get("REGISTRY_TEST_PG_URL", PG_SERVER_URL)
+
+
+@dataclass
+class Clock:
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def create_pg_database(prefix: str = "registry_test") -> str:
+    """Create an empty database with a unique name; returns its URL."""
+    admin = create_engine(pg_server_url(), isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        peer_unavailable("PostgreSQL", f"{pg_server_url()}: {exc.orig}")
+    finally:
+        admin.dispose()
+    return make_url(pg_server_url()).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(url: str) -> None:
+    name = make_url(url).database
+    admin = create_engine(pg_server_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('registry') / 'registry.sqlite3'}"
+        return
+    url = create_pg_database()
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def migrated_engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(RegistryConfig(database_url=database_url, pool_size=4, max_overflow=4))
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def empty_all_tables(engine: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # Superuser only: lets the test reset the append-only audit log.
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def engine(migrated_engine: Engine) -> Iterator[Engine]:
+    empty_all_tables(migrated_engine)
+    yield migrated_engine
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def pki(clock: Clock):  # type: ignore[no-untyped-def]
+    from tag_tools.testkit import TestPki
+
+    return TestPki.create(clock.now)
+
+
+@pytest.fixture
+def config(database_url: str, pki) -> RegistryConfig:  # type: ignore[no-untyped-def]
+    return RegistryConfig(database_url=database_url, bureau_root_pem=pki.root_certificate_pem, token_cache_s=0)
+
+
+@pytest.fixture
+def app(engine: Engine, config: RegistryConfig, clock: Clock) -> Flask:
+    return create_app(config, engine=engine, clock=clock)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class World:
+    """A small registry: one city, two districts with cells, two stations, one centre, users."""
+
+    def __init__(self, app: Flask, clock: Clock) -> None:
+        self.app = app
+        self.clock = clock
+        self.registry = app.extensions["registry"]
+        self.tokens: dict[str, str] = {}
+
+    def build(self) -> World:
+        def work(s):  # type: ignore[no-untyped-def]
+            city = places.ensure_region(s, "4101", "郑州市")
+            jinshui = places.ensure_region(s, "410105", "金水区", city)
+            erqi = places.ensure_region(s, "410103", "二七区", city)
+            places.ensure_region(s, "410105-01", "经八路街道", jinshui)
+            places.ensure_region(s, "410103-01", "淮河路街道", erqi)
+            places.create_station(
+                s,
+                "test",
+                self.clock(),
+                code="ST-JS-01",
+                name="金水一站",
+                region_code="410105-01",
+                latitude=34.77,
+                longitude=113.68,
+            )
+            places.create_station(
+                s,
+                "test",
+                self.clock(),
+                code="ST-EQ-01",
+                name="二七一站",
+                region_code="410103-01",
+                latitude=34.73,
+                longitude=113.64,
+            )
+            places.create_station(
+                s, "test", self.clock(), code="ST-FAR", name="洛阳站", region_code="4101", latitude=34.62, longitude=112.45
+            )
+            places.create_centre(s, "test", self.clock(), code="ZZTJ01", name="郑州特检中心", region_code="410105")
+            places.create_centre(s, "test", self.clock(), code="ZZTJ02", name="郑州特检二中心")
+
+        self.registry.transaction(work)
+        for name, role, station, centre in [
+            ("admin", Role.ADMIN, None, None),
+            ("bureau", Role.BUREAU, None, None),
+            ("station", Role.STATION, "ST-JS-01", None),
+            ("station2", Role.STATION, "ST-EQ-01", None),
+            ("centre", Role.CENTRE, None, "ZZTJ01"),
+            ("centre2", Role.CENTRE, None, "ZZTJ02"),
+        ]:
+            self.tokens[name] = self.add_user(name, role, station, centre)
+        return self
+
+    def add_user(
+        self, name: str, role: Role, station: str | None = None, centre: str | None = None, password: str | None = None
+    ) -> str:
+        def work(s):  # type: ignore[no-untyped-def]
+            accounts.create_user(
+                s, "test", self.clock(), username=name, role=role, password=password, station_code=station, centre_code=centre
+            )
+            return accounts.issue_token(s, "test", self.clock(), username=name).token
+
+        return self.registry.transaction(work)
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+@pytest.fixture
+def world(app: Flask, clock: Clock) -> World:
+    return World(app, clock).build()
+
+
+DATA = Path(__file__).parent.parent / "data" / "registry"

@@ -1,0 +1,126 @@
+"""Authorisation matrix (every endpoint x every role and none), token and password handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from registry_service.models import ApiToken, Role, User
+from registry_service.security import hash_password, token_hash, verify_password
+
+SPEC = yaml.safe_load((Path(__file__).parents[2] / "schemas" / "registry-api.yaml").read_text())
+SAMPLE_PATH_VALUES = {
+    "cylinder_id": "156-4101-1",
+    "station_code": "ST-JS-01",
+    "token_id": "999999",
+    "fingerprint": "0" * 64,
+    "username": "admin",
+    "code": "ZZTJ01",
+}
+OPERATIONS = [
+    (method.upper(), path, op.get("x-roles", [])) for path, item in SPEC["paths"].items() for method, op in item.items()
+]
+CALLERS = ["admin", "bureau", "centre", "station", None]
+
+
+def _url(path: str) -> str:
+    for name, value in SAMPLE_PATH_VALUES.items():
+        path = path.replace("{" + name + "}", value)
+    return "/api/v1" + path
+
+
+def _flask_path(rule: str) -> str:
+    return rule.removeprefix("/api/v1").replace("<int:", "{").replace("<", "{").replace(">", "}")
+
+
+def test_spec_and_app_list_the_same_operations_with_the_same_roles(app):
+    in_app = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):  # the dashboard's pages are not API operations
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            view = app.view_functions[rule.endpoint]
+            in_app[(method, _flask_path(rule.rule))] = sorted(r.value for r in getattr(view, "allowed_roles", ()))
+    in_spec = {(m, p): sorted(roles) for m, p, roles in OPERATIONS}
+    assert in_app == in_spec
+
+
+@pytest.mark.parametrize(("method", "path", "roles"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS])
+def test_authorisation_matrix(client, world, method, path, roles):
+    for caller in CALLERS:
+        headers = world.auth(caller) if caller else {}
+        kwargs = {"json": {}} if method in ("POST", "PUT") and "trust-list" not in path else {}
+        if "trust-list" in path and method == "PUT":
+            kwargs = {"data": b"\x00", "content_type": "application/cose"}
+        response = client.open(_url(path), method=method, headers=headers, **kwargs)
+        assert response.status_code < 500, (caller, response.json)
+        if not roles:
+            assert response.status_code not in (401, 403), (caller, response.status_code)
+        elif caller is None:
+            assert response.status_code == 401, response.status_code
+            assert response.content_type == "application/problem+json"
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        elif caller not in roles:
+            assert response.status_code == 403, (caller, response.status_code)
+        else:
+            assert response.status_code not in (401, 403), (caller, response.status_code, response.json)
+
+
+def test_bad_revoked_and_expired_tokens_are_refused(client, world, clock):
+    assert client.get("/api/v1/auth/whoami", headers={"Authorization": "Bearer cgr_nope"}).status_code == 401
+    assert client.get("/api/v1/auth/whoami", headers={"Authorization": "Basic abc"}).status_code == 401
+    me = client.get("/api/v1/auth/whoami", headers=world.auth("station")).json
+    assert me["role"] == "station"
+    assert client.delete(f"/api/v1/auth/tokens/{me['token_id']}", headers=world.auth("centre")).status_code == 403
+    assert client.delete(f"/api/v1/auth/tokens/{me['token_id']}", headers=world.auth("station")).status_code == 204
+    assert client.get("/api/v1/auth/whoami", headers=world.auth("station")).status_code == 401
+    clock.advance(days=91)  # tokens from World are valid for 90 days
+    r = client.get("/api/v1/auth/whoami", headers=world.auth("bureau"))
+    assert r.status_code == 401 and "expired" in r.json["detail"]
+
+
+def test_tokens_are_stored_hashed_and_passwords_with_scrypt(client, world, engine):
+    world.add_user("inspector", Role.BUREAU, password="correct horse battery")
+    with engine.connect() as c:
+        stored = set(c.scalars(select(ApiToken.token_hash)))
+        password_hash = c.scalar(select(User.password_hash).where(User.username == "inspector"))
+    assert world.tokens["bureau"] not in stored and token_hash(world.tokens["bureau"]) in stored
+    assert password_hash.startswith("scrypt$") and "correct horse" not in password_hash
+    r = client.post("/api/v1/auth/tokens", json={"username": "inspector", "password": "wrong password!"})
+    assert r.status_code == 401
+    r = client.post("/api/v1/auth/tokens", json={"username": "inspector", "password": "correct horse battery"})
+    assert r.status_code == 201
+    token = r.json["token"]
+    assert client.get("/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"}).json["username"] == "inspector"
+
+
+def test_password_hashing():
+    stored = hash_password("a long passphrase", n=2**10)
+    assert verify_password("a long passphrase", stored)
+    assert not verify_password("a long passphrasf", stored)
+    assert not verify_password("x", "garbage") and not verify_password("x", None)
+    with pytest.raises(ValueError):
+        hash_password("short")
+
+
+def test_admin_creates_scoped_users_and_tokens(client, world):
+    r = client.post(
+        "/api/v1/admin/users", json={"username": "st2", "role": "station", "station": "ST-EQ-01"}, headers=world.auth("admin")
+    )
+    assert r.status_code == 201
+    r = client.post("/api/v1/admin/users", json={"username": "st3", "role": "station"}, headers=world.auth("admin"))
+    assert r.status_code == 422
+    r = client.post("/api/v1/admin/users", json={"username": "st2", "role": "bureau"}, headers=world.auth("admin"))
+    assert r.status_code == 409
+    token = client.post("/api/v1/admin/users/st2/tokens", json={"label": "pump PC"}, headers=world.auth("admin")).json["token"]
+    from tests.registry.helpers import event, post_events
+
+    world.tokens["st2"] = token
+    assert post_events(client, world, "ST-EQ-01", [event(world.clock())], who="st2").status_code == 200
+    assert post_events(client, world, "ST-JS-01", [event(world.clock())], who="st2").status_code == 403
+    audit = client.get("/api/v1/admin/audit", headers=world.auth("admin")).json["entries"]
+    assert [e["action"] for e in audit[:2]] == ["issue_token", "create_user"]
+    assert audit[0]["actor"] == "admin"

@@ -1,0 +1,127 @@
+"""`cylinder-registry` commands end to end: upgrade, users and tokens, CSV import with per-row
+errors, seed-demo determinism, partitions; and `serve` answering over HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from registry_service import cli
+from registry_service.models import AuditEntry, Cylinder, Station, Vehicle
+from registry_service.seed import DemoShape, seed_demo
+from tests.registry.conftest import DATA, empty_all_tables
+from tests.registry.pg_cluster import free_port
+
+
+def run(capsys, url, *args):  # type: ignore[no-untyped-def]
+    code = cli.main(["--database-url", url, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_users_tokens_and_errors(capsys, database_url, engine):
+    assert run(capsys, database_url, "upgrade")[0] == 0
+    code, out, _ = run(capsys, database_url, "create-user", "ops", "--role", "bureau")
+    assert code == 0 and json.loads(out)["role"] == "bureau"
+    code, out, _ = run(capsys, database_url, "issue-token", "ops", "--label", "laptop", "--days", "7")
+    issued = json.loads(out)
+    assert code == 0 and issued["token"].startswith("cgr_")
+    code, _, err = run(capsys, database_url, "create-user", "ops", "--role", "bureau")
+    assert code == 1 and "already exists" in err and "Traceback" not in err
+    code, _, err = run(capsys, database_url, "create-user", "pump", "--role", "station", "--station", "NOPE")
+    assert code == 1 and "no station NOPE" in err
+    assert run(capsys, database_url, "revoke-token", str(issued["token_id"]))[0] == 0
+    with engine.connect() as c:
+        actions = list(c.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+    assert actions == ["create_user", "issue_token", "revoke_token"]
+
+
+def test_import_reports_bad_rows_and_loads_the_rest(capsys, database_url, engine, world):
+    code, out, _ = run(capsys, database_url, "import", "stations", str(DATA / "stations.csv"), "--quiet")
+    report = json.loads(out)
+    assert code == cli.EXIT_PARTIAL and report["imported"] == 2
+    assert [e["line"] for e in report["errors"]] == [4, 5]
+    assert "no region 999999" in report["errors"][0]["error"]
+    code, out, _ = run(capsys, database_url, "import", "vehicles", str(DATA / "vehicles.csv"), "--quiet")
+    report = json.loads(out)
+    assert report["imported"] == 2 and [e["line"] for e in report["errors"]] == [4, 5, 6]
+    code, out, _ = run(capsys, database_url, "import", "cylinders", str(DATA / "cylinders.csv"), "--quiet")
+    report = json.loads(out)
+    assert report["imported"] == 2, report
+    assert [e["line"] for e in report["errors"]] == [4, 5, 6, 7, 8]
+    with engine.connect() as c:
+        assert c.scalar(select(func.count()).select_from(Station).where(Station.code.like("ST-CSV-%"))) == 2
+        assert set(c.scalars(select(Vehicle.plate).where(Vehicle.plate.like("豫A1000%")))) == {"豫A10001", "豫A10002"}
+        assert set(c.scalars(select(Cylinder.cylinder_id))) == {"156-4101-50001", "156-4101-50002"}
+    code, _, err = run(capsys, database_url, "import", "cylinders", str(DATA / "stations.csv"), "--quiet")
+    assert code == 1 and "lacks column" in err
+
+
+def test_seed_demo_is_deterministic_and_realistic(database_url, engine):
+    shape = DemoShape(vehicles=400, stations_per_district=3, event_days=7)
+    first = seed_demo(engine, 11, date(2026, 11, 22), shape, progress=False)
+    with engine.connect() as c:
+        rows_first = c.execute(select(Cylinder.cylinder_id, Cylinder.tag_uid, Cylinder.next_due).order_by(Cylinder.id)).all()
+        names = set(c.scalars(select(Station.name)))
+    empty_all_tables(engine)
+    second = seed_demo(engine, 11, date(2026, 11, 22), shape, progress=False)
+    with engine.connect() as c:
+        rows_second = c.execute(select(Cylinder.cylinder_id, Cylinder.tag_uid, Cylinder.next_due).order_by(Cylinder.id)).all()
+    assert first == second and rows_first == rows_second
+    assert first.stations == 30 and first.vehicles == 400 and 400 <= first.cylinders <= 1600
+    assert 0.03 < first.overdue / first.cylinders < 0.15
+    assert first.past_life > 0 and first.events > 1000
+    assert any("金水区" in n for n in names) and any("郑东新区" in n for n in names)
+    from registry_service.errors import Conflict
+
+    with pytest.raises(Conflict):
+        seed_demo(engine, 11, date(2026, 11, 22), shape, progress=False)
+
+
+def test_serve_answers_over_http(tmp_path):
+    url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    port = free_port()
+    assert cli.main(["--database-url", url, "upgrade"]) == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "registry_service.cli", "--database-url", url, "serve", "--port", str(port), "--threads", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2) as response:
+                    assert json.load(response) == {"status": "ok"}
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_partitions_command(capsys, database_url, engine):
+    code, out, _ = run(capsys, database_url, "partitions", "--days-ahead", "3")
+    assert code == 0
+    result = json.loads(out)
+    if engine.dialect.name == "postgresql":
+        from datetime import UTC, datetime, timedelta
+
+        from registry_service import partitions
+
+        with engine.connect() as c:
+            present = partitions.existing_partitions(c)
+        today = datetime.now(UTC).date()
+        assert {partitions.partition_name(today + timedelta(days=d)) for d in range(4)} <= present
+    else:
+        assert "only on PostgreSQL" in result["note"]

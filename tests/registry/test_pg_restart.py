@@ -1,0 +1,118 @@
+"""The registry rides out a PostgreSQL restart under load without being restarted itself:
+requests during the outage get 503 problem+json (never a 500), and once the database is back
+every request succeeds again on the same process, engine and pool."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import waitress
+from sqlalchemy import func, select
+
+from registry_service import migrate
+from registry_service.app import create_app
+from registry_service.config import RegistryConfig
+from registry_service.models import Role, ScanEvent
+from registry_service.services import accounts, places
+from tests.registry.pg_cluster import ThrowawayCluster
+
+
+@pytest.fixture
+def cluster():  # type: ignore[no-untyped-def]
+    # Not under pytest's tmp_path: its parents are private to root, and the server runs as postgres.
+    cluster = ThrowawayCluster(Path(tempfile.mkdtemp(prefix="registry-pg-"))).init()
+    cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
+def _call(url: str, token: str, body: dict) -> tuple[int, str]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", "")
+    except (OSError, http.client.HTTPException) as error:  # the HTTP server itself failed us
+        return -1, repr(error)
+
+
+def test_registry_recovers_after_database_restart_under_load(cluster):
+    config = RegistryConfig(database_url=cluster.url, pool_size=4, max_overflow=2, token_cache_s=0, pool_timeout_s=2)
+    app = create_app(config)
+    registry = app.extensions["registry"]
+    migrate.upgrade(registry.engine)
+    now = datetime.now(UTC)
+
+    def setup(s):  # type: ignore[no-untyped-def]
+        places.ensure_region(s, "4101", "郑州市")
+        places.create_station(s, "test", now, code="ST-1", name="一站", region_code="4101")
+        accounts.create_user(s, "test", now, username="st", role=Role.STATION, station_code="ST-1")
+        return accounts.issue_token(s, "test", now, username="st").token
+
+    token = registry.transaction(setup)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    base = f"http://127.0.0.1:{server.effective_port}/api/v1"
+    threading.Thread(target=server.run, daemon=True).start()
+
+    results: list[tuple[float, int, str]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            event = {
+                "event_id": str(uuid.uuid4()),
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "decision": "allow",
+                "outcome": "allowed",
+            }
+            status, content_type = _call(f"{base}/stations/ST-1/scan-events", token, {"events": [event]})
+            results.append((time.monotonic(), status, content_type))
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    try:
+        for worker in workers:
+            worker.start()
+        time.sleep(1.0)
+        cluster.stop("fast")
+        down_at = time.monotonic()
+        time.sleep(2.0)
+        cluster.start()
+        up_at = time.monotonic()
+        time.sleep(3.0)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=60)
+        server.close()
+
+    statuses = Counter(status for _, status, _ in results)
+    assert statuses[-1] == 0, [detail for _, status, detail in results if status == -1][:3]
+    assert statuses[500] == 0, statuses
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses[503] > 0, "the outage was not noticed: the test did not test anything"
+    assert all(ct == "application/problem+json" for _, status, ct in results if status == 503)
+    before = [s for t, s, _ in results if t < down_at]
+    after = [s for t, s, _ in results if t > up_at + 1.0]
+    assert before and all(s == 200 for s in before)
+    assert len(after) > 10 and all(s == 200 for s in after), Counter(after)
+    with registry.engine.connect() as c:
+        stored = c.scalar(select(func.count()).select_from(ScanEvent))
+    assert stored == statuses[200]
+    registry.engine.dispose()

@@ -1,0 +1,67 @@
+"""In-memory stand-ins for the registry and the clock, shared by the station agent's unit tests."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from station_agent.errors import RegistryRejected, RegistryUnavailable
+from station_agent.registry_client import TrustListDownload
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class FakeRegistry:
+    """Answers like registry_service's /api/v1 station endpoints; `down` makes every call fail."""
+
+    down: bool = False
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # cylinder id -> status item
+    received: dict[str, dict[str, Any]] = field(default_factory=dict)  # event id -> event
+    uploads: int = 0
+    reject_event_ids: set[str] = field(default_factory=set)
+    trust_blob: bytes | None = None
+    revocation_feed: list[dict[str, Any]] = field(default_factory=list)
+    status_calls: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _check(self) -> None:
+        if self.down:
+            raise RegistryUnavailable("connection refused (fake)")
+
+    def status(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float) -> dict[str, Any]:
+        self._check()
+        self.status_calls += 1
+        return self.statuses.get(cylinder_id, {"cylinder_id": cylinder_id, "decision": "allow", "reasons": []})
+
+    def upload(self, station_code: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+        self._check()
+        with self.lock:
+            if any(e["event_id"] in self.reject_event_ids for e in events):
+                raise RegistryRejected("HTTP 400 bad event (fake)")
+            self.uploads += 1
+            fresh = [e for e in events if e["event_id"] not in self.received]
+            for event in fresh:
+                self.received[event["event_id"]] = event
+        return {"received": len(events), "accepted": len(fresh), "duplicates": len(events) - len(fresh)}
+
+    def trust_list(self, etag: str | None) -> TrustListDownload | None:
+        self._check()
+        return TrustListDownload(self.trust_blob, None) if self.trust_blob else None
+
+    def revocations(self, since: int, limit: int) -> dict[str, Any]:
+        self._check()
+        items = [r for r in self.revocation_feed if r["id"] > since][:limit]
+        return {"revocations": items, "next_cursor": items[-1]["id"] if items else since,
+                "has_more": len([r for r in self.revocation_feed if r["id"] > since]) > limit}

@@ -1,0 +1,151 @@
+"""pymodbus's own TCP server on a free port, in a thread with its own event loop: the relay module
+the Modbus interlock is tested against. Coils and holding registers are read back from its blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+BLOCK_SIZE = 64
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ModbusPeer:
+    def __init__(self) -> None:
+        self.port = free_tcp_port()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: Any = None
+        self.writes: list[tuple[str, int, Any]] = []
+
+    def start(self) -> ModbusPeer:
+        from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
+        from pymodbus.server import ModbusTcpServer
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            # A sequential block must start at address 1 or above (pymodbus 3.16); the device context
+            # maps protocol address n to block address n + 1.
+            self.coils = ModbusSequentialDataBlock(1, [False] * BLOCK_SIZE)
+            self.registers = ModbusSequentialDataBlock(1, [0] * BLOCK_SIZE)
+            device = ModbusDeviceContext(co=self.coils, hr=self.registers)
+            context = ModbusServerContext(devices={1: device}, single=False)
+        ready = threading.Event()
+
+        def serve() -> None:
+            async def main() -> None:
+                self._loop = asyncio.get_running_loop()
+                self._server = ModbusTcpServer(context, address=("127.0.0.1", self.port))
+                self._loop.call_soon(ready.set)
+                await self._server.serve_forever()
+
+            asyncio.run(main())
+
+        self._thread = threading.Thread(target=serve, name="modbus-peer", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("pymodbus server did not start")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"pymodbus server not listening on {self.port}")
+
+    def _reader(self) -> Any:
+        from pymodbus.client import ModbusTcpClient
+
+        if getattr(self, "_client", None) is None:
+            self._client = ModbusTcpClient("127.0.0.1", port=self.port, timeout=2)
+            self._client.connect()
+        return self._client
+
+    def coil(self, address: int) -> bool:
+        """Read back over Modbus itself, as a second master would."""
+        return bool(self._reader().read_coils(address, count=1, device_id=1).bits[0])
+
+    def register(self, address: int) -> int:
+        return int(self._reader().read_holding_registers(address, count=1, device_id=1).registers[0])
+
+    def stop(self) -> None:
+        if getattr(self, "_client", None) is not None:
+            self._client.close()
+        if self._loop is not None and self._server is not None:
+            asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop).result(10)
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+class ModbusRtuPeer:
+    """pymodbus's serial server with the RTU framer on one end of a socat pty pair; the agent
+    opens the other end as its RS-485 port (`agent_port`)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.server_port = directory / "relay-module"
+        self.agent_port = directory / "station"
+        self._socat: subprocess.Popen[bytes] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ModbusRtuPeer:
+        from pymodbus import FramerType
+        from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
+        from pymodbus.server import ModbusSerialServer
+
+        socat = shutil.which("socat")
+        if socat is None:
+            raise RuntimeError("socat is not installed (apt-get install socat)")
+        self._socat = subprocess.Popen([socat, f"pty,raw,echo=0,link={self.server_port}",
+                                        f"pty,raw,echo=0,link={self.agent_port}"], stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not (self.server_port.exists() and self.agent_port.exists()):
+            if time.monotonic() > deadline or self._socat.poll() is not None:
+                raise RuntimeError("socat did not create the pty pair")
+            time.sleep(0.02)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            device = ModbusDeviceContext(co=ModbusSequentialDataBlock(1, [False] * BLOCK_SIZE),
+                                         hr=ModbusSequentialDataBlock(1, [0] * BLOCK_SIZE))
+            context = ModbusServerContext(devices={1: device}, single=False)
+        ready = threading.Event()
+
+        def serve() -> None:
+            async def main() -> None:
+                self._loop = asyncio.get_running_loop()
+                self._server = ModbusSerialServer(context, framer=FramerType.RTU, port=str(self.server_port),
+                                                  baudrate=9600)
+                self._loop.call_soon(ready.set)
+                await self._server.serve_forever()
+
+            asyncio.run(main())
+
+        self._thread = threading.Thread(target=serve, name="modbus-rtu-peer", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("pymodbus serial server did not start")
+        time.sleep(0.2)  # the server opens its pty end right after the loop starts
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._server is not None:
+            asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop).result(10)
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._socat is not None:
+            self._socat.terminate()
+            self._socat.wait(5)

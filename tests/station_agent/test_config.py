@@ -1,0 +1,95 @@
+"""station.toml parsing: a good file loads; each kind of mistake is a ConfigError naming the key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station_agent.cli import main
+from station_agent.config import load_config, parse_config
+from station_agent.errors import ConfigError
+from station_agent.passwords import hash_password, verify_password
+from tests.station_agent.conftest import config_document
+
+EXAMPLE = Path(__file__).parent.parent / "data" / "station" / "station.toml"
+
+
+def test_example_config_loads() -> None:
+    config = load_config(EXAMPLE)
+    assert config.station_code == "ST-JS-01" and config.pump == 2
+    assert config.policy.mode == "enforce" and config.policy.min_refill_interval == timedelta(hours=1)
+    assert config.registry.budget == timedelta(milliseconds=300)
+    assert config.interlock_path.startswith("modbus-tcp://")
+    assert config.supervisor("S-01") is not None and config.outbox_path.name == "outbox.sqlite3"
+
+
+def _with(tmp_path: Path, change: dict[str, Any]) -> dict[str, Any]:
+    document = config_document(tmp_path, tmp_path / "root.pem")
+    for dotted, value in change.items():
+        table, _, key = dotted.partition(".")
+        if key:
+            document.setdefault(table, {})[key] = value
+        else:
+            document[table] = value
+    return document
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"policy.mode": "lenient"}, "policy.mode"),
+        ({"policy.colour": "red"}, "unknown setting policy.colour"),
+        ({"station.pump": 0}, "station.pump must be between"),
+        ({"station.pump": "1"}, "station.pump must be a int"),
+        ({"policy.overridable": ["inspection_overdue", "whatever"]}, "unknown reason codes: whatever"),
+        ({"policy.timezone": "Mars/Olympus"}, "policy.timezone"),
+        ({"policy.session_window_s": -1}, "non-negative"),
+        ({"registry.url": "ftp://x"}, "registry.url"),
+        ({"registry.url": "http://x/api/v1"}, "needs registry.token"),
+        ({"attendant.listen": "nowhere"}, "HOST:PORT"),
+        ({"supervisors": [{"id": "S", "password_hash": "plain"}]}, r"supervisors\[0\].password_hash"),
+        ({"interlock": "log:"}, "interlock must be a table"),
+    ],
+)
+def test_bad_settings_are_named(tmp_path: Path, change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(_with(tmp_path, change))
+
+
+def test_missing_table_and_bad_toml(tmp_path: Path) -> None:
+    document = config_document(tmp_path, tmp_path / "root.pem")
+    del document["reader"]
+    with pytest.raises(ConfigError, match=r"missing \[reader\]"):
+        parse_config(document)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[station\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(broken)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_password_hash_round_trip() -> None:
+    stored = hash_password("s3cret-pass", n=2**10)
+    assert verify_password("s3cret-pass", stored) and not verify_password("s3cret-Pass", stored)
+    assert stored.startswith("scrypt$1024$8$1$") and hash_password("s3cret-pass", n=2**10) != stored
+
+
+def test_cli_check_config_and_hash_password(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert main(["check-config", "--config", str(EXAMPLE)]) == 0
+    assert "ok: station ST-JS-01 pump 2" in capsys.readouterr().out
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("long enough password\n"))
+    assert main(["hash-password", "--stdin"]) == 0
+    assert verify_password("long enough password", capsys.readouterr().out.strip())
+
+
+def test_cli_reports_bad_config_with_exit_2(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace('mode = "enforce"', 'mode = "maybe"'))
+    assert main(["check-config", "--config", str(bad)]) == 2
+    assert "configuration error: policy.mode" in capsys.readouterr().err

@@ -1,0 +1,193 @@
+"""Interlock paths and backends, and the fail-safe guard above them. Modbus runs against
+pymodbus's own server; GPIO against a stand-in for the `gpiod` module (no GPIO chip here)."""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from station_agent.errors import InterlockError, InterlockPathError
+from station_agent.interlock import GpioInterlock, Interlock, LogInterlock, ModbusInterlock, open_interlock
+from station_agent.pump import PumpGuard
+from tests.peers import peer_unavailable
+from tests.station_agent.modbus_peer import ModbusPeer, ModbusRtuPeer, free_tcp_port
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["modbus-tcp://host/1", "modbus-tcp://host/a/b", "modbus-tcp://host:99999/1/0", "modbus-tcp://h/1/0?bogus=1",
+     "modbus-rtu:///dev/ttyUSB0?unit=1", "modbus-rtu:///dev/ttyUSB0?unit=1&coil=0&parity=X", "gpio:17", "relay:1", ""],
+)
+def test_bad_paths_are_rejected(path: str) -> None:
+    with pytest.raises(InterlockPathError):
+        open_interlock(path)
+
+
+def test_paths_choose_backends() -> None:
+    tcp = open_interlock("modbus-tcp://10.0.0.5:1502/3/7?watchdog=100")
+    assert isinstance(tcp, ModbusInterlock) and (tcp.unit, tcp.coil, tcp.watchdog) == (3, 7, 100)
+    rtu = open_interlock("modbus-rtu:///dev/ttyUSB0?baud=19200&unit=2&coil=1")
+    assert isinstance(rtu, ModbusInterlock) and (rtu.unit, rtu.coil, rtu.watchdog) == (2, 1, None)
+    assert rtu.client.comm_params.baudrate == 19200 and rtu.client.comm_params.host == "/dev/ttyUSB0"
+    assert isinstance(open_interlock("log:"), LogInterlock)
+
+
+def test_modbus_tcp_coil_and_watchdog(modbus: ModbusPeer) -> None:
+    interlock = open_interlock(f"modbus-tcp://127.0.0.1:{modbus.port}/1/3?watchdog=7")
+    with PumpGuard(interlock, heartbeat_s=0.02) as guard:
+        assert modbus.coil(3) is False
+        guard.enable(60)
+        assert modbus.coil(3) is True and modbus.coil(2) is False
+        first = modbus.register(7)
+        _until(lambda: modbus.register(7) != first)  # the heartbeat keeps writing the watchdog register
+        guard.disable("test")
+        assert modbus.coil(3) is False
+        guard.enable(60)
+    assert modbus.coil(3) is False  # stop() leaves it off
+
+
+def test_modbus_rtu_over_a_serial_line(tmp_path: Path) -> None:
+    try:
+        peer = ModbusRtuPeer(tmp_path).start()
+    except Exception as error:
+        peer_unavailable("pymodbus serial server on a socat pty", f"{type(error).__name__}: {error}")
+    try:
+        interlock = open_interlock(f"modbus-rtu://{peer.agent_port}?baud=9600&unit=1&coil=2&watchdog=5")
+        assert isinstance(interlock, ModbusInterlock)
+        with PumpGuard(interlock, heartbeat_s=60) as guard:
+            guard.enable(60)
+            interlock.heartbeat()
+            # Read back over the same RTU line: the relay module answers what it holds.
+            assert interlock.client.read_coils(2, count=1, device_id=1).bits[0] is True
+            assert interlock.client.read_holding_registers(5, count=1, device_id=1).registers == [1]
+            guard.disable("test")
+            assert interlock.client.read_coils(2, count=1, device_id=1).bits[0] is False
+    finally:
+        peer.stop()
+
+
+def test_modbus_server_gone_is_an_interlock_error() -> None:
+    interlock = open_interlock(f"modbus-tcp://127.0.0.1:{free_tcp_port()}/1/0", timeout=0.3)
+    with pytest.raises(InterlockError, match="write coil 0=1"):
+        interlock.set_enabled(True)
+    interlock.close()
+
+
+class FlakyInterlock(Interlock):
+    """Fails the commands it is told to fail, remembers the others."""
+
+    def __init__(self, fail_on: set[bool] | None = None, fail_heartbeat: bool = False) -> None:
+        self.path = "flaky:"
+        self.fail_on = fail_on or set()
+        self.fail_heartbeat = fail_heartbeat
+        self.states: list[bool] = []
+        self.closed = False
+
+    def set_enabled(self, enabled: bool) -> None:
+        if enabled in self.fail_on:
+            raise InterlockError(f"cannot switch to {enabled}")
+        self.states.append(enabled)
+
+    def heartbeat(self) -> None:
+        if self.fail_heartbeat:
+            raise InterlockError("watchdog write failed")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_guard_is_off_at_start_and_stop() -> None:
+    interlock = FlakyInterlock()
+    guard = PumpGuard(interlock, heartbeat_s=60).start()
+    assert interlock.states == [False]
+    guard.enable(60)
+    guard.stop()
+    assert interlock.states == [False, True, False] and interlock.closed
+
+
+def test_guard_switches_off_when_enable_fails() -> None:
+    interlock = FlakyInterlock(fail_on={True})
+    guard = PumpGuard(interlock, heartbeat_s=60).start()
+    with pytest.raises(InterlockError):
+        guard.enable(60)
+    assert not guard.enabled and interlock.states == [False, False]
+    guard.stop()
+
+
+def test_guard_deadline_drops_the_enable() -> None:
+    now = [0.0]
+    interlock = FlakyInterlock()
+    guard = PumpGuard(interlock, heartbeat_s=60, clock=lambda: now[0]).start()
+    guard.enable(600)
+    now[0] = 599.0
+    guard.check_deadline()
+    assert guard.enabled
+    now[0] = 600.0
+    guard.check_deadline()
+    assert not guard.enabled and interlock.states[-1] is False
+    guard.stop()
+
+
+def test_guard_thread_enforces_deadline_and_failed_heartbeat() -> None:
+    interlock = FlakyInterlock()
+    guard = PumpGuard(interlock, heartbeat_s=0.01).start()
+    guard.enable(0.05)
+    _until(lambda: not guard.enabled)
+    assert interlock.states[-1] is False
+    interlock.fail_heartbeat = True
+    guard.enable(600)
+    _until(lambda: not guard.enabled)
+    assert interlock.states[-1] is False and guard.last_error is not None
+    guard.stop()
+
+
+def test_gpio_backend_drives_the_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, object]] = []
+
+    class Request:
+        def set_value(self, line: int, value: str) -> None:
+            calls.append(("set", (line, value)))
+
+        def release(self) -> None:
+            calls.append(("release", None))
+
+    line = types.ModuleType("gpiod.line")
+    line.Direction = types.SimpleNamespace(OUTPUT="output")  # type: ignore[attr-defined]
+    line.Value = types.SimpleNamespace(ACTIVE="active", INACTIVE="inactive")  # type: ignore[attr-defined]
+    gpiod = types.ModuleType("gpiod")
+    gpiod.line = line  # type: ignore[attr-defined]
+    gpiod.LineSettings = lambda **kw: kw  # type: ignore[attr-defined]
+
+    def request_lines(chip: str, consumer: str, config: dict[int, dict[str, object]]) -> Request:
+        calls.append(("request", (chip, consumer, config)))
+        return Request()
+
+    gpiod.request_lines = request_lines  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gpiod", gpiod)
+    monkeypatch.setitem(sys.modules, "gpiod.line", line)
+    interlock = open_interlock("gpio:/dev/gpiochip0:17?active_low=1")
+    assert isinstance(interlock, GpioInterlock)
+    with PumpGuard(interlock, heartbeat_s=60) as guard:
+        guard.enable(60)
+    request = calls[0][1]
+    assert request[0] == "/dev/gpiochip0" and request[2][17]["output_value"] == "inactive"  # type: ignore[index]
+    assert request[2][17]["active_low"] is True  # type: ignore[index]
+    assert [c[1] for c in calls[1:4]] == [(17, "inactive"), (17, "active"), (17, "inactive")]
+    assert calls[-1][0] == "release"
+
+
+def test_gpio_without_gpiod_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "gpiod", None)
+    with pytest.raises(InterlockError, match="gpiod"):
+        open_interlock("gpio:gpiochip0:4")
+
+
+def _until(condition, limit: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)

@@ -1,0 +1,84 @@
+"""Policy knobs that change decisions: the warning window, trust list age, non-genuine chips, and
+that any surprise in the read loop leaves the pump disabled."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+from station_agent.session import SessionState
+from station_agent.tagsource import TagReading
+from tag_tools.verdict import ChipEvidence, Originality
+from tests.station_agent.conftest import SUPERVISOR_PASSWORD, uid_for, vehicle_claims
+
+
+def test_due_soon_allows_with_a_warning_in_amber(make_station) -> None:  # type: ignore[no-untyped-def]
+    station = make_station(warning_days=30)
+    result = station.read(uid_for(0), **vehicle_claims(0, next_due=date(2026, 12, 10)))
+    assert result.decision == "allow_with_warning" and "due_soon" in result.reasons
+    assert station.agent.pump.enabled
+    snapshot = station.agent.snapshot()
+    assert snapshot["state"] == "ready_warning" and snapshot["colour"] == "amber"
+    quiet = make_station(warning_days=5)
+    assert quiet.read(uid_for(0), **vehicle_claims(0, next_due=date(2026, 12, 10))).decision == "allow"
+
+
+def test_stale_trust_list_refuses_and_may_be_overridden(make_station) -> None:  # type: ignore[no-untyped-def]
+    station = make_station(trust_list_max_age_h=24)
+    station.clock.advance(hours=25)
+    result = station.read(uid_for(0), **vehicle_claims(0))
+    assert result.decision == "refuse" and result.reasons == ("trust_list_stale",)
+    station.agent.override("A-009", "S-01", SUPERVISOR_PASSWORD, "registry link down since Monday")
+    assert station.agent.pump.enabled and station.agent.session.state is SessionState.OVERRIDDEN
+    lenient = make_station(trust_list_max_age_h=48)  # same clock: still 25 h after the list was issued
+    assert lenient.read(uid_for(0), **vehicle_claims(0)).decision == "allow"
+
+
+def test_non_genuine_chip_refuses_or_warns_by_policy(make_station) -> None:  # type: ignore[no-untyped-def]
+    for refuse, decision in ((True, "refuse"), (False, "allow_with_warning")):
+        station = make_station(refuse_non_genuine_chip=refuse)
+        message = station.pki.ndef_message(uid_for(0), **vehicle_claims(0))
+        result = station.agent.handle(TagReading(uid_for(0), message, ChipEvidence(Originality.NOT_GENUINE)))
+        assert result.decision == decision
+
+
+class ExplodingSource:
+    """Yields one good read, then raises something nobody expected."""
+
+    def __init__(self, first: TagReading) -> None:
+        self.items: list[TagReading | None] = [first]
+        self.calls = 0
+
+    def next_read(self, timeout: float, cancel: threading.Event | None = None) -> TagReading | None:
+        self.calls += 1
+        if self.items:
+            return self.items.pop()
+        if self.calls == 2:
+            raise RuntimeError("driver bug")
+        time.sleep(0.01)
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_unexpected_error_in_the_loop_disables_the_pump(make_station) -> None:  # type: ignore[no-untyped-def]
+    station = make_station()
+    source = ExplodingSource(TagReading(uid_for(0), station.pki.ndef_message(uid_for(0), **vehicle_claims(0))))
+    station.agent.source = source
+    loop = threading.Thread(target=station.agent.run, daemon=True)
+    loop.start()
+    deadline = time.monotonic() + 10
+    while station.agent.fault is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    station.agent.request_stop()
+    loop.join(5)
+    assert station.pump_commands() == [False, True, False]
+    assert station.agent.fault == "RuntimeError: driver bug" and not station.agent.pump.enabled
+    station.read(uid_for(1), **vehicle_claims(1))  # a latched fault keeps it off until cleared
+    assert not station.agent.pump.enabled
+    station.agent.clear_fault()
+    station.agent.new_vehicle()
+    station.read(uid_for(1), **vehicle_claims(1))
+    assert station.agent.pump.enabled

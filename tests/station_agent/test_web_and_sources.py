@@ -1,0 +1,137 @@
+"""The booth page's HTTP API without a browser, and the tag sources other than real readers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station_agent import tagsource
+from station_agent.errors import TagSourceError
+from station_agent.tagsource import FileTagSource, ReaderTagSource, open_tag_source
+from station_agent.web import AttendantServer
+from tag_tools.readers.base import TagRead
+from tag_tools.readers.errors import ReaderNotFoundError, ReadTimeout, TagRemovedError
+from tag_tools.verdict import Originality
+from tests.station_agent.conftest import OVERDUE, uid_for, vehicle_claims
+
+
+@pytest.fixture
+def served(make_station) -> Iterator[tuple[Any, str]]:  # type: ignore[no-untyped-def]
+    station = make_station()
+    server = AttendantServer(station.agent, "127.0.0.1", 0).start()
+    yield station, server.url
+    server.stop()
+
+
+def _post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_state_page_and_errors(served: tuple[Any, str]) -> None:
+    station, url = served
+    station.read(uid_for(0), **vehicle_claims(0, **OVERDUE))
+    with urllib.request.urlopen(url + "api/state", timeout=10) as response:
+        state = json.loads(response.read())
+    assert state["state"] == "refused" and state["headline"]["zh"] == "禁止加气"
+    assert state["session"]["cylinders"][0]["reasons"][0] == {"code": "inspection_overdue", "zh": "气瓶超期未检",
+                                                              "en": "Periodic inspection overdue"}
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert "text/html" in response.headers["Content-Type"] and b"EventSource" in response.read()
+    assert _post(url + "api/nowhere", b"{}")[0] == 404
+    assert _post(url + "api/attendant", b'{"attendant": "  "}') == (400, {"error": "an attendant code has 1 to 32 characters"})
+    status, body = _post(url + "api/attendant", b'{"attendant": "A-031"}')
+    assert status == 200 and body["attendant"] == "A-031" and station.agent.attendant == "A-031"
+    assert _post(url + "api/override", b"[1, 2]") == (400, {"error": "send a JSON object"})
+    assert _post(url + "api/override", b'{"supervisor": "S-01"}') == (400, {"error": "attendant is required"})
+    status, body = _post(url + "api/override", json.dumps({"attendant": "A-1", "supervisor": "S-01",
+                                                           "password": "x", "reason": "some reason"}).encode())
+    assert status == 403 and body["error"] == "unknown supervisor or wrong password"
+
+
+def test_event_stream_sends_a_snapshot_on_each_change(served: tuple[Any, str]) -> None:
+    station, url = served
+    received: list[dict[str, Any]] = []
+    got_two = threading.Event()
+
+    def listen() -> None:
+        with urllib.request.urlopen(url + "api/stream", timeout=10) as response:
+            for raw in response:
+                if raw.startswith(b"data: "):
+                    received.append(json.loads(raw[6:]))
+                    if len(received) == 2:
+                        got_two.set()
+                        return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    while not received and thread.is_alive():
+        got_two.wait(0.02)
+    station.read(uid_for(0), **vehicle_claims(0))
+    assert got_two.wait(10)
+    assert received[0]["state"] == "idle" and received[1]["session"]["plate"] == "豫A8M2K7"
+
+
+def test_file_source_serves_each_read_once(tmp_path: Path, test_pki) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "reads.jsonl"
+    message = test_pki.ndef_message(uid_for(0))
+    path.write_text(json.dumps({"uid": uid_for(0).hex(), "ndef": message.hex(), "read_counter": 7,
+                                "originality": "genuine"}) + "\n\n" + json.dumps({"uid": "04aa", "ndef": None}) + "\n")
+    source = open_tag_source(f"file:{path}")
+    first = source.next_read(0.1)
+    assert first is not None and first.ndef_message == message and first.read_counter == 7
+    assert first.chip is not None and first.chip.originality is Originality.GENUINE
+    second = source.next_read(0.1)
+    assert second is not None and second.ndef_message is None
+    assert source.next_read(0.01) is None
+    path.write_text('{"uid": "zz"}\n')
+    with pytest.raises(TagSourceError, match=":1: not a read"):
+        FileTagSource(path)
+
+
+class FakeReader:
+    def __init__(self, script: list[Any]) -> None:
+        self.script = script
+        self.closed = False
+
+    def read_tag(self, timeout: float | None = None, cancel: Any = None, options: Any = None) -> TagRead:
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _tag(uid: bytes) -> TagRead:
+    return TagRead(uid, "NTAG215", None, b"\xd0\x00\x00", 3, Originality.GENUINE, None, 5)
+
+
+def test_reader_source_debounces_and_translates_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    reader = FakeReader([_tag(uid_for(0)), _tag(uid_for(0)), ReadTimeout("none"), TagRemovedError("gone"),
+                         _tag(uid_for(1)), ReaderNotFoundError("unplugged")])
+    monkeypatch.setattr("tag_tools.readers.open_reader", lambda path: reader)
+    monkeypatch.setattr(tagsource.time, "sleep", lambda s: None)
+    source = ReaderTagSource("pcsc:Fake", repeat_after_s=60)
+    first = source.next_read(0.01)
+    assert first is not None and first.uid == uid_for(0) and first.read_counter == 3
+    assert source.next_read(0.01) is None  # the same tag still on the reader
+    assert source.next_read(0.01) is None  # timeout
+    assert source.next_read(0.01) is None  # pulled away mid-read: no read
+    assert source.next_read(0.01).uid == uid_for(1)  # type: ignore[union-attr]
+    with pytest.raises(TagSourceError, match="unplugged"):
+        source.next_read(0.01)
+    source.close()
+    assert reader.closed

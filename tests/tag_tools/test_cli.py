@@ -1,0 +1,276 @@
+"""`cylinder-tag` end to end, as a separate process with no terminal and no standard input,
+the way scripts at inspection centres and CI drive it."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tag_tools.testkit import TYPICAL_UID, typical_record
+
+ROOT_SECRET = "root-secret-DO-NOT-PRINT-7f3a"
+CENTRE_SECRET = "centre-secret-DO-NOT-PRINT-91c2"
+NOW = "2026-11-22T08:00:00+00:00"
+UID = TYPICAL_UID.hex().upper()
+
+
+def cylinder_tag(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    executable = shutil.which("cylinder-tag", path=str(Path(sys.executable).parent))
+    env = {**os.environ, "ROOT_PASS": ROOT_SECRET, "CENTRE_PASS": CENTRE_SECRET}
+    result = subprocess.run([executable, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=60)
+    for stream in (result.stdout, result.stderr):
+        assert ROOT_SECRET not in stream and CENTRE_SECRET not in stream
+        assert "Traceback" not in stream
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def bureau(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("bureau")
+    root, centre = ["--passphrase-env", "ROOT_PASS"], ["--passphrase-env", "CENTRE_PASS"]
+    cylinder_tag("ca", "init", "--dir", str(work / "ca"), "--now", "2025-01-01T00:00:00Z", *root)
+    cylinder_tag("centre", "keygen", "--dir", str(work / "centre"), "--centre-id", "ZZTJ01", "--region", "410105", *centre)
+    cylinder_tag(
+        "ca",
+        "issue",
+        "--dir",
+        str(work / "ca"),
+        "--csr",
+        str(work / "centre/centre.csr.pem"),
+        "--out",
+        str(work / "centre/cert.pem"),
+        "--now",
+        "2025-01-02T00:00:00Z",
+        *root,
+    )
+    cylinder_tag("trustlist", "build", "--dir", str(work / "ca"), "--out", str(work / "trust.cose"), "--now", NOW, *root)
+    inspection = typical_record(TYPICAL_UID, __import__("datetime").datetime.fromisoformat(NOW)).to_json()
+    del inspection["issued_at"], inspection["centre_id"]
+    (work / "inspection.json").write_text(json.dumps(inspection, ensure_ascii=False), encoding="utf-8")
+    cylinder_tag(
+        "sign",
+        "--json",
+        str(work / "inspection.json"),
+        "--key",
+        str(work / "centre/centre-key.pem"),
+        "--cert",
+        str(work / "centre/cert.pem"),
+        "--out",
+        str(work / "record.ndef"),
+        "--now",
+        NOW,
+        *centre,
+    )
+    return work
+
+
+def trust_args(work: Path) -> list[str]:
+    return ["--trust-list", str(work / "trust.cose"), "--root-cert", str(work / "ca/root-cert.pem"), "--now", NOW]
+
+
+def test_key_files_are_encrypted_and_private(bureau):
+    for key in (bureau / "ca/root-key.pem", bureau / "centre/centre-key.pem"):
+        text = key.read_text()
+        assert "ENCRYPTED PRIVATE KEY" in text
+        assert oct(key.stat().st_mode & 0o777) == "0o600"
+
+
+def test_verify_allows_and_prints_json(bureau):
+    result = cylinder_tag("verify", str(bureau / "record.ndef"), "--uid", UID, *trust_args(bureau), "--json")
+    verdict = json.loads(result.stdout)
+    assert verdict["decision"] == "allow" and verdict["record"]["plate"] == "豫A8M2K7"
+
+
+def test_verify_refuses_moved_record_with_exit_code_1(bureau):
+    result = cylinder_tag("verify", str(bureau / "record.ndef"), "--uid", "04000000000001", *trust_args(bureau), check=False)
+    assert result.returncode == 1 and "uid_mismatch" in result.stdout and "禁止加气" in result.stdout
+
+
+def test_verify_english_text(bureau):
+    result = cylinder_tag("verify", str(bureau / "record.ndef"), "--uid", UID, *trust_args(bureau), "--lang", "en")
+    assert result.stdout.startswith("ALLOW  Fill")
+
+
+def test_revocation_reaches_stations_through_the_next_trust_list(bureau, tmp_path):
+    work = tmp_path / "copy"
+    shutil.copytree(bureau, work)
+    cylinder_tag(
+        "ca",
+        "revoke",
+        "--dir",
+        str(work / "ca"),
+        "--cert",
+        str(work / "centre/cert.pem"),
+        "--reason",
+        "key-compromise",
+        "--now",
+        NOW,
+    )
+    cylinder_tag(
+        "trustlist",
+        "build",
+        "--dir",
+        str(work / "ca"),
+        "--out",
+        str(work / "trust.cose"),
+        "--now",
+        NOW,
+        "--passphrase-env",
+        "ROOT_PASS",
+    )
+    shown = json.loads(
+        cylinder_tag(
+            "trustlist", "show", str(work / "trust.cose"), "--root-cert", str(work / "ca/root-cert.pem"), "--json"
+        ).stdout
+    )
+    assert shown["sequence"] == 2 and shown["centres"] == [] and shown["revoked"][0]["reason"] == "key_compromise"
+    result = cylinder_tag("verify", str(work / "record.ndef"), "--uid", UID, *trust_args(work), "--json", check=False)
+    assert result.returncode == 1 and json.loads(result.stdout)["reasons"] == ["signer_revoked"]
+
+
+def test_revocations_file_condemns_a_cylinder(bureau, tmp_path):
+    (tmp_path / "rev.json").write_text(json.dumps({"cylinders": {"156-4101-19012345": "scrapped"}}))
+    result = cylinder_tag(
+        "verify",
+        str(bureau / "record.ndef"),
+        "--uid",
+        UID,
+        *trust_args(bureau),
+        "--revocations",
+        str(tmp_path / "rev.json"),
+        "--json",
+        check=False,
+    )
+    assert result.returncode == 1 and json.loads(result.stdout)["reasons"] == ["cylinder_revoked"]
+    (tmp_path / "bad.json").write_text('{"cylinders": {"x": "lost"}}')
+    result = cylinder_tag(
+        "verify",
+        str(bureau / "record.ndef"),
+        "--uid",
+        UID,
+        *trust_args(bureau),
+        "--revocations",
+        str(tmp_path / "bad.json"),
+        check=False,
+    )
+    assert result.returncode == 3 and result.stderr.count("\n") == 1
+
+
+def test_show_prints_both_languages(bureau):
+    out = cylinder_tag("show", str(bureau / "record.ndef")).stdout
+    assert "Next inspection due" in out and "下次检验日期" in out and "NOT verified" in out
+    assert json.loads(cylinder_tag("show", str(bureau / "record.ndef"), "--json").stdout)["size_on_tag"] < 504
+
+
+def test_batch_reports_bad_rows_and_signs_the_rest(bureau, tmp_path):
+    base = json.loads((bureau / "inspection.json").read_text(encoding="utf-8"))
+    rows = []
+    for i in range(5):
+        row = {**base, "cylinder_id": f"156-4101-{100 + i}", "tag_uid": f"04A2C4D2E15A{i:02X}"}
+        rows.append(row)
+    rows[1]["vin"] = "BAD"
+    rows[3]["next_due"] = "not-a-date"
+    with (tmp_path / "batch.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(base))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = cylinder_tag(
+        "sign",
+        "--csv",
+        str(tmp_path / "batch.csv"),
+        "--key",
+        str(bureau / "centre/centre-key.pem"),
+        "--cert",
+        str(bureau / "centre/cert.pem"),
+        "--out",
+        str(tmp_path / "out"),
+        "--errors",
+        str(tmp_path / "errors.csv"),
+        "--now",
+        NOW,
+        "--passphrase-env",
+        "CENTRE_PASS",
+        check=False,
+    )
+    assert result.returncode == 3
+    assert "signed 3 of 5 rows" in result.stdout
+    assert ":3: " in result.stderr and ":5: " in result.stderr
+    assert len(list((tmp_path / "out").glob("*.ndef"))) == 3
+    errors = list(csv.DictReader((tmp_path / "errors.csv").open(encoding="utf-8")))
+    assert [e["line"] for e in errors] == ["3", "5"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["show", "/nonexistent/record.ndef"], 3, "cannot read record"),
+        (["ca", "init", "--dir", "{tmp}/ca2"], 4, "no terminal"),
+        (
+            [
+                "sign",
+                "--json",
+                "{work}/inspection.json",
+                "--key",
+                "{work}/centre/centre-key.pem",
+                "--cert",
+                "{work}/centre/cert.pem",
+                "--out",
+                "{tmp}/r.ndef",
+                "--passphrase-env",
+                "ROOT_PASS",
+            ],
+            4,
+            "wrong passphrase",
+        ),
+        (
+            [
+                "verify",
+                "{work}/record.ndef",
+                "--uid",
+                "zz",
+                "--trust-list",
+                "{work}/trust.cose",
+                "--root-cert",
+                "{work}/ca/root-cert.pem",
+            ],
+            3,
+            "not hexadecimal",
+        ),
+        (
+            [
+                "verify",
+                "{work}/record.ndef",
+                "--uid",
+                UID,
+                "--trust-list",
+                "{work}/trust.cose",
+                "--root-cert",
+                "{work}/record.ndef",
+            ],
+            5,
+            "not an X.509",
+        ),
+        (["show", "{work}/trust.cose"], 3, "not a well-formed NDEF message"),
+        (
+            ["ca", "issue", "--dir", "{work}/ca", "--csr", "{work}/record.ndef", "--out", "{tmp}/x.pem"],
+            3,
+            "certificate signing request",
+        ),
+    ],
+)
+def test_errors_are_one_line_with_documented_codes(bureau, tmp_path, args, code, message):
+    args = [a.format(work=bureau, tmp=tmp_path) for a in args]
+    result = cylinder_tag(*args, check=False)
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_help_documents_exit_codes():
+    assert "exit codes: 0 ok, 1 refused" in cylinder_tag("--help").stdout

@@ -1,0 +1,109 @@
+"""Property-based fuzzing of decoding and verification: whatever a tag holds, nothing escapes.
+
+Each property also bounds the work: hypothesis's per-example deadline fails an input that makes
+verification slow, and the inputs include nesting, huge lengths and huge integers.
+"""
+
+import cbor2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tag_tools import cbor_codec, cose, ndef_record, pki, t2t_memory
+from tag_tools.claims import CylinderRecord
+from tag_tools.errors import RecordFormatError
+from tag_tools.verdict import Decision
+from tag_tools.verify import TagMemory
+
+FUZZ = settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+cbor_leaves = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.binary(max_size=40),
+    st.text(max_size=40),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False),
+)
+cbor_values = st.recursive(
+    cbor_leaves,
+    lambda children: st.one_of(
+        st.lists(children, max_size=6),
+        st.dictionaries(st.one_of(st.integers(-5, 30), st.text(max_size=4)), children, max_size=6),
+        st.builds(cbor2.CBORTag, st.sampled_from([18, 1, 2, 24, 100, 1004]), children),
+    ),
+    max_leaves=30,
+)
+
+
+@FUZZ
+@given(data=st.binary(max_size=1100), uid=st.binary(min_size=0, max_size=10))
+def test_random_bytes_refuse(test_pki, now, data, uid):
+    verdict = test_pki.verify(uid, data, now=now)
+    assert verdict.decision is Decision.REFUSE and verdict.reasons
+
+
+@FUZZ
+@given(data=st.binary(max_size=1100))
+def test_random_tag_memory_refuses(test_pki, uid, now, data):
+    assert test_pki.verify(uid, TagMemory(data), now=now).decision is Decision.REFUSE
+
+
+@FUZZ
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 300), st.integers(0, 255), st.sampled_from(["set", "insert", "delete"])), min_size=1, max_size=4
+    )
+)
+def test_edited_records_never_pass_unless_unchanged(test_pki, uid, now, signed_message, edits):
+    data = bytearray(signed_message)
+    for position, value, action in edits:
+        position %= len(data) + 1
+        if action == "insert":
+            data.insert(position, value)
+        elif position < len(data):
+            if action == "set":
+                data[position] = value
+            else:
+                del data[position]
+    verdict = test_pki.verify(uid, bytes(data), now=now)
+    assert verdict.decision is Decision.REFUSE or bytes(data) == signed_message
+
+
+@FUZZ
+@given(payload=cbor_values)
+def test_signed_garbage_claims_are_malformed_not_crashes(test_pki, uid, now, payload):
+    # The worst case: a trusted centre's key signs nonsense. It must still be a clean refusal.
+    try:
+        encoded = cbor_codec.encode(payload)
+    except (ValueError, TypeError, cbor2.CBOREncodeError):
+        return
+    message = ndef_record.encode_message(cose.sign1(encoded, test_pki.centre_key, pki.kid_of(test_pki.centre_certificate)))
+    assert test_pki.verify(uid, message, now=now).decision is Decision.REFUSE
+
+
+@FUZZ
+@given(envelope=cbor_values)
+def test_arbitrary_cbor_envelopes_refuse(test_pki, uid, now, envelope):
+    try:
+        encoded = cbor_codec.encode(cbor2.CBORTag(18, envelope))
+    except (ValueError, TypeError, cbor2.CBOREncodeError):
+        return
+    assert test_pki.verify(uid, ndef_record.encode_message(encoded), now=now).decision is Decision.REFUSE
+
+
+@FUZZ
+@given(claims=st.dictionaries(st.integers(0, 25), cbor_values, max_size=22))
+def test_claims_parser_raises_only_its_own_error(claims):
+    try:
+        CylinderRecord.from_cbor_map(claims)
+    except RecordFormatError:
+        pass
+
+
+@FUZZ
+@given(data=st.binary(max_size=600))
+def test_tlv_parser_raises_only_its_own_error(data):
+    try:
+        t2t_memory.ndef_message_from_data_area(data)
+    except RecordFormatError:
+        pass
