@@ -6,10 +6,12 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -48,22 +50,25 @@ def scratch_database(keep: bool = False) -> Iterator[str]:
 
 @contextmanager
 def child_server(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError as exc:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    detail = process.stderr.read().decode()[-2000:] if process.stderr else ""
-                    raise RuntimeError(f"server did not start: {detail}") from exc
-                time.sleep(0.1)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    # stderr goes to a file, not a pipe: nobody reads a pipe while the load runs, and a server
+    # whose log filled the pipe's 64 KiB would block on its next log line mid-benchmark.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, **(env or {})})
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError as exc:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        raise RuntimeError(f"server did not start: {log.read().decode()[-2000:]}") from exc
+                    time.sleep(0.1)
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def registry_server_argv(database_url: str, port: int, threads: int) -> list[str]:
@@ -152,6 +157,71 @@ def closed_loop(port: int, connections: int, seconds: float, make_request: Reque
         t.join()
     flat = [x for per in latencies for x in per]
     return LoadResult(len(flat), sum(errors), seconds, flat, samples)
+
+
+WRK_SCRIPT = """
+local bodies = {%(bodies)s}
+local headers = {%(headers)s}
+local counter = 0
+function setup(thread)
+  thread:set("seed", counter)
+  counter = counter + 1
+end
+function init(args)
+  math.randomseed(7 + seed)
+end
+function request()
+  return wrk.format("%(method)s", "%(path)s", headers, bodies[math.random(#bodies)])
+end
+function done(summary, latency, requests)
+  io.write(string.format(
+    '\\nWRK_JSON {"requests": %%d, "duration_us": %%d, "non_2xx": %%d, "socket_errors": %%d, "timeouts": %%d, ' ..
+    '"p50_us": %%d, "p99_us": %%d, "max_us": %%d}\\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write, summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def _lua_string(value: str) -> str:
+    return "[==[" + value + "]==]"
+
+
+def wrk_closed_loop(port: int, connections: int, seconds: float, method: str, path: str, headers: dict[str, str],
+                    bodies: list[bytes], threads: int = 2) -> dict[str, float | int]:
+    """Drive the server with wrk (C, event loop): the load generator then takes a small share of
+    the cores the server and PostgreSQL need. Each request carries a random one of `bodies`."""
+    script = WRK_SCRIPT % {
+        "bodies": ",".join(_lua_string(body.decode()) for body in bodies),
+        "headers": ",".join(f"[ {_lua_string(k)} ]={_lua_string(v)}" for k, v in headers.items()),
+        "method": method,
+        "path": path,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", encoding="utf-8") as lua:
+        lua.write(script)
+        lua.flush()
+        argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s", "-s", lua.name,
+                f"http://127.0.0.1:{port}"]
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
+    line = next((line for line in run.stdout.splitlines() if line.startswith("WRK_JSON ")), None)
+    if run.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({run.returncode}): {run.stderr[-2000:]} {run.stdout[-2000:]}")
+    raw = json.loads(line.removeprefix("WRK_JSON "))
+    duration_s = raw["duration_us"] / 1e6
+    return {
+        "requests": raw["requests"],
+        "errors": raw["non_2xx"] + raw["socket_errors"] + raw["timeouts"],
+        "timeouts": raw["timeouts"],
+        "requests_per_s": round(raw["requests"] / duration_s, 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "max_ms": round(raw["max_us"] / 1000, 2),
+    }
 
 
 def print_json(result: dict[str, object]) -> None:

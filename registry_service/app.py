@@ -16,6 +16,7 @@ from registry_service import problems
 from registry_service.auth import Principal, TokenCache, resolve_token
 from registry_service.config import RegistryConfig
 from registry_service.db import make_engine, make_session_factory, run_in_transaction, run_read_only
+from registry_service.services.status_reads import CoreStatusReads, StatusReads, ThreadLocalPg
 from registry_service.services.trust import TrustStoreCache
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Registry:
         self.clock = clock
         self.tokens = TokenCache(ttl_s=config.token_cache_s)
         self.trust_stores = TrustStoreCache()
+        self._pg_status = ThreadLocalPg(self.engine) if self.engine.dialect.name == "postgresql" else None
 
     def transaction(self, work: Callable[[Session], T]) -> T:
         return run_in_transaction(self.sessions, work)
@@ -45,6 +47,12 @@ class Registry:
     def read(self, work: Callable[[Connection], T]) -> T:
         """Read-only work on an autocommit connection: no BEGIN/COMMIT round trips."""
         return run_read_only(self.autocommit, work)
+
+    def status_read(self, work: Callable[[StatusReads], T]) -> T:
+        """Status lookups: psycopg directly on PostgreSQL (see services/status_reads.py), else Core."""
+        if self._pg_status is not None:
+            return self._pg_status.run(work)
+        return self.read(lambda connection: work(CoreStatusReads(connection)))
 
     def authenticate(self, token: str) -> Principal:
         now = self.clock()
@@ -70,14 +78,16 @@ def registry() -> Registry:
 
 def create_app(config: RegistryConfig, *, engine: Engine | None = None, clock: Clock = utc_now) -> Flask:
     from registry_service.api import register_blueprints
+    from registry_service.api.status import StatusFastPath
     from registry_service.dashboard import register_dashboard
 
     app = Flask("registry_service", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["registry"] = Registry(config, engine, clock)
+    app.extensions["registry"] = registry = Registry(config, engine, clock)
     problems.register(app)
     register_blueprints(app)
     register_dashboard(app, secret_key=config.dashboard_secret_key, secure_cookies=config.dashboard_secure_cookies)
+    app.wsgi_app = StatusFastPath(app.wsgi_app, registry)  # type: ignore[method-assign]
     return app

@@ -101,7 +101,11 @@ class TokenCache:
 
 
 def bearer_token() -> str:
-    header = request.headers.get("Authorization", "")
+    return bearer_token_in(request.headers.get("Authorization", ""))
+
+
+def bearer_token_in(header: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise NotAuthenticated("send an API token as 'Authorization: Bearer <token>'")

@@ -19,22 +19,33 @@ PROBLEM_BASE = "https://cylinder-guard.example/problems/"
 CONTENT_TYPE = "application/problem+json"
 
 
-def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Response:
-    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
-    body["instance"] = request.path
+def problem_document(status: int, slug: str, title: str, detail: str, instance: str,
+                     **extra: Any) -> tuple[bytes, list[tuple[str, str]]]:
+    """The body and headers of a problem response, without Flask (the status fast path uses it)."""
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, "instance": instance}
     body.update({k: v for k, v in extra.items() if v})
-    response = Response(json.dumps(body, ensure_ascii=False), status=status, content_type=CONTENT_TYPE)
+    headers = [("Content-Type", CONTENT_TYPE)]
     if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="cylinder-registry"'
+        headers.append(("WWW-Authenticate", 'Bearer realm="cylinder-registry"'))
     if status == 503:
-        response.headers["Retry-After"] = "2"
-    return response
+        headers.append(("Retry-After", "2"))
+    return json.dumps(body, ensure_ascii=False).encode(), headers
+
+
+def problem_for(error: RegistryError, instance: str) -> tuple[bytes, list[tuple[str, str]]]:
+    return problem_document(error.status, error.type_slug, error.title, error.detail, instance, errors=error.errors)
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Response:
+    body, headers = problem_document(status, slug, title, detail, request.path, **extra)
+    return Response(body, status=status, headers=headers)
 
 
 def register(app: Flask) -> None:
     @app.errorhandler(RegistryError)
     def _registry_error(error: RegistryError) -> Response:
-        return problem(error.status, error.type_slug, error.title, error.detail, errors=error.errors)
+        body, headers = problem_for(error, request.path)
+        return Response(body, status=error.status, headers=headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

@@ -18,6 +18,8 @@ E = TypeVar("E", bound=StrEnum)
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 TAG_UID = re.compile(r"^[0-9A-Fa-f]{8,20}$")
+PLATE = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff·-]{2,16}$")
+CYLINDER_TEXT = re.compile(r"^[0-9]{1,3}-[0-9]{1,10}-[0-9]{1,20}$")
 
 
 class UnsupportedMediaType(RegistryError):

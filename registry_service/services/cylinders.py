@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry_service.auth import Principal
 from registry_service.errors import Conflict, InvalidInput, NotFound
-from registry_service.models import Cylinder, CylinderState, Revocation, RevocationKind, Vehicle
+from registry_service.models import Cylinder, CylinderState, Revocation, RevocationKind
 from registry_service.services import audit
+from registry_service.services.status_reads import StatusReads, StatusRow
 
 _STATE_REVOCATION = {
     RevocationKind.CONDEMNED: CylinderState.CONDEMNED,
@@ -28,51 +29,29 @@ class StatusQuery:
     tag_uid: str | None
 
 
-_STATUS_COLUMNS = (
-    Cylinder.cylinder_id,
-    Cylinder.tag_uid,
-    Cylinder.state,
-    Cylinder.next_due,
-    Cylinder.end_of_life,
-    Cylinder.last_result,
-    Cylinder.record_sequence,
-    Cylinder.vehicle_id,
-    Vehicle.plate,
-)
-
-# Built once: statement construction costs more than the indexed lookup itself.
-_STATUS_BASE = select(*_STATUS_COLUMNS).outerjoin(Vehicle, Vehicle.id == Cylinder.vehicle_id)
-_STATUS_BY_PLATE = _STATUS_BASE.where(Vehicle.plate == bindparam("plate")).order_by(Cylinder.position)
-_VEHICLE_BY_PLATE = select(Vehicle.id).where(Vehicle.plate == bindparam("plate"))
-
-
 def cylinder_status(
-    db: Session | Connection, items: list[StatusQuery], plate: str | None, today: date, due_soon_days: int
+    reads: StatusReads, items: list[StatusQuery], plate: str | None, today: date, due_soon_days: int
 ) -> dict[str, Any]:
-    """Status of the cylinders of one vehicle (by id, tag UID or plate).
-
-    The hot path of every fill: one indexed query, Core rows (no ORM objects), read-only.
-    """
-    base = _STATUS_BASE
+    """Status of the cylinders of one vehicle (by id, tag UID or plate): the hot path of every fill."""
     vehicle_id: int | None = None
     vehicle_known = False
     if plate and not items:
-        rows = db.execute(_STATUS_BY_PLATE, {"plate": plate}).all()
+        rows = reads.by_plate(plate)
         if not rows:
-            vehicle_known = db.execute(_VEHICLE_BY_PLATE, {"plate": plate}).first() is not None
+            vehicle_known = reads.vehicle_id(plate) is not None
             return {"plate": plate, "vehicle_registered": vehicle_known, "cylinders": []}
         items = [StatusQuery(r.cylinder_id, r.tag_uid) for r in rows]
         by_id = {r.cylinder_id: r for r in rows}
-        by_uid: dict[str | None, Any] = {}
+        by_uid: dict[str | None, StatusRow] = {}
         vehicle_id, vehicle_known = rows[0].vehicle_id, True
     else:
         ids = [i.cylinder_id for i in items if i.cylinder_id]
         uids = [i.tag_uid for i in items if i.tag_uid and not i.cylinder_id]
-        by_id = {r.cylinder_id: r for r in db.execute(base.where(Cylinder.cylinder_id.in_(ids)))} if ids else {}
-        by_uid = {r.tag_uid: r for r in db.execute(base.where(Cylinder.tag_uid.in_(uids)))} if uids else {}
+        by_id = {r.cylinder_id: r for r in reads.by_cylinder_ids(ids)} if ids else {}
+        by_uid = {r.tag_uid: r for r in reads.by_tag_uids(uids)} if uids else {}
         if plate:
-            found = db.execute(_VEHICLE_BY_PLATE, {"plate": plate}).first()
-            vehicle_id, vehicle_known = (found[0], True) if found else (None, False)
+            vehicle_id = reads.vehicle_id(plate)
+            vehicle_known = vehicle_id is not None
     results = []
     for item in items:
         row = by_id.get(item.cylinder_id) if item.cylinder_id else by_uid.get(item.tag_uid)
@@ -81,7 +60,7 @@ def cylinder_status(
 
 
 def _one_status(
-    item: StatusQuery, row: Any, plate: str | None, vehicle_id: int | None, vehicle_known: bool, today: date, due_soon_days: int
+    item: StatusQuery, row: StatusRow | None, plate: str | None, vehicle_id: int | None, vehicle_known: bool, today: date, due_soon_days: int
 ) -> dict[str, Any]:
     if row is None:
         return {

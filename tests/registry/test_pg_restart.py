@@ -72,9 +72,11 @@ def test_registry_recovers_after_database_restart_under_load(cluster):
     threading.Thread(target=server.run, daemon=True).start()
 
     results: list[tuple[float, int, str]] = []
+    uploads: list[int] = []
+    checks: list[int] = []
     stop = threading.Event()
 
-    def load() -> None:
+    def upload_events() -> None:
         while not stop.is_set():
             event = {
                 "event_id": str(uuid.uuid4()),
@@ -84,8 +86,15 @@ def test_registry_recovers_after_database_restart_under_load(cluster):
             }
             status, content_type = _call(f"{base}/stations/ST-1/scan-events", token, {"events": [event]})
             results.append((time.monotonic(), status, content_type))
+            uploads.append(status)
 
-    workers = [threading.Thread(target=load) for _ in range(4)]
+    def check_status() -> None:  # the status path keeps its own connections (services/status_reads.py)
+        while not stop.is_set():
+            status, content_type = _call(f"{base}/status", token, {"plate": "豫A00001"})
+            results.append((time.monotonic(), status, content_type))
+            checks.append(status)
+
+    workers = [threading.Thread(target=work) for work in (upload_events, upload_events, check_status, check_status)]
     try:
         for worker in workers:
             worker.start()
@@ -114,5 +123,7 @@ def test_registry_recovers_after_database_restart_under_load(cluster):
     assert len(after) > 10 and all(s == 200 for s in after), Counter(after)
     with registry.engine.connect() as c:
         stored = c.scalar(select(func.count()).select_from(ScanEvent))
-    assert stored == statuses[200]
+    assert stored == uploads.count(200)
+    assert uploads.count(503) > 0 and checks.count(503) > 0, "both paths must notice the outage"
+    assert checks.count(200) > 0 and checks[-1] == 200, "the status path must recover too"
     registry.engine.dispose()

@@ -1,0 +1,127 @@
+"""POST /api/v1/status: the registry's status of a vehicle's cylinders, asked before every fill.
+
+It is the registry's hottest request, so `StatusFastPath` answers it straight from the WSGI
+environ, in front of Flask: the request context, URL matching, session and response objects
+cost more than the status lookup itself (docs/performance.md has the numbers). Everything else
+about the endpoint is the same as for any other: the same token authentication and roles, the same
+validation helpers, RFC 9457 problems for every error, and the route stays in the Flask app (its
+view calls `answer_status` too), so the URL map, the OpenAPI document and the authorisation
+matrix test all see it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from datetime import timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from registry_service.api import parse
+from registry_service.auth import bearer_token_in
+from registry_service.errors import Forbidden, InvalidInput, RegistryError
+from registry_service.models import Role
+from registry_service.problems import problem_document, problem_for
+from registry_service.services import cylinders
+from registry_service.services.cylinders import StatusQuery
+
+if TYPE_CHECKING:  # pragma: no cover
+    from registry_service.app import Registry
+
+log = logging.getLogger(__name__)
+
+PATH = "/api/v1/status"
+STATUS_ROLES = frozenset({Role.STATION, Role.BUREAU})
+
+Headers = list[tuple[str, str]]
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class PayloadTooLarge(RegistryError):
+    status = 413
+    type_slug = "request-entity-too-large"
+    title = "Request Entity Too Large"
+
+
+def parse_status_request(body: Any, max_cylinders: int) -> tuple[str | None, list[StatusQuery]]:
+    """The plate and the cylinders asked about, every field checked (InvalidInput names the field)."""
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object")
+    parse.only_fields(body, {"plate", "cylinders"})
+    plate = parse.text(body, "plate", required=False, max_len=16, pattern=parse.PLATE)
+    raw = body.get("cylinders", [])
+    if not isinstance(raw, list) or len(raw) > max_cylinders:
+        raise InvalidInput(f"cylinders must be a list of at most {max_cylinders} items")
+    if not raw and not plate:
+        raise InvalidInput("give a plate, cylinders, or both")
+    items = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"cylinders[{index}] must be an object")
+        parse.only_fields(item, {"cylinder_id", "tag_uid"})
+        cylinder_id = parse.text(item, "cylinder_id", required=False, max_len=40, pattern=parse.CYLINDER_TEXT)
+        tag_uid = parse.tag_uid(item["tag_uid"], f"cylinders[{index}].tag_uid") if "tag_uid" in item else None
+        if not cylinder_id and not tag_uid:
+            raise InvalidInput(f"cylinders[{index}] needs cylinder_id or tag_uid")
+        items.append(StatusQuery(cylinder_id, tag_uid))
+    return plate, items
+
+
+def answer_status(registry: Registry, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
+    """The whole endpoint: status code, headers and body. Never raises."""
+    try:
+        principal = registry.authenticate(bearer_token_in(environ.get("HTTP_AUTHORIZATION", "")))
+        if principal.role not in STATUS_ROLES:
+            raise Forbidden(f"role {principal.role.value} may not call this endpoint")
+        plate, items = parse_status_request(_json_body(environ, registry.config.max_body_bytes),
+                                            registry.config.max_status_cylinders)
+        config = registry.config
+        today = registry.clock().astimezone(timezone(timedelta(hours=config.report_utc_offset_hours))).date()
+        result = registry.status_read(lambda reads: cylinders.cylinder_status(reads, items, plate, today, config.due_soon_days))
+        body = json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
+        return 200, [("Content-Type", "application/json")], body
+    except RegistryError as error:
+        body, headers = problem_for(error, PATH)
+        return error.status, headers, body
+    except Exception:
+        log.exception("unhandled error answering a status request")
+        body, headers = problem_document(500, "internal", "Internal error", "an unexpected error was logged", PATH)
+        return 500, headers, body
+
+
+def _json_body(environ: dict[str, Any], max_bytes: int) -> Any:
+    media_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+    if media_type != "application/json" and not (media_type.startswith("application/") and media_type.endswith("+json")):
+        raise parse.UnsupportedMediaType("send a JSON body with Content-Type: application/json")
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise InvalidInput("Content-Length is not a number") from None
+    if length > max_bytes:
+        raise PayloadTooLarge("The data value transmitted exceeds the capacity limit.")
+    try:
+        return json.loads(environ["wsgi.input"].read(length)) if length > 0 else None
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("the body must be a JSON object") from None
+
+
+_REASONS = {200: "OK", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 413: "REQUEST ENTITY TOO LARGE",
+            415: "UNSUPPORTED MEDIA TYPE", 422: "UNPROCESSABLE ENTITY", 500: "INTERNAL SERVER ERROR",
+            503: "SERVICE UNAVAILABLE"}
+
+
+class StatusFastPath:
+    """WSGI middleware: POST /api/v1/status here, everything else (other methods too) to Flask."""
+
+    def __init__(self, flask_wsgi_app: WsgiApp, registry: Registry) -> None:
+        self.flask_wsgi_app = flask_wsgi_app
+        self.registry = registry
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
+            return self.flask_wsgi_app(environ, start_response)
+        status, headers, body = answer_status(self.registry, environ)
+        headers.append(("Content-Length", str(len(body))))
+        start_response(f"{status} {_REASONS.get(status, 'ERROR')}", headers)
+        return [body]

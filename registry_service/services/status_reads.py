@@ -1,0 +1,236 @@
+"""The reads behind a station's status check, the registry's hottest request.
+
+Two ways to run the same four lookups:
+
+- `CoreStatusReads`: SQLAlchemy Core on a connection. Any database; SQLite uses it.
+- `PgStatusReads`: hand-written SQL, prepared once per connection and run with libpq's
+  PQexecPrepared (psycopg.pq), on a plain autocommit connection that each server thread keeps for
+  itself (`ThreadLocalPg`). On PostgreSQL this is what serves status checks: SQLAlchemy's pool
+  checkout and statement execution, and even psycopg's cursors, cost several times the indexed
+  lookup itself in CPU, and the status check must stay close to a bare Flask + waitress request
+  (bench/bench_registry_status.py, docs/performance.md).
+
+Both return `StatusRow`s, so the rules in services/cylinders.py do not know which one ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any, NamedTuple, Protocol, TypeVar
+
+from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy.engine import make_url
+
+from registry_service.errors import ServiceUnavailable
+from registry_service.models import Cylinder, CylinderState, Vehicle
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class StatusRow(NamedTuple):
+    cylinder_id: str
+    tag_uid: str | None
+    state: CylinderState
+    next_due: date | None
+    end_of_life: date
+    last_result: str | None
+    record_sequence: int
+    vehicle_id: int | None
+    plate: str | None
+
+
+class StatusReads(Protocol):
+    def by_plate(self, plate: str) -> list[StatusRow]:
+        """The cylinders fitted to this vehicle, in fitting order."""
+
+    def by_cylinder_ids(self, cylinder_ids: list[str]) -> list[StatusRow]: ...
+
+    def by_tag_uids(self, tag_uids: list[str]) -> list[StatusRow]: ...
+
+    def vehicle_id(self, plate: str) -> int | None: ...
+
+
+# --- SQLAlchemy Core ---------------------------------------------------------------------------
+
+_COLUMNS = (
+    Cylinder.cylinder_id,
+    Cylinder.tag_uid,
+    Cylinder.state,
+    Cylinder.next_due,
+    Cylinder.end_of_life,
+    Cylinder.last_result,
+    Cylinder.record_sequence,
+    Cylinder.vehicle_id,
+    Vehicle.plate,
+)
+# Built once: statement construction costs more than the indexed lookup itself.
+_BASE = select(*_COLUMNS).outerjoin(Vehicle, Vehicle.id == Cylinder.vehicle_id)
+_BY_PLATE = _BASE.where(Vehicle.plate == bindparam("plate")).order_by(Cylinder.position)
+_VEHICLE_BY_PLATE = select(Vehicle.id).where(Vehicle.plate == bindparam("plate"))
+
+
+class CoreStatusReads:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def by_plate(self, plate: str) -> list[StatusRow]:
+        return [StatusRow(*row) for row in self.connection.execute(_BY_PLATE, {"plate": plate})]
+
+    def by_cylinder_ids(self, cylinder_ids: list[str]) -> list[StatusRow]:
+        return [StatusRow(*row) for row in self.connection.execute(_BASE.where(Cylinder.cylinder_id.in_(cylinder_ids)))]
+
+    def by_tag_uids(self, tag_uids: list[str]) -> list[StatusRow]:
+        return [StatusRow(*row) for row in self.connection.execute(_BASE.where(Cylinder.tag_uid.in_(tag_uids)))]
+
+    def vehicle_id(self, plate: str) -> int | None:
+        return self.connection.execute(_VEHICLE_BY_PLATE, {"plate": plate}).scalar()
+
+
+# --- PostgreSQL, libpq through psycopg.pq -----------------------------------------------------
+
+# The same queries as above, for PostgreSQL; tests/registry/test_status_reads.py checks that both
+# ways give the same rows. Arrays (= ANY) keep one prepared statement whatever the list length.
+_PG_SELECT = (
+    "SELECT c.cylinder_id, c.tag_uid, c.state, c.next_due, c.end_of_life, c.last_result, c.record_sequence, "
+    "c.vehicle_id, v.plate FROM cylinders c LEFT OUTER JOIN vehicles v ON v.id = c.vehicle_id "
+)
+_PG_STATEMENTS = {
+    b"cg_status_by_plate": _PG_SELECT + "WHERE v.plate = $1 ORDER BY c.position",
+    b"cg_status_by_ids": _PG_SELECT + "WHERE c.cylinder_id = ANY($1::text[])",
+    b"cg_status_by_uids": _PG_SELECT + "WHERE c.tag_uid = ANY($1::text[])",
+    b"cg_vehicle_by_plate": "SELECT id FROM vehicles WHERE plate = $1",
+}
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()
+
+
+def _date(value: bytes | None) -> date | None:
+    return None if value is None else date.fromisoformat(value.decode())  # DateStyle ISO, set on connect
+
+
+def _int(value: bytes | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _status_row(v: list[bytes | None]) -> StatusRow:
+    # Columns in _PG_SELECT order; NOT NULL columns are asserted, not guessed.
+    assert v[0] is not None and v[2] is not None and v[4] is not None and v[6] is not None
+    return StatusRow(v[0].decode(), _text(v[1]), CylinderState(v[2].decode()), _date(v[3]), date.fromisoformat(v[4].decode()),
+                     _text(v[5]), int(v[6]), _int(v[7]), _text(v[8]))
+
+
+def _text_array(values: list[str]) -> bytes:
+    """A PostgreSQL array literal of text values, each quoted (the values are validated ids, but quoting is cheap)."""
+    quoted = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values)
+    return ("{" + ",".join(quoted) + "}").encode()
+
+
+class PgStatusReads:
+    """Prepared statements run with libpq's PQexecPrepared (psycopg.pq), text results decoded here.
+
+    psycopg's cursor layer (adaptation, row makers, the Python wait loop) costs twice the CPU of
+    this for these one-row lookups, and in a GIL-bound server that CPU is throughput.
+    """
+
+    def __init__(self, pgconn: Any, prepared: set[bytes]) -> None:
+        self.pgconn = pgconn  # psycopg.pq.PGconn of an autocommit connection
+        self.prepared = prepared  # statement names already prepared on this connection
+
+    def _run(self, name: bytes, argument: bytes) -> Any:
+        from psycopg import pq
+
+        if name not in self.prepared:
+            prepared = self.pgconn.prepare(name, _PG_STATEMENTS[name].encode())
+            if prepared.status != pq.ExecStatus.COMMAND_OK:
+                raise self._error(prepared)
+            self.prepared.add(name)
+        result = self.pgconn.exec_prepared(name, [argument])
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            raise self._error(result)
+        return result
+
+    def _error(self, result: Any) -> Exception:
+        from psycopg import DatabaseError, OperationalError, pq
+
+        message = (result.error_message or b"").decode(errors="replace").strip() or "no answer"
+        if self.pgconn.status != pq.ConnStatus.OK:
+            return OperationalError(message)
+        return DatabaseError(message)
+
+    def _rows(self, name: bytes, argument: bytes) -> list[StatusRow]:
+        result = self._run(name, argument)
+        width = result.nfields
+        return [_status_row([result.get_value(row, column) for column in range(width)]) for row in range(result.ntuples)]
+
+    def by_plate(self, plate: str) -> list[StatusRow]:
+        return self._rows(b"cg_status_by_plate", plate.encode())
+
+    def by_cylinder_ids(self, cylinder_ids: list[str]) -> list[StatusRow]:
+        return self._rows(b"cg_status_by_ids", _text_array(cylinder_ids))
+
+    def by_tag_uids(self, tag_uids: list[str]) -> list[StatusRow]:
+        return self._rows(b"cg_status_by_uids", _text_array(tag_uids))
+
+    def vehicle_id(self, plate: str) -> int | None:
+        result = self._run(b"cg_vehicle_by_plate", plate.encode())
+        return _int(result.get_value(0, 0)) if result.ntuples else None
+
+
+class ThreadLocalPg:
+    """One psycopg connection per server thread, opened on first use and replaced when it breaks.
+
+    waitress runs a fixed set of worker threads, so this adds at most that many connections to the
+    pool's. A connection lost with a database restart fails its next statement; the read is then
+    retried on a new connection, as db.run_read_only does for SQLAlchemy's pool.
+    """
+
+    def __init__(self, engine: Engine, *, attempts: int = 3, backoff_s: float = 0.2) -> None:
+        url = make_url(engine.url).set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+        self._local = threading.local()
+
+    def run(self, work: Callable[[PgStatusReads], T]) -> T:
+        import psycopg
+
+        for attempt in range(1, self._attempts + 1):
+            try:
+                connection = self._connection()
+                return work(PgStatusReads(connection.pgconn, self._local.prepared))
+            except psycopg.OperationalError as exc:
+                self._discard()
+                log.warning("status read: database connection lost (attempt %d/%d): %s", attempt, self._attempts, exc)
+                if attempt == self._attempts:
+                    raise ServiceUnavailable("the database is unreachable; retry shortly") from exc
+                time.sleep(self._backoff_s * attempt)
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> Any:
+        import psycopg
+
+        connection = getattr(self._local, "connection", None)
+        if connection is None or connection.closed:
+            connection = psycopg.connect(
+                self._conninfo, autocommit=True, connect_timeout=5, application_name="cylinder-registry",
+                client_encoding="UTF8", options="-c DateStyle=ISO,YMD",
+            )
+            self._local.connection = connection
+            self._local.prepared = set()
+        return connection
+
+    def _discard(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # it is being thrown away; its error does not matter
+                log.debug("closing a broken status connection failed", exc_info=True)

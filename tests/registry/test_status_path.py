@@ -1,0 +1,144 @@
+"""The status endpoint's fast path (api/status.py) and its two ways of reading (services/status_reads.py):
+the WSGI fast path and the Flask route wrap the same answer identically, and on PostgreSQL the
+libpq reads return exactly the rows SQLAlchemy Core returns."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from werkzeug.test import Client
+
+from registry_service.config import RegistryConfig
+from registry_service.services.status_reads import CoreStatusReads, ThreadLocalPg
+from tests.registry.helpers import add_vehicle
+
+# PgStatusReads is the PostgreSQL reader: these tests take only the PostgreSQL database.
+ON_POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+OK = "156-4101-2001"
+OVERDUE = "156-4101-2002"
+LOOSE = "156-4101-2003"  # registered, fitted to no vehicle
+
+
+def _fleet(world) -> None:  # type: ignore[no-untyped-def]
+    today = world.clock().date()
+    add_vehicle(world, "豫A00001", [
+        {"cylinder_id": OK, "tag_uid": "04A1B2C3D4E5F6"},
+        {"cylinder_id": OVERDUE, "next_due": today - timedelta(days=1), "last_result": "fail"},
+    ])
+    add_vehicle(world, "豫A00002", [])
+    add_vehicle(world, "豫A00003", [{"cylinder_id": LOOSE}])
+
+    def unfit(s):  # type: ignore[no-untyped-def]
+        from sqlalchemy import update
+
+        from registry_service.models import Cylinder
+
+        s.execute(update(Cylinder).where(Cylinder.cylinder_id == LOOSE).values(vehicle_id=None))
+
+    world.registry.transaction(unfit)
+
+
+REQUESTS = [
+    ("station", {"plate": "豫A00001"}, "application/json"),
+    ("bureau", {"plate": "豫A00002"}, "application/json"),
+    ("station", {"plate": "豫Z99999"}, "application/json"),
+    ("station", {"plate": "豫A00001", "cylinders": [{"cylinder_id": OK, "tag_uid": "04FFFFFFFFFFFF"}, {"tag_uid": "04A1B2C3D4E5F6"}]},
+     "application/json"),
+    ("station", {"cylinders": [{"cylinder_id": LOOSE}, {"cylinder_id": "156-4101-9"}]}, "application/json"),
+    ("station", {"cylinders": "x"}, "application/json"),
+    ("station", {"plate": "豫A00001"}, "text/plain"),
+    ("centre", {"plate": "豫A00001"}, "application/json"),
+    (None, {"plate": "豫A00001"}, "application/json"),
+]
+
+
+@pytest.mark.parametrize(("caller", "body", "content_type"), REQUESTS)
+def test_fast_path_answers_as_the_flask_route(app, world, caller, body, content_type) -> None:  # type: ignore[no-untyped-def]
+    _fleet(world)
+    import json
+
+    headers = {**(world.auth(caller) if caller else {}), "Content-Type": content_type}
+    data = json.dumps(body, ensure_ascii=False).encode()
+    fast = Client(app.wsgi_app).post("/api/v1/status", data=data, headers=headers)
+    assert type(app.wsgi_app).__name__ == "StatusFastPath"
+    flask_only = Client(app.wsgi_app.flask_wsgi_app).post("/api/v1/status", data=data, headers=headers)
+    assert fast.status_code == flask_only.status_code
+    assert fast.headers["Content-Type"] == flask_only.headers["Content-Type"]
+    assert fast.headers.get("WWW-Authenticate") == flask_only.headers.get("WWW-Authenticate")
+    assert json.loads(fast.data) == json.loads(flask_only.data)
+    assert int(fast.headers["Content-Length"]) == len(fast.data)
+
+
+def test_fast_path_statuses_and_problems(client, world) -> None:  # type: ignore[no-untyped-def]
+    _fleet(world)
+    r = client.post("/api/v1/status", json={"plate": "豫A00001"}, headers=world.auth("station"))
+    assert r.status_code == 200 and r.content_type == "application/json"
+    assert [c["decision"] for c in r.json["cylinders"]] == ["allow", "refuse"]
+    assert r.json["cylinders"][1]["reasons"] == ["inspection_failed", "inspection_overdue"]
+    r = client.post("/api/v1/status", json={"plate": "豫A00001"})
+    assert r.status_code == 401 and r.content_type == "application/problem+json"
+    assert r.json["instance"] == "/api/v1/status"
+    r = client.post("/api/v1/status", json={"plate": "豫A00001"}, headers=world.auth("admin"))
+    assert r.status_code == 403 and r.content_type == "application/problem+json"
+    r = client.get("/api/v1/status", headers=world.auth("station"))  # other methods still go to Flask
+    assert r.status_code == 405 and r.content_type == "application/problem+json"
+    r = client.post("/api/v1/status", data=b"\xff\xfe", content_type="application/json", headers=world.auth("station"))
+    assert r.status_code == 422
+
+
+def test_oversized_status_body_is_413(engine, pki, clock, world) -> None:  # type: ignore[no-untyped-def]
+    from registry_service.app import create_app
+
+    small = create_app(RegistryConfig(database_url=str(engine.url), bureau_root_pem=pki.root_certificate_pem,
+                                      token_cache_s=0, max_body_bytes=64), engine=engine, clock=clock)
+    r = small.test_client().post("/api/v1/status", json={"plate": "豫A00001", "cylinders": [{"cylinder_id": OK}] * 5},
+                                 headers=world.auth("station"))
+    assert r.status_code == 413 and r.content_type == "application/problem+json"
+
+
+@ON_POSTGRESQL_ONLY
+def test_pg_reads_return_what_core_reads_return(engine, world) -> None:  # type: ignore[no-untyped-def]
+    _fleet(world)
+    pg = ThreadLocalPg(engine)
+    with engine.connect() as connection:
+        core = CoreStatusReads(connection)
+        for read in (
+            lambda r: r.by_plate("豫A00001"),
+            lambda r: r.by_plate("豫A00002"),
+            lambda r: r.by_plate("豫Z99999"),
+            lambda r: sorted(r.by_cylinder_ids([OK, LOOSE, "156-4101-9"])),
+            lambda r: r.by_tag_uids(["04A1B2C3D4E5F6", "04000000000000"]),
+            lambda r: r.by_cylinder_ids(['a"b\\c', "{x,y}"]),  # quoted in the array literal, never parsed as syntax
+            lambda r: r.vehicle_id("豫A00002"),
+            lambda r: r.vehicle_id("豫Z99999"),
+        ):
+            assert pg.run(read) == read(core)
+    loose = pg.run(lambda r: r.by_cylinder_ids([LOOSE]))[0]
+    assert loose.vehicle_id is None and loose.plate is None and loose.tag_uid is None
+
+
+@ON_POSTGRESQL_ONLY
+def test_pg_reads_reconnect_after_the_connection_dies(engine, world) -> None:  # type: ignore[no-untyped-def]
+    _fleet(world)
+    pg = ThreadLocalPg(engine, backoff_s=0.01)
+    first_pid = pg.run(lambda r: r.pgconn.backend_pid)
+    with engine.connect() as connection:
+        from sqlalchemy import text
+
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first_pid})
+    rows = pg.run(lambda r: r.by_plate("豫A00001"))
+    assert [row.cylinder_id for row in rows] == [OK, OVERDUE]
+    assert pg.run(lambda r: r.pgconn.backend_pid) != first_pid
+
+
+@ON_POSTGRESQL_ONLY
+def test_pg_reads_give_up_with_503_when_the_database_is_gone(engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine
+
+    from registry_service.errors import ServiceUnavailable
+
+    nowhere = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    with pytest.raises(ServiceUnavailable):
+        ThreadLocalPg(nowhere, attempts=2, backoff_s=0.01).run(lambda r: r.by_plate("豫A00001"))
