@@ -53,7 +53,7 @@ class UdpTagTarget:
         self._levels = cascade_levels(emulator.uid)
 
     def replace_emulator(self, emulator: NtagEmulator) -> None:
-        """Present another tag: it answers the next frame (after the first activation, see UdpRig)."""
+        """Present another tag: it answers the next frame a reader sends."""
         self.emulator = emulator
         self._levels = cascade_levels(emulator.uid)
 

@@ -100,6 +100,38 @@ def test_scan_events_are_idempotent_by_uuid(client, world, engine):
         assert c.scalar(select(func.count()).select_from(ScanEvent)) == 6
 
 
+def test_scan_events_store_every_field_as_sent(client, world, engine):
+    """Every column as the station sent it, the cylinder resolved to its key (or none when unknown):
+    PostgreSQL unpacks the batch itself (services/events.py), SQLite goes through SQLAlchemy."""
+    from sqlalchemy import select
+
+    from registry_service.models import Cylinder, ScanEvent
+    from registry_service.services.reasons import mask_of
+
+    _taxi(world)
+    now = world.clock()
+    full = refused(now - timedelta(seconds=90), ["inspection_overdue", "past_service_life"], outcome="overridden",
+                   cylinder_id=OVERDUE, tag_uid="04A1B2C3D4E5F6", read_counter=77, record_sequence=3, plate="豫A12345",
+                   decided_offline=True, session_id="S-9", pump=3)
+    bare = event(now - timedelta(seconds=30), cylinder_id="156-4101-424242")
+    r = post_events(client, world, "ST-JS-01", [full, bare])
+    assert r.json == {"received": 2, "accepted": 2, "duplicates": 0}
+    with engine.connect() as c:
+        overdue_pk = c.scalar(select(Cylinder.id).where(Cylinder.cylinder_id == OVERDUE))
+        rows = {str(row.event_uuid): row for row in c.execute(select(ScanEvent))}
+    stored = rows[full["event_id"]]
+    assert stored.occurred_at == now - timedelta(seconds=90) and stored.received_at == now
+    assert (stored.cylinder_pk, stored.cylinder_id, stored.tag_uid, stored.read_counter) == (overdue_pk, OVERDUE, "04A1B2C3D4E5F6", 77)
+    assert (stored.record_sequence, stored.plate, stored.pump_number, stored.session_id) == (3, "豫A12345", 3, "S-9")
+    assert (stored.decision, stored.outcome.value, stored.decided_offline) == ("refuse", "overridden", True)
+    assert stored.reasons == "inspection_overdue,past_service_life"
+    assert stored.reason_mask == mask_of(["inspection_overdue", "past_service_life"])
+    assert (stored.attendant, stored.supervisor, stored.override_reason) == ("A-007", "S-01", "paper certificate seen")
+    unknown = rows[bare["event_id"]]
+    assert (unknown.cylinder_pk, unknown.cylinder_id, unknown.plate, unknown.supervisor) == (None, "156-4101-424242", None, None)
+    assert (unknown.reasons, unknown.reason_mask, unknown.decided_offline) == ("", 0, False)
+
+
 def test_scan_events_resolve_cylinder_and_store_reasons(client, world):
     _taxi(world)
     now = world.clock()
