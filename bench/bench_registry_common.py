@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -98,7 +99,7 @@ class LoadResult:
     latencies_ms: list[float]
     error_samples: list[str]
 
-    def summary(self) -> dict[str, float | int]:
+    def summary(self) -> dict[str, Any]:
         lat = sorted(self.latencies_ms) or [0.0]
         return {
             "requests": self.requests,
@@ -193,7 +194,7 @@ def _lua_string(value: str) -> str:
 
 
 def wrk_closed_loop(port: int, connections: int, seconds: float, method: str, path: str, headers: dict[str, str],
-                    bodies: list[bytes], threads: int = 2) -> dict[str, float | int]:
+                    bodies: list[bytes], threads: int = 2) -> dict[str, Any]:
     """Drive the server with wrk (C, event loop): the load generator then takes a small share of
     the cores the server and PostgreSQL need. Each request carries a random one of `bodies`."""
     script = WRK_SCRIPT % {

@@ -107,6 +107,7 @@ def main() -> int:
             from registry_service.services.queries import aggregate_statement, overdue_problem_fills_filter
 
             statement = aggregate_statement(session, overdue_problem_fills_filter(DISTRICT, now), now, "station", 0)
+            assert statement is not None, "the district has stations"
             compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
             plan = [row[0] for row in session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))]
         engine.dispose()

@@ -3,7 +3,8 @@
 Seeds a registry with about 1 M cylinders (x --scale) on PostgreSQL (or --database-url), serves
 it with `cylinder-registry serve` and a hello app with identical waitress settings, each in its
 own process, and drives both with the same closed-loop client: 16 keep-alive connections posting
-one status request per vehicle (by plate, random among 50,000 vehicles). The client is wrk when it
+one status request per vehicle (by plate, random among 50,000 vehicles; --shape station sends
+what a station agent sends instead: the cylinder just read, and the plate). The client is wrk when it
 is installed (Debian package wrk), so it takes little of the CPU the servers and PostgreSQL share;
 otherwise a Python client, which takes about a core of its own. Prints one JSON object. Goal: ratio >= 0.7.
 
@@ -20,6 +21,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -50,11 +52,15 @@ waitress.serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=int(sys.arg
 """
 
 
-def seed(database_url: str, cylinders: int) -> tuple[list[str], str, float]:
+def seed(database_url: str, cylinders: int) -> tuple[list[tuple[str, str, str]], str, float]:
+    """Seeds the city; returns (plate, first cylinder id, its tag UID) per vehicle, a station token
+    and the seconds seeding took."""
+    from sqlalchemy import select
+
     from registry_service import migrate
     from registry_service.config import RegistryConfig
     from registry_service.db import make_engine, make_session_factory, run_in_transaction
-    from registry_service.models import Role, Vehicle
+    from registry_service.models import Cylinder, Role, Vehicle
     from registry_service.seed import DemoShape, seed_demo
     from registry_service.services import accounts
 
@@ -74,9 +80,10 @@ def seed(database_url: str, cylinders: int) -> tuple[list[str], str, float]:
 
     token = run_in_transaction(sessions, user)
     with engine.connect() as c:
-        plates = list(c.scalars(Vehicle.__table__.select().with_only_columns(Vehicle.plate).limit(200_000)))
+        first_cylinders = select(Vehicle.plate, Cylinder.cylinder_id, Cylinder.tag_uid).join(Cylinder, Cylinder.vehicle_id == Vehicle.id)
+        vehicles = [tuple(row) for row in c.execute(first_cylinders.where(Cylinder.position == 1).limit(200_000))]
     engine.dispose()
-    return plates, token, seconds
+    return vehicles, token, seconds  # type: ignore[return-value]
 
 
 def main() -> int:
@@ -85,6 +92,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=8, help="waitress threads, same for both servers")
+    parser.add_argument("--shape", choices=("plate", "station"), default="plate",
+                        help="plate: one request per vehicle by plate (the goal); station: a read cylinder plus the plate")
     parser.add_argument("--python-client", action="store_true", help="use the Python load generator even if wrk is installed")
     parser.add_argument("--database-url", help="use this (empty) database instead of a scratch PostgreSQL one")
     args = parser.parse_args()
@@ -92,12 +101,17 @@ def main() -> int:
     use_wrk = wrk_available() and not args.python_client
 
     def run(database_url: str) -> dict[str, object]:
-        plates, token, seed_s = seed(database_url, cylinders)
+        vehicles, token, seed_s = seed(database_url, cylinders)
         rng = random.Random(7)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        bodies = [json.dumps({"plate": plate}, ensure_ascii=False).encode() for plate in rng.sample(plates, min(50_000, len(plates)))]
+        asked = rng.sample(vehicles, min(50_000, len(vehicles)))
+        if args.shape == "plate":
+            bodies = [json.dumps({"plate": plate}, ensure_ascii=False).encode() for plate, _, _ in asked]
+        else:  # what station_agent.registry_client sends: the cylinder just read, and the plate
+            bodies = [json.dumps({"plate": plate, "cylinders": [{"cylinder_id": cylinder_id, "tag_uid": tag_uid}]},
+                                 ensure_ascii=False).encode() for plate, cylinder_id, tag_uid in asked]
 
-        def drive(port: int, seconds: float = args.seconds) -> dict[str, float | int]:
+        def drive(port: int, seconds: float = args.seconds) -> dict[str, Any]:
             if use_wrk:
                 return wrk_closed_loop(port, args.connections, seconds, "POST", "/api/v1/status", headers, bodies)
             return closed_loop(port, args.connections, seconds,
@@ -117,6 +131,7 @@ def main() -> int:
             "database": database_url.split(":", 1)[0],
             "cylinders": cylinders,
             "seed_seconds": round(seed_s, 1),
+            "request_shape": args.shape,
             "connections": args.connections,
             "load_generator": "wrk" if use_wrk else "python",
             "waitress_threads": args.threads,

@@ -104,7 +104,7 @@ def main() -> int:
     vehicles = []
     for index in range(VEHICLES):
         uid = bytes.fromhex("04B0") + index.to_bytes(5, "big")
-        claims = {"cylinder_id": CylinderId(156, 4101, 30_000_000 + index), "plate": f"豫A{index:05d}",
+        claims: dict[str, Any] = {"cylinder_id": CylinderId(156, 4101, 30_000_000 + index), "plate": f"豫A{index:05d}",
                   "vin": f"LSVAU2180N{index:07d}"}
         vehicles.append((uid, pki.ndef_message(uid, **claims), claims))
     reads = [(vehicles[i % VEHICLES][0], vehicles[i % VEHICLES][1]) for i in range(args.reads)]

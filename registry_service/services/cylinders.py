@@ -47,11 +47,14 @@ def cylinder_status(
     else:
         ids = [i.cylinder_id for i in items if i.cylinder_id]
         uids = [i.tag_uid for i in items if i.tag_uid and not i.cylinder_id]
-        by_id = {r.cylinder_id: r for r in reads.by_cylinder_ids(ids)} if ids else {}
+        if ids and plate:  # what a station asks: the cylinder it read, and the plate
+            id_rows, vehicle_id = reads.by_cylinder_ids_for_plate(ids, plate)
+        else:
+            id_rows = reads.by_cylinder_ids(ids) if ids else []
+            vehicle_id = reads.vehicle_id(plate) if plate else None
+        by_id = {r.cylinder_id: r for r in id_rows}
         by_uid = {r.tag_uid: r for r in reads.by_tag_uids(uids)} if uids else {}
-        if plate:
-            vehicle_id = reads.vehicle_id(plate)
-            vehicle_known = vehicle_id is not None
+        vehicle_known = vehicle_id is not None
     results = []
     for item in items:
         row = by_id.get(item.cylinder_id) if item.cylinder_id else by_uid.get(item.tag_uid)

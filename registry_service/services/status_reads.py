@@ -54,6 +54,9 @@ class StatusReads(Protocol):
 
     def vehicle_id(self, plate: str) -> int | None: ...
 
+    def by_cylinder_ids_for_plate(self, cylinder_ids: list[str], plate: str) -> tuple[list[StatusRow], int | None]:
+        """by_cylinder_ids and vehicle_id together (one round trip where the database allows)."""
+
 
 # --- SQLAlchemy Core ---------------------------------------------------------------------------
 
@@ -90,6 +93,9 @@ class CoreStatusReads:
     def vehicle_id(self, plate: str) -> int | None:
         return self.connection.execute(_VEHICLE_BY_PLATE, {"plate": plate}).scalar()
 
+    def by_cylinder_ids_for_plate(self, cylinder_ids: list[str], plate: str) -> tuple[list[StatusRow], int | None]:
+        return self.by_cylinder_ids(cylinder_ids), self.vehicle_id(plate)
+
 
 # --- PostgreSQL, libpq through psycopg.pq -----------------------------------------------------
 
@@ -104,6 +110,13 @@ _PG_STATEMENTS = {
     b"cg_status_by_ids": _PG_SELECT + "WHERE c.cylinder_id = ANY($1::text[])",
     b"cg_status_by_uids": _PG_SELECT + "WHERE c.tag_uid = ANY($1::text[])",
     b"cg_vehicle_by_plate": "SELECT id FROM vehicles WHERE plate = $1",
+    # One row for the plate's vehicle (its id, or NULL), joined to each cylinder asked for: at least
+    # one row even when no cylinder matches, so the vehicle is known in the same round trip.
+    b"cg_status_by_ids_for_plate": (
+        "SELECT c.cylinder_id, c.tag_uid, c.state, c.next_due, c.end_of_life, c.last_result, c.record_sequence, "
+        "c.vehicle_id, v.plate, asked.id FROM (SELECT (SELECT id FROM vehicles WHERE plate = $2) AS id) asked "
+        "LEFT OUTER JOIN (cylinders c LEFT OUTER JOIN vehicles v ON v.id = c.vehicle_id) ON c.cylinder_id = ANY($1::text[])"
+    ),
 }
 
 
@@ -143,7 +156,7 @@ class PgStatusReads:
         self.pgconn = pgconn  # psycopg.pq.PGconn of an autocommit connection
         self.prepared = prepared  # statement names already prepared on this connection
 
-    def _run(self, name: bytes, argument: bytes) -> Any:
+    def _run(self, name: bytes, *arguments: bytes) -> Any:
         from psycopg import pq
 
         if name not in self.prepared:
@@ -151,7 +164,7 @@ class PgStatusReads:
             if prepared.status != pq.ExecStatus.COMMAND_OK:
                 raise self._error(prepared)
             self.prepared.add(name)
-        result = self.pgconn.exec_prepared(name, [argument])
+        result = self.pgconn.exec_prepared(name, list(arguments))
         if result.status != pq.ExecStatus.TUPLES_OK:
             raise self._error(result)
         return result
@@ -181,6 +194,11 @@ class PgStatusReads:
     def vehicle_id(self, plate: str) -> int | None:
         result = self._run(b"cg_vehicle_by_plate", plate.encode())
         return _int(result.get_value(0, 0)) if result.ntuples else None
+
+    def by_cylinder_ids_for_plate(self, cylinder_ids: list[str], plate: str) -> tuple[list[StatusRow], int | None]:
+        result = self._run(b"cg_status_by_ids_for_plate", _text_array(cylinder_ids), plate.encode())
+        rows = [[result.get_value(row, column) for column in range(10)] for row in range(result.ntuples)]
+        return [_status_row(values[:9]) for values in rows if values[0] is not None], _int(rows[0][9])
 
 
 class ThreadLocalPg:

@@ -98,6 +98,11 @@ def test_oversized_status_body_is_413(engine, pki, clock, world) -> None:  # typ
     assert r.status_code == 413 and r.content_type == "application/problem+json"
 
 
+def _sorted_rows(found):  # type: ignore[no-untyped-def]
+    rows, vehicle_id = found
+    return sorted(rows), vehicle_id
+
+
 @ON_POSTGRESQL_ONLY
 def test_pg_reads_return_what_core_reads_return(engine, world) -> None:  # type: ignore[no-untyped-def]
     _fleet(world)
@@ -113,6 +118,10 @@ def test_pg_reads_return_what_core_reads_return(engine, world) -> None:  # type:
             lambda r: r.by_cylinder_ids(['a"b\\c', "{x,y}"]),  # quoted in the array literal, never parsed as syntax
             lambda r: r.vehicle_id("豫A00002"),
             lambda r: r.vehicle_id("豫Z99999"),
+            lambda r: _sorted_rows(r.by_cylinder_ids_for_plate([OK, OVERDUE, LOOSE], "豫A00001")),
+            lambda r: _sorted_rows(r.by_cylinder_ids_for_plate([OK], "豫Z99999")),
+            lambda r: _sorted_rows(r.by_cylinder_ids_for_plate(["156-4101-9"], "豫A00002")),
+            lambda r: _sorted_rows(r.by_cylinder_ids_for_plate(["156-4101-9"], "豫Z99999")),
         ):
             assert pg.run(read) == read(core)
     loose = pg.run(lambda r: r.by_cylinder_ids([LOOSE]))[0]
