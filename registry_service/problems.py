@@ -44,8 +44,7 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Re
 def register(app: Flask) -> None:
     @app.errorhandler(RegistryError)
     def _registry_error(error: RegistryError) -> Response:
-        body, headers = problem_for(error, request.path)
-        return Response(body, status=error.status, headers=headers)
+        return problem(error.status, error.type_slug, error.title, error.detail, errors=error.errors)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta, timezone
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from registry_service.api import parse
@@ -74,9 +75,8 @@ def answer_status(registry: Registry, environ: dict[str, Any]) -> tuple[int, Hea
         principal = registry.authenticate(bearer_token_in(environ.get("HTTP_AUTHORIZATION", "")))
         if principal.role not in STATUS_ROLES:
             raise Forbidden(f"role {principal.role.value} may not call this endpoint")
-        plate, items = parse_status_request(_json_body(environ, registry.config.max_body_bytes),
-                                            registry.config.max_status_cylinders)
         config = registry.config
+        plate, items = parse_status_request(_json_body(environ, config.max_body_bytes), config.max_status_cylinders)
         today = registry.clock().astimezone(timezone(timedelta(hours=config.report_utc_offset_hours))).date()
         result = registry.status_read(lambda reads: cylinders.cylinder_status(reads, items, plate, today, config.due_soon_days))
         body = json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
@@ -106,11 +106,6 @@ def _json_body(environ: dict[str, Any], max_bytes: int) -> Any:
         raise InvalidInput("the body must be a JSON object") from None
 
 
-_REASONS = {200: "OK", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 413: "REQUEST ENTITY TOO LARGE",
-            415: "UNSUPPORTED MEDIA TYPE", 422: "UNPROCESSABLE ENTITY", 500: "INTERNAL SERVER ERROR",
-            503: "SERVICE UNAVAILABLE"}
-
-
 class StatusFastPath:
     """WSGI middleware: POST /api/v1/status here, everything else (other methods too) to Flask."""
 
@@ -123,5 +118,5 @@ class StatusFastPath:
             return self.flask_wsgi_app(environ, start_response)
         status, headers, body = answer_status(self.registry, environ)
         headers.append(("Content-Length", str(len(body))))
-        start_response(f"{status} {_REASONS.get(status, 'ERROR')}", headers)
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [body]

@@ -1,6 +1,6 @@
 """The reads behind a station's status check, the registry's hottest request.
 
-Two ways to run the same four lookups:
+Two ways to run the same lookups:
 
 - `CoreStatusReads`: SQLAlchemy Core on a connection. Any database; SQLite uses it.
 - `PgStatusReads`: hand-written SQL, prepared once per connection and run with libpq's
@@ -99,12 +99,12 @@ class CoreStatusReads:
 
 # --- PostgreSQL, libpq through psycopg.pq -----------------------------------------------------
 
-# The same queries as above, for PostgreSQL; tests/registry/test_status_reads.py checks that both
+# The same queries as above, for PostgreSQL; tests/registry/test_status_path.py checks that both
 # ways give the same rows. Arrays (= ANY) keep one prepared statement whatever the list length.
-_PG_SELECT = (
-    "SELECT c.cylinder_id, c.tag_uid, c.state, c.next_due, c.end_of_life, c.last_result, c.record_sequence, "
-    "c.vehicle_id, v.plate FROM cylinders c LEFT OUTER JOIN vehicles v ON v.id = c.vehicle_id "
-)
+_PG_COLUMNS = ("c.cylinder_id, c.tag_uid, c.state, c.next_due, c.end_of_life, c.last_result, c.record_sequence, "
+               "c.vehicle_id, v.plate")  # StatusRow's fields, in order
+_PG_CYLINDERS = "cylinders c LEFT OUTER JOIN vehicles v ON v.id = c.vehicle_id"
+_PG_SELECT = f"SELECT {_PG_COLUMNS} FROM {_PG_CYLINDERS} "
 _PG_STATEMENTS = {
     b"cg_status_by_plate": _PG_SELECT + "WHERE v.plate = $1 ORDER BY c.position",
     b"cg_status_by_ids": _PG_SELECT + "WHERE c.cylinder_id = ANY($1::text[])",
@@ -113,9 +113,8 @@ _PG_STATEMENTS = {
     # One row for the plate's vehicle (its id, or NULL), joined to each cylinder asked for: at least
     # one row even when no cylinder matches, so the vehicle is known in the same round trip.
     b"cg_status_by_ids_for_plate": (
-        "SELECT c.cylinder_id, c.tag_uid, c.state, c.next_due, c.end_of_life, c.last_result, c.record_sequence, "
-        "c.vehicle_id, v.plate, asked.id FROM (SELECT (SELECT id FROM vehicles WHERE plate = $2) AS id) asked "
-        "LEFT OUTER JOIN (cylinders c LEFT OUTER JOIN vehicles v ON v.id = c.vehicle_id) ON c.cylinder_id = ANY($1::text[])"
+        f"SELECT {_PG_COLUMNS}, asked.id FROM (SELECT (SELECT id FROM vehicles WHERE plate = $2) AS id) asked "
+        f"LEFT OUTER JOIN ({_PG_CYLINDERS}) ON c.cylinder_id = ANY($1::text[])"
     ),
 }
 
@@ -133,7 +132,7 @@ def _int(value: bytes | None) -> int | None:
 
 
 def _status_row(v: list[bytes | None]) -> StatusRow:
-    # Columns in _PG_SELECT order; NOT NULL columns are asserted, not guessed.
+    # Columns in _PG_COLUMNS order; NOT NULL columns are asserted, not guessed.
     assert v[0] is not None and v[2] is not None and v[4] is not None and v[6] is not None
     return StatusRow(v[0].decode(), _text(v[1]), CylinderState(v[2].decode()), _date(v[3]), date.fromisoformat(v[4].decode()),
                      _text(v[5]), int(v[6]), _int(v[7]), _text(v[8]))
