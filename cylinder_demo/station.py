@@ -50,6 +50,7 @@ token_file = "station.token"
 budget_ms = 2000
 sync_interval_s = 1
 max_backoff_s = 1
+upload_debounce_s = 0.2
 
 [policy]
 mode = "enforce"

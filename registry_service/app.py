@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry_service import problems
 from registry_service.auth import Principal, TokenCache, resolve_token
 from registry_service.config import RegistryConfig
-from registry_service.db import make_engine, make_session_factory, run_in_transaction, run_read_only
+from registry_service.db import make_engine, make_session_factory, pg_session_options, run_in_transaction, run_read_only
 from registry_service.services.status_reads import CoreStatusReads, StatusReads, ThreadLocalPg
 from registry_service.services.trust import TrustStoreCache
 
@@ -37,12 +37,30 @@ class Registry:
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.clock = clock
+        self.default_zone = config.zone()  # "today" for status requests that name no zone
         self.tokens = TokenCache(ttl_s=config.token_cache_s)
         self.trust_stores = TrustStoreCache()
-        self._pg_status = ThreadLocalPg(self.engine) if self.engine.dialect.name == "postgresql" else None
+        postgresql = self.engine.dialect.name == "postgresql"
+        self._pg_status = ThreadLocalPg(self.engine, options=pg_session_options(
+            lock_wait_s=config.lock_wait_s, statement_timeout_s=config.station_statement_timeout_s)) if postgresql else None
+        # SQLite has no statement timeout; its busy timeout (lock_wait_s) bounds the lock wait.
+        self._station_timeout: TextClause | None = text(
+            f"SET LOCAL statement_timeout = {max(1, round(config.station_statement_timeout_s * 1000))}") if postgresql else None
 
     def transaction(self, work: Callable[[Session], T]) -> T:
         return run_in_transaction(self.sessions, work)
+
+    def station_transaction(self, work: Callable[[Session], T]) -> T:
+        """A station's upload: like `transaction`, bounded by station_statement_timeout_s on PostgreSQL."""
+        limit = self._station_timeout
+        if limit is None:
+            return self.transaction(work)
+
+        def bounded(session: Session) -> T:
+            session.execute(limit)
+            return work(session)
+
+        return self.transaction(bounded)
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """Read-only work on an autocommit connection: no BEGIN/COMMIT round trips."""

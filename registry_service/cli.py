@@ -18,11 +18,16 @@ from registry_service.errors import RegistryError
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
+# Commands other than `serve` may wait for a busy database: an import or a migration run beside a
+# serving registry should queue behind its writes, not fail after a request's short lock wait.
+COMMAND_LOCK_WAIT_S = 30.0
 
 
 def _config(args: argparse.Namespace) -> RegistryConfig:
     return from_env(
-        database_url=args.database_url, bureau_root_pem=_root(args.bureau_root) if getattr(args, "bureau_root", None) else None
+        database_url=args.database_url,
+        bureau_root_pem=_root(args.bureau_root) if getattr(args, "bureau_root", None) else None,
+        signer_socket=getattr(args, "signer_socket", None),
     )
 
 
@@ -33,9 +38,11 @@ def _root(path: str) -> bytes:
 
 
 def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
     from registry_service.db import make_engine
 
-    return make_engine(_config(args))
+    return make_engine(replace(_config(args), lock_wait_s=COMMAND_LOCK_WAIT_S))
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
@@ -52,18 +59,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from registry_service.app import create_app
 
-    app = create_app(_config(args))
+    config = _config(args)
+    app = create_app(config)
+    publisher = None
+    if config.signer_socket:
+        from registry_service.status_publisher import StatusPublisher
+
+        publisher = StatusPublisher(app.extensions["registry"]).start()
+        print(f"publishing status lists through {config.signer_socket} every {config.status_list_interval_s:.0f} s", flush=True)
     print(f"serving on http://{args.host}:{args.port} with {args.threads} threads", flush=True)
-    waitress.serve(
-        app,
-        host=args.host,
-        port=args.port,
-        threads=args.threads,
-        connection_limit=args.connection_limit,
-        channel_timeout=60,
-        ident="cylinder-registry",
-    )
+    try:
+        waitress.serve(
+            app,
+            host=args.host,
+            port=args.port,
+            threads=args.threads,
+            connection_limit=args.connection_limit,
+            channel_timeout=60,
+            ident="cylinder-registry",
+        )
+    finally:
+        if publisher is not None:
+            publisher.stop()
     return EXIT_OK
+
+
+def cmd_publish_status_list(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from list_signer.client import SignerClient
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.services import status_lists
+
+    sessions = make_session_factory(_engine(args))
+    policy = status_lists.Policy(timedelta(hours=args.validity_h), timedelta(seconds=args.ttl_s))
+    outcome = status_lists.publish(
+        lambda work: run_in_transaction(sessions, work), SignerClient(args.signer_socket), args.list_id,
+        datetime.now(UTC), policy, force=True,
+    )
+    print(json.dumps({"list_id": outcome.list_id, "result": outcome.result, "sequence": outcome.sequence,
+                      "count": outcome.count, "detail": outcome.detail}))
+    return EXIT_OK if outcome.result == "published" else EXIT_ERROR
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
@@ -185,7 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=8)
     p.add_argument("--connection-limit", type=int, default=200)
     p.add_argument("--bureau-root", help="PEM of the bureau root that signs trust lists (or REGISTRY_BUREAU_ROOT)")
+    p.add_argument("--signer-socket", help="publish status lists through this list signer (or REGISTRY_SIGNER_SOCKET)")
     p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("publish-status-list", help="sign and store the next status list now (through cylinder-signer)")
+    p.add_argument("--signer-socket", required=True, help="the list signer's Unix socket")
+    p.add_argument("--list-id", type=int, default=0)
+    p.add_argument("--validity-h", type=float, default=48.0, help="hours stations may use the list (signer: at most 15 days)")
+    p.add_argument("--ttl-s", type=int, default=300, help="seconds a station keeps the list before asking again")
+    p.set_defaults(handler=cmd_publish_status_list)
 
     p = sub.add_parser("create-user", help="create a user (admin, bureau, centre, station)")
     p.add_argument("username")

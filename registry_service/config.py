@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from registry_service.errors import ConfigError
 
@@ -22,6 +23,13 @@ class RegistryConfig:
     max_overflow: int = 20
     pool_timeout_s: float = 5.0
     pool_pre_ping: bool = False
+    # How long a request waits for another writer's lock (SQLite's busy timeout, PostgreSQL's
+    # lock_timeout) before it is answered 503 with Retry-After: a station's upload gets a quick
+    # "come back in a second" instead of being held for SQLite's default 30 s.
+    lock_wait_s: float = 0.25
+    # PostgreSQL statement_timeout on the station paths (status reads, scan-event and fault
+    # uploads): a station stops waiting long before this; the registry should stop working too.
+    station_statement_timeout_s: float = 5.0
     # Largest accepted request body and batch; bound the work one request can cause.
     max_body_bytes: int = 4 * 1024 * 1024
     max_scan_batch: int = 1000
@@ -34,15 +42,30 @@ class RegistryConfig:
     max_plausible_speed_kmh: float = 150.0
     # Reports count days in the bureau's local time (China: UTC+8).
     report_utc_offset_hours: int = 8
+    # IANA zone whose date is "today" for a status request that names no zone (the station's own
+    # zone, sent with the request, wins: record dates are local calendar dates).
+    default_timezone: str = "Asia/Shanghai"
     echo_sql: bool = False
     # Signs the dashboard's session cookie; the same on every node (None: a random per-process key).
     dashboard_secret_key: str | None = None
     # Mark the dashboard's session cookie Secure: set it when the registry is served over HTTPS.
     dashboard_secure_cookies: bool = False
+    # The list signer's Unix socket (docs/signer.md). When set, `serve` publishes the status lists
+    # in the background every status_list_interval_s if anything changed (see status_publisher.py).
+    signer_socket: str | None = None
+    status_list_interval_s: float = 60.0
+    status_list_validity_h: float = 48.0  # the signer refuses more than 15 days
+    status_list_ttl_s: int = 300  # how long a station may keep a list before asking again
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def with_database(self, url: str) -> RegistryConfig:
         return replace(self, database_url=url)
+
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.default_timezone)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ConfigError(f"default time zone {self.default_timezone!r} is not an IANA name (e.g. Asia/Shanghai)") from exc
 
 
 def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> RegistryConfig:
@@ -63,8 +86,26 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> R
                 values[name] = int(env[key])
             except ValueError as exc:
                 raise ConfigError(f"{key} must be an integer, not {env[key]!r}") from exc
+    if zone := env.get("REGISTRY_TIMEZONE"):
+        values["default_timezone"] = zone
+    if socket := env.get("REGISTRY_SIGNER_SOCKET"):
+        values["signer_socket"] = socket
+    if "REGISTRY_LOCK_WAIT_MS" in env:
+        values["lock_wait_s"] = _milliseconds(env["REGISTRY_LOCK_WAIT_MS"], "REGISTRY_LOCK_WAIT_MS")
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return RegistryConfig(**values)  # type: ignore[arg-type]
+    config = RegistryConfig(**values)  # type: ignore[arg-type]
+    config.zone()  # a wrong zone fails at start, not on the first status request
+    return config
+
+
+def _milliseconds(text: str, key: str) -> float:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise ConfigError(f"{key} must be an integer number of milliseconds, not {text!r}") from exc
+    if not 1 <= value <= 600_000:
+        raise ConfigError(f"{key} must be between 1 and 600000 milliseconds")
+    return value / 1000
 
 
 def read_pem(path: str | Path) -> bytes:

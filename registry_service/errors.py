@@ -4,6 +4,8 @@ Each maps to an HTTP status and a problem type in problems.py; services raise th
 never build error responses by hand.
 """
 
+import random
+
 
 class RegistryError(Exception):
     """Base of every error the registry raises on purpose."""
@@ -57,11 +59,27 @@ class RecordRejected(RegistryError, ValueError):
 
 
 class ServiceUnavailable(RegistryError):
-    """The database is unreachable; the client should retry."""
+    """The database is unreachable; the client should retry (after `retry_after_s`, sent as Retry-After)."""
 
     status = 503
     type_slug = "unavailable"
     title = "Temporarily unavailable"
+    retry_after_s = 2
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """Another writer holds the database's lock longer than a request may wait.
+
+    Retry-After is 1 or 2 seconds at random, so stations turned away together do not all come back
+    in the same second.
+    """
+
+    type_slug = "busy"
+    title = "Busy, retry shortly"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.retry_after_s = random.randint(1, 2)
 
 
 class ConfigError(RegistryError):

@@ -10,8 +10,8 @@ from flask import Flask, Response, json, request
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from registry_service.db import is_disconnect
-from registry_service.errors import RegistryError
+from registry_service.db import is_busy, is_disconnect
+from registry_service.errors import DatabaseBusy, RegistryError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,8 @@ PROBLEM_BASE = "https://cylinder-guard.example/problems/"
 CONTENT_TYPE = "application/problem+json"
 
 
-def problem_document(status: int, slug: str, title: str, detail: str, instance: str,
+def problem_document(status: int, slug: str, title: str, detail: str, instance: str, *,
+                     retry_after_s: int = ServiceUnavailable.retry_after_s,
                      **extra: Any) -> tuple[bytes, list[tuple[str, str]]]:
     """The body and headers of a problem response, without Flask (the status fast path uses it)."""
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, "instance": instance}
@@ -28,12 +29,14 @@ def problem_document(status: int, slug: str, title: str, detail: str, instance: 
     if status == 401:
         headers.append(("WWW-Authenticate", 'Bearer realm="cylinder-registry"'))
     if status == 503:
-        headers.append(("Retry-After", "2"))
+        headers.append(("Retry-After", str(retry_after_s)))
     return json.dumps(body, ensure_ascii=False).encode(), headers
 
 
 def problem_for(error: RegistryError, instance: str) -> tuple[bytes, list[tuple[str, str]]]:
-    return problem_document(error.status, error.type_slug, error.title, error.detail, instance, errors=error.errors)
+    retry_after_s = getattr(error, "retry_after_s", ServiceUnavailable.retry_after_s)
+    return problem_document(error.status, error.type_slug, error.title, error.detail, instance,
+                            retry_after_s=retry_after_s, errors=error.errors)
 
 
 def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Response:
@@ -41,10 +44,15 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Re
     return Response(body, status=status, headers=headers)
 
 
+def error_response(error: RegistryError) -> Response:
+    body, headers = problem_for(error, request.path)
+    return Response(body, status=error.status, headers=headers)
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(RegistryError)
     def _registry_error(error: RegistryError) -> Response:
-        return problem(error.status, error.type_slug, error.title, error.detail, errors=error.errors)
+        return error_response(error)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
@@ -65,9 +73,11 @@ def register(app: Flask) -> None:
             )
         if isinstance(error, DataError):
             return problem(422, "invalid-input", "Invalid input", "a value does not fit its field")
+        if is_busy(error):
+            return error_response(DatabaseBusy("the database is busy; retry shortly"))
         if is_disconnect(error) or isinstance(error, OperationalError):
             log.warning("database unavailable: %s", error.orig)
-            return problem(503, "unavailable", "Temporarily unavailable", "the database is unreachable; retry shortly")
+            return error_response(ServiceUnavailable("the database is unreachable; retry shortly"))
         log.exception("database error")
         return problem(500, "internal", "Internal error", "an unexpected error was logged")
 

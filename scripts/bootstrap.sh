@@ -11,14 +11,14 @@ bootstrap_venv="$bootstrap_root/.venv"
 bootstrap_apt_packages() {
   case "$1" in
     demo) echo "" ;;
-    test) echo "pcscd vsmartcard-vpcd libpcsclite-dev swig socat chromium fonts-wqy-microhei postgresql" ;;
+    test) echo "pcscd vsmartcard-vpcd libpcsclite-dev swig socat chromium fonts-wqy-microhei postgresql softhsm2" ;;
   esac
 }
 
 bootstrap_pip_extras() {
   case "$1" in
     demo) echo "[nfc]" ;;
-    test) echo "[dev,nfc,pcsc,postgres,station]" ;;
+    test) echo "[dev,nfc,pcsc,postgres,station,signer]" ;;
   esac
 }
 

@@ -1,7 +1,10 @@
 """The agent at the pump: read -> judge -> commit the event -> drive the interlock -> show why.
 
 Order matters and is kept here only: an event is committed to the outbox before the pump can be
-enabled, and any failure on the way (outbox, interlock, a bug) leaves the pump disabled.
+enabled, and any failure on the way (outbox, interlock, a bug) leaves the pump disabled. Faults are
+raised where they are seen and cleared where their cause is seen gone (station_agent.faults), so
+none needs a restart. Sessions and fill deadlines run on the monotonic clock; the wall clock only
+dates events and judges records, so stepping it cannot keep a stale session alive.
 """
 
 from __future__ import annotations
@@ -13,14 +16,27 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from station_agent import faults
 from station_agent.assess import Assessor
+from station_agent.breaker import RegistryBreaker
+from station_agent.clock_offset import ClockOffset
 from station_agent.config import StationConfig
-from station_agent.errors import InterlockError, OutboxError, OverrideRefused, TagSourceError
+from station_agent.errors import (
+    InterlockError,
+    OutboxCorruptError,
+    OutboxError,
+    OutboxFullError,
+    OverrideRefused,
+    PumpSessionEnded,
+    TagSourceError,
+)
 from station_agent.events import EventContext, scan_event
+from station_agent.faults import FaultBoard
 from station_agent.interlock import Interlock
 from station_agent.outbox import Outbox
 from station_agent.overrides import check_override
 from station_agent.pump import PumpGuard
+from station_agent.reasons import AGENT_ERROR
 from station_agent.registry_client import RegistryClient
 from station_agent.session import CylinderResult, SessionState, VehicleSession
 from station_agent.sync import SyncWorker, TrustCache
@@ -30,6 +46,10 @@ from station_agent.view import console_line, snapshot
 log = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL_S = 10.0
+PRUNE_INTERVAL_S = 3600.0
+COUNT_INTERVAL_S = 5.0
+CLOCK_SKEW_RAISE_MS = 120_000  # beyond this, the attendant and the bureau are told the clock is off
+PROBE_KEY = "agent_probe"  # a tiny write that shows the outbox takes writes again
 
 
 def utc_now() -> datetime:
@@ -46,7 +66,9 @@ class Agent:
         outbox: Outbox,
         cache: TrustCache,
         client: RegistryClient | None = None,
+        clock_offset: ClockOffset | None = None,
         clock: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
         echo: Callable[[str], None] = print,
     ) -> None:
         self.config = config
@@ -55,30 +77,48 @@ class Agent:
         self.outbox = outbox
         self.cache = cache
         self.clock = clock
+        self.monotonic = monotonic
         self.echo = echo
-        self.pump = PumpGuard(interlock, heartbeat_s=config.heartbeat.total_seconds(), on_change=self._pump_changed)
+        self.pump = PumpGuard(interlock, heartbeat_s=config.heartbeat.total_seconds(), clock=monotonic,
+                              on_change=self._pump_changed)
+        self.faults = FaultBoard(config.pump, outbox.add_report)
+        self.clock_offset = clock_offset or ClockOffset(monotonic)
+        # One view of the registry's reachability for reads and the sync thread: once it is known
+        # down, reads decide offline at once.
+        self.breaker = RegistryBreaker(max_backoff_s=config.registry.max_backoff.total_seconds(), monotonic=monotonic)
         self.assessor = Assessor(cache, self.policy, client=client, budget_s=config.registry.budget.total_seconds(),
-                                 last_fill=outbox.last_fill)
+                                 last_fill=outbox.last_fill, breaker=self.breaker)
         self.sync = SyncWorker(
-            outbox, cache, client, config.station_code, batch=config.registry.upload_batch,
+            outbox, cache, client, config.station_code, pump=config.pump, batch=config.registry.upload_batch,
             sync_interval_s=config.registry.sync_interval.total_seconds(),
-            max_backoff_s=config.registry.max_backoff.total_seconds(), clock=clock,
+            max_backoff_s=config.registry.max_backoff.total_seconds(),
+            upload_debounce_s=config.registry.upload_debounce.total_seconds(), breaker=self.breaker, clock=clock,
+            monotonic=monotonic,
         ) if client is not None else None
         self.session: VehicleSession | None = None
-        self.fault: str | None = None  # outbox or interlock failure: the pump stays disabled until cleared
         self.reader_problem: str | None = None
         self.attendant = config.attendant  # who is on shift at this pump: written into every event
-        self.latencies: list[float] = []  # seconds from a read completing to the interlock settled
         self.recent: deque[str] = deque(maxlen=20)
+        self.undelivered = 0  # events the registry refused for good or the outbox quarantined (reported)
         self.version = 0  # bumps on every change the attendant's page should show
         self.changed = threading.Condition()
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._next_checkpoint = 0.0
+        self._next_prune = 0.0
+        self._next_count = 0.0
+
+    @property
+    def fault(self) -> str | None:
+        """Why the pump is held off right now, or None: the oldest blocking fault's detail."""
+        blocking = self.faults.blocking()
+        return blocking.detail if blocking is not None else None
 
     # -- life cycle --------------------------------------------------------------------------
 
     def start(self) -> Agent:
+        """Drive the pump off and start the background threads. InterlockError when the output
+        cannot be driven: the caller exits non-zero so that systemd restarts the agent."""
         self.pump.start()
         if self.sync is not None:
             self.sync.start()
@@ -103,76 +143,157 @@ class Agent:
             try:
                 self.tick()
                 reading = self.source.next_read(0.5, self._stop)
-                if self.reader_problem is not None:
-                    self.reader_problem = None
-                    self._changed()
+                self._reader_ok()
                 if reading is not None:
                     self.handle(reading)
+                self._clear(faults.AGENT)
             except TagSourceError as error:
-                # A reader problem stops new reads, not a fill already allowed: show it and retry.
+                # A reader problem stops new reads, not a fill already allowed: show it and retry
+                # (the source reopens the reader itself; see station_agent.tagsource).
                 if self.reader_problem != str(error):
-                    log.error("reader problem: %s", error)
                     self.reader_problem = str(error)
+                    self.faults.raise_fault(faults.READER, str(error), self.clock())
                     self._changed()
                 self._stop.wait(1.0)
             except Exception as error:
                 log.exception("error in the read loop")
-                self._fail_safe(f"{type(error).__name__}: {error}")
+                self._fail_safe(faults.AGENT, f"{type(error).__name__}: {error}")
+                self._stop.wait(0.5)  # a bug that repeats must not spin the CPU
+
+    def _reader_ok(self) -> None:
+        if self.reader_problem is not None:
+            self.reader_problem = None
+            self._clear(faults.READER)
 
     # -- reads -------------------------------------------------------------------------------
 
     def handle(self, reading: TagReading) -> CylinderResult:
         with self._lock:
-            now = self.clock()
-            self._expire(now)
+            now, mono = self.clock(), self.monotonic()
+            self._expire(mono)
             if self.session is None or self.session.finished:
-                self.session = VehicleSession(now, now)
+                self.session = VehicleSession(now, mono)
             session = self.session
-            result = session.add(self.assessor.assess(reading, now, session.started_at), now)
-            context = EventContext(self.config.station_code, self.config.pump, self.attendant, session.id,
-                                   self.policy.enforcing)
-            event_id, body = scan_event(result, context, now)
+            result = session.add(self._assess(reading, now, session), mono)
+            event_id, body = scan_event(result, self._context(session), now)
             try:
                 if self._pump_wanted(session):  # this read starts or joins a fill: note the fill times
                     self.outbox.add_with_fills(event_id, body, self._filled_cylinders(session), now)
                 else:
                     self.outbox.add(event_id, body)
             except OutboxError as error:
-                self._fail_safe(str(error))
+                self._fail_safe(_outbox_fault(error), str(error))
                 self._line(result, session)
                 return result
             self._drive(session)
-            self.latencies.append(time.perf_counter() - reading.completed_at)
             self._line(result, session)
         if self.sync is not None:
             self.sync.poke()
         return result
 
+    def _context(self, session: VehicleSession, attendant: str | None = None) -> EventContext:
+        return EventContext(self.config.station_code, self.config.pump, attendant or self.attendant, session.id,
+                            self.policy.enforcing, self.clock_offset.offset_ms())
+
+    def _assess(self, reading: TagReading, now: datetime, session: VehicleSession) -> CylinderResult:
+        """The verdict on one read. A bug anywhere in judging refuses this read (it is still stored
+        and shown) instead of losing it."""
+        try:
+            return self.assessor.assess(reading, now, session.started_at)
+        except Exception as error:
+            log.exception("error while judging a read")
+            self.faults.raise_fault(faults.AGENT, f"{type(error).__name__}: {error}", now)
+            return CylinderResult(tag_uid=reading.uid.hex().upper(), decision="refuse", reasons=(AGENT_ERROR,),
+                                  online=False, read_counter=reading.read_counter,
+                                  detail=f"{type(error).__name__}: {error}")
+
     def tick(self) -> None:
-        """Housekeeping between reads: expire idle sessions, notice a fill ended by timeout, and
-        checkpoint the outbox journal now rather than inside a read's commit."""
+        """Housekeeping between reads: expire idle sessions, notice a fill ended by timeout or by a
+        fault, clear faults whose cause went away, and checkpoint and prune the outbox now rather
+        than inside a read's commit."""
         with self._lock:
-            self._expire(self.clock())
-        if time.monotonic() >= self._next_checkpoint:
-            self._next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL_S
+            self._expire(self.monotonic())
+        self._watch_interlock()
+        self._watch_clock()
+        self._probe_outbox()
+        self.faults.flush()
+        mono = self.monotonic()
+        if mono >= self._next_checkpoint:
+            self._next_checkpoint = mono + CHECKPOINT_INTERVAL_S
             try:
                 self.outbox.checkpoint()
             except OutboxError as error:
-                self._fail_safe(str(error))
+                self._fail_safe(_outbox_fault(error), str(error))
+        if mono >= self._next_count:
+            self._next_count = mono + COUNT_INTERVAL_S
+            self._count_undelivered()
+        if mono >= self._next_prune:
+            self._next_prune = mono + PRUNE_INTERVAL_S
+            try:
+                self.outbox.prune(self.clock() - self.config.outbox_retention)
+            except OutboxError as error:
+                log.warning("cannot prune the outbox: %s", error)
 
-    def _expire(self, now: datetime) -> None:
+    def _count_undelivered(self) -> None:
+        try:
+            counts = self.outbox.counts()
+        except OutboxError:
+            return
+        undelivered = counts.rejected + counts.quarantined
+        if undelivered != self.undelivered:
+            self.undelivered = undelivered
+            self._changed()
+
+    def _watch_interlock(self) -> None:
+        if self.pump.healthy:
+            self._clear(faults.INTERLOCK)
+        elif self.faults.raise_fault(faults.INTERLOCK, str(self.pump.last_error), self.clock()):
+            self._changed()
+
+    def _watch_clock(self) -> None:
+        """Show a skewed clock (hysteresis: raised beyond CLOCK_SKEW_RAISE_MS, cleared below half)."""
+        offset = self.clock_offset.offset_ms()
+        if offset is None:
+            return
+        if abs(offset) > CLOCK_SKEW_RAISE_MS:
+            if self.faults.raise_fault(faults.CLOCK_SKEW, f"station clock is {offset / 1000:+.0f} s off the registry's",
+                                       self.clock()):
+                self._changed()
+        elif abs(offset) < CLOCK_SKEW_RAISE_MS / 2:
+            self._clear(faults.CLOCK_SKEW)
+
+    def _probe_outbox(self) -> None:
+        """While an outbox fault lasts, try a tiny durable write: when it lands, space was freed (or
+        the I/O error passed) and the fault clears. Corruption needs salvage and never clears here."""
+        if not (self.faults.is_active(faults.OUTBOX_FULL) or self.faults.is_active(faults.OUTBOX)):
+            return
+        now = self.clock()
+        try:
+            self.outbox.put_state(PROBE_KEY, now.isoformat().encode())
+        except OutboxError:
+            return
+        self._clear(faults.OUTBOX_FULL)
+        self._clear(faults.OUTBOX)
+
+    def _clear(self, code: str) -> None:
+        if self.faults.clear(code, self.clock()):
+            self._changed()
+
+    def _expire(self, mono: float) -> None:
         session = self.session
         if session is None or session.finished:
             return
-        if session.expired(now, self.policy.session_window):
+        if session.expired(mono, self.policy.session_window):
             session.close(SessionState.EXPIRED)
             self._changed()
-        elif self._pump_wanted(session) and not self.pump.enabled and session.state is not SessionState.REFUSED:
-            session.close(SessionState.DONE)  # the guard's deadline ended the fill
+        elif session.pump_allowed and self.pump.session != session.id:
+            # The fill ended under the session (deadline, interlock fault) or never started (a fault
+            # held it off): the session is over, and only a new one may switch the pump on again.
+            session.close(SessionState.DONE)
             self._changed()
 
     def _pump_wanted(self, session: VehicleSession) -> bool:
-        if self.fault is not None:
+        if self.faults.blocking() is not None:
             return False
         if not self.policy.enforcing:  # monitor: never blocks a vehicle it has read
             return bool(session.cylinders) and not session.finished
@@ -183,18 +304,23 @@ class Agent:
 
     def _drive(self, session: VehicleSession) -> None:
         if self._pump_wanted(session):
-            if not self.pump.enabled:
+            if self.pump.session != session.id:
                 try:
-                    self.pump.enable(self.config.fill_timeout.total_seconds())
+                    self.pump.enable(session.id, self.config.fill_timeout.total_seconds())
+                except PumpSessionEnded:
+                    session.close(SessionState.DONE)
                 except InterlockError as error:
-                    self._fail_safe(f"interlock: {error}")
+                    self._fail_safe(faults.INTERLOCK, f"interlock: {error}")
         elif self.pump.enabled:
             self.pump.disable("session refused")
 
-    def _fail_safe(self, why: str) -> None:
+    def _fail_safe(self, code: str, why: str) -> None:
+        """Switch the pump off and hold new fills off until the fault's cause is gone."""
         log.error("pump disabled: %s", why)
-        self.fault = why
+        self.faults.raise_fault(code, why, self.clock())
         self.pump.disable(why)
+        if self.session is not None and not self.session.finished:
+            self.session.close(SessionState.DONE if self.session.pump_allowed else SessionState.EXPIRED)
         self._changed()
 
     # -- the attendant's actions -------------------------------------------------------------
@@ -225,27 +351,22 @@ class Agent:
             self.attendant = code
             self._changed()
 
-    def clear_fault(self) -> None:
-        with self._lock:
-            self.fault = None
-            self._changed()
-
     def override(self, attendant: str, supervisor_id: str, password: str, reason: str) -> None:
         """Release a refused session. OverrideRefused unless every rule in overrides.py allows it."""
         with self._lock:
             now = self.clock()
-            self._expire(now)
+            self._expire(self.monotonic())
             session = self.session
             check_override(self.config, session, supervisor_id, password, reason)
             assert session is not None
-            context = EventContext(self.config.station_code, self.config.pump, attendant, session.id, True)
+            context = self._context(session, attendant)
             cylinders = self._filled_cylinders(session)
             try:
                 for result in session.refused_cylinders:
                     event_id, body = scan_event(result, context, now, supervisor=supervisor_id, override_reason=reason)
                     self.outbox.add_with_fills(event_id, body, cylinders, now)
             except OutboxError as error:
-                self._fail_safe(str(error))
+                self._fail_safe(_outbox_fault(error), str(error))
                 raise OverrideRefused(f"cannot record the override: {error}") from error
             session.mark_overridden(supervisor_id)
             log.warning("override by supervisor %s for attendant %s: %s", supervisor_id, attendant, reason)
@@ -259,7 +380,7 @@ class Agent:
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:
-            self._expire(self.clock())
+            self._expire(self.monotonic())
             return snapshot(self)
 
     def _line(self, result: CylinderResult, session: VehicleSession) -> None:
@@ -275,3 +396,11 @@ class Agent:
         with self.changed:
             self.version += 1
             self.changed.notify_all()
+
+
+def _outbox_fault(error: OutboxError) -> str:
+    if isinstance(error, OutboxFullError):
+        return faults.OUTBOX_FULL
+    if isinstance(error, OutboxCorruptError):
+        return faults.OUTBOX_CORRUPT
+    return faults.OUTBOX

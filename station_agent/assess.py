@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from station_agent.breaker import RegistryBreaker
 from station_agent.config import Policy
 from station_agent.errors import RegistryRejected, RegistryUnavailable
-from station_agent.reasons import REFILLED_TOO_SOON
+from station_agent.reasons import CLOCK_UNSET, REFILLED_TOO_SOON
 from station_agent.registry_client import RegistryClient
 from station_agent.session import CylinderResult
 from station_agent.sync import TrustCache
@@ -22,6 +23,9 @@ from tag_tools.verdict import Decision, Reason
 from tag_tools.verify import VerificationPolicy, verify_tag
 
 log = logging.getLogger(__name__)
+
+EARLIEST_PLAUSIBLE_TIME = datetime(2026, 1, 1, tzinfo=UTC)  # before this release existed: the clock is not set
+UNKNOWN = "unknown"  # the registry's answer for a record newer than any it holds
 
 
 class Assessor:
@@ -33,12 +37,14 @@ class Assessor:
         client: RegistryClient | None = None,
         budget_s: float = 0.3,
         last_fill: Callable[[str], datetime | None] = lambda _: None,
+        breaker: RegistryBreaker | None = None,
     ) -> None:
         self.cache = cache
         self.policy = policy
         self.client = client
         self.budget_s = budget_s
         self.last_fill = last_fill
+        self.breaker = breaker or RegistryBreaker()
         self.verification = VerificationPolicy(
             warning_days=policy.warning_days,
             refuse_non_genuine_chip=policy.refuse_non_genuine_chip,
@@ -56,8 +62,11 @@ class Assessor:
             revocations=self.cache.revocations,
             chip=reading.chip,
             policy=self.verification,
+            status_lists=self.cache.status_lists.lists,
         )
         record = verdict.record
+        if record is not None and record.status_ref is not None:
+            self.cache.status_lists.want([record.status_ref.list_id])
         result = CylinderResult(
             tag_uid=reading.uid.hex().upper(),
             decision=verdict.decision.value,
@@ -72,6 +81,10 @@ class Assessor:
             read_counter=reading.read_counter,
             detail=verdict.detail,
         )
+        if now < EARLIEST_PLAUSIBLE_TIME:
+            # A box that booted with no RTC battery and no time sync yet: every date check would be
+            # meaningless. Refuse with a clear reason; the next read after time syncs is judged normally.
+            return result.refuse_with(CLOCK_UNSET, f"station clock reads {now.isoformat()}: wait for time sync")
         if result.cylinder_id is None:
             return result  # nothing trustworthy to ask the registry about
         result = self._frequency(result, now, session_start)
@@ -84,6 +97,11 @@ class Assessor:
         last = self.last_fill(result.cylinder_id)
         if last is not None and session_start is not None and last >= session_start:
             return result
+        if last is not None and last > now:
+            # The wall clock was stepped back since that fill: the gap cannot be measured, and a
+            # fill "in the future" must not refuse every vehicle until the clock catches up.
+            log.warning("last fill of %s is after now (%s > %s): clock stepped back", result.cylinder_id, last, now)
+            return result
         if last is not None and now - last < interval:
             return result.refuse_with(REFILLED_TOO_SOON, f"last filled {last.isoformat()}")
         return result
@@ -91,10 +109,25 @@ class Assessor:
     def _ask_registry(self, result: CylinderResult) -> CylinderResult:
         if self.client is None or result.cylinder_id is None:
             return result
+        if not self.breaker.allow():
+            return result  # the registry is known down: decide offline now, not after the budget
         try:
-            status = self.client.status(result.plate, result.cylinder_id, result.tag_uid, self.budget_s)
-        except (RegistryUnavailable, RegistryRejected) as error:
+            status = self.client.status(result.plate, result.cylinder_id, result.tag_uid, self.budget_s,
+                                        result.record_sequence)
+        except RegistryUnavailable as error:
+            self.breaker.failure(error.retry_after_s)
             log.info("deciding offline: %s", error)
+            return result
+        except RegistryRejected as error:
+            self.breaker.success()  # it answered: reachable, though it refused this request
+            log.info("deciding offline: %s", error)
+            return result
+        self.breaker.success()
+        if status.get("decision") == UNKNOWN:
+            # The registry has not yet seen the record on this tag (it lags the centre's upload): its
+            # older view must not override a newer signed record. Keep the offline verdict.
+            log.info("registry does not know record %s of %s yet: deciding offline", result.record_sequence,
+                     result.cylinder_id)
             return result
         reasons = [r for r in status.get("reasons", []) if isinstance(r, str)]
         merged = result.reasons + tuple(r for r in reasons if r not in result.reasons)

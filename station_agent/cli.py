@@ -1,7 +1,9 @@
-"""station-agent run | check-config | hash-password.
+"""station-agent run | check-config | hash-password | outbox salvage.
 
 Exit codes: 0 fine, 1 runtime failure (outbox, interlock, reader), 2 bad configuration or usage.
-Whatever happens, the interlock is driven off before the process exits on purpose.
+Whatever happens, the interlock is driven off before the process exits on purpose. A start that
+cannot succeed (the relay module does not answer, the page's port is taken) exits 1 at once, so
+that systemd restarts the agent; meanwhile the relay module's own watchdog holds the pump off.
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ import getpass
 import logging
 import signal
 import sys
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
-from station_agent.agent import Agent
+from station_agent.agent import Agent, utc_now
+from station_agent.clock_offset import ClockOffset
 from station_agent.config import StationConfig, load_config
 from station_agent.errors import ConfigError, InterlockError, StationAgentError
 from station_agent.interlock import Interlock, open_interlock
 from station_agent.outbox import Outbox
 from station_agent.passwords import hash_password
 from station_agent.registry_client import HttpRegistryClient
+from station_agent.salvage import add_salvage_command
 from station_agent.sync import TrustCache
 from station_agent.tagsource import TagSource, open_tag_source
 from station_agent.web import AttendantServer
@@ -39,7 +46,8 @@ def load_root(config: StationConfig) -> object:
         raise ConfigError(f"trust.root_certificate: {config.root_certificate} is not a certificate: {error}") from error
 
 
-def build_agent(config: StationConfig, *, source: TagSource | None = None, interlock: Interlock | None = None) -> Agent:
+def build_agent(config: StationConfig, *, source: TagSource | None = None, interlock: Interlock | None = None,
+                wall_clock: Callable[[], datetime] = utc_now) -> Agent:
     """Everything `run` wires together, so tests and the benchmark can swap the source or the output."""
     root = load_root(config)
     initial = None
@@ -48,10 +56,13 @@ def build_agent(config: StationConfig, *, source: TagSource | None = None, inter
             initial = config.initial_trust_list.read_bytes()
         except OSError as error:
             raise ConfigError(f"trust.initial_trust_list: cannot read {config.initial_trust_list}: {error.strerror}") from error
-    outbox = Outbox(config.outbox_path)
+    outbox = Outbox(config.outbox_path, pump=config.pump, clock=wall_clock)
     try:
-        cache = TrustCache(outbox, root, config.policy.trust_list_max_age, initial)  # type: ignore[arg-type]
-        client = (HttpRegistryClient(config.registry.url, config.registry.token or "")
+        cache = TrustCache(outbox, root, config.policy.trust_list_max_age, initial,  # type: ignore[arg-type]
+                           clock=wall_clock)
+        clock_offset = ClockOffset()
+        client = (HttpRegistryClient(config.registry.url, config.registry.token or "", timezone=config.policy.timezone,
+                                     clock_offset=clock_offset, wall_clock=wall_clock)
                   if config.registry.url else None)
         return Agent(
             config,
@@ -60,6 +71,8 @@ def build_agent(config: StationConfig, *, source: TagSource | None = None, inter
             outbox=outbox,
             cache=cache,
             client=client,
+            clock_offset=clock_offset,
+            clock=wall_clock,
             echo=lambda line: print(line, flush=True),
         )
     except BaseException:
@@ -79,10 +92,10 @@ def _force_off(config: StationConfig) -> None:
         log.error("could not drive the interlock off: %s", error)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, wall_clock: Callable[[], datetime] = utc_now) -> int:
     config = load_config(Path(args.config))
     try:
-        agent = build_agent(config)
+        agent = build_agent(config, wall_clock=wall_clock)
     except ConfigError:
         _force_off(config)
         raise
@@ -91,13 +104,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         _force_off(config)
         return 1
     try:
+        agent.start()
+    except InterlockError as error:
+        print(f"station-agent: cannot drive the pump interlock off at start: {error}", file=sys.stderr)
+        _shut_down(agent)
+        return 1
+    try:
         server = AttendantServer(agent, config.listen_host, config.listen_port)
     except OSError as error:
         print(f"station-agent: cannot serve the attendant page on {config.listen_host}:{config.listen_port}: {error}",
               file=sys.stderr)
-        agent.outbox.close()
-        agent.source.close()
-        _force_off(config)
+        _shut_down(agent)
         return 1
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -106,17 +123,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    server.start()
     try:
-        agent.start()
-        server.start()
         print(f"station-agent: station {config.station_code} pump {config.pump}, {config.policy.mode} mode, "
               f"attendant page {server.url}", flush=True)
         agent.run()
     finally:
         server.stop()
-        agent.stop()
-        agent.outbox.close()
+        _shut_down(agent)
     return 0
+
+
+def _shut_down(agent: Agent) -> None:
+    """Pump off, threads stopped, reader and outbox released (also after a failed start)."""
+    try:
+        agent.stop()
+    finally:
+        agent.outbox.close()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -141,17 +164,21 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, wall_clock: Callable[[], datetime] | None = None) -> int:
+    """The command line. `wall_clock` replaces the system's UTC clock for `run` (fault-injection
+    tests step it for this process only); monotonic time is never replaced."""
     parser = argparse.ArgumentParser(prog="station-agent", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, handler in (("run", cmd_run), ("check-config", cmd_check_config)):
+    run = partial(cmd_run, wall_clock=wall_clock or utc_now)
+    for name, handler in (("run", run), ("check-config", cmd_check_config)):
         command = sub.add_parser(name)
         command.add_argument("--config", required=True, help="path to station.toml")
         command.set_defaults(handler=handler)
     hashing = sub.add_parser("hash-password", help="print an scrypt hash for [[supervisors]] password_hash")
     hashing.add_argument("--stdin", action="store_true", help="read the password from standard input")
     hashing.set_defaults(handler=cmd_hash_password)
+    add_salvage_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

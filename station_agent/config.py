@@ -55,6 +55,7 @@ class RegistrySettings:
     sync_interval: timedelta = timedelta(seconds=60)
     upload_batch: int = 200
     max_backoff: timedelta = timedelta(minutes=5)
+    upload_debounce: timedelta = timedelta(seconds=5)  # a read's event waits this long for others to join its batch
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class StationConfig:
     repeat_after: timedelta = timedelta(seconds=3)
     fill_timeout: timedelta = timedelta(minutes=10)
     heartbeat: timedelta = timedelta(seconds=1)
+    outbox_retention: timedelta = timedelta(days=30)  # delivered events are kept this long, then pruned
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
     language: Literal["zh", "en"] = "zh"
@@ -103,7 +105,7 @@ def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationCon
     interlock = _table(document, "interlock")
     trust = _table(document, "trust")
     screen = _table(document, "attendant", required=False)
-    _only(station, "station", {"code", "pump", "state_dir", "attendant"})
+    _only(station, "station", {"code", "pump", "state_dir", "attendant", "outbox_retention_days"})
     _only(reader, "reader", {"path", "repeat_after_s"})
     _only(interlock, "interlock", {"path", "fill_timeout_s", "heartbeat_s"})
     _only(trust, "trust", {"root_certificate", "initial_trust_list"})
@@ -118,6 +120,7 @@ def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationCon
         pump=_int(station, "station.pump", None, 1, 64),
         state_dir=base / _get(station, "station.state_dir", str),
         attendant=_get(station, "station.attendant", str, "attendant"),
+        outbox_retention=timedelta(days=_number(station, "station.outbox_retention_days", 30.0)),
         reader_path=_get(reader, "reader.path", str),
         repeat_after=_seconds(reader, "reader.repeat_after_s", 3.0),
         interlock_path=_get(interlock, "interlock.path", str),
@@ -162,7 +165,8 @@ def _policy(table: dict[str, Any]) -> Policy:
 
 
 def _registry(table: dict[str, Any], base: Path) -> RegistrySettings:
-    _only(table, "registry", {"url", "token", "token_file", "budget_ms", "sync_interval_s", "upload_batch", "max_backoff_s"})
+    _only(table, "registry", {"url", "token", "token_file", "budget_ms", "sync_interval_s", "upload_batch", "max_backoff_s",
+                              "upload_debounce_s"})
     token = _get(table, "registry.token", str, None)
     token_file = _get(table, "registry.token_file", str, None)
     if token and token_file:
@@ -184,6 +188,7 @@ def _registry(table: dict[str, Any], base: Path) -> RegistrySettings:
         sync_interval=_seconds(table, "registry.sync_interval_s", 60.0),
         upload_batch=_int(table, "registry.upload_batch", 200, 1, 1000),
         max_backoff=_seconds(table, "registry.max_backoff_s", 300.0),
+        upload_debounce=_seconds(table, "registry.upload_debounce_s", 5.0),
     )
 
 

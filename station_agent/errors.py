@@ -34,11 +34,18 @@ class OutboxCorruptError(OutboxError):
 
 
 class RegistryUnavailable(StationAgentError, OSError):
-    """The registry did not answer within the time budget, or answered with a server error."""
+    """No answer from the registry itself within the deadline: a network fault, a server error, or
+    an answer that is not the registry's (a proxy's HTML page, a body that is not JSON). Retried;
+    `retry_after_s` carries the registry's Retry-After when it sent one."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class RegistryRejected(StationAgentError, ValueError):
-    """The registry refused a request as invalid (4xx): retrying the same request will not help."""
+    """The registry itself refused a request as invalid (a well-formed problem+json 4xx): retrying
+    the same request will not help."""
 
 
 class OverrideRefused(StationAgentError, PermissionError):
@@ -47,3 +54,7 @@ class OverrideRefused(StationAgentError, PermissionError):
 
 class TagSourceError(StationAgentError, OSError):
     """The tag source (reader) failed in a way the agent cannot recover from by itself."""
+
+
+class PumpSessionEnded(InterlockError):
+    """A fill whose session already ended (deadline, fault, disable) cannot be switched on again."""

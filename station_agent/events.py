@@ -23,6 +23,7 @@ class EventContext:
     attendant: str
     session_id: str
     enforcing: bool
+    clock_offset_ms: int | None = None  # station clock minus registry clock, when measured recently
 
 
 def outcome_of(result: CylinderResult, enforcing: bool, overridden: bool = False) -> str:
@@ -60,7 +61,8 @@ def scan_event(
     optional = {"cylinder_id": result.cylinder_id, "read_counter": result.read_counter,
                 "record_sequence": result.record_sequence, "plate": result.plate,
                 "supervisor": supervisor[:64] if overridden and supervisor else None,
-                "override_reason": override_reason[:200] if overridden and override_reason else None}
+                "override_reason": override_reason[:200] if overridden and override_reason else None,
+                "clock_offset_ms": context.clock_offset_ms}
     registry.update({k: v for k, v in optional.items() if v is not None})
     body: dict[str, Any] = {
         "event_id": event_id,

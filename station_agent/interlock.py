@@ -63,9 +63,9 @@ class LogInterlock(Interlock):
 class ModbusInterlock(Interlock):
     """A relay module on Modbus (TCP or RTU): one coil per pump, an optional watchdog register.
 
-    The heartbeat writes an incrementing value to the watchdog register and re-asserts the coil;
-    modules with a communication watchdog drop their outputs when these writes stop (agent dead,
-    cable cut). See docs/station.md for what to set on the module.
+    The heartbeat writes an incrementing value to the watchdog register; modules with a
+    communication watchdog drop their outputs when these writes stop (agent dead, cable cut). See
+    docs/station.md for what to set on the module.
     """
 
     def __init__(self, path: str, client: Any, unit: int, coil: int, watchdog: int | None) -> None:
@@ -76,7 +76,6 @@ class ModbusInterlock(Interlock):
         self.watchdog = watchdog
         self._lock = threading.Lock()
         self._beat = 0
-        self._state = False
 
     def _call(self, what: str, method: str, *args: Any) -> None:
         from pymodbus.exceptions import ModbusException
@@ -93,13 +92,14 @@ class ModbusInterlock(Interlock):
 
     def set_enabled(self, enabled: bool) -> None:
         self._call(f"write coil {self.coil}={int(enabled)}", "write_coil", self.coil, enabled)
-        self._state = enabled
 
     def heartbeat(self) -> None:
+        """Feed the module's watchdog only. The coil is re-asserted by PumpGuard from its decision
+        state: a backend that re-sent its own last state would turn a relay back ON after an OFF
+        write failed (the defect of issue 10)."""
         if self.watchdog is not None:
             self._beat = self._beat % 65535 + 1
             self._call(f"write watchdog register {self.watchdog}", "write_register", self.watchdog, self._beat)
-        self.set_enabled(self._state)
 
     def close(self) -> None:
         with self._lock:

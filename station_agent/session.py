@@ -3,7 +3,9 @@ and allowed within the session window. One refused cylinder refuses the vehicle;
 record names another vehicle is refused as a registration mismatch.
 
 Pure logic with time as a parameter: no I/O here (the agent assesses reads, commits events and
-drives the pump around it).
+drives the pump around it). The session window runs on the monotonic clock (seconds, as from
+time.monotonic): a wall clock stepped back must not keep a stale session alive, nor one stepped
+forward end a live one. `started_at` (wall time) only dates the session for the refill rule.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class CylinderResult:
 @dataclass
 class VehicleSession:
     started_at: datetime
-    last_read_at: datetime
+    last_read_mono: float
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     plate: str | None = None
     vin: str | None = None
@@ -80,10 +82,11 @@ class VehicleSession:
     def complete(self) -> bool:
         return self.expected is not None and len(self.cylinders) >= self.expected
 
-    def expired(self, now: datetime, window: timedelta) -> bool:
-        return self.state in (SessionState.COLLECTING, SessionState.REFUSED) and now - self.last_read_at > window
+    def expired(self, mono_now: float, window: timedelta) -> bool:
+        idle = mono_now - self.last_read_mono
+        return self.state in (SessionState.COLLECTING, SessionState.REFUSED) and idle > window.total_seconds()
 
-    def add(self, result: CylinderResult, now: datetime) -> CylinderResult:
+    def add(self, result: CylinderResult, mono_now: float) -> CylinderResult:
         """Add a judged read; returns it, refused if it names another vehicle. Updates the state."""
         if self.plate is not None and result.plate is not None and (result.plate != self.plate or result.vin != self.vin):
             result = result.refuse_with(
@@ -101,7 +104,7 @@ class VehicleSession:
             result = replace(result, decision="refuse", reasons=missing + result.reasons,
                              detail="; ".join(filter(None, ["refused earlier in this session", result.detail])))
         self.cylinders[result.key] = result
-        self.last_read_at = now
+        self.last_read_mono = mono_now
         self._update_state()
         return result
 

@@ -1,5 +1,9 @@
-"""What the station keeps in step with the registry, in the background: scan events up (batches,
-backoff, idempotent by event UUID), trust list and revocations down (by ETag and cursor).
+"""What the station keeps in step with the registry, in the background: scan events and fault
+reports up (batches, backoff, idempotent by UUID), trust list and revocations down (by ETag and
+cursor).
+
+Only the registry's own problem+json refusal of one event parks it for good, and that produces a
+fault report the bureau sees; a network fault of any shape is retried (station_agent.registry_client).
 
 The last good trust list and the revocations survive restarts in the outbox database; a trust
 list with a lower sequence than the one held never replaces it (rollback protection).
@@ -9,60 +13,76 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 
+from station_agent.breaker import RegistryBreaker
 from station_agent.errors import OutboxError, RegistryRejected, RegistryUnavailable
 from station_agent.outbox import Outbox
 from station_agent.registry_client import RegistryClient
+from station_agent.status_lists import StatusListCache
 from tag_tools.errors import TrustError
 from tag_tools.revocations import CylinderRevocation, Revocations, revocations_from_json
-from tag_tools.trustlist import TrustStore, parse_trust_list
+from tag_tools.trustlist import TrustList, TrustStore, check_succession, parse_trust_list
 
 log = logging.getLogger(__name__)
 
 TRUST_KEY, ETAG_KEY, REVOCATIONS_KEY, CURSOR_KEY = "trust_list", "trust_list_etag", "revocations", "revocations_cursor"
 REVOCATION_PAGE = 500
+REPORT_BATCH = 100
 
 
 class TrustCache:
-    """The trust store and revocations decisions use right now; replaced atomically on sync."""
+    """The trust store and revocations decisions use right now; replaced atomically on sync.
 
-    def __init__(self, outbox: Outbox, root: x509.Certificate, max_age: timedelta, initial: bytes | None = None) -> None:
+    A new trust list replaces the one held only when it is authentic at the station's time (the
+    root's signature, or a list signer the root certified and has not revoked) and may succeed it
+    (tag_tools.trustlist.check_succession: no rollback, no list from a signer the root revoked)."""
+
+    def __init__(self, outbox: Outbox, root: x509.Certificate, max_age: timedelta, initial: bytes | None = None,
+                 *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.outbox = outbox
         self.root = root
         self.max_age = max_age
+        self.clock = clock
         self.store = TrustStore(root, max_age, None, problem_detail="no trust list yet: connect to the registry")
-        self.sequence = -1
+        self.trust_list: TrustList | None = None
         saved = outbox.get_state(TRUST_KEY)
         for candidate, source in ((saved, "saved copy"), (initial, "initial file")):
             if candidate is not None:
                 self.offer(candidate, source, persist=source != "saved copy")
+        self.status_lists = StatusListCache(outbox, lambda: self.trust_list, clock)
         raw = outbox.get_state(REVOCATIONS_KEY)
         self.revocations = revocations_from_json(json.loads(raw)) if raw else Revocations()
         cursor = outbox.get_state(CURSOR_KEY)
         self.cursor = int(cursor) if cursor else 0
 
+    @property
+    def sequence(self) -> int:
+        return self.trust_list.sequence if self.trust_list is not None else -1
+
     def offer(self, blob: bytes, source: str, *, persist: bool = True) -> bool:
-        """Adopt `blob` if it is authentic and newer than the list held. True when adopted."""
+        """Adopt `blob` if it is authentic now and may follow the list held. True when adopted."""
+        now = self.clock()
         try:
-            sequence = parse_trust_list(blob, self.root).sequence
+            candidate = parse_trust_list(blob, self.root, now=now)
+            if self.trust_list is not None and candidate.sequence == self.trust_list.sequence:
+                return False  # the list held, again
+            check_succession(self.trust_list, candidate)
         except TrustError as error:
             log.error("trust list from %s rejected: %s", source, error)
             return False
-        if sequence <= self.sequence:
-            if sequence < self.sequence:
-                log.warning("trust list from %s has sequence %d below the %d held: ignored", source, sequence, self.sequence)
-            return False
         if persist:
             self.outbox.put_state(TRUST_KEY, blob)
-        self.store = TrustStore.load(self.root, blob, self.max_age)
-        self.sequence = sequence
-        log.info("trust list sequence %d adopted from %s", sequence, source)
+        self.store = TrustStore.load(self.root, blob, self.max_age, now=now)
+        self.trust_list = candidate
+        log.info("trust list sequence %d adopted from %s", candidate.sequence, source)
         return True
 
     def apply_revocations(self, items: list[dict[str, object]], cursor: int) -> None:
@@ -93,11 +113,14 @@ class SyncStatus:
     last_trust_sync: datetime | None = None
     last_error: str = ""
     backoff_s: float = 0.0
-    history: list[str] = field(default_factory=list)
 
 
 class SyncWorker:
-    """One background thread: drain the outbox, then refresh trust data every `sync_interval`."""
+    """One background thread. Uploads are coalesced: a read only schedules an upload
+    `upload_debounce_s` later, so a busy pump sends a few batches a minute, not one request per
+    read. Trust data is refreshed on its own schedule (`sync_interval_s`, jittered by ±10 % so that
+    stations spread out), never because of a read. Failures back off with jitter through the
+    breaker the read path shares."""
 
     def __init__(
         self,
@@ -106,21 +129,34 @@ class SyncWorker:
         client: RegistryClient,
         station_code: str,
         *,
+        pump: int | None = None,
         batch: int = 200,
         sync_interval_s: float = 60.0,
         max_backoff_s: float = 300.0,
+        upload_debounce_s: float = 5.0,
+        breaker: RegistryBreaker | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+        uniform: Callable[[float, float], float] = random.uniform,
     ) -> None:
         self.outbox, self.cache, self.client = outbox, cache, client
         self.station_code = station_code
+        self.pump = pump
         self.batch = batch
         self.sync_interval_s = sync_interval_s
         self.max_backoff_s = max_backoff_s
+        self.upload_debounce_s = upload_debounce_s
+        self.breaker = breaker or RegistryBreaker(max_backoff_s=max_backoff_s, monotonic=monotonic, uniform=uniform)
         self.clock = clock
+        self.monotonic = monotonic
+        self.uniform = uniform
         self.status = SyncStatus()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._upload_at: float | None = 0.0  # monotonic time of the next upload; None: nothing waiting
+        self._trust_at = 0.0  # monotonic time of the next trust-data refresh
+        self._retry_at = 0.0  # no exchange before this (back-off after a failure)
 
     def start(self) -> SyncWorker:
         self._thread = threading.Thread(target=self._run, name="registry-sync", daemon=True)
@@ -128,8 +164,12 @@ class SyncWorker:
         return self
 
     def poke(self) -> None:
-        """New events are waiting: upload without waiting for the interval."""
-        self._wake.set()
+        """New events are waiting: upload them within `upload_debounce_s` (not at once: the next
+        reads of a busy pump join the same batch)."""
+        due = self.monotonic() + self.upload_debounce_s
+        if self._upload_at is None or self._upload_at > due:
+            self._upload_at = due
+            self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -137,36 +177,50 @@ class SyncWorker:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def _run(self) -> None:
-        next_trust = 0.0
-        elapsed = 0.0
-        while not self._stop.is_set():
-            wait = self.sync_interval_s
-            try:
+    def run_once(self) -> float:
+        """Do whatever is due now; returns how long the thread may sleep before the next duty."""
+        now = self.monotonic()
+        if now < self._retry_at:
+            return self._retry_at - now
+        try:
+            if self._upload_at is not None and now >= self._upload_at:
+                self._upload_at = None
                 self.upload_pending()
-                if elapsed >= next_trust:
-                    next_trust = elapsed + self.sync_interval_s
-                    self._sync_trust_logged()
-                self.status.backoff_s = 0.0
-                self.status.online = True
-            except RegistryUnavailable as error:
-                self.status.online = False
-                self.status.last_error = str(error)
-                self.status.backoff_s = min(self.max_backoff_s, max(0.5, self.status.backoff_s * 2))
-                log.warning("registry unavailable (retry in %.1f s): %s", self.status.backoff_s, error)
-                wait = self.status.backoff_s
-                next_trust = elapsed  # refresh trust data as soon as the registry is back
-            except OutboxError as error:
-                self.status.last_error = str(error)
-                log.error("outbox error in the sender: %s", error)
-                wait = self.max_backoff_s
+                self.upload_reports()
+            if now >= self._trust_at:
+                self._sync_trust_logged()
+                self._trust_at = self.monotonic() + self.sync_interval_s * self.uniform(0.9, 1.1)
+                self.upload_reports()
+            self.breaker.success()
+            self.status.backoff_s = 0.0
+            self.status.online = True
+        except RegistryUnavailable as error:
+            wait = self.breaker.failure(error.retry_after_s)
+            self.status.online = False
+            self.status.last_error = str(error)
+            self.status.backoff_s = wait
+            log.warning("registry unavailable (retry in %.1f s): %s", wait, error)
+            self._retry_at = self.monotonic() + wait
+            self._upload_at = self._upload_at if self._upload_at is not None else self._retry_at
+            self._trust_at = min(self._trust_at, self._retry_at)  # refresh as soon as it is back
+        except OutboxError as error:
+            self.status.last_error = str(error)
+            log.error("outbox error in the sender: %s", error)
+            self._retry_at = self.monotonic() + min(self.max_backoff_s, 5.0)
+            self._upload_at = self._upload_at if self._upload_at is not None else self._retry_at
+        due = min([self._trust_at] + ([self._upload_at] if self._upload_at is not None else []))
+        return max(0.0, max(due, self._retry_at) - self.monotonic())
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                wait = self.run_once()
             except Exception as error:
                 self.status.last_error = f"{type(error).__name__}: {error}"
                 log.exception("unexpected error in the registry sync")
                 wait = min(self.max_backoff_s, 5.0)
             self._wake.wait(wait)
             self._wake.clear()
-            elapsed += wait  # coarse: trust sync is due at least every interval of waiting
 
     def _sync_trust_logged(self) -> None:
         """A rejected trust request (no list published yet, bad cursor) must not stop uploads."""
@@ -194,13 +248,33 @@ class SyncWorker:
         except RegistryRejected as error:
             if len(pending) == 1:
                 log.error("registry rejected event %s for good: %s", pending[0].event_id, error)
-                self.outbox.mark_rejected(pending[0].event_id, str(error))
+                self.outbox.mark_rejected(pending[0].event_id, str(error), at=self.clock(), pump=self.pump)
                 return 0
             # One bad event must not block the others: find it by sending them one at a time.
             return sum(self._upload([p]) for p in pending)
         self.outbox.mark_sent([p.event_id for p in pending], self.clock())
         self.status.last_upload = self.clock()
         return len(pending)
+
+    def upload_reports(self) -> int:
+        """Send the fault reports waiting in the outbox. The registry accepts every well-formed
+        batch (schemas/station-fault-report.md); a refusal is logged and the reports stay queued."""
+        sent = 0
+        while not self._stop.is_set():
+            reports = self.outbox.unsent_reports(REPORT_BATCH)
+            if not reports:
+                break
+            try:
+                self.client.upload_faults(self.station_code, reports)
+            except RegistryRejected as error:
+                self.status.last_error = str(error)
+                log.error("registry refused %d fault report(s): %s", len(reports), error)
+                break
+            self.outbox.mark_reports_sent([str(r["report_id"]) for r in reports], self.clock())
+            sent += len(reports)
+            if len(reports) < REPORT_BATCH:
+                break
+        return sent
 
     def sync_trust(self) -> None:
         etag = self.outbox.get_state(ETAG_KEY)
@@ -214,4 +288,17 @@ class SyncWorker:
             self.cache.apply_revocations(items, int(page.get("next_cursor", self.cache.cursor)))
             if not page.get("has_more"):
                 break
+        self._sync_status_lists()
         self.status.last_trust_sync = self.clock()
+
+    def _sync_status_lists(self) -> None:
+        """Fetch every status list the station uses, conditionally (ETag): unchanged costs a 304."""
+        cache = self.cache.status_lists
+        for list_id in cache.wanted():
+            try:
+                download = self.client.status_list(list_id, cache.etag(list_id))
+            except RegistryRejected as error:  # none published yet (404), or an older registry
+                log.info("status list %d not available: %s", list_id, error)
+                continue
+            if download is not None:
+                cache.offer(list_id, download.blob, "registry", etag=download.etag)

@@ -3,6 +3,10 @@
     pcsc[:NAME], nfcpy:...   tag_tools.readers (see tag_tools/readers/paths.py)
     file:PATH                a JSON-lines file of reads, each served once (demos, dry runs, tests)
     none:                    no reads at all (a sender-only run that drains the outbox)
+
+A real reader that goes away (unplugged, pcscd restarted, an ACR122U that stopped answering) is
+reopened by the source itself with capped exponential back-off; meanwhile next_read raises
+TagSourceError, which the agent shows as a reader problem, and reads resume once it is back.
 """
 
 from __future__ import annotations
@@ -10,14 +14,19 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from station_agent.errors import TagSourceError
 from tag_tools.verdict import ChipEvidence, Originality
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tag_tools.readers.base import Reader
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +91,62 @@ class FileTagSource(FakeTagSource):
                 raise TagSourceError(f"{path}:{number}: not a read: {error}") from error
 
 
-class ReaderTagSource:
-    """A real reader. The same tag left in the field is reported again only after `repeat_after_s`."""
+@dataclass(frozen=True)
+class Backoff:
+    """Capped exponential back-off with jitter between attempts to reopen a lost reader.
 
-    def __init__(self, path: str, *, repeat_after_s: float = 3.0, options: object | None = None) -> None:
-        from tag_tools.readers import open_reader
+    Attempt n waits between half and all of min(max_s, first_s * 2**n): never zero (a reader that
+    fails at once is not hammered), never past the cap (a re-plugged reader is found within max_s),
+    and jittered so stations restarted together by one pcscd update do not retry in step.
+    """
+
+    first_s: float = 0.25
+    max_s: float = 5.0
+
+    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        ceiling = min(self.max_s, self.first_s * 2.0 ** min(attempt, 32))
+        return ceiling / 2 + rng() * ceiling / 2
+
+
+def _open_reader(path: str) -> Reader:
+    from tag_tools.readers import open_reader
+
+    return open_reader(path)
+
+
+class ReaderTagSource:
+    """A real reader. The same tag left in the field is reported again only after `repeat_after_s`.
+
+    The reader must open at construction (TagSourceError otherwise: a start that cannot succeed
+    exits, and systemd restarts it). Once running, a lost reader is closed and reopened with
+    `backoff`: while it cannot be, next_read raises TagSourceError("... lost ...; reopening"), and
+    returns reads again as soon as it is back, on the same source object.
+    """
+
+    def __init__(self, path: str, *, repeat_after_s: float = 3.0, options: object | None = None,
+                 backoff: Backoff = Backoff(), opener: Callable[[str], Reader] = _open_reader,
+                 clock: Callable[[], float] = time.monotonic, rng: Callable[[], float] = random.random) -> None:
         from tag_tools.readers.errors import ReaderError
 
         self.path = path
         self.repeat_after_s = repeat_after_s
         self.options = options
+        self.backoff = backoff
+        self.reopened = 0  # how often a lost reader came back (the attendant page may show it)
+        self._opener, self._clock, self._rng = opener, clock, rng
         self._last: tuple[bytes, float] | None = None
+        self._lost: str | None = None
+        self._attempts = 0
+        self._next_attempt = 0.0
         try:
-            self.reader = open_reader(path)
+            self.reader: Reader | None = opener(path)
         except ReaderError as error:
             raise TagSourceError(f"cannot open reader {path}: {error}") from error
+
+    @property
+    def lost(self) -> str | None:
+        """Why the reader is gone (None while it works)."""
+        return self._lost
 
     def next_read(self, timeout: float, cancel: threading.Event | None = None) -> TagReading | None:
         from tag_tools.readers.errors import (
@@ -107,12 +157,14 @@ class ReaderTagSource:
             WaitCancelled,
         )
 
+        reader = self.reader if self.reader is not None else self._reopen()
         try:
-            tag = self.reader.read_tag(timeout=timeout, cancel=cancel, options=self.options)  # type: ignore[arg-type]
+            tag = reader.read_tag(timeout=timeout, cancel=cancel, options=self.options)  # type: ignore[arg-type]
         except (ReadTimeout, WaitCancelled):
             return None
         except (ReaderNotFoundError, ReaderBusyError) as error:
-            raise TagSourceError(f"reader {self.path}: {error}") from error
+            self._lose(error)
+            raise TagSourceError(self._problem()) from error
         except ReaderError as error:
             log.warning("read failed (%s): %s", type(error).__name__, error)
             return None
@@ -124,8 +176,46 @@ class ReaderTagSource:
         self._last = (tag.uid, completed)
         return TagReading(tag.uid, tag.ndef_message, tag.chip_evidence(), completed)
 
+    def _problem(self) -> str:
+        return f"reader {self.path} lost: {self._lost}; reopening"
+
+    def _lose(self, error: Exception) -> None:
+        """Give the dead reader back (its pcscd context or USB handle is useless now) and plan a reopen."""
+        log.error("reader %s lost (%s): %s", self.path, type(error).__name__, error)
+        self._close_reader()
+        self._lost = str(error)
+        self._attempts = 0
+        self._next_attempt = self._clock() + self.backoff.delay(0, self._rng)
+
+    def _reopen(self) -> Reader:
+        from tag_tools.readers.errors import ReaderError
+
+        now = self._clock()
+        if now < self._next_attempt:
+            raise TagSourceError(self._problem())
+        try:
+            reader = self._opener(self.path)
+        except ReaderError as error:
+            self._attempts += 1
+            self._lost = str(error)
+            self._next_attempt = now + self.backoff.delay(self._attempts, self._rng)
+            log.info("reader %s still gone (attempt %d): %s", self.path, self._attempts, error)
+            raise TagSourceError(self._problem()) from error
+        log.info("reader %s reopened after %d failed attempts", self.path, self._attempts)
+        self.reader, self._lost = reader, None
+        self.reopened += 1
+        return reader
+
+    def _close_reader(self) -> None:
+        reader, self.reader = self.reader, None
+        if reader is not None:
+            try:
+                reader.close()
+            except Exception:  # a reader that is gone may fail to close: it is gone either way
+                log.debug("closing the lost reader failed", exc_info=True)
+
     def close(self) -> None:
-        self.reader.close()
+        self._close_reader()
 
 
 class NoTagSource:

@@ -85,6 +85,10 @@ def snapshot(agent: Agent) -> dict[str, Any]:
         "attendant": agent.attendant,
         "registry_online": sync.online if sync is not None else None,
         "fault": agent.fault,
+        "faults": [{"code": f.code, "detail": f.detail, "since": f.since.isoformat(), "blocks_pump": f.blocks_pump}
+                   for f in agent.faults.active()],
+        "undelivered": agent.undelivered,
+        "clock_offset_ms": agent.clock_offset.offset_ms(),
         "reader_problem": agent.reader_problem,
         "colour": colour,
         "headline": _both(HEADLINES[key]),

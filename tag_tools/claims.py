@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 from typing import Any, TypeVar
 
+from tag_tools import rules
 from tag_tools.errors import RecordFormatError, UnsupportedVersionError
 
 FORMAT_VERSION = 1
@@ -51,6 +52,14 @@ class Key(IntEnum):
     SEQUENCE = 18
     ISSUED_AT = 19
     TAG_UID = 20
+    STATUS = 21  # optional: [list id, index] in the signed status list (schemas/status-list.md)
+
+
+# Records signed before the status list existed have no status claim; they stay valid and fall
+# back to the registry's revocation feed. Every other claim is required.
+OPTIONAL_KEYS = frozenset({Key.STATUS})
+MAX_STATUS_LIST_ID = 0xFFFF
+MAX_STATUS_INDEX = 2**32 - 1
 
 
 class CylinderKind(IntEnum):
@@ -103,6 +112,31 @@ class CylinderId:
 
 
 @dataclass(frozen=True)
+class StatusReference:
+    """Where a record's status lives: entry `index` of status list `list_id`.
+
+    The compact form of the draft's `status: {status_list: {idx, uri}}`: a small list id instead of
+    a URI, which costs 8 bytes on the tag for any index up to 2^32-1 and list ids 0-23."""
+
+    list_id: int
+    index: int
+
+    def to_cbor(self) -> list[int]:
+        return [self.list_id, self.index]
+
+    @classmethod
+    def from_cbor(cls, value: object) -> "StatusReference":
+        if not isinstance(value, list) or len(value) != 2 or any(type(v) is not int for v in value):
+            raise RecordFormatError("claim 21 (status) must be [list id, index] integers")
+        list_id, index = value
+        if not (0 <= list_id <= MAX_STATUS_LIST_ID and 0 <= index <= MAX_STATUS_INDEX):
+            raise RecordFormatError(
+                f"claim 21 (status) is out of range (list id 0..{MAX_STATUS_LIST_ID}, index 0..{MAX_STATUS_INDEX})"
+            )
+        return cls(list_id, index)
+
+
+@dataclass(frozen=True)
 class CylinderRecord:
     """The decoded claims. Units are the ones stamped on cylinders: 0.1 MPa and 0.1 litre."""
 
@@ -126,13 +160,14 @@ class CylinderRecord:
     issued_at: datetime
     tag_uid: bytes
     version: int = FORMAT_VERSION
+    status_ref: StatusReference | None = None  # claim 21, absent on records signed before it existed
 
     def with_changes(self, **changes: Any) -> "CylinderRecord":
         return replace(self, **changes)
 
     def to_cbor_map(self) -> dict[int, Any]:
         """The claims map, ready for deterministic CBOR encoding."""
-        return {
+        claims: dict[int, Any] = {
             Key.VERSION: self.version,
             Key.SERIAL: self.serial,
             Key.CYLINDER_ID: [self.cylinder_id.country, self.cylinder_id.issuer, self.cylinder_id.number],
@@ -154,6 +189,9 @@ class CylinderRecord:
             Key.ISSUED_AT: int(self.issued_at.timestamp()),
             Key.TAG_UID: self.tag_uid,
         }
+        if self.status_ref is not None:
+            claims[Key.STATUS] = self.status_ref.to_cbor()
+        return claims
 
     @classmethod
     def from_cbor_map(cls, claims: object) -> "CylinderRecord":
@@ -165,10 +203,11 @@ class CylinderRecord:
             raise RecordFormatError("claim 1 (format version) is missing or not an integer")
         if version != FORMAT_VERSION:
             raise UnsupportedVersionError(f"record format version {version} is not supported (only {FORMAT_VERSION})")
-        expected = {int(k) for k in Key}
-        if set(claims) != expected:
-            missing = sorted(expected - set(claims), key=str)
-            extra = sorted(set(claims) - expected, key=str)
+        allowed = {int(k) for k in Key}
+        required = allowed - OPTIONAL_KEYS
+        if not required <= set(claims) <= allowed:
+            missing = sorted(required - set(claims), key=str)
+            extra = sorted(set(claims) - allowed, key=str)
             raise RecordFormatError(f"claims map has missing keys {missing} or unknown keys {extra}")
         record = cls(
             version=version,
@@ -191,6 +230,7 @@ class CylinderRecord:
             sequence=_uint(claims, Key.SEQUENCE, 0, 2**32 - 1),
             issued_at=datetime.fromtimestamp(_uint(claims, Key.ISSUED_AT, 0, LATEST_SECOND), UTC),
             tag_uid=_bytes(claims, Key.TAG_UID, 4, 10),
+            status_ref=StatusReference.from_cbor(claims[Key.STATUS]) if Key.STATUS in claims else None,
         )
         record.check_consistency()
         return record
@@ -203,7 +243,9 @@ class CylinderRecord:
             raise RecordFormatError("dates must satisfy manufactured <= inspected <= next due")
         if self.end_of_life <= self.manufactured:
             raise RecordFormatError("end of service life must be after the manufacture date")
-        if self.issued_at.date() < self.inspected:
+        # Zone-free: the inspection date is the centre's local date, which may be a day ahead of
+        # UTC; the signer and the station check it in their own zone (tag_tools.rules).
+        if rules.issued_before_inspection(self.issued_at, self.inspected, rules.LATEST_ZONE):
             raise RecordFormatError("a record cannot be issued before its inspection")
 
     def to_json(self) -> dict[str, Any]:
@@ -211,7 +253,11 @@ class CylinderRecord:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, CylinderKind):
+            if value is None:  # an optional claim the record does not carry
+                continue
+            if isinstance(value, StatusReference):
+                value = {"list_id": value.list_id, "index": value.index}
+            elif isinstance(value, CylinderKind):
                 value = value.label
             elif isinstance(value, InspectionResult):
                 value = value.name.lower()
@@ -251,11 +297,23 @@ class CylinderRecord:
                 sequence=int(data["sequence"]),
                 issued_at=_parse_timestamp(str(data["issued_at"])),
                 tag_uid=bytes.fromhex(str(data["tag_uid"]).replace(":", "").replace(" ", "")),
+                status_ref=_status_from_json(data.get("status_ref")),
             )
         except KeyError as missing:
             raise ValueError(f"field {missing.args[0]} is missing") from None
         # Round-trip through the wire form so a record built here obeys exactly the reader's rules.
         return cls.from_cbor_map(record.to_cbor_map())
+
+
+def _status_from_json(value: object) -> StatusReference | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"list_id", "index"}:
+        raise ValueError('status_ref must be {"list_id": n, "index": n}')
+    try:
+        return StatusReference(int(value["list_id"]), int(value["index"]))
+    except TypeError:
+        raise ValueError("status_ref list_id and index must be integers") from None
 
 
 def _parse_timestamp(text: str) -> datetime:

@@ -8,6 +8,7 @@ it turns them into reason codes; they surface only from tools and APIs used by p
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
+    from tag_tools.status_list import StatusValue
     from tag_tools.verdict import Reason
 
 
@@ -50,3 +51,29 @@ class RecordRejectedError(TagToolsError, ValueError):
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class StatusListError(TagToolsError, ValueError):
+    """A status list is not acceptable: not authentic, malformed, or inflating to the wrong size."""
+
+
+class StatusListStaleError(StatusListError):
+    """An authentic status list that has expired, or is issued in the future (a clock is wrong)."""
+
+
+class StatusListRollbackError(StatusListError):
+    """An authentic status list older (lower sequence) than the one already held: a replay."""
+
+
+class StatusIndexError(StatusListError, IndexError):
+    """A record's status index is outside the list it names: its status cannot be known."""
+
+
+class RevocationClearedError(StatusListError):
+    """A new status list would lower an entry of the previous one (undo a revocation or supersession)."""
+
+    def __init__(self, index: int, before: "StatusValue | None", after: "StatusValue | None", detail: str) -> None:
+        super().__init__(detail)
+        self.index = index
+        self.before = before
+        self.after = after

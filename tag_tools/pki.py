@@ -1,8 +1,13 @@
-"""The bureau's X.509 hierarchy: a root CA that certifies inspection centres' record-signing keys.
+"""The bureau's X.509 hierarchy: a root CA that certifies inspection centres' record-signing keys
+and the list signer's key.
 
 Two levels only. The root is pinned at every station; centre certificates reach stations inside the
 signed trust list. A centre certificate carries the centre's ID (subject serialNumber) and region
 (a private extension), may only sign tag records (critical extended key usage) and is not a CA.
+
+A list-signer certificate lets the root stay offline: its key signs the weekly trust list and the
+status lists, nothing else (its own critical extended key usage), for a short time (90 days by
+default), so a stolen signer key is worth little and is replaced without touching the root.
 """
 
 import hashlib
@@ -21,6 +26,8 @@ from tag_tools.errors import InputError, TrustError
 # registration and cannot collide with anyone else's.
 OID_TAG_RECORD_SIGNING = x509.ObjectIdentifier("2.25.232526215414562755355315046480766802085")
 OID_CENTRE_REGION = x509.ObjectIdentifier("2.25.240176512253767636955317448520047140784")
+OID_LIST_SIGNING = x509.ObjectIdentifier("2.25.163624140434208582366137369726421194811")
+DEFAULT_SIGNER_VALID_DAYS = 90
 
 
 def kid_of(certificate: x509.Certificate) -> bytes:
@@ -147,6 +154,92 @@ def issue_centre_certificate(
     )
 
 
+def issue_list_signer_certificate(
+    public_key: crypto.PublicKey,
+    name: str,
+    root_certificate: x509.Certificate,
+    root_key: crypto.PrivateKey,
+    now: datetime,
+    valid_days: int = DEFAULT_SIGNER_VALID_DAYS,
+    serial: int | None = None,
+) -> x509.Certificate:
+    """Certify the list signer's public key for signing trust and status lists only.
+
+    The CA takes a public key rather than a CSR because an HSM-held key (PKCS#11) cannot sign a CSR
+    through `cryptography`; the bureau exports the key with `cylinder-signer public-key` on the
+    signer's machine and checks it there.
+    """
+    crypto.algorithm_of(public_key)
+    if not name.strip():
+        raise InputError("a list signer needs a name")
+    if valid_days < 1:
+        raise InputError("a list signer certificate must be valid for at least a day")
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _organisation_of(root_certificate)),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{name.strip()} list signer"),
+        ]
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(root_certificate.subject)
+        .public_key(public_key)
+        .serial_number(serial or x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(min(now + timedelta(days=valid_days), root_certificate.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([OID_LIST_SIGNING]), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_certificate.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+        .sign(root_key, _hash_for(root_key))
+    )
+
+
+def _organisation_of(root: x509.Certificate) -> str:
+    names = root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else "bureau"
+
+
+def check_list_signer(certificate: x509.Certificate, root: x509.Certificate, now: datetime | None = None) -> None:
+    """Chain to the root, usage limited to signing lists, not a CA, an accepted key type and (when
+    `now` is given) valid at `now`; TrustError otherwise. Revocation is the trust list's business
+    (tag_tools.trustlist), not the certificate's."""
+    _check_issued_by(certificate, root)
+    if OID_LIST_SIGNING not in _limited_usage(certificate, "list signer"):
+        raise TrustError("certificate is not a list signer (extended key usage)")
+    crypto.algorithm_of(certificate.public_key())  # type: ignore[arg-type]
+    if now is not None and not (certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc):
+        raise TrustError(
+            f"list signer certificate is valid {certificate.not_valid_before_utc.isoformat()}"
+            f" to {certificate.not_valid_after_utc.isoformat()}, not at {now.isoformat()}"
+        )
+
+
+def _check_issued_by(certificate: x509.Certificate, root: x509.Certificate) -> None:
+    try:
+        certificate.verify_directly_issued_by(root)
+    except (ValueError, TypeError, InvalidSignature) as error:
+        raise TrustError(f"certificate was not issued by the bureau root: {error or 'bad signature'}") from error
+
+
+def _limited_usage(certificate: x509.Certificate, what: str) -> x509.ExtendedKeyUsage:
+    """The certificate's extended key usage, which must be critical, on a non-CA certificate."""
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound as error:
+        raise TrustError(f"{what} certificate lacks a required extension: {error}") from error
+    if constraints.ca or not usage.critical:
+        raise TrustError(f"{what} certificate must not be a CA and must limit its usage (critical extended key usage)")
+    return usage.value
+
+
 @dataclass(frozen=True)
 class CentreIdentity:
     centre_id: str
@@ -193,16 +286,8 @@ def check_centre_certificate(certificate: x509.Certificate, root: x509.Certifica
     Validity dates are not checked here: a certificate must have been valid when each record was
     issued, which verification checks against the record's issue time.
     """
-    try:
-        certificate.verify_directly_issued_by(root)
-    except (ValueError, TypeError, InvalidSignature) as error:
-        raise TrustError(f"certificate was not issued by the bureau root: {error or 'bad signature'}") from error
-    try:
-        usage = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound as error:
-        raise TrustError(f"centre certificate lacks a required extension: {error}") from error
-    if OID_TAG_RECORD_SIGNING not in usage or constraints.ca:
+    _check_issued_by(certificate, root)
+    if OID_TAG_RECORD_SIGNING not in _limited_usage(certificate, "centre"):
         raise TrustError("certificate is not limited to signing tag records")
     crypto.algorithm_of(certificate.public_key())  # type: ignore[arg-type]
     return centre_identity(certificate)

@@ -48,7 +48,11 @@ def typical_record(uid: bytes, now: datetime, **overrides: Any) -> CylinderRecor
 
 @dataclass
 class TestPki:
-    """Bureau root + one centre (Ed25519 by default) + a trust list signed at `now`."""
+    """Bureau root + one centre (Ed25519 by default) + a trust list signed at `now`, and a list
+    signer certified 10 days before `now` for 90 days.
+
+    `trust_list_bytes` is still signed by the root (the deprecated form every station accepts);
+    `signed_trust_list()` makes one signed by the list signer."""
 
     __test__ = False  # not a pytest test class
 
@@ -58,6 +62,8 @@ class TestPki:
     centre_certificate: x509.Certificate
     trust_list_bytes: bytes
     now: datetime
+    signer_key: crypto.PrivateKey
+    signer_certificate: x509.Certificate
 
     @classmethod
     def create(cls, now: datetime, centre_id: str = "ZZTJ01", algorithm: crypto.Algorithm = crypto.Algorithm.EDDSA) -> "TestPki":
@@ -71,7 +77,38 @@ class TestPki:
             root,
             root_key,
         )
-        return cls(root_key, root, centre_key, centre, trust_list, now)
+        signer_key = crypto.generate_private_key()
+        signer = pki.issue_list_signer_certificate(
+            signer_key.public_key(), "Test bureau", root, root_key, now - timedelta(days=10)
+        )
+        return cls(root_key, root, centre_key, centre, trust_list, now, signer_key, signer)
+
+    def trust_list(self, sequence: int = 2, **changes: Any) -> TrustList:
+        """The content of a list issued an hour before `now` for 14 days; `changes` override fields."""
+        values: dict[str, Any] = dict(
+            sequence=sequence,
+            issued_at=self.now.replace(microsecond=0) - timedelta(hours=1),
+            expires_at=self.now.replace(microsecond=0) + timedelta(days=14),
+            centres=(self.centre_certificate,),
+            signers=(self.signer_certificate,),
+        )
+        values.update(changes)
+        return TrustList(**values)
+
+    def signed_trust_list(
+        self,
+        sequence: int = 2,
+        key: crypto.PrivateKey | None = None,
+        certificate: x509.Certificate | None = None,
+        **changes: Any,
+    ) -> bytes:
+        """A trust list signed by the list signer (or by `key`/`certificate`, another signer)."""
+        return build_trust_list(
+            self.trust_list(sequence, **changes),
+            self.root_certificate,
+            key or self.signer_key,
+            certificate or self.signer_certificate,
+        )
 
     @property
     def root_certificate_pem(self) -> bytes:

@@ -8,23 +8,27 @@ an inspection: it raises typed errors instead of returning a verdict.
 """
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from tag_tools import cbor_codec, cose, ndef_record, t2t_memory
+from tag_tools import cbor_codec, cose, ndef_record, rules, t2t_memory
 from tag_tools.claims import CylinderRecord, InspectionResult
 from tag_tools.errors import (
     NoRecordError,
     RecordFormatError,
     RecordRejectedError,
     SignatureError,
+    StatusIndexError,
     UnsupportedVersionError,
 )
 from tag_tools.revocations import NO_REVOCATIONS, Revocations
+from tag_tools.status_list import StatusList, StatusValue
 from tag_tools.trustlist import TrustedSigner, TrustStore
 from tag_tools.verdict import WARNING_REASONS, ChipEvidence, Decision, Originality, Reason, Verdict
 
 log = logging.getLogger(__name__)
+NO_STATUS_LISTS: Mapping[int, StatusList] = {}
 
 
 class TagMemory(bytes):
@@ -63,10 +67,14 @@ def verify_tag(
     revocations: Revocations = NO_REVOCATIONS,
     chip: ChipEvidence | None = None,
     policy: VerificationPolicy = DEFAULT_POLICY,
+    status_lists: Mapping[int, StatusList] = NO_STATUS_LISTS,
 ) -> Verdict:
     """Decide whether the cylinder behind this tag may be filled at `now`.
 
     `data` is the NDEF message, or a `TagMemory` image of the whole tag. `now` must be timezone-aware.
+    A record with a status reference is judged by the signed status list it names, when held
+    (`status_lists`, by list id, already verified); records without one, or naming a list not held,
+    by `revocations` (the older per-cylinder feed, during the migration).
     """
     _require_aware(now)
     try:
@@ -76,7 +84,7 @@ def verify_tag(
     except Exception as error:
         log.exception("unexpected error while verifying a tag")
         return Verdict(Decision.REFUSE, (Reason.MALFORMED,), detail=f"internal error: {type(error).__name__}")
-    return _judge(authenticated, now, revocations, chip, policy)
+    return _judge(authenticated, now, revocations, chip, policy, status_lists)
 
 
 def authenticate_record(uid: bytes | None, data: bytes, trust: TrustStore, now: datetime) -> AuthenticatedRecord:
@@ -155,17 +163,39 @@ def _claims(payload: bytes) -> CylinderRecord:
         raise RecordRejectedError(Reason.MALFORMED, str(error)) from None
 
 
+def _status_findings(record: CylinderRecord, status_lists: Mapping[int, StatusList],
+                     now: datetime) -> list[tuple[Reason, str]]:
+    """What the record's entry in its signed status list says (O(1)): nothing when the record has
+    no status reference or names a list not held (the revocation feed judges it then)."""
+    reference = record.status_ref
+    if reference is None or reference.list_id not in status_lists:
+        return []
+    held = status_lists[reference.list_id]
+    if now >= held.expires_at:
+        return [(Reason.TRUST_LIST_STALE, f"status list {held.list_id} expired {held.expires_at.isoformat()}")]
+    try:
+        value = held.status(reference.index)
+    except StatusIndexError:
+        return []  # issued after the list was built: nothing can have been revoked for it yet
+    where = f"status list {held.list_id} entry {reference.index}"
+    if value is StatusValue.SUPERSEDED:
+        return [(Reason.RECORD_SUPERSEDED, f"{where}: superseded by a newer inspection")]
+    if value in (StatusValue.REVOKED_STOLEN, StatusValue.REVOKED_SCRAPPED):
+        return [(Reason.CYLINDER_REVOKED, f"{where}: {value.name.lower()}")]
+    return []
+
+
 def _judge(
     authenticated: AuthenticatedRecord,
     now: datetime,
     revocations: Revocations,
     chip: ChipEvidence | None,
     policy: VerificationPolicy,
+    status_lists: Mapping[int, StatusList] = NO_STATUS_LISTS,
 ) -> Verdict:
     """Apply the filling rules to an authentic record; collect every reason that applies."""
     record = authenticated.record
-    today = now.astimezone(policy.local_timezone).date()
-    warn_until = today + timedelta(days=policy.warning_days)
+    today = rules.local_today(now, policy.local_timezone)
     cylinder_id = str(record.cylinder_id)
     reasons: list[Reason] = []
     details: list[str] = []
@@ -176,23 +206,30 @@ def _judge(
     if revocations.is_superseded(cylinder_id, record.sequence):
         reasons.append(Reason.RECORD_SUPERSEDED)
         details.append(f"record {record.sequence} is superseded by a newer inspection")
+    for reason, detail in _status_findings(record, status_lists, now):
+        if reason not in reasons:
+            reasons.append(reason)
+            details.append(detail)
     if record.result is InspectionResult.FAILED:
         reasons.append(Reason.INSPECTION_FAILED)
         details.append(f"failed inspection on {record.inspected.isoformat()}")
-    if today > record.end_of_life:
+    if rules.issued_before_inspection(record.issued_at, record.inspected, policy.local_timezone):
+        reasons.append(Reason.MALFORMED)  # as the claims check said before it became zone-free
+        details.append(f"record issued {record.issued_at.isoformat()}, before its inspection on {record.inspected.isoformat()}")
+    if rules.is_past_service_life(today, record.end_of_life):
         reasons.append(Reason.PAST_SERVICE_LIFE)
         details.append(f"design service life ended {record.end_of_life.isoformat()}")
-    if today > record.next_due:
+    if rules.is_overdue(today, record.next_due):
         reasons.append(Reason.INSPECTION_OVERDUE)
         details.append(f"inspection was due {record.next_due.isoformat()}")
     if chip is not None and chip.originality is Originality.NOT_GENUINE:
         reasons.append(Reason.CHIP_NOT_GENUINE if policy.refuse_non_genuine_chip else Reason.CHIP_NOT_GENUINE_WARNING)
         details.append("the chip's NXP originality signature does not verify")
-    if today <= record.next_due <= warn_until or today <= record.end_of_life <= warn_until:
-        if Reason.INSPECTION_OVERDUE not in reasons and Reason.PAST_SERVICE_LIFE not in reasons:
-            reasons.append(Reason.DUE_SOON)
-            details.append(f"next inspection {record.next_due.isoformat()}, end of life {record.end_of_life.isoformat()}")
-    if any(reason not in WARNING_REASONS for reason in reasons):
+    refused = any(reason not in WARNING_REASONS for reason in reasons)
+    if rules.is_due_soon(today, record.next_due, record.end_of_life, policy.warning_days, refused=refused):
+        reasons.append(Reason.DUE_SOON)
+        details.append(f"next inspection {record.next_due.isoformat()}, end of life {record.end_of_life.isoformat()}")
+    if refused:
         decision = Decision.REFUSE
     elif reasons:
         decision = Decision.ALLOW_WITH_WARNING

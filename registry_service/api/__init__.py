@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from registry_service.api import admin, bureau, centres, public, stations
+    from registry_service.api import admin, bureau, centres, public, stations, status_lists
 
-    for module in (public, centres, stations, bureau, admin):
+    for module in (public, centres, stations, bureau, admin, status_lists):
         app.register_blueprint(module.blueprint, url_prefix="/api/v1")

@@ -18,7 +18,7 @@ from registry_service.app import registry
 from registry_service.auth import current, roles
 from registry_service.errors import InvalidInput, NotFound
 from registry_service.models import CentreCertificate, InspectionCentre, Outcome, Role
-from registry_service.services import clones, places, queries
+from registry_service.services import clones, places, queries, station_faults
 
 blueprint = Blueprint("bureau", __name__)
 FILTERS = {
@@ -52,6 +52,9 @@ EVENT_COLUMNS = [
     "override_reason",
     "decided_offline",
     "session_id",
+    "station_time",
+    "clock_offset_ms",
+    "clock_skewed",
 ]
 GROUP_COLUMNS = ["key", "name", "total", *(o.value for o in Outcome)]
 
@@ -83,6 +86,7 @@ def _filter(args: dict[str, str]) -> queries.EventFilter:
         cylinder_id=args.get("cylinder_id"),
         tag_uid=parse.tag_uid(args["tag_uid"], "tag_uid") if args.get("tag_uid") is not None else None,
         decided_offline=_flag(args, "decided_offline"),
+        clock_skewed=_flag(args, "clock_skewed"),
     )
 
 
@@ -109,12 +113,10 @@ def _wants_csv(args: dict[str, str]) -> bool:
 @blueprint.get("/bureau/refuel-attempts")
 @roles(Role.BUREAU)
 def refuel_attempts() -> Response:
-    args = parse.query_args(FILTERS | {"limit", "cursor"})
+    args = parse.query_args(FILTERS | {"limit", "cursor", "clock_skewed"})
     flt = _filter(args)
     limit = parse.query_int(args, "limit", 100, 1, registry().config.max_page_size)
-    cursor = args.get("cursor")
-    if cursor is not None and len(cursor) > 200:
-        raise InvalidInput("cursor is not one this registry issued")
+    cursor = _cursor(args)
     result = tx(lambda s: queries.refuel_attempts(s, flt, now(), limit, cursor))
     if _wants_csv(args):
         return csv_response(result["attempts"], EVENT_COLUMNS, "refuel-attempts.csv")
@@ -160,6 +162,33 @@ def suspected_clones() -> Response:
         columns = ["kind", "key_type", "key", "at", "station", "previous_at", "previous_station", "event_id", "detail"]
         return csv_response(result["suspects"], columns, "suspected-clones.csv")
     return jsonify(result)
+
+
+@blueprint.get("/bureau/station-faults")
+@roles(Role.BUREAU)
+def station_fault_reports() -> Response:
+    """What stations reported they could not deliver or do, newest received first."""
+    args = parse.query_args({"station", "kind", "since", "until", "limit", "cursor"})
+    flt = station_faults.FaultFilter(
+        station=_code(args, "station"), kind=_code(args, "kind"), since=_time(args, "since"), until=_time(args, "until")
+    )
+    limit = parse.query_int(args, "limit", 100, 1, registry().config.max_page_size)
+    cursor = _cursor(args)
+    return jsonify(tx(lambda s: station_faults.list_faults(s, flt, now(), limit, cursor)))
+
+
+def _code(args: dict[str, str], key: str) -> str | None:
+    value = args.get(key)
+    if value is not None and not parse.CODE.match(value):
+        raise InvalidInput(f"{key} is not a code")
+    return value
+
+
+def _cursor(args: dict[str, str]) -> str | None:
+    cursor = args.get("cursor")
+    if cursor is not None and len(cursor) > 200:
+        raise InvalidInput("cursor is not one this registry issued")
+    return cursor
 
 
 @blueprint.get("/bureau/centres")

@@ -105,7 +105,8 @@ def boolean(data: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def timestamp(value: object, key: str) -> datetime:
+def any_timestamp(value: object, key: str) -> datetime:
+    """An RFC 3339 date-time with its offset, of any year."""
     if not isinstance(value, str) or len(value) > 40:
         raise InvalidInput(f"{key} must be an RFC 3339 date-time string")
     try:
@@ -114,6 +115,11 @@ def timestamp(value: object, key: str) -> datetime:
         raise InvalidInput(f"{key} is not an RFC 3339 date-time") from exc
     if parsed.tzinfo is None:
         raise InvalidInput(f"{key} needs a time zone offset")
+    return parsed
+
+
+def timestamp(value: object, key: str) -> datetime:
+    parsed = any_timestamp(value, key)
     if not 2000 <= parsed.year <= 2199:
         raise InvalidInput(f"{key} is out of range")
     return parsed

@@ -1,5 +1,5 @@
-"""Stations: cylinder status (one request per vehicle), scan-event batches, the trust list and
-the revocation delta feed."""
+"""Stations: cylinder status (one request per vehicle), scan-event batches, fault reports, the
+trust list and the revocation delta feed."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from registry_service.api import parse
-from registry_service.api.common import now, tx
+from registry_service.api import fault_reports, parse, wire_time
+from registry_service.api.common import now, station_tx, tx
 from registry_service.api.parse import CYLINDER_TEXT, PLATE
 from registry_service.api.status import STATUS_ROLES, answer_status
 from registry_service.app import registry
 from registry_service.auth import current, roles
 from registry_service.errors import InvalidInput
 from registry_service.models import Outcome, Role
-from registry_service.services import cylinders, events, trust
+from registry_service.services import cylinders, events, station_faults, trust
 from registry_service.services.places import station_by_code
 from registry_service.services.reasons import REASON_PATTERN
 
@@ -46,13 +46,31 @@ def upload_events(station_code: str) -> Response:
         raise InvalidInput(f"events must be a list of 1 to {config.max_scan_batch} events")
     batch = [_event(item, index) for index, item in enumerate(raw)]
     principal = current()
+    received_at = now()
 
     def work(session):  # type: ignore[no-untyped-def]
         station = station_by_code(session, station_code)
         principal.require_station(station.id)
-        return events.ingest(session, station.id, batch, now())
+        return events.ingest(session, station.id, batch, received_at)
 
-    return jsonify(tx(work))
+    # registry_time: the station measures its clock offset by it (api/wire_time.py).
+    return jsonify({**station_tx(work), "registry_time": wire_time.registry_time(received_at)})
+
+
+@blueprint.post("/stations/<station_code>/faults")
+@roles(Role.STATION)
+def upload_faults(station_code: str) -> Response:
+    """Fault and rejected-event reports (schemas/station-fault-report.md): every report is stored,
+    one that does not validate as malformed; only the envelope and the credential are refused."""
+    reports = fault_reports.reports_of(parse.json_body())
+    principal = current()
+
+    def work(session):  # type: ignore[no-untyped-def]
+        station = station_by_code(session, station_code)
+        principal.require_station(station.id)
+        return station_faults.record_reports(session, station, reports, now())
+
+    return jsonify(station_tx(work))
 
 
 EVENT_FIELDS = frozenset(
@@ -73,8 +91,10 @@ EVENT_FIELDS = frozenset(
         "supervisor",
         "override_reason",
         "session_id",
+        "clock_offset_ms",
     }
 )
+MAX_OFFSET_MS = 2**53 - 1  # what a JSON number holds exactly; 285,000 years
 
 
 def _event(item: object, index: int) -> events.ScanEventIn:
@@ -102,7 +122,7 @@ def _checked_event(item: object) -> events.ScanEventIn:
     tag_uid = item.get("tag_uid")
     return events.ScanEventIn(
         event_uuid=parse.event_uuid(item.get("event_id"), "event_id"),
-        occurred_at=parse.timestamp(item.get("occurred_at"), "occurred_at"),
+        occurred_at=wire_time.station_clock(item.get("occurred_at"), "occurred_at"),
         pump_number=parse.integer(item, "pump", required=False, nullable=True, low=1, high=64),
         cylinder_id=parse.text(item, "cylinder_id", required=False, nullable=True, max_len=40, pattern=CYLINDER_TEXT) or None,
         tag_uid=parse.tag_uid(tag_uid, "tag_uid") if tag_uid is not None else None,
@@ -117,6 +137,7 @@ def _checked_event(item: object) -> events.ScanEventIn:
         supervisor=parse.text(item, "supervisor", required=False, nullable=True, max_len=64) or None,
         override_reason=parse.text(item, "override_reason", required=False, nullable=True, max_len=200) or None,
         session_id=parse.text(item, "session_id", required=False, nullable=True, max_len=64) or None,
+        clock_offset_ms=parse.integer(item, "clock_offset_ms", required=False, nullable=True, low=-MAX_OFFSET_MS, high=MAX_OFFSET_MS),
     )
 
 

@@ -14,17 +14,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from datetime import timedelta, timezone
+from dataclasses import dataclass
+from datetime import tzinfo
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from registry_service.api import parse
+from registry_service.api import parse, wire_time
 from registry_service.auth import bearer_token_in
 from registry_service.errors import Forbidden, InvalidInput, RegistryError
 from registry_service.models import Role
 from registry_service.problems import problem_document, problem_for
 from registry_service.services import cylinders
 from registry_service.services.cylinders import StatusQuery
+from tag_tools import rules
 
 if TYPE_CHECKING:  # pragma: no cover
     from registry_service.app import Registry
@@ -45,12 +47,21 @@ class PayloadTooLarge(RegistryError):
     title = "Request Entity Too Large"
 
 
-def parse_status_request(body: Any, max_cylinders: int) -> tuple[str | None, list[StatusQuery]]:
-    """The plate and the cylinders asked about, every field checked (InvalidInput names the field)."""
+@dataclass(frozen=True)
+class StatusRequest:
+    plate: str | None
+    items: list[StatusQuery]
+    zone: tzinfo | None  # the station's zone, whose date is "today"; None: the registry's default
+
+
+def parse_status_request(body: Any, max_cylinders: int) -> StatusRequest:
+    """The plate, the cylinders asked about and the station's zone, every field checked
+    (InvalidInput names the field)."""
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
-    parse.only_fields(body, {"plate", "cylinders"})
+    parse.only_fields(body, {"plate", "cylinders", "timezone"})
     plate = parse.text(body, "plate", required=False, max_len=16, pattern=parse.PLATE)
+    zone = wire_time.time_zone(body["timezone"], "timezone") if "timezone" in body else None
     raw = body.get("cylinders", [])
     if not isinstance(raw, list) or len(raw) > max_cylinders:
         raise InvalidInput(f"cylinders must be a list of at most {max_cylinders} items")
@@ -60,13 +71,14 @@ def parse_status_request(body: Any, max_cylinders: int) -> tuple[str | None, lis
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
             raise InvalidInput(f"cylinders[{index}] must be an object")
-        parse.only_fields(item, {"cylinder_id", "tag_uid"})
+        parse.only_fields(item, {"cylinder_id", "tag_uid", "record_sequence"})
         cylinder_id = parse.text(item, "cylinder_id", required=False, max_len=40, pattern=parse.CYLINDER_TEXT)
         tag_uid = parse.tag_uid(item["tag_uid"], f"cylinders[{index}].tag_uid") if "tag_uid" in item else None
         if not cylinder_id and not tag_uid:
             raise InvalidInput(f"cylinders[{index}] needs cylinder_id or tag_uid")
-        items.append(StatusQuery(cylinder_id, tag_uid))
-    return plate, items
+        sequence = parse.integer(item, "record_sequence", required=False, low=0, high=2**32 - 1)
+        items.append(StatusQuery(cylinder_id, tag_uid, sequence))
+    return StatusRequest(plate, items, zone)
 
 
 def answer_status(registry: Registry, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
@@ -76,9 +88,13 @@ def answer_status(registry: Registry, environ: dict[str, Any]) -> tuple[int, Hea
         if principal.role not in STATUS_ROLES:
             raise Forbidden(f"role {principal.role.value} may not call this endpoint")
         config = registry.config
-        plate, items = parse_status_request(_json_body(environ, config.max_body_bytes), config.max_status_cylinders)
-        today = registry.clock().astimezone(timezone(timedelta(hours=config.report_utc_offset_hours))).date()
-        result = registry.status_read(lambda reads: cylinders.cylinder_status(reads, items, plate, today, config.due_soon_days))
+        asked = parse_status_request(_json_body(environ, config.max_body_bytes), config.max_status_cylinders)
+        now = registry.clock()
+        today = rules.local_today(now, asked.zone or registry.default_zone)
+        result = registry.status_read(
+            lambda reads: cylinders.cylinder_status(reads, asked.items, asked.plate, today, config.due_soon_days)
+        )
+        result["registry_time"] = wire_time.registry_time(now)  # the station measures its clock offset by it
         body = json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
         return 200, [("Content-Type", "application/json")], body
     except RegistryError as error:

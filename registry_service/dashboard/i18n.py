@@ -23,6 +23,8 @@ _REGISTRY_REASONS: dict[str, tuple[str, str]] = {
     "unregistered": ("气瓶未在登记系统中注册", "Cylinder not registered"),
     "registration_mismatch": ("气瓶与登记信息不符", "Cylinder does not match its registration"),
     "tag_unreadable": ("标签无法读取", "Tag unreadable"),
+    "record_newer_than_registry": ("标签记录比登记系统更新，按加气站判定", "Tag record newer than the registry's: station decided"),
+    "clock_unset": ("加气站时钟未校准", "Station clock not set"),
 }
 REASONS: dict[str, tuple[str, str]] = {
     **{reason.value: pair for reason, pair in REASON_TEXT.items()},
@@ -136,6 +138,40 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "language": ("English", "中文"),
     "centre_scope": ("仅显示本机构的检验记录", "Only your centre's inspections are shown"),
     "none": ("无", "None"),
+    # Station fault reports (schemas/station-fault-report.md)
+    "station_faults": ("加气站故障报告", "Station fault reports"),
+    "station_faults_of": ("本站故障报告", "This station's fault reports"),
+    "fault_code": ("代码", "Code"),
+    "occurred_at": ("发生时间（加气站时钟）", "Occurred (station clock)"),
+    "received_at": ("接收时间", "Received"),
+    "cleared_at": ("恢复时间", "Cleared"),
+    "not_cleared": ("未恢复", "Not cleared"),
+    "malformed": ("格式有误（保存原文）", "Malformed (kept as sent)"),
+    "subject": ("相关记录", "About"),
+    "payload": ("被拒数据", "Refused data"),
+    "payload_bytes": ("{count} 字节", "{count} bytes"),
+    "hash_only": ("仅保存哈希", "hash only"),
+    "faults_count": ("本页 {count} 条报告", "{count} reports on this page"),
+    # Events from a station whose clock was off (services/events.py): the time shown is corrected.
+    "clock_off": ("时钟偏差", "Clock off"),
+    "station_clock_said": ("已按偏差校正；加气站时钟显示 {time}", "Corrected for the offset; the station's clock said {time}"),
+}
+
+# Units of a clock offset, largest first: (seconds per unit, zh, en).
+_OFFSET_UNITS: tuple[tuple[int, str, str], ...] = ((86400, "天", "d"), (3600, "小时", "h"), (60, "分钟", "min"), (1, "秒", "s"))
+
+# Kinds and codes of station fault reports: their own table, so a code a station invents can never
+# pick up the text of one of the page's own words.
+FAULT_LABELS: dict[str, tuple[str, str]] = {
+    "rejected_event": ("被登记系统拒收的记录", "Event rejected by the registry"),
+    "quarantined_event": ("无法读取、已隔离的记录", "Unreadable event, quarantined"),
+    "station_fault": ("加气站设备故障", "Station equipment fault"),
+    "registry_rejected": ("登记系统拒收", "Refused by the registry"),
+    "undecodable_event": ("记录无法解码", "Event could not be decoded"),
+    "outbox_full": ("待上传队列已满", "Upload queue full"),
+    "interlock_fault": ("加气机联锁故障", "Pump interlock fault"),
+    "reader_lost": ("读卡器断开", "Tag reader lost"),
+    "clock_skew": ("加气站时钟偏差", "Station clock off"),
 }
 
 # The clone detector (services/clones.py) explains each suspect in an English sentence; these
@@ -170,6 +206,13 @@ def reason_label(code: str, lang: Lang) -> str:
     return code if pair is None else pair[0 if lang == "zh" else 1]
 
 
+def fault_label(code: str | None, lang: Lang) -> str:
+    if code is None:
+        return "–"
+    pair = FAULT_LABELS.get(code)
+    return code if pair is None else pair[0 if lang == "zh" else 1]
+
+
 def clone_detail(detail: str, lang: Lang) -> str:
     if lang == "en":
         return detail
@@ -185,6 +228,16 @@ def format_int(value: int | float | None, lang: Lang) -> str:
     if value is None:
         return "–"
     return f"{int(value):,}"
+
+
+def format_offset(milliseconds: int | None, lang: Lang) -> str:
+    """A station's clock offset in the largest unit that keeps two or more of it: +11 分钟, -2 天 (shown with a minus sign)."""
+    if milliseconds is None:
+        return ""
+    seconds = abs(milliseconds) // 1000
+    size, zh, en = next((unit for unit in _OFFSET_UNITS if seconds >= 2 * unit[0]), _OFFSET_UNITS[-1])
+    sign = "−" if milliseconds < 0 else "+"
+    return f"{sign}{seconds // size:,} {zh if lang == 'zh' else en}"
 
 
 def format_percent(value: float, lang: Lang) -> str:

@@ -11,17 +11,21 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from registry_service.api.bureau import EVENT_COLUMNS
 from registry_service.api.common import csv_response
+from registry_service.api.parse import CODE
 from registry_service.dashboard import i18n, records, reports
 from registry_service.dashboard.filters import DEFAULT_DAYS, SORTS, DashboardQuery, parse_query, today_local
 from registry_service.dashboard.signin import CSRF_FIELD, SignInRefused, new_csrf_token
 from registry_service.dashboard.signin import sign_in as check_sign_in
 from registry_service.dashboard.web import allow, blueprint, lang, now, offset_hours, page, read, reg, throttle, user
+from registry_service.errors import InvalidInput
 from registry_service.models import Outcome, Role
+from registry_service.services import station_faults as faults
 from registry_service.services.reasons import REASON_CODES
 
 log = logging.getLogger(__name__)
 CSV_COLUMNS = [*EVENT_COLUMNS, "local_time", "reason_text"]
 INSPECTION_DAYS = 366  # inspections are yearly: a year shows every cylinder a centre handles
+FAULT_PAGE_SIZE = 100
 
 
 def _query(default_days: int = DEFAULT_DAYS) -> DashboardQuery:
@@ -111,6 +115,23 @@ def station(code: str) -> Any:
     query = _query()
     history = read(lambda s: records.station_history(s, code, query, now(), offset_hours()))
     return page("station.html", query=query, h=history)
+
+
+@blueprint.get("/station-faults")
+@allow(Role.BUREAU)
+def station_faults() -> Any:
+    """What stations reported they could not deliver or do (schemas/station-fault-report.md)."""
+    query = _query()
+    window = query.event_filter(offset_hours())
+    kind = request.args.get("kind", "").strip() or None
+    if kind is not None and not CODE.match(kind):
+        raise InvalidInput("kind is not a code")
+    cursor = request.args.get("cursor") or None
+    if cursor is not None and len(cursor) > 200:
+        raise InvalidInput("cursor is not one this registry issued")
+    flt = faults.FaultFilter(station=query.station, kind=kind, since=window.since, until=window.until)
+    result = read(lambda s: faults.list_faults(s, flt, now(), FAULT_PAGE_SIZE, cursor))
+    return page("station_faults.html", query=query, kind=kind, kinds=faults.KINDS, result=result)
 
 
 @blueprint.get("/vehicles/<plate>")

@@ -145,6 +145,8 @@ def _common() -> dict[str, Any]:
         "fmt_dt": lambda v: i18n.format_datetime(_as_datetime(v), current_lang, hours),
         "reason_label": lambda code: i18n.reason_label(code, current_lang),
         "clone_detail": lambda detail: i18n.clone_detail(detail, current_lang),
+        "fault_label": lambda code: i18n.fault_label(code, current_lang),
+        "fmt_offset": lambda ms: i18n.format_offset(ms, current_lang),
         "bar": stacked_bar,
         "daily_chart": daily_chart,
         "link": link,

@@ -14,7 +14,9 @@ from registry_service.models.cylinders import (
     Vehicle,
 )
 from registry_service.models.events import FILL_OUTCOMES, PROBLEM_OUTCOMES, Outcome, ScanEvent
+from registry_service.models.faults import StationFault
 from registry_service.models.places import Pump, Region, RegionLevel, Station
+from registry_service.models.status import StatusEntry, StatusIndexBlock, StatusListPublication
 
 __all__ = [
     "FILL_OUTCOMES",
@@ -36,6 +38,10 @@ __all__ = [
     "Role",
     "ScanEvent",
     "Station",
+    "StatusEntry",
+    "StatusIndexBlock",
+    "StatusListPublication",
+    "StationFault",
     "TrustListPublication",
     "UTCDateTime",
     "User",

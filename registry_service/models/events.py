@@ -28,6 +28,7 @@ class Outcome(enum.StrEnum):
 PROBLEM_OUTCOMES = (Outcome.REFUSED, Outcome.OVERRIDDEN)
 FILL_OUTCOMES = (Outcome.ALLOWED, Outcome.OVERRIDDEN, Outcome.WOULD_REFUSE)
 _PROBLEM_SQL = text("outcome IN ('refused', 'overridden')")
+_SKEWED_SQL = text("clock_skewed")
 
 
 class ScanEvent(Base):
@@ -47,11 +48,21 @@ class ScanEvent(Base):
             postgresql_where=_PROBLEM_SQL,
             sqlite_where=_PROBLEM_SQL,
         ),
+        # Events from stations with a wrong clock: few, and what the bureau asks about by themselves.
+        Index("ix_scan_events_skewed", "station_id", "occurred_at", postgresql_where=_SKEWED_SQL, sqlite_where=_SKEWED_SQL),
     )
 
     event_uuid: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # When it happened by the registry's reckoning: the station's clock corrected by the offset it
+    # measured, or the receipt time when its clock is impossible (services/events.py).
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The station's clock reading as sent (NULL on rows stored before migration 0004, whose
+    # occurred_at is that reading), its clock minus the registry's as it measured it (ms; NULL:
+    # unknown), and whether its clock was off by more than the tolerance or impossible.
+    station_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger)
+    clock_skewed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # No foreign keys on this table: a per-row referential check costs more than the insert itself
     # at 20 M rows a day; station_id comes from the authenticated station, cylinder_pk from a lookup.
     station_id: Mapped[int] = mapped_column(Integer)

@@ -1,10 +1,12 @@
 """Cylinder status for stations, revocations (condemn, scrap, stolen, superseded) and their
-delta feed. Status mirrors the station's offline rules, with what only the registry knows."""
+delta feed. Status applies the station's own date rules (tag_tools.rules), with what only the
+registry knows; when the station holds a newer record than the registry, the answer is "unknown"
+and the station keeps its offline verdict (the registry lags a centre's upload, it does not win)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,8 +15,9 @@ from sqlalchemy.orm import Session
 from registry_service.auth import Principal
 from registry_service.errors import Conflict, InvalidInput, NotFound
 from registry_service.models import Cylinder, CylinderState, Revocation, RevocationKind
-from registry_service.services import audit
+from registry_service.services import audit, status_indexes
 from registry_service.services.status_reads import StatusReads, StatusRow
+from tag_tools import rules
 
 _STATE_REVOCATION = {
     RevocationKind.CONDEMNED: CylinderState.CONDEMNED,
@@ -27,6 +30,7 @@ _STATE_REVOCATION = {
 class StatusQuery:
     cylinder_id: str | None
     tag_uid: str | None
+    record_sequence: int | None = None  # of the record on the tag the station read
 
 
 def cylinder_status(
@@ -73,20 +77,29 @@ def _one_status(
             "decision": "refuse",
             "reasons": ["unregistered"],
         }
+    if item.record_sequence is not None and item.record_sequence > row.record_sequence:
+        return {
+            "cylinder_id": row.cylinder_id,
+            "tag_uid": row.tag_uid,
+            "registered": True,
+            "decision": "unknown",
+            "reasons": ["record_newer_than_registry"],
+            "record_sequence": row.record_sequence,
+        }
     reasons: list[str] = []
     if row.state is not CylinderState.ACTIVE:
         reasons.append("cylinder_revoked")
     if row.last_result == "fail":
         reasons.append("inspection_failed")
-    if row.end_of_life <= today:
+    if rules.is_past_service_life(today, row.end_of_life):
         reasons.append("past_service_life")
-    if row.next_due is None or row.next_due < today:
+    if row.next_due is None or rules.is_overdue(today, row.next_due):  # None: never inspected
         reasons.append("inspection_overdue")
     mismatch = item.tag_uid is not None and row.tag_uid is not None and item.tag_uid != row.tag_uid
     if mismatch or (plate and (not vehicle_known or row.vehicle_id != vehicle_id)):
         reasons.append("registration_mismatch")
     refuse = bool(reasons)
-    if not refuse and row.next_due is not None and row.next_due <= today + timedelta(days=due_soon_days):
+    if row.next_due is not None and rules.is_due_soon(today, row.next_due, row.end_of_life, due_soon_days, refused=refuse):
         reasons.append("due_soon")
     return {
         "cylinder_id": row.cylinder_id,
@@ -131,6 +144,7 @@ def revoke(
         cylinder.state = _STATE_REVOCATION[kind]
         if kind is RevocationKind.CONDEMNED:
             cylinder.last_result = "fail"
+        status_indexes.revoke(session, cylinder.id, kind, now)
     row = Revocation(
         cylinder_pk=cylinder.id,
         cylinder_id=cylinder.cylinder_id,

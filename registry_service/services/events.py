@@ -4,6 +4,13 @@ A station retries a batch until it gets an answer, so the same events arrive mor
 event is identified by its UUID and, because a partitioned table's unique keys must contain the
 partition key, the primary key is (event_uuid, occurred_at): a retry resends the identical event,
 conflicts on that key and is counted as a duplicate, atomically, even for concurrent retries.
+
+No event is refused for its time. A station's clock may be minutes fast, days slow or back in 1970
+after a flat RTC battery; losing its events would hide exactly the fills the bureau must see. Each
+event keeps the station's reading (station_time) and the offset the station measured against the
+registry (clock_offset_ms), and occurred_at is the corrected time (`Placement`), which always falls
+in the accepted window, so it lands in a current daily partition. Events outside the tolerance
+are flagged clock_skewed for the bureau.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from registry_service.errors import InvalidInput
-from registry_service.models import Cylinder, Outcome, ScanEvent
+from registry_service.models import Base, Cylinder, Outcome, ScanEvent
 from registry_service.services.reasons import mask_of
 
 MAX_CLOCK_SKEW = timedelta(minutes=10)
@@ -28,9 +35,24 @@ MAX_AGE = timedelta(days=400)
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where an event goes in time: the corrected occurred_at and how it was found."""
+
+    occurred_at: datetime
+    clock_skewed: bool
+    # occurred_at is the receipt time, which differs on every retry: such an event is deduplicated
+    # by its UUID alone, not by the primary key.
+    dated_by_receipt: bool
+
+
+def _accepted(moment: datetime, now: datetime) -> bool:
+    return now - MAX_AGE <= moment <= now + MAX_CLOCK_SKEW
+
+
+@dataclass(frozen=True)
 class ScanEventIn:
     event_uuid: uuid.UUID
-    occurred_at: datetime
+    occurred_at: datetime  # the station's clock reading, as sent
     pump_number: int | None
     cylinder_id: str | None
     tag_uid: str | None
@@ -45,13 +67,27 @@ class ScanEventIn:
     supervisor: str | None = None
     override_reason: str | None = None
     session_id: str | None = None
+    clock_offset_ms: int | None = None  # station clock minus registry clock, as the station measured it
 
-    def check(self, index: int, now: datetime) -> None:
+    def placement(self, now: datetime) -> Placement:
+        """station_time - offset when the offset is known; else the station time when it is
+        plausible; else (or when a wrong offset corrects it into nonsense) the receipt time."""
+        station_ok = _accepted(self.occurred_at, now)
+        if self.clock_offset_ms is not None:
+            offset = timedelta(milliseconds=self.clock_offset_ms)
+            skewed = not station_ok or abs(offset) > MAX_CLOCK_SKEW
+            try:
+                corrected = self.occurred_at - offset
+            except OverflowError:
+                corrected = None
+            if corrected is not None and _accepted(corrected, now):
+                return Placement(corrected, skewed, False)
+        elif station_ok:
+            return Placement(self.occurred_at, False, False)
+        return Placement(now, True, True)
+
+    def check(self, index: int) -> None:
         where = f"events[{index}]"
-        if self.occurred_at > now + MAX_CLOCK_SKEW:
-            raise InvalidInput(f"{where}.occurred_at is in the future (check the station clock)")
-        if self.occurred_at < now - MAX_AGE:
-            raise InvalidInput(f"{where}.occurred_at is more than {MAX_AGE.days} days old")
         refused = self.decision == "refuse"
         if self.outcome in (Outcome.OVERRIDDEN, Outcome.WOULD_REFUSE, Outcome.REFUSED) and not refused:
             raise InvalidInput(f"{where}: outcome {self.outcome.value} needs decision refuse")
@@ -70,22 +106,33 @@ class ScanEventIn:
 
 def ingest(session: Session, station_id: int, events: list[ScanEventIn], now: datetime) -> dict[str, int]:
     for index, event in enumerate(events):
-        event.check(index, now)
+        event.check(index)
     unique: dict[uuid.UUID, ScanEventIn] = {}
     for event in events:
         unique.setdefault(event.event_uuid, event)
-    if not unique:
+    placed = [(event, event.placement(now)) for event in unique.values()]
+    if not placed:
         accepted = 0
     elif session.get_bind().dialect.name == "postgresql":
-        accepted = _insert_json_batch(session, station_id, list(unique.values()), now)
+        accepted = _insert_json_batch(session, station_id, placed, now)
     else:
-        ids = {e.cylinder_id for e in unique.values() if e.cylinder_id}
-        pks = dict(session.execute(select(Cylinder.cylinder_id, Cylinder.id).where(Cylinder.cylinder_id.in_(ids))).all()) if ids else {}
-        rows = [_row(e, station_id, pks.get(e.cylinder_id or ""), now) for e in unique.values()]
-        # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" batches the rows.
-        statement = _insert_ignoring_duplicates(session).returning(ScanEvent.event_uuid)
-        accepted = len(session.connection().execute(statement, rows).all())
+        accepted = _insert_rows(session, station_id, placed, now)
     return {"received": len(events), "accepted": accepted, "duplicates": len(events) - accepted}
+
+
+def _insert_rows(session: Session, station_id: int, placed: list[tuple[ScanEventIn, Placement]], now: datetime) -> int:
+    by_receipt = [event.event_uuid for event, where in placed if where.dated_by_receipt]
+    if by_receipt:  # retries of events dated by receipt: their key differs, their UUID does not
+        known = set(session.scalars(select(ScanEvent.event_uuid).where(ScanEvent.event_uuid.in_(by_receipt))))
+        placed = [(event, where) for event, where in placed if event.event_uuid not in known]
+    if not placed:
+        return 0
+    ids = {e.cylinder_id for e, _ in placed if e.cylinder_id}
+    pks = dict(session.execute(select(Cylinder.cylinder_id, Cylinder.id).where(Cylinder.cylinder_id.in_(ids))).all()) if ids else {}
+    rows = [_row(e, where, station_id, pks.get(e.cylinder_id or ""), now) for e, where in placed]
+    # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" batches the rows.
+    statement = insert_ignoring_duplicates(session, ScanEvent).returning(ScanEvent.event_uuid)
+    return len(session.connection().execute(statement, rows).all())
 
 
 # PostgreSQL: the batch travels as one JSON array; PostgreSQL unpacks it (json_to_recordset) and
@@ -93,9 +140,14 @@ def ingest(session: Session, station_id: int, events: list[ScanEventIn], now: da
 # once per connection. The registry's Python is bound to one core by the GIL, so parsing and
 # lookups moved into the database run beside it on another; one json.dumps replaces adapting
 # twenty arrays value by value. ON CONFLICT DO NOTHING skips retries; the row count is what was new.
+# An event dated by its receipt (a station clock beyond repair) is skipped when its UUID is stored
+# already: CASE makes PostgreSQL look only for those few, not for every event of the batch.
 _PG_EVENT_COLUMNS = {
     "event_uuid": "uuid",
     "occurred_at": "timestamptz",
+    "station_time": "timestamptz",
+    "clock_offset_ms": "int8",
+    "clock_skewed": "bool",
     "pump_number": "int2",
     "cylinder_id": "text",
     "tag_uid": "text",
@@ -115,15 +167,17 @@ _PG_EVENT_COLUMNS = {
 _PG_INSERT = (
     f"INSERT INTO scan_events (received_at, station_id, cylinder_pk, {', '.join(_PG_EVENT_COLUMNS)}) "
     f"SELECT %(received_at)s, %(station_id)s, c.id, {', '.join(f'e.{column}' for column in _PG_EVENT_COLUMNS)} "
-    f"FROM json_to_recordset(%(events)s::json) AS e({', '.join(f'{c} {t}' for c, t in _PG_EVENT_COLUMNS.items())}) "
+    f"FROM json_to_recordset(%(events)s::json) AS e({', '.join(f'{c} {t}' for c, t in _PG_EVENT_COLUMNS.items())}, by_receipt bool) "
     "LEFT JOIN cylinders c ON c.cylinder_id = e.cylinder_id "
+    "WHERE CASE WHEN e.by_receipt THEN NOT EXISTS (SELECT 1 FROM scan_events s WHERE s.event_uuid = e.event_uuid) "
+    "ELSE true END "
     "ON CONFLICT DO NOTHING"
 )
 
 
-def _insert_json_batch(session: Session, station_id: int, events: list[ScanEventIn], now: datetime) -> int:
-    document = json.dumps([_event_values(event) for event in events], ensure_ascii=False, separators=(",", ":"),
-                          default=_json_value)
+def _insert_json_batch(session: Session, station_id: int, placed: list[tuple[ScanEventIn, Placement]], now: datetime) -> int:
+    values = [{**_event_values(event, where), "by_receipt": where.dated_by_receipt} for event, where in placed]
+    document = json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=_json_value)
     result = session.connection().exec_driver_sql(_PG_INSERT, {"received_at": now, "station_id": station_id, "events": document})
     return int(result.rowcount)
 
@@ -137,24 +191,28 @@ def _json_value(value: object) -> str:
     raise TypeError(f"no JSON form for {type(value).__name__}")
 
 
-def _insert_ignoring_duplicates(session: Session) -> Any:
+def insert_ignoring_duplicates(session: Session, model: type[Base]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING: how idempotent uploads skip what the registry already has."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return pg_insert(ScanEvent).on_conflict_do_nothing()
+        return pg_insert(model).on_conflict_do_nothing()
     if dialect == "sqlite":
-        return sqlite_insert(ScanEvent).on_conflict_do_nothing()
-    raise NotImplementedError(f"scan-event ingestion supports PostgreSQL and SQLite, not {dialect}")
+        return sqlite_insert(model).on_conflict_do_nothing()
+    raise NotImplementedError(f"idempotent uploads support PostgreSQL and SQLite, not {dialect}")
 
 
-def _row(event: ScanEventIn, station_id: int, cylinder_pk: int | None, now: datetime) -> dict[str, Any]:
-    return {"received_at": now, "station_id": station_id, "cylinder_pk": cylinder_pk, **_event_values(event)}
+def _row(event: ScanEventIn, where: Placement, station_id: int, cylinder_pk: int | None, now: datetime) -> dict[str, Any]:
+    return {"received_at": now, "station_id": station_id, "cylinder_pk": cylinder_pk, **_event_values(event, where)}
 
 
-def _event_values(event: ScanEventIn) -> dict[str, Any]:
+def _event_values(event: ScanEventIn, where: Placement) -> dict[str, Any]:
     """The columns that come from the event itself (keys as in _PG_EVENT_COLUMNS)."""
     return {
         "event_uuid": event.event_uuid,
-        "occurred_at": event.occurred_at,
+        "occurred_at": where.occurred_at,
+        "station_time": event.occurred_at,
+        "clock_offset_ms": event.clock_offset_ms,
+        "clock_skewed": where.clock_skewed,
         "pump_number": event.pump_number,
         "cylinder_id": event.cylinder_id,
         "tag_uid": event.tag_uid,

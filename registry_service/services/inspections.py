@@ -25,7 +25,7 @@ from registry_service.models import (
     Role,
     Vehicle,
 )
-from registry_service.services import audit
+from registry_service.services import audit, status_indexes
 from registry_service.services.cylinders import revoke
 from tag_tools import pki
 from tag_tools.claims import CylinderRecord, InspectionResult
@@ -92,6 +92,10 @@ def submit(
     )
     session.add(inspection)
     session.flush()
+    # The status list: older entries of this cylinder become superseded, the new one starts valid.
+    status_indexes.supersede_older(session, cylinder.id, record.sequence, now)
+    if record.status_ref is not None:
+        status_indexes.claim(session, centre.id, cylinder.id, record.sequence, record.status_ref, now)
     if previous_sequence > 0:
         revoke(
             session,

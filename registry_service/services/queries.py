@@ -39,6 +39,7 @@ class EventFilter:
     tag_uid: str | None = None
     overdue_only: bool = False
     decided_offline: bool | None = None
+    clock_skewed: bool | None = None  # events from a station whose clock was off (services/events.py)
 
     def window(self, now: datetime, default_range: timedelta = DEFAULT_RANGE) -> tuple[datetime, datetime]:
         # Default end: a little after now, so events from stations with a fast clock are included.
@@ -79,6 +80,8 @@ def conditions(session: Session, flt: EventFilter, now: datetime, default_range:
         result.where.append(ScanEvent.tag_uid == flt.tag_uid)
     if flt.decided_offline is not None:
         result.where.append(ScanEvent.decided_offline == flt.decided_offline)
+    if flt.clock_skewed is not None:
+        result.where.append(ScanEvent.clock_skewed == flt.clock_skewed)
     return result
 
 
@@ -157,6 +160,10 @@ def event_json(event: ScanEvent, station_code: str, station_name: str) -> dict[s
         "override_reason": event.override_reason,
         "decided_offline": event.decided_offline,
         "session_id": event.session_id,
+        # occurred_at is corrected for the station's clock; what its clock said, and by how much it was off.
+        "station_time": event.station_time.isoformat() if event.station_time else None,
+        "clock_offset_ms": event.clock_offset_ms,
+        "clock_skewed": event.clock_skewed,
     }
 
 

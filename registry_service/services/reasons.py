@@ -36,6 +36,9 @@ REASON_CODES: tuple[str, ...] = (
     "tag_unreadable",
     "refilled_too_soon",
     "cylinder_missing",
+    "agent_error",
+    "record_newer_than_registry",
+    "clock_unset",
 )
 OTHER_BIT = 1 << 62
 _BITS = {code: 1 << index for index, code in enumerate(REASON_CODES)}

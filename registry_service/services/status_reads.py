@@ -25,7 +25,8 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.engine import make_url
 
-from registry_service.errors import ServiceUnavailable
+from registry_service.db import PG_BUSY_STATES
+from registry_service.errors import DatabaseBusy, ServiceUnavailable
 from registry_service.models import Cylinder, CylinderState, Vehicle
 
 log = logging.getLogger(__name__)
@@ -169,12 +170,17 @@ class PgStatusReads:
         return result
 
     def _error(self, result: Any) -> Exception:
-        from psycopg import DatabaseError, OperationalError, pq
+        """The psycopg error class of the result's SQLSTATE (lock and statement timeouts included)."""
+        from psycopg import DatabaseError, OperationalError, errors, pq
 
         message = (result.error_message or b"").decode(errors="replace").strip() or "no answer"
         if self.pgconn.status != pq.ConnStatus.OK:
             return OperationalError(message)
-        return DatabaseError(message)
+        sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode()
+        try:
+            return errors.lookup(sqlstate)(message)
+        except KeyError:
+            return DatabaseError(message)
 
     def _rows(self, name: bytes, argument: bytes) -> list[StatusRow]:
         result = self._run(name, argument)
@@ -208,9 +214,10 @@ class ThreadLocalPg:
     retried on a new connection, as db.run_read_only does for SQLAlchemy's pool.
     """
 
-    def __init__(self, engine: Engine, *, attempts: int = 3, backoff_s: float = 0.2) -> None:
+    def __init__(self, engine: Engine, *, options: str = "", attempts: int = 3, backoff_s: float = 0.2) -> None:
         url = make_url(engine.url).set(drivername="postgresql")
         self._conninfo = url.render_as_string(hide_password=False)
+        self._options = " ".join(("-c DateStyle=ISO,YMD", options)).strip()
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._local = threading.local()
@@ -222,7 +229,11 @@ class ThreadLocalPg:
             try:
                 connection = self._connection()
                 return work(PgStatusReads(connection.pgconn, self._local.prepared))
-            except psycopg.OperationalError as exc:
+            except psycopg.Error as exc:
+                if exc.sqlstate in PG_BUSY_STATES:  # lock_timeout or statement_timeout: the connection is fine
+                    raise DatabaseBusy("the database is busy; retry shortly") from exc
+                if not isinstance(exc, psycopg.OperationalError):
+                    raise
                 self._discard()
                 log.warning("status read: database connection lost (attempt %d/%d): %s", attempt, self._attempts, exc)
                 if attempt == self._attempts:
@@ -237,7 +248,7 @@ class ThreadLocalPg:
         if connection is None or connection.closed:
             connection = psycopg.connect(
                 self._conninfo, autocommit=True, connect_timeout=5, application_name="cylinder-registry",
-                client_encoding="UTF8", options="-c DateStyle=ISO,YMD",
+                client_encoding="UTF8", options=self._options,
             )
             self._local.connection = connection
             self._local.prepared = set()

@@ -3,6 +3,7 @@
 import argparse
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography import x509
 
@@ -61,3 +62,22 @@ def read_input(path: Path, what: str) -> bytes:
 
 def read_certificate(path: Path, what: str) -> x509.Certificate:
     return pki.load_certificate(read_input(path, what))
+
+
+DEFAULT_READ_ZONE = "Asia/Shanghai"
+
+
+def add_timezone_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        default=DEFAULT_READ_ZONE,
+        help=f"judge dates in this IANA time zone, as the station does (default {DEFAULT_READ_ZONE})",
+    )
+
+
+def zone_from(args: argparse.Namespace) -> ZoneInfo:
+    try:
+        return ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"--timezone: {args.timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None

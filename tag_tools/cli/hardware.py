@@ -11,7 +11,15 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from tag_tools.cli.common import add_now_option, now_from, parse_hex, read_certificate, read_input
+from tag_tools.cli.common import (
+    add_now_option,
+    add_timezone_option,
+    now_from,
+    parse_hex,
+    read_certificate,
+    read_input,
+    zone_from,
+)
 from tag_tools.cli.exit_codes import ExitCode
 from tag_tools.errors import InputError
 from tag_tools.ntag import NXP_NTAG21X_PUBLIC_KEY
@@ -35,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     read.add_argument("--lang", choices=["zh", "en"], default="zh")
     add_now_option(read)
+    add_timezone_option(read)
     read.set_defaults(handler=_read)
 
     write = subparsers.add_parser("write", help="write an NDEF message to a tag, verify it, and lock the tag")
@@ -95,7 +104,7 @@ def _verdict(args: argparse.Namespace, uid: bytes, message: bytes, chip: ChipEvi
         read_input(args.trust_list, "trust list"),
         timedelta(days=args.max_age_days),
     )
-    policy = VerificationPolicy(refuse_non_genuine_chip=not args.allow_non_genuine)
+    policy = VerificationPolicy(refuse_non_genuine_chip=not args.allow_non_genuine, local_timezone=zone_from(args))
     return verify_tag(uid, message, trust=trust, now=now_from(args), chip=chip, policy=policy)
 
 

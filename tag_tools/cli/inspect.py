@@ -5,7 +5,15 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from tag_tools.cli.common import add_now_option, now_from, parse_hex, read_certificate, read_input
+from tag_tools.cli.common import (
+    add_now_option,
+    add_timezone_option,
+    now_from,
+    parse_hex,
+    read_certificate,
+    read_input,
+    zone_from,
+)
 from tag_tools.cli.exit_codes import ExitCode
 from tag_tools.errors import InputError
 from tag_tools.labels import Language, claim_label, decision_text, reason_text
@@ -30,6 +38,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
     verify.add_argument("--lang", choices=["zh", "en"], default="zh")
     add_now_option(verify)
+    add_timezone_option(verify)
     verify.set_defaults(handler=_verify)
 
     show = subparsers.add_parser("show", help="decode a record for people, without verifying it")
@@ -45,7 +54,8 @@ def _verify(args: argparse.Namespace) -> ExitCode:
         read_input(args.trust_list, "trust list"),
         timedelta(days=args.max_age_days),
     )
-    policy = VerificationPolicy(warning_days=args.warning_days, refuse_non_genuine_chip=not args.allow_non_genuine)
+    policy = VerificationPolicy(warning_days=args.warning_days, refuse_non_genuine_chip=not args.allow_non_genuine,
+                                local_timezone=zone_from(args))
     verdict = verify_tag(
         parse_hex(args.uid, "--uid"),
         TagMemory(data) if args.memory else data,

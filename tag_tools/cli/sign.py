@@ -3,6 +3,11 @@
 In a batch a bad row is reported with its line number and reason and the other rows go on; the
 exit code says whether every row was signed. Each record is written to its own file, named after
 the cylinder and the tag, ready for `cylinder-tag write`.
+
+The record's dates are the centre's local calendar dates, so "today" is the date in the centre's
+time zone (`--timezone`; by default the zone of the country in the centre's certificate, else
+Asia/Shanghai): a centre in China signs an inspection done at 07:00 local time on that day, which
+is still the previous day in UTC.
 """
 
 import argparse
@@ -11,14 +16,16 @@ import io
 import json
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 from tqdm import tqdm
 
-from tag_tools import crypto, pki
+from tag_tools import crypto, pki, rules
 from tag_tools.claims import CylinderRecord
 from tag_tools.cli.common import add_now_option, add_passphrase_options, now_from, passphrase_source, read_certificate, read_input
 from tag_tools.cli.exit_codes import ExitCode
@@ -27,6 +34,10 @@ from tag_tools.keys import read_private_key, write_public_file
 from tag_tools.record import sign_record, size_on_tag
 
 MAX_BATCH_ROWS = 1_000_000
+DEFAULT_ZONE = "Asia/Shanghai"
+# A centre's certificate names its country (subject C); its zone decides the centre's "today".
+# China has one civil time zone; a country with several needs --timezone.
+ZONE_OF_COUNTRY = {"CN": "Asia/Shanghai"}
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -44,6 +55,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     sign.add_argument("--out", type=Path, required=True, help="record file (--json) or output folder (--csv)")
     sign.add_argument("--errors", type=Path, metavar="FILE", help="with --csv: also write failed rows and reasons as CSV")
     add_passphrase_options(sign, "centre key")
+    sign.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="the centre's IANA time zone, whose calendar date is 'today' for the record's dates "
+        f"(default: the zone of the certificate's country, else {DEFAULT_ZONE})",
+    )
     add_now_option(sign)
     sign.set_defaults(handler=_sign)
 
@@ -54,6 +71,7 @@ class Signer:
     certificate: x509.Certificate
     centre_id: str
     now: datetime
+    zone: tzinfo  # the centre's: its calendar date is the one on the record
 
     def sign(self, fields: dict[str, Any]) -> tuple[CylinderRecord, bytes]:
         fields = {k: v for k, v in fields.items() if v not in (None, "")}
@@ -63,16 +81,34 @@ class Signer:
             record = CylinderRecord.from_json(fields)
         except (ValueError, TypeError) as error:  # includes RecordFormatError
             raise InputError(str(error)) from None
+        if rules.issued_before_inspection(record.issued_at, record.inspected, self.zone):
+            issued_on = rules.local_today(record.issued_at, self.zone)
+            raise InputError(
+                f"inspected {record.inspected.isoformat()} is after the day of issue {issued_on.isoformat()} "
+                f"in {self.zone} (is --timezone right?)"
+            )
         return record, sign_record(record, self.key, self.certificate)
 
 
 def _sign(args: argparse.Namespace) -> ExitCode:
     certificate = read_certificate(args.cert, "certificate")
     key = read_private_key(args.key, passphrase_source(args, "centre key"))
-    signer = Signer(key, certificate, pki.centre_identity(certificate).centre_id, now_from(args))
+    zone = _zone(args.timezone, certificate)
+    signer = Signer(key, certificate, pki.centre_identity(certificate).centre_id, now_from(args), zone)
     if args.json is not None:
         return _sign_one(signer, args.json, args.out)
     return _sign_batch(signer, args.csv, args.out, args.errors)
+
+
+def _zone(name: str | None, certificate: x509.Certificate) -> tzinfo:
+    """--timezone, else the zone of the certificate's country, else Asia/Shanghai."""
+    if name is None:
+        countries = certificate.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)
+        name = ZONE_OF_COUNTRY.get(str(countries[0].value) if countries else "", DEFAULT_ZONE)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"--timezone: {name!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
 
 
 def _sign_one(signer: Signer, source: Path, out: Path) -> ExitCode:

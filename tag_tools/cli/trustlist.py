@@ -1,4 +1,8 @@
-"""`cylinder-tag trustlist build | show`: the bureau publishes which centres stations trust."""
+"""`cylinder-tag trustlist build | show`: the bureau publishes which centres stations trust.
+
+`build --signer-key/--signer-cert` signs with a list signer's key file (the root stays offline);
+without them it signs with the root key, the deprecated form kept for the migration. A signer held
+in an HSM signs through the `cylinder-signer` process instead (`cylinder-signer sign-trust-list`)."""
 
 import argparse
 import json
@@ -11,8 +15,9 @@ from tag_tools.ca_store import CaStore
 from tag_tools.cli.common import add_now_option, add_passphrase_options, now_from, passphrase_source, read_certificate, read_input
 from tag_tools.cli.exit_codes import ExitCode
 from tag_tools.errors import InputError
-from tag_tools.keys import write_public_file
-from tag_tools.trustlist import TrustList, parse_trust_list
+from tag_tools.keys import read_private_key, write_public_file
+from tag_tools.signer_ca import SignerCa
+from tag_tools.trustlist import TrustList, build_trust_list, parse_trust_list
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -22,7 +27,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     build.add_argument("--dir", type=Path, required=True, help="CA folder")
     build.add_argument("--out", type=Path, required=True, help="trust list file to write")
     build.add_argument("--valid-days", type=int, default=14, help="days until the list expires (default 14)")
-    add_passphrase_options(build, "root key")
+    build.add_argument("--signer-key", type=Path, help="the list signer's encrypted key (then the passphrase is its)")
+    build.add_argument("--signer-cert", type=Path, help="the list signer's certificate (with --signer-key)")
+    add_passphrase_options(build, "root key, or with --signer-key the signer key,")
     add_now_option(build)
     build.set_defaults(handler=_build)
 
@@ -36,9 +43,17 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def _build(args: argparse.Namespace) -> ExitCode:
     if args.valid_days < 1:
         raise InputError("--valid-days must be at least 1")
-    signed, trust_list = CaStore(args.dir).build_trust_list(
-        passphrase_source(args, "root key"), now_from(args), timedelta(days=args.valid_days)
-    )
+    if (args.signer_key is None) != (args.signer_cert is None):
+        raise InputError("--signer-key and --signer-cert go together")
+    valid_for = timedelta(days=args.valid_days)
+    if args.signer_key is None:
+        signed, trust_list = CaStore(args.dir).build_trust_list(passphrase_source(args, "root key"), now_from(args), valid_for)
+    else:
+        store = CaStore(args.dir)
+        trust_list = SignerCa(store).trust_list_content(now_from(args), valid_for)
+        key = read_private_key(args.signer_key, passphrase_source(args, "signer key"))
+        signer = read_certificate(args.signer_cert, "signer certificate")
+        signed = build_trust_list(trust_list, store.root_certificate(), key, signer)
     write_public_file(args.out, signed)
     print(
         f"trust list {args.out}: sequence {trust_list.sequence}, {len(trust_list.centres)} centres, "
@@ -63,6 +78,11 @@ def trust_list_summary(trust_list: TrustList) -> dict[str, Any]:
         {"kid": r.kid.hex(), "revoked_at": r.revoked_at.isoformat(), "reason": r.reason.name.lower()} for r in trust_list.revoked
     ]
     return {
+        "signed_by": pki.kid_of(trust_list.signed_by).hex() if trust_list.signed_by else "root (deprecated)",
+        "list_signers": [
+            {"kid": pki.kid_of(c).hex(), "not_after": c.not_valid_after_utc.isoformat()} for c in trust_list.signers
+        ],
+        "revoked_list_signers": sorted(k.hex() for k in trust_list.revoked_list_signers()),
         "sequence": trust_list.sequence,
         "issued_at": trust_list.issued_at.isoformat(),
         "expires_at": trust_list.expires_at.isoformat(),
@@ -78,6 +98,11 @@ def _show(args: argparse.Namespace) -> ExitCode:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         print(f"sequence {summary['sequence']}, issued {summary['issued_at']}, expires {summary['expires_at']}")
+        print(f"  signed by {summary['signed_by']}")
+        for signer in summary["list_signers"]:
+            print(f"  list signer {signer['kid']} until {signer['not_after']}")
+        for kid in summary["revoked_list_signers"]:
+            print(f"  revoked list signer {kid}")
         for centre in summary["centres"]:
             print(f"  trusted {centre['kid']} centre {centre['centre_id']} region {centre['region']} until {centre['not_after']}")
         for revoked in summary["revoked"]:

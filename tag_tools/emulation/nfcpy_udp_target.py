@@ -2,12 +2,13 @@
 
 A reader opened as `nfcpy:udp:HOST:PORT` (ContactlessFrontend('udp:HOST:PORT')) then finds this
 tag by NFC-A anticollision and reads it through nfcpy's own Type 2 Tag code. The target binds the
-udp driver's listening socket once (on all interfaces, as nfcpy's listen() does) and answers every
-frame itself: SENS_REQ/WUPA with SENS_RES 4400, the anticollision cascade with the UID, and the
-Type 2 Tag commands through the emulated chip. Tags can be swapped at any time.
+udp driver's listening socket once (on all interfaces, as nfcpy's listen() does) and hands every
+frame to the emulated chip, which answers like the real one from its state (SENS_REQ/ALL_REQ with
+SENS_RES 4400, the anticollision cascade with the UID, Type 2 Tag commands once selected, silence
+after a NAK until selected again). Tags can be swapped at any time.
 
-RFOFF (the reader muted its field) makes the next read count as a new power-on for the read
-counter. A removed emulator stays silent.
+RFOFF (the reader muted its field) is a power cycle for the chip: IDLE, and the next read counts
+again for the read counter. A removed emulator stays silent.
 """
 
 from __future__ import annotations
@@ -15,21 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from functools import reduce
-from operator import xor
 
 from tag_tools.emulation.ntag_emulator import NtagEmulator
 
 log = logging.getLogger(__name__)
-
-SENS_RES = bytes.fromhex("4400")  # double-size UID, bit frame anticollision
-REQA, WUPA, HLTA = 0x26, 0x52, 0x50
-
-
-def cascade_levels(uid: bytes) -> list[bytes]:
-    """SDD_RES per cascade level (UID part plus BCC), 7-byte UIDs with the 0x88 cascade tag."""
-    parts = [b"\x88" + uid[0:3], uid[3:7]] if len(uid) == 7 else [uid[0:4]]
-    return [part + bytes([reduce(xor, part)]) for part in parts]
 
 
 class UdpTagTarget:
@@ -42,7 +32,6 @@ class UdpTagTarget:
         host: str = "localhost",
         sel_res: int = 0x00,
     ) -> None:
-        self.emulator = emulator
         self.host = host
         self.port = port
         self.sel_res = sel_res
@@ -50,12 +39,13 @@ class UdpTagTarget:
         self._stop = threading.Event()
         self._bound = threading.Event()
         self._thread: threading.Thread | None = None
-        self._levels = cascade_levels(emulator.uid)
+        self.replace_emulator(emulator)
 
     def replace_emulator(self, emulator: NtagEmulator) -> None:
-        """Present another tag: it answers the next frame a reader sends."""
+        """Present another tag: it enters the field (power-on, IDLE) and waits for the reader's REQA."""
+        emulator.sak = self.sel_res
+        emulator.power_on()
         self.emulator = emulator
-        self._levels = cascade_levels(emulator.uid)
 
     def start(self, ready_timeout: float = 5.0) -> UdpTagTarget:
         """Serve in a thread; returns once the socket is bound, so a reader's first frame is not lost."""
@@ -94,7 +84,7 @@ class UdpTagTarget:
 
         nfcpy's own listen() closes and rebinds the socket on each call, so frames a reader sends
         between two calls are lost and the first activation could take seconds under load (once more
-        than the 10 s a test waits). Binding once and answering anticollision here (see _answer)
+        than the 10 s a test waits). Binding once and handing every frame to the chip (see _answer)
         leaves no such gap. RFOFF (the reader muted its field) ends a power-on: the next read counts again.
         """
         import nfc.clf
@@ -114,18 +104,5 @@ class UdpTagTarget:
                 device._send_data("106A", response, addr)  # type: ignore[attr-defined]
 
     def _answer(self, frame: bytes) -> bytes | None:
-        """Anticollision frames answered here (so a reader can re-select), the rest by the chip."""
-        if self.emulator.removed:
-            return None
-        levels = self._levels
-        if frame in (bytes([REQA]), bytes([WUPA])):
-            return SENS_RES
-        if frame[:1] == bytes([HLTA]):
-            return None
-        for level, select in enumerate((0x93, 0x95, 0x97)[: len(levels)]):
-            if frame == bytes([select, 0x20]):
-                return levels[level]
-            if frame == bytes([select, 0x70]) + levels[level]:
-                more = level + 1 < len(levels)
-                return bytes([(self.sel_res & 0xFB) | (0x04 if more else 0)])
+        """Every frame, anticollision included, goes to the chip: it knows its state, the target does not."""
         return self.emulator.handle(frame)

@@ -73,6 +73,7 @@ class PcscdWithVpcd:
         self._lock: IO[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._pcscd = "pcscd"
 
     def start(self) -> PcscdWithVpcd:
         pcscd = shutil.which("pcscd") or ("/usr/sbin/pcscd" if Path("/usr/sbin/pcscd").exists() else None)
@@ -92,14 +93,27 @@ class PcscdWithVpcd:
                 f"LIBPATH      {VPCD_DRIVER}\nCHANNELID    0x{self.port:X}\n"
             )
             self._log = Path(self._dir.name + ".log")  # not in the conf dir: pcscd parses every file there
-            with self._log.open("wb") as out:
-                self._process = subprocess.Popen([pcscd, "--foreground", "--config", self._dir.name], stdout=out, stderr=out)
-            self._wait_ready()
+            self._pcscd = pcscd
+            self._spawn()
         except BaseException:
             self.stop()
             raise
-        log.info("pcscd %d up, vpcd waiting on port %d", self._process.pid, self.port)
         return self
+
+    def _spawn(self) -> None:
+        assert self._dir is not None
+        with self._log.open("wb") as out:
+            self._process = subprocess.Popen([self._pcscd, "--foreground", "--config", self._dir.name], stdout=out, stderr=out)
+        self._wait_ready()
+        log.info("pcscd %d up, vpcd waiting on port %d", self._process.pid, self.port)
+
+    def restart(self, down_s: float = 0.5) -> None:
+        """Stop pcscd and start it again after `down_s`, keeping this session's turn, port and reader:
+        what `systemctl restart pcscd` (or an upgrade) does to a station."""
+        assert self._process is not None and self._dir is not None, "start() first"
+        self._end_process()
+        time.sleep(down_s)
+        self._spawn()
 
     def _wait_turn(self) -> None:
         """Take the machine-wide lock, waiting while another session runs its pcscd."""
@@ -138,7 +152,7 @@ class PcscdWithVpcd:
         self.stop()
         raise PeerError(f"pcscd did not list {READER_NAME!r} within {self.ready_timeout:g} s")
 
-    def stop(self) -> None:
+    def _end_process(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
@@ -146,6 +160,9 @@ class PcscdWithVpcd:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+    def stop(self) -> None:
+        self._end_process()
         self._process = None
         if self._dir is not None:
             self._log.unlink(missing_ok=True)

@@ -2,12 +2,16 @@
 
 pcscd loads the vpcd driver (/etc/reader.conf.d/vpcd), which waits on TCP port 35963 (its
 CHANNELID) for a virtual card. This module connects there and plays the part of a contactless
-reader with an NTAG on it, as an ACR122U does: it answers the PC/SC storage-card pseudo-APDUs and
-the direct-transmit escape. Every message is preceded by its length (2 bytes, big-endian); a
-1-byte message is a control code: 00 power off, 01 power on, 02 reset, 04 get ATR.
+reader with an NTAG on it, as an ACR122U does (`Acr122u`): it activates the chip on power-on,
+answers the PC/SC storage-card pseudo-APDUs and the direct-transmit escape, and reports failures
+with the status words of the ACR122U API (v2.04: 4.1 Get Data, 5.3 Read Binary, 5.4 Update Binary,
+6.1 Direct Transmit): 90 00 success, 63 00 "the operation failed", 6A 81 "function not supported".
+Every message is preceded by its length (2 bytes, big-endian); a 1-byte message is a control code:
+00 power off, 01 power on, 02 reset, 04 get ATR.
 
 Closing the connection is how the card leaves the reader: vpcd then reports the card absent, and
-a transmit in flight fails. The card reconnects when the emulator is reinserted.
+a transmit in flight fails. The card reconnects when the emulator is reinserted, and when pcscd
+comes back after a restart.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import threading
 import time
 
 from tag_tools import ntag
-from tag_tools.emulation.ntag_emulator import NtagEmulator
+from tag_tools.emulation.ntag_emulator import REQA, NtagEmulator, activate
 
 log = logging.getLogger(__name__)
 
@@ -28,37 +32,75 @@ ULTRALIGHT_ATR = bytes.fromhex("3B8F8001804F0CA0000003060300030000000068")
 POWER_OFF, POWER_ON, RESET, GET_ATR = 0x00, 0x01, 0x02, 0x04
 
 SW_OK = b"\x90\x00"
-SW_WRONG_LENGTH = b"\x67\x00"
-SW_ADDRESS_OUT_OF_RANGE = b"\x6a\x82"
-SW_MEMORY_FAILURE = b"\x65\x81"
-SW_NOT_SUPPORTED = b"\x6a\x81"
-SW_CLA_NOT_SUPPORTED = b"\x6e\x00"
+SW_FAILED = b"\x63\x00"  # ACR122U: "The operation failed" (a NAK, a silent tag, a bad length)
+SW_NOT_SUPPORTED = b"\x6a\x81"  # ACR122U: "Function not supported"
+
+# PN532 commands inside the direct-transmit escape FF 00 00 00 Lc <payload> (PN532 user manual 7.3).
+IN_COMMUNICATE_THRU = b"\xd4\x42"
+IN_LIST_PASSIVE_TARGET_106A = b"\xd4\x4a\x01\x00"  # one target, 106 kbps type A
+PN532_TIMEOUT = 0x01  # status byte of D5 43: the target did not answer
 
 
-def storage_card_response(emulator: NtagEmulator, apdu: bytes, direct_transmit: bool = True) -> bytes:
-    """Answer one APDU the way a PC/SC contactless reader does for an NTAG on it.
+class Acr122u:
+    """The reader side of one NTAG on an ACR122U: what its firmware does with each APDU.
 
     `direct_transmit=False` plays a reader without the ACR122U escape (many CCID readers).
     """
-    if len(apdu) < 4 or apdu[0] != 0xFF:
-        return SW_CLA_NOT_SUPPORTED
-    ins, p1, p2 = apdu[1], apdu[2], apdu[3]
-    if ins == 0xCA and p1 == 0x00:  # GET DATA: UID
-        return emulator.uid + SW_OK
-    if ins == 0xB0:  # READ BINARY: 16 bytes from page P2
-        answer = emulator.handle(bytes([ntag.READ, p2]))
-        return answer + SW_OK if answer is not None and len(answer) == 16 else SW_ADDRESS_OUT_OF_RANGE
-    if ins == 0xD6:  # UPDATE BINARY: one page
-        if len(apdu) != 9 or apdu[4] != 4:
-            return SW_WRONG_LENGTH
-        answer = emulator.handle(bytes([ntag.WRITE, p2]) + apdu[5:9])
-        return SW_OK if answer == bytes([ntag.ACK]) else SW_MEMORY_FAILURE
-    if direct_transmit and ins == 0x00 and p1 == 0x00 and p2 == 0x00 and len(apdu) >= 7 and apdu[5:7] == b"\xd4\x42":
-        answer = emulator.handle(apdu[7 : 5 + apdu[4]])  # PN53x InCommunicateThru
-        if answer is None:
-            return b"\xd5\x43\x01" + SW_OK  # status 01: timeout, the tag stayed silent
-        return b"\xd5\x43\x00" + answer + SW_OK
-    return SW_NOT_SUPPORTED
+
+    def __init__(self, emulator: NtagEmulator, direct_transmit: bool = True) -> None:
+        self.emulator = emulator
+        self.direct_transmit = direct_transmit
+        self.selected_uid: bytes | None = None  # what anticollision found: GET DATA answers from it
+
+    def power_on(self) -> None:
+        """Field on and the reader's own polling: power the chip, then select it."""
+        self.emulator.power_on()
+        self.select()
+
+    def select(self) -> bool:
+        """The PN532's InListPassiveTarget: REQA, then select by UID (REQA, as a reader polling does:
+        a chip a NAK sent back to IDLE answers it; one sent to HALT would not)."""
+        found = activate(self.emulator, REQA) is not None
+        self.selected_uid = self.emulator.uid if found else None
+        return found
+
+    def respond(self, apdu: bytes) -> bytes:
+        if len(apdu) < 5 or apdu[0] != 0xFF:
+            return SW_NOT_SUPPORTED  # a storage card has no ISO 7816 applications
+        ins, p1, p2 = apdu[1], apdu[2], apdu[3]
+        if ins == 0xCA:  # GET DATA: P1 00 the UID; P1 01 the ATS, which a part-3 card has not
+            if p1 != 0x00:
+                return SW_NOT_SUPPORTED
+            return self.selected_uid + SW_OK if self.selected_uid is not None else SW_FAILED
+        if ins == 0xB0:  # READ BINARY: up to 16 bytes from page P2
+            length = apdu[4]
+            answer = self.emulator.handle(bytes([ntag.READ, p2]))
+            if not 0 < length <= 16 or answer is None or len(answer) != 16:
+                return SW_FAILED
+            return answer[:length] + SW_OK
+        if ins == 0xD6:  # UPDATE BINARY: one page
+            if len(apdu) != 9 or apdu[4] != 4:
+                return SW_FAILED
+            answer = self.emulator.handle(bytes([ntag.WRITE, p2]) + apdu[5:9])
+            return SW_OK if answer == bytes([ntag.ACK]) else SW_FAILED
+        if ins == 0x00 and p1 == 0x00 and p2 == 0x00:
+            return self._direct_transmit(apdu[5 : 5 + apdu[4]]) if len(apdu) == 5 + apdu[4] else SW_FAILED
+        return SW_NOT_SUPPORTED
+
+    def _direct_transmit(self, payload: bytes) -> bytes:
+        if not self.direct_transmit:
+            return SW_NOT_SUPPORTED
+        if payload[:2] == IN_COMMUNICATE_THRU:
+            answer = self.emulator.handle(payload[2:])
+            if answer is None:
+                return bytes([0xD5, 0x43, PN532_TIMEOUT]) + SW_OK
+            return b"\xd5\x43\x00" + answer + SW_OK
+        if payload == IN_LIST_PASSIVE_TARGET_106A:
+            if not self.select():
+                return b"\xd5\x4b\x00" + SW_OK
+            uid = self.emulator.uid
+            return b"\xd5\x4b\x01\x01\x00\x44" + bytes([self.emulator.sak, len(uid)]) + uid + SW_OK
+        return SW_FAILED
 
 
 class VpcdCard:
@@ -67,11 +109,10 @@ class VpcdCard:
     def __init__(
         self, emulator: NtagEmulator, port: int = DEFAULT_PORT, host: str = "localhost", atr: bytes | None = None
     ) -> None:
-        self.emulator = emulator
+        self.reader = Acr122u(emulator)
         self.host = host
         self.port = port
         self.atr = atr or ULTRALIGHT_ATR
-        self.direct_transmit = True
         self.connections = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -89,6 +130,18 @@ class VpcdCard:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    @property
+    def emulator(self) -> NtagEmulator:
+        return self.reader.emulator
+
+    @property
+    def direct_transmit(self) -> bool:
+        return self.reader.direct_transmit
+
+    @direct_transmit.setter
+    def direct_transmit(self, enabled: bool) -> None:
+        self.reader.direct_transmit = enabled
+
     def take_off(self) -> None:
         """Take the card off the reader (close the connection) and keep it off until put_on()."""
         self._off.set()
@@ -96,7 +149,7 @@ class VpcdCard:
     def put_on(self, emulator: NtagEmulator | None = None, atr: bytes | None = None) -> None:
         """Put a card (this one, or another emulator) back on the reader."""
         if emulator is not None:
-            self.emulator = emulator
+            self.reader.emulator = emulator
         if atr is not None:
             self.atr = atr
         self._off.clear()
@@ -157,8 +210,8 @@ class VpcdCard:
         if len(message) == 1:
             code = message[0]
             if code in (POWER_ON, RESET):
-                self.emulator.power_on()
+                self.reader.power_on()
             elif code == GET_ATR:
                 return self.atr
             return None
-        return storage_card_response(self.emulator, message, self.direct_transmit)
+        return self.reader.respond(message)

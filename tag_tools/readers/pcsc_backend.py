@@ -6,6 +6,15 @@ one page, FF CA GET DATA for the UID). Raw NTAG commands (GET_VERSION, FAST_READ
 READ_CNT) go through the ACR122U-style direct transmit escape, FF 00 00 00 Lc D4 42 <cmd>, which
 answers D5 43 <status> <data> 90 00. A reader without that escape still reads and writes, with
 READ only and no chip identification, signature or counter.
+
+Status words are the ACR122U API's (v2.04, sections 4.1, 5.3, 5.4, 6.1): 90 00 success, 63 00 "the
+operation failed" (the tag answered NAK, or nothing), 6A 81 "function not supported".
+
+A real NTAG goes back to IDLE after any NAK and answers nothing until it is selected again, so
+after a NAK (or silence) the transport re-selects it before the next command: InListPassiveTarget
+through the escape, FF 00 00 00 04 D4 4A 01 00 (answer D5 4B 01 01 <ATQA> <SAK> 07 <UID> 90 00),
+or, on a reader without the escape, SCardReconnect with SCARD_RESET_CARD (the reader powers the
+card again and selects it: a new power-on for the chip).
 """
 
 from __future__ import annotations
@@ -27,10 +36,15 @@ from tag_tools.readers.errors import (
     TagRemovedError,
     WaitCancelled,
 )
+from tag_tools.readers.ntag_protocol import nak_code
 
 log = logging.getLogger(__name__)
 
 SW_OK = b"\x90\x00"
+SW_FAILED = b"\x63\x00"
+SW_NOT_SUPPORTED = b"\x6a\x81"
+RESELECT_APDU = bytes.fromhex("FF00000004D44A0100")  # PN532 InListPassiveTarget, 1 target, 106 kbps type A
+IN_COMMUNICATE_THRU_TIMEOUT = 0x01  # PN532 status: the target did not answer
 MAX_FAST_READ_PAGES = 60  # D5 43 00 + 240 bytes + SW stays inside a short APDU answer
 STORAGE_ATR_PREFIX = bytes.fromhex("3B8F8001804F0CA000000306")
 TYPE2_CARD_NAMES = {0x0003: "Mifare Ultralight / NTAG", 0x003A: "Mifare Ultralight C"}
@@ -75,6 +89,7 @@ class PcscTransport(Transport):
         self._reader = reader
         self.max_fast_read_pages = MAX_FAST_READ_PAGES
         self.raw_unavailable = False
+        self._needs_reselect = False  # the tag NAKed: it is IDLE until selected again
         self.uid = b""
         self.uid = self._uid()
 
@@ -83,13 +98,18 @@ class PcscTransport(Transport):
         self.round_trips += 1
         hresult, response = scard.SCardTransmit(self._card, self._protocol, list(apdu))
         if hresult != scard.SCARD_S_SUCCESS:
-            if hresult in (scard.SCARD_E_READER_UNAVAILABLE, scard.SCARD_E_NO_SERVICE, scard.SCARD_E_UNKNOWN_READER):
-                raise ReaderNotFoundError(f"reader {self._reader} went away: {_pcsc_error(hresult)}", cause=_cause(hresult))
-            raise TagRemovedError(f"tag {self.uid.hex()} stopped answering: {_pcsc_error(hresult)}", cause=_cause(hresult))
+            raise self._failure(hresult)
         data = bytes(response)
         if len(data) < 2:  # no status word: the card went away while the reader waited (vpcd does this)
             raise TagRemovedError(f"tag {self.uid.hex()} stopped answering (empty response)")
         return data[:-2], data[-2:]
+
+    def _failure(self, hresult: int) -> ReaderError:
+        scard = _scard()
+        if hresult in (scard.SCARD_E_READER_UNAVAILABLE, scard.SCARD_E_NO_SERVICE, scard.SCARD_E_UNKNOWN_READER,
+                       scard.SCARD_E_INVALID_HANDLE):
+            return ReaderNotFoundError(f"reader {self._reader} went away: {_pcsc_error(hresult)}", cause=_cause(hresult))
+        return TagRemovedError(f"tag {self.uid.hex()} stopped answering: {_pcsc_error(hresult)}", cause=_cause(hresult))
 
     def _uid(self) -> bytes:
         data, sw = self.transmit(bytes.fromhex("FFCA000000"))
@@ -97,31 +117,86 @@ class PcscTransport(Transport):
             raise TagCommandError(f"reader refused GET DATA (UID): SW {sw.hex()}")
         return data
 
+    # -- selecting the tag again after a NAK -----------------------------------------------------
+
+    def reselect(self) -> bool:
+        """Select the same tag again; False when it does not answer (it left the field)."""
+        self._needs_reselect = False
+        if not self.raw_unavailable:
+            data, sw = self.transmit(RESELECT_APDU)
+            if sw != SW_NOT_SUPPORTED:
+                return sw == SW_OK and data[:3] == b"\xd5\x4b\x01" and len(data) > 8 and data[8 : 8 + data[7]] == self.uid
+            self.raw_unavailable = True
+        return self._reset_card()
+
+    def _reset_card(self) -> bool:
+        """The generic PC/SC way: the reader powers the card off and on, and selects it again."""
+        scard = _scard()
+        self.round_trips += 1
+        hresult, protocol = scard.SCardReconnect(self._card, scard.SCARD_SHARE_EXCLUSIVE,
+                                                 scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
+                                                 scard.SCARD_RESET_CARD)
+        if hresult != scard.SCARD_S_SUCCESS:
+            error = self._failure(hresult)
+            if isinstance(error, ReaderNotFoundError):
+                raise error
+            return False
+        self._protocol = protocol
+        data, sw = self.transmit(bytes.fromhex("FFCA000000"))
+        return sw == SW_OK and data == self.uid
+
+    def _ready(self, what: str) -> None:
+        """Before a command: a tag that NAKed the last one must be selected first."""
+        if self._needs_reselect and not self.reselect():
+            raise TagRemovedError(f"tag {self.uid.hex()} left the field before {what}")
+
+    def _refused(self, what: str, sw: bytes) -> ReaderError:
+        """63 00: the tag NAKed (it is IDLE now) or said nothing (gone?). Re-selecting tells which."""
+        if self.reselect():
+            return TagCommandError(f"tag refused {what} (SW {sw.hex()})", nak=0)
+        return TagRemovedError(f"tag {self.uid.hex()} left the field during {what} (SW {sw.hex()})")
+
+    # -- Transport -------------------------------------------------------------------------------
+
     def command(self, frame: bytes) -> bytes:
         if self.raw_unavailable:
             raise CommandNotSupported("reader has no direct-transmit escape")
+        what = f"command {frame[:1].hex()}"
+        self._ready(what)
         payload = b"\xd4\x42" + frame
         data, sw = self.transmit(bytes([0xFF, 0x00, 0x00, 0x00, len(payload)]) + payload)
-        if sw != SW_OK or data[:2] != b"\xd5\x43" or len(data) < 3:
+        if sw == SW_NOT_SUPPORTED or (sw == SW_OK and (data[:2] != b"\xd5\x43" or len(data) < 3)):
             self.raw_unavailable = True
             raise CommandNotSupported(f"reader refused the direct-transmit escape (SW {sw.hex()})")
+        if sw != SW_OK:
+            raise self._refused(what, sw)
         status = data[2] & 0x3F
-        if status == 0x01:  # PN53x: timeout, the tag stayed silent
-            raise CommandNotSupported(f"tag did not answer command {frame[:1].hex()}")
+        if status == IN_COMMUNICATE_THRU_TIMEOUT:  # silent: an unknown command (tag now IDLE), or gone
+            if self.reselect():
+                raise CommandNotSupported(f"tag did not answer {what}")
+            raise TagRemovedError(f"tag {self.uid.hex()} left the field during {what}")
         if status != 0:
-            raise TagCommandError(f"reader reports error {status:#04x} for command {frame[:1].hex()}")
-        return data[3:]
+            self._needs_reselect = True
+            raise TagCommandError(f"reader reports error {status:#04x} for {what}")
+        answer = data[3:]
+        if nak_code(answer) is not None:
+            self._needs_reselect = True  # lazily: a NAK to the last command of a read costs nothing
+        return answer
 
     def read4(self, page: int) -> bytes:
+        what = f"READ of page {page}"
+        self._ready(what)
         data, sw = self.transmit(bytes([0xFF, 0xB0, 0x00, page, 0x10]))
         if sw != SW_OK:
-            raise TagCommandError(f"tag refused READ of page {page} (SW {sw.hex()})", nak=0)
+            raise self._refused(what, sw)
         return data
 
     def write_page(self, page: int, data: bytes) -> None:
+        what = f"WRITE of page {page}"
+        self._ready(what)
         _, sw = self.transmit(bytes([0xFF, 0xD6, 0x00, page, 0x04]) + data)
         if sw != SW_OK:
-            raise TagCommandError(f"tag refused WRITE of page {page} (SW {sw.hex()})", nak=0)
+            raise self._refused(what, sw)
 
 
 class PcscReader(Reader):

@@ -10,7 +10,7 @@ from tests.dashboard.world import Clock
 
 PROTECTED = ["/dashboard/", "/dashboard/overview", "/dashboard/attempts", "/dashboard/attempts.csv",
              "/dashboard/inspections", "/dashboard/stations/ST-410105-01", "/dashboard/vehicles/X",
-             "/dashboard/cylinders/156-4101-20000001"]
+             "/dashboard/cylinders/156-4101-20000001", "/dashboard/station-faults"]
 
 
 @pytest.mark.parametrize("path", PROTECTED)

@@ -1,13 +1,17 @@
 """A byte-level transport straight onto the emulator: the protocol's exact commands, no stack."""
 
-from tag_tools.emulation.ntag_emulator import NtagEmulator
+from tag_tools.emulation.ntag_emulator import NtagEmulator, activate
 from tag_tools.readers.base import Transport
 from tag_tools.readers.errors import CommandNotSupported, TagCommandError, TagRemovedError
 from tag_tools.readers.ntag_protocol import nak_code
 
 
 class EmulatorTransport(Transport):
-    """Records every frame sent, like python-fido2's tests record APDUs."""
+    """Records every Type 2 frame sent (not the anticollision), like python-fido2's tests record APDUs.
+
+    Like a real backend it powers the tag, selects it, and selects it again after a NAK or a silence:
+    the emulated chip, like the real one, answers nothing until then.
+    """
 
     def __init__(self, emulator: NtagEmulator, max_fast_read_pages: int = 60) -> None:
         self.emulator = emulator
@@ -15,15 +19,20 @@ class EmulatorTransport(Transport):
         self.max_fast_read_pages = max_fast_read_pages
         self.sent: list[bytes] = []
         self.round_trips = 0
+        self.reselections = 0
         emulator.power_on()
+        if activate(emulator) is None:
+            raise TagRemovedError("no tag")
 
     def _send(self, frame: bytes) -> bytes:
         self.sent.append(frame)
         self.round_trips += 1
         answer = self.emulator.handle(frame)
-        if answer is None:
-            if self.emulator.removed:
+        if answer is None or nak_code(answer) is not None:
+            self.reselections += 1
+            if activate(self.emulator) is None:
                 raise TagRemovedError("gone")
+        if answer is None:
             raise CommandNotSupported("silent")
         return answer
 

@@ -21,11 +21,13 @@ from tag_tools.readers.errors import (
     ReaderBusyError,
     ReaderNotFoundError,
     ReadTimeout,
+    TagCommandError,
     TagFullError,
     TagLockedError,
     TagRemovedError,
     WaitCancelled,
 )
+from tag_tools.readers.ntag_protocol import nak_code
 from tag_tools.testkit import TestPki
 from tag_tools.verdict import Decision, Originality, Reason
 
@@ -145,6 +147,17 @@ def test_tag_removed_mid_write_is_a_partial_write(rig: Rig, originality_keys: tu
     emulator.reinsert()
     rig.present(emulator)
     assert read(rig, originality_keys).ndef_message == b""  # the length was still 0: an empty message
+
+
+def test_backend_selects_the_tag_again_after_a_nak(rig: Rig, uid: bytes) -> None:
+    """The chip answers nothing after a NAK until selected again: each backend must re-select it."""
+    rig.present(NtagEmulator.blank(uid))
+    with open_reader(rig.reader_path) as reader, reader.session(timeout=TIMEOUT) as transport:
+        assert nak_code(transport.command(bytes([0x30, 0xFF]))) == 0  # READ past the end: NAK
+        assert transport.read4(4)[:4] == bytes([0x03, 0x00, 0xFE, 0x00])
+        with pytest.raises(TagCommandError):
+            transport.write_page(0, b"\x01\x02\x03\x04")  # the UID page: NAK
+        assert transport.command(bytes([0x60])) == ntag.NTAG215.version
 
 
 def test_not_a_type2_tag(rig: Rig, uid: bytes) -> None:

@@ -3,7 +3,7 @@
 import pytest
 
 from tag_tools import ntag
-from tag_tools.emulation.ntag_emulator import NtagEmulator
+from tag_tools.emulation.ntag_emulator import NtagEmulator, activate
 from tag_tools.readers.base import ReadOptions
 from tag_tools.readers.errors import (
     MultipleTagsError,
@@ -121,9 +121,13 @@ def test_lock_sets_every_lock_and_the_tag_then_refuses() -> None:
     assert emulator.access & ntag.ACCESS_CFGLCK and emulator.access & ntag.ACCESS_NFC_CNT_EN
     with pytest.raises(TagLockedError, match="read-only"):
         write_tag(EmulatorTransport(emulator), b"\xd0\x00\x00", lock=False)
-    # Even a writer that ignored the CC would be refused by the chip on every user page.
+    # Even a writer that ignored the CC would be refused by the chip on every user page; each NAK
+    # sends the chip back to IDLE, so each write needs a new selection.
+    emulator.power_on()  # a new tap
     for page in (4, 15, 16, chip.user_end):
+        assert activate(emulator) == 0x00
         assert emulator.handle(bytes([0xA2, page, 1, 2, 3, 4])) == b"\x00"
+        assert emulator.handle(bytes([0x30, 4])) is None  # IDLE: silent until selected again
 
 
 def test_locked_pages_are_refused_before_writing() -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from registry_service.db import run_in_transaction
+from registry_service.models import Role
+from registry_service.services import accounts, places
 from registry_service.services.registration import CylinderIn, upsert_cylinder, upsert_vehicle
 
 
@@ -53,3 +56,24 @@ def refused(occurred_at: datetime, reasons: list[str], outcome: str = "refused",
 
 def post_events(client: Any, world: Any, station: str, events: list[dict[str, Any]], who: str = "station") -> Any:
     return client.post(f"/api/v1/stations/{station}/scan-events", json={"events": events}, headers=world.auth(who))
+
+
+def station_with_token(sessions: Any) -> str:
+    """Station ST-1 in region 4101 and a station user "st"; returns the user's token."""
+    now = datetime.now(UTC)
+
+    def setup(s):  # type: ignore[no-untyped-def]
+        places.ensure_region(s, "4101", "郑州市")
+        places.create_station(s, "test", now, code="ST-1", name="一站", region_code="4101")
+        accounts.create_user(s, "test", now, username="st", role=Role.STATION, station_code="ST-1")
+        return accounts.issue_token(s, "test", now, username="st").token
+
+    return run_in_transaction(sessions, setup)  # type: ignore[no-any-return]
+
+
+def counts(response: Any) -> dict[str, int]:
+    """A scan-event upload's counts; its registry_time (RFC 3339 UTC, milliseconds) checked apart."""
+    body = dict(response.json)
+    stamp = body.pop("registry_time")
+    assert stamp.endswith("Z") and len(stamp) == len("2026-11-22T02:00:00.000Z"), stamp
+    return body

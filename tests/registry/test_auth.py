@@ -19,6 +19,7 @@ SAMPLE_PATH_VALUES = {
     "fingerprint": "0" * 64,
     "username": "admin",
     "code": "ZZTJ01",
+    "list_id": "0",
 }
 OPERATIONS = [
     (method.upper(), path, op.get("x-roles", [])) for path, item in SPEC["paths"].items() for method, op in item.items()

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, create_engine, insert, inspect, select, text
+from sqlalchemy import Engine, create_engine, func, insert, inspect, select, text
 
 from registry_service import migrate, partitions
-from registry_service.models import Region, RegionLevel, ScanEvent, Station, Vehicle
+from registry_service.models import Region, RegionLevel, ScanEvent, Station, StationFault, Vehicle
 from tests.registry.conftest import create_pg_database, drop_pg_database
 
 
@@ -31,7 +31,7 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]: 
 
 def test_upgrade_head_matches_models_and_comparison_can_fail(fresh_engine: Engine) -> None:
     migrate.upgrade(fresh_engine)
-    assert migrate.current_revision(fresh_engine) == "0002"
+    assert migrate.current_revision(fresh_engine) == "0005"
     assert migrate.schema_differences(fresh_engine) == []
     with fresh_engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_scan_events_plate_time"))
@@ -49,6 +49,13 @@ def test_downgrade_then_upgrade_keeps_data(fresh_engine: Engine) -> None:
             )
         )
         c.execute(insert(Vehicle), [{"plate": "豫A00001", "use": "taxi"}])
+        c.execute(insert(StationFault), [{"report_uuid": uuid.uuid4(), "station_id": 1, "kind": "station_fault",
+                                          "code": "reader_lost", "received_at": datetime.now(UTC), "detail": ""}])
+    migrate.downgrade(fresh_engine, "0002")
+    assert "station_faults" not in inspect(fresh_engine).get_table_names()
+    migrate.upgrade(fresh_engine)
+    with fresh_engine.connect() as c:
+        assert c.scalar(select(func.count()).select_from(StationFault)) == 0  # the table came back, empty
     migrate.downgrade(fresh_engine, "0001")
     assert "monitor_mode" not in {col["name"] for col in inspect(fresh_engine).get_columns("stations")}
     with fresh_engine.connect() as c:
@@ -133,3 +140,27 @@ def test_audit_log_is_append_only_on_postgresql(pg_engine: Engine) -> None:
         with pytest.raises(Exception, match="append-only"):
             with fresh_engine.begin() as c:
                 c.execute(text(statement))
+
+
+def test_0004_adds_the_clock_columns_to_stored_events_and_removes_them_again(fresh_engine: Engine) -> None:
+    migrate.upgrade(fresh_engine, "0003")
+    at = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+    with fresh_engine.begin() as c:
+        c.execute(insert(Region), [{"id": 1, "code": "4101", "name": "郑州市", "level": RegionLevel.CITY, "path": "4101"}])
+        c.execute(text("INSERT INTO stations (id, code, name, region_id, monitor_mode, active) VALUES (1, 'S', 'S', 1, false, true)"))
+        c.execute(text("INSERT INTO scan_events (event_uuid, occurred_at, received_at, station_id, decision, outcome, reasons, "
+                       "reason_mask, decided_offline) VALUES (:id, :at, :at, 1, 'allow', 'allowed', '', 0, false)"),
+                  {"id": uuid.uuid4() if fresh_engine.dialect.name == "postgresql" else uuid.uuid4().hex,
+                   "at": at if fresh_engine.dialect.name == "postgresql" else at.replace(tzinfo=None)})
+    migrate.upgrade(fresh_engine)
+    with fresh_engine.connect() as c:
+        stored = c.execute(select(ScanEvent)).one()
+    assert stored.occurred_at == at and stored.station_time is None and stored.clock_offset_ms is None
+    assert stored.clock_skewed is False  # an old row: its occurred_at was the station's clock, unflagged
+    migrate.downgrade(fresh_engine, "0003")
+    columns = {col["name"] for col in inspect(fresh_engine).get_columns("scan_events")}
+    assert not columns & {"station_time", "clock_offset_ms", "clock_skewed"}
+    with fresh_engine.connect() as c:
+        assert c.scalar(text("SELECT count(*) FROM scan_events")) == 1
+    migrate.upgrade(fresh_engine)
+    assert migrate.schema_differences(fresh_engine) == []

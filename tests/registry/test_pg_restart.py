@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from registry_service import migrate
 from registry_service.app import create_app
 from registry_service.config import RegistryConfig
-from registry_service.models import Role, ScanEvent
-from registry_service.services import accounts, places
+from registry_service.models import ScanEvent
+from tests.registry.helpers import station_with_token
 from tests.registry.pg_cluster import ThrowawayCluster
 
 
@@ -58,15 +58,7 @@ def test_registry_recovers_after_database_restart_under_load(cluster):
     app = create_app(config)
     registry = app.extensions["registry"]
     migrate.upgrade(registry.engine)
-    now = datetime.now(UTC)
-
-    def setup(s):  # type: ignore[no-untyped-def]
-        places.ensure_region(s, "4101", "郑州市")
-        places.create_station(s, "test", now, code="ST-1", name="一站", region_code="4101")
-        accounts.create_user(s, "test", now, username="st", role=Role.STATION, station_code="ST-1")
-        return accounts.issue_token(s, "test", now, username="st").token
-
-    token = registry.transaction(setup)
+    token = station_with_token(registry.sessions)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
     base = f"http://127.0.0.1:{server.effective_port}/api/v1"
     threading.Thread(target=server.run, daemon=True).start()

@@ -100,7 +100,7 @@ class RunningAgent:
                  registry_url: str, token: str, clock: Any, **policy: Any) -> None:
         document = config_document(tmp, root_pem, **policy)
         document["registry"] = {"url": registry_url, "token": token, "budget_ms": 2000, "sync_interval_s": 0.5,
-                                "max_backoff_s": 0.5}
+                                "max_backoff_s": 0.5, "upload_debounce_s": 0.1}
         config = parse_config(document)
         outbox = Outbox(config.outbox_path)
         cache = TrustCache(outbox, pki.root_certificate, config.policy.trust_list_max_age, pki.trust_list_bytes)

@@ -13,12 +13,23 @@ from station_agent.registry_client import TrustListDownload
 
 @dataclass
 class Clock:
+    """A wall clock and a monotonic clock that pass time together (`advance`); `step` moves the
+    wall clock alone, as an NTP step or an operator would."""
+
     now: datetime
+    mono: float = 1000.0
 
     def __call__(self) -> datetime:
         return self.now
 
+    def monotonic(self) -> float:
+        return self.mono
+
     def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+        self.mono += timedelta(**delta).total_seconds()
+
+    def step(self, **delta: float) -> None:
         self.now += timedelta(**delta)
 
 
@@ -34,13 +45,19 @@ class FakeRegistry:
     trust_blob: bytes | None = None
     revocation_feed: list[dict[str, Any]] = field(default_factory=list)
     status_calls: int = 0
+    status_attempts: int = 0  # including those that failed because the registry was down
+    trust_list_calls: int = 0
+    status_blobs: dict[int, bytes] = field(default_factory=dict)  # list id -> signed status list
+    fault_reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # report id -> report
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _check(self) -> None:
         if self.down:
             raise RegistryUnavailable("connection refused (fake)")
 
-    def status(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float) -> dict[str, Any]:
+    def status(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
+               record_sequence: int | None = None) -> dict[str, Any]:
+        self.status_attempts += 1
         self._check()
         self.status_calls += 1
         return self.statuses.get(cylinder_id, {"cylinder_id": cylinder_id, "decision": "allow", "reasons": []})
@@ -56,7 +73,23 @@ class FakeRegistry:
                 self.received[event["event_id"]] = event
         return {"received": len(events), "accepted": len(fresh), "duplicates": len(events) - len(fresh)}
 
+    def upload_faults(self, station_code: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
+        self._check()
+        with self.lock:
+            fresh = [r for r in reports if r["report_id"] not in self.fault_reports]
+            self.fault_reports.update({r["report_id"]: r for r in fresh})
+        return {"received": len(reports), "accepted": len(fresh), "duplicates": len(reports) - len(fresh)}
+
+    def status_list(self, list_id: int, etag: str | None) -> TrustListDownload | None:
+        self._check()
+        blob = self.status_blobs.get(list_id)
+        if blob is None:
+            raise RegistryRejected(f"HTTP 404 no status list {list_id} (fake)")
+        tag = f'"{list_id}-{len(blob)}-{hash(blob)}"'
+        return None if etag == tag else TrustListDownload(blob, tag)
+
     def trust_list(self, etag: str | None) -> TrustListDownload | None:
+        self.trust_list_calls += 1
         self._check()
         return TrustListDownload(self.trust_blob, None) if self.trust_blob else None
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from station_agent.errors import InterlockError, InterlockPathError
+from station_agent.errors import InterlockError, InterlockPathError, PumpSessionEnded
 from station_agent.interlock import GpioInterlock, Interlock, LogInterlock, ModbusInterlock, open_interlock
 from station_agent.pump import PumpGuard
 from tests.peers import peer_unavailable
@@ -40,13 +40,13 @@ def test_modbus_tcp_coil_and_watchdog(modbus: ModbusPeer) -> None:
     interlock = open_interlock(f"modbus-tcp://127.0.0.1:{modbus.port}/1/3?watchdog=7")
     with PumpGuard(interlock, heartbeat_s=0.02) as guard:
         assert modbus.coil(3) is False
-        guard.enable(60)
+        guard.enable("s1", 60)
         assert modbus.coil(3) is True and modbus.coil(2) is False
         first = modbus.register(7)
         _until(lambda: modbus.register(7) != first)  # the heartbeat keeps writing the watchdog register
         guard.disable("test")
         assert modbus.coil(3) is False
-        guard.enable(60)
+        guard.enable("s2", 60)
     assert modbus.coil(3) is False  # stop() leaves it off
 
 
@@ -59,7 +59,7 @@ def test_modbus_rtu_over_a_serial_line(tmp_path: Path) -> None:
         interlock = open_interlock(f"modbus-rtu://{peer.agent_port}?baud=9600&unit=1&coil=2&watchdog=5")
         assert isinstance(interlock, ModbusInterlock)
         with PumpGuard(interlock, heartbeat_s=60) as guard:
-            guard.enable(60)
+            guard.enable("s3", 60)
             interlock.heartbeat()
             # Read back over the same RTU line: the relay module answers what it holds.
             assert interlock.client.read_coils(2, count=1, device_id=1).bits[0] is True
@@ -78,16 +78,18 @@ def test_modbus_server_gone_is_an_interlock_error() -> None:
 
 
 class FlakyInterlock(Interlock):
-    """Fails the commands it is told to fail, remembers the others."""
+    """Fails the commands it is told to fail, remembers the others (`states`) and every attempt."""
 
     def __init__(self, fail_on: set[bool] | None = None, fail_heartbeat: bool = False) -> None:
         self.path = "flaky:"
         self.fail_on = fail_on or set()
         self.fail_heartbeat = fail_heartbeat
         self.states: list[bool] = []
+        self.attempts: list[bool] = []
         self.closed = False
 
     def set_enabled(self, enabled: bool) -> None:
+        self.attempts.append(enabled)
         if enabled in self.fail_on:
             raise InterlockError(f"cannot switch to {enabled}")
         self.states.append(enabled)
@@ -104,7 +106,7 @@ def test_guard_is_off_at_start_and_stop() -> None:
     interlock = FlakyInterlock()
     guard = PumpGuard(interlock, heartbeat_s=60).start()
     assert interlock.states == [False]
-    guard.enable(60)
+    guard.enable("s4", 60)
     guard.stop()
     assert interlock.states == [False, True, False] and interlock.closed
 
@@ -113,7 +115,7 @@ def test_guard_switches_off_when_enable_fails() -> None:
     interlock = FlakyInterlock(fail_on={True})
     guard = PumpGuard(interlock, heartbeat_s=60).start()
     with pytest.raises(InterlockError):
-        guard.enable(60)
+        guard.enable("s5", 60)
     assert not guard.enabled and interlock.states == [False, False]
     guard.stop()
 
@@ -122,7 +124,7 @@ def test_guard_deadline_drops_the_enable() -> None:
     now = [0.0]
     interlock = FlakyInterlock()
     guard = PumpGuard(interlock, heartbeat_s=60, clock=lambda: now[0]).start()
-    guard.enable(600)
+    guard.enable("s6", 600)
     now[0] = 599.0
     guard.check_deadline()
     assert guard.enabled
@@ -135,13 +137,81 @@ def test_guard_deadline_drops_the_enable() -> None:
 def test_guard_thread_enforces_deadline_and_failed_heartbeat() -> None:
     interlock = FlakyInterlock()
     guard = PumpGuard(interlock, heartbeat_s=0.01).start()
-    guard.enable(0.05)
+    guard.enable("s7", 0.05)
     _until(lambda: not guard.enabled)
     assert interlock.states[-1] is False
     interlock.fail_heartbeat = True
-    guard.enable(600)
+    guard.enable("s8", 600)
     _until(lambda: not guard.enabled)
     assert interlock.states[-1] is False and guard.last_error is not None
+    guard.stop()
+
+
+def test_a_failed_off_is_retried_as_off_never_replaced_by_on() -> None:
+    """The issue-10 defect: an OFF write that failed left a stored ON that the heartbeat re-sent."""
+    interlock = FlakyInterlock()
+    guard = PumpGuard(interlock, heartbeat_s=0.01).start()
+    guard.enable("s1", 600)
+    interlock.fail_on = {False, True}  # the relay module drops off the network
+    guard.disable("fill finished")
+    _until(lambda: interlock.attempts.count(False) >= 5)  # the heartbeat keeps retrying...
+    interlock.fail_on = set()  # ...and the module comes back with its outputs off
+    _until(lambda: guard.healthy and interlock.states[-1] is False)
+    off_at = interlock.attempts.index(False, interlock.attempts.index(True))
+    assert True not in interlock.attempts[off_at:]  # nothing but OFF after the fill ended
+    guard.stop()
+
+
+@pytest.mark.parametrize("step", ["before_enable", "enabling", "during_fill", "disabling"])
+def test_relay_lost_at_any_step_of_a_session_never_turns_on_outside_it(step: str) -> None:
+    """A relay module that disappears (every write fails) at each step, then comes back: the coil
+    history has no ON outside the allowed session, and the first commands after it are OFF."""
+    interlock = FlakyInterlock()
+    guard = PumpGuard(interlock, heartbeat_s=0.01).start()
+    gone, back = {False, True}, set()
+    if step == "before_enable":
+        interlock.fail_on = gone
+        with pytest.raises(InterlockError):
+            guard.enable("s1", 600)
+    elif step == "enabling":
+        interlock.fail_on = {True}
+        with pytest.raises(InterlockError):
+            guard.enable("s1", 600)
+        interlock.fail_on = gone
+    else:
+        guard.enable("s1", 600)
+        interlock.fail_on = gone
+        if step == "disabling":
+            guard.disable("fill finished")
+    _until(lambda: not guard.healthy and len(interlock.attempts) >= 8)
+    assert not guard.enabled  # a fault ends the fill, in the decision state too
+    first_lost = len(interlock.attempts) - 1
+    interlock.fail_on = back
+    _until(lambda: guard.healthy and len(interlock.states) >= 3)
+    assert True not in interlock.attempts[first_lost:]
+    with pytest.raises(PumpSessionEnded):  # the same session cannot come back on after a fault
+        guard.enable("s1", 600)
+    guard.enable("s2", 600)  # a new allowed session can
+    assert interlock.states[-1] is True
+    guard.stop()
+    assert interlock.states[-1] is False
+
+
+def test_the_fill_deadline_bounds_every_on_even_while_the_relay_flaps() -> None:
+    now = [0.0]
+    interlock = FlakyInterlock()
+    guard = PumpGuard(interlock, heartbeat_s=60, clock=lambda: now[0]).start()
+    guard.enable("s1", 10)
+    for _ in range(3):
+        interlock.fail_heartbeat = True
+        guard.beat()
+        interlock.fail_heartbeat = False
+        guard.beat()
+    assert not guard.enabled  # the first failed beat ended the fill
+    guard.enable("s2", 10)
+    now[0] = 10.0
+    guard.beat()
+    assert not guard.enabled and interlock.states[-1] is False
     guard.stop()
 
 
@@ -172,7 +242,7 @@ def test_gpio_backend_drives_the_line(monkeypatch: pytest.MonkeyPatch) -> None:
     interlock = open_interlock("gpio:/dev/gpiochip0:17?active_low=1")
     assert isinstance(interlock, GpioInterlock)
     with PumpGuard(interlock, heartbeat_s=60) as guard:
-        guard.enable(60)
+        guard.enable("s9", 60)
     request = calls[0][1]
     assert request[0] == "/dev/gpiochip0" and request[2][17]["output_value"] == "inactive"  # type: ignore[index]
     assert request[2][17]["active_low"] is True  # type: ignore[index]

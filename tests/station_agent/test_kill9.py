@@ -42,6 +42,7 @@ token = "{registry.token}"
 budget_ms = 1000
 sync_interval_s = 0.2
 max_backoff_s = 0.5
+upload_debounce_s = 0.1
 [policy]
 min_refill_interval_min = 0
 timezone = "UTC"

@@ -76,9 +76,20 @@ def test_unexpected_error_in_the_loop_disables_the_pump(make_station) -> None:  
     loop.join(5)
     assert station.pump_commands() == [False, True, False]
     assert station.agent.fault == "RuntimeError: driver bug" and not station.agent.pump.enabled
-    station.read(uid_for(1), **vehicle_claims(1))  # a latched fault keeps it off until cleared
+    station.read(uid_for(1), **vehicle_claims(1))  # while the fault lasts, no fill starts
     assert not station.agent.pump.enabled
-    station.agent.clear_fault()
     station.agent.new_vehicle()
-    station.read(uid_for(1), **vehicle_claims(1))
+    # The loop runs cleanly again (the cause is gone): the fault clears without a restart.
+    station.agent._stop.clear()
+    loop = threading.Thread(target=station.agent.run, daemon=True)
+    loop.start()
+    deadline = time.monotonic() + 10
+    while station.agent.fault is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    station.agent.request_stop()
+    loop.join(5)
+    assert station.agent.fault is None
+    station.read(uid_for(2), **vehicle_claims(2, plate="豫A00001"))
     assert station.agent.pump.enabled
+    reports = [r for r in (station.agent.outbox.unsent_reports(10)) if r["code"] == "agent_error"]
+    assert [r["cleared_at"] is not None for r in reports] == [False, True]  # the bureau hears both

@@ -64,7 +64,8 @@ def test_worker_thread_delivers_after_the_registry_comes_back(tmp_path: Path, te
     for index in range(450):
         outbox.add(f"e{index}", {"registry": {"event_id": f"e{index}"}})
     registry = FakeRegistry(down=True)
-    worker = SyncWorker(outbox, cache, registry, "ST-JS-01", batch=100, sync_interval_s=0.05, max_backoff_s=0.1).start()
+    worker = SyncWorker(outbox, cache, registry, "ST-JS-01", batch=100, sync_interval_s=0.05, max_backoff_s=0.1,
+                        upload_debounce_s=0.01).start()
     try:
         _until(lambda: worker.status.online is False)
         registry.down = False
@@ -79,3 +80,59 @@ def _until(condition, limit: float = 20.0) -> None:  # type: ignore[no-untyped-d
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.02)
+
+
+class Ticks:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_reads_never_trigger_trust_syncs_and_uploads_coalesce(tmp_path: Path, test_pki: TestPki) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    cache = TrustCache(outbox, test_pki.root_certificate, timedelta(days=7), test_pki.trust_list_bytes)
+    registry, ticks = FakeRegistry(), Ticks()
+    worker = SyncWorker(outbox, cache, registry, "ST-JS-01", sync_interval_s=60, upload_debounce_s=5,
+                        monotonic=ticks, uniform=lambda low, high: (low + high) / 2)
+    worker.run_once()  # start: leftover uploads and the first trust sync
+    assert registry.trust_list_calls == 1
+    for index in range(20):  # 20 reads in 2 s, each poking the sender as the agent does
+        ticks.now = index * 0.1
+        outbox.add(f"e{index}", {"registry": {"event_id": f"e{index}"}})
+        worker.poke()
+        worker.run_once()
+    assert registry.trust_list_calls == 1 and registry.uploads == 0  # nothing due yet
+    ticks.now = 5.0
+    assert worker.run_once() > 0
+    assert registry.uploads == 1 and len(registry.received) == 20  # one batch for the burst
+    assert registry.trust_list_calls == 1
+    ticks.now = 60.0
+    worker.run_once()
+    assert registry.trust_list_calls == 2 and registry.uploads == 1  # trust data on its own interval
+
+
+def test_a_down_registry_backs_off_with_jitter_then_recovers(tmp_path: Path, test_pki: TestPki) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    cache = TrustCache(outbox, test_pki.root_certificate, timedelta(days=7), test_pki.trust_list_bytes)
+    registry, ticks = FakeRegistry(down=True), Ticks()
+    worker = SyncWorker(outbox, cache, registry, "ST-JS-01", upload_debounce_s=1, max_backoff_s=8, monotonic=ticks,
+                        uniform=lambda low, high: low)
+    outbox.add("e0", {"registry": {"event_id": "e0"}})
+    waits = []
+    for _ in range(6):
+        waits.append(worker.run_once())
+        ticks.now += waits[-1]
+    assert waits == [0.25, 0.5, 1.0, 2.0, 4.0, 4.0]  # the lower end of each doubled, capped back-off
+    ticks.now -= 2.0  # halfway through the last back-off
+    assert worker.breaker.is_open
+    calls = registry.trust_list_calls
+    worker.run_once()  # during the back-off nothing is tried
+    assert registry.trust_list_calls == calls
+    registry.down = False
+    ticks.now += 4.0
+    worker.run_once()
+    assert "e0" in registry.received and not worker.breaker.is_open and worker.status.online

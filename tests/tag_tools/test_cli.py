@@ -274,3 +274,32 @@ def test_errors_are_one_line_with_documented_codes(bureau, tmp_path, args, code,
 
 def test_help_documents_exit_codes():
     assert "exit codes: 0 ok, 1 refused" in cylinder_tag("--help").stdout
+
+
+def _sign_inspected_on(bureau: Path, tmp_path: Path, inspected: str, now: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    inspection = {**json.loads((bureau / "inspection.json").read_text(encoding="utf-8")), "inspected": inspected}
+    (tmp_path / "early.json").write_text(json.dumps(inspection, ensure_ascii=False), encoding="utf-8")
+    return cylinder_tag(
+        "sign", "--json", str(tmp_path / "early.json"), "--key", str(bureau / "centre/centre-key.pem"),
+        "--cert", str(bureau / "centre/cert.pem"), "--out", str(tmp_path / "early.ndef"), "--now", now,
+        "--passphrase-env", "CENTRE_PASS", *extra, check=False,
+    )
+
+
+def test_sign_uses_the_centres_local_date_not_utc(bureau, tmp_path):
+    """07:30 in Zhengzhou on 22 November is still 21 November in UTC: the centre signs that
+    morning's inspection (its certificate says CN, so Asia/Shanghai); in UTC it could not."""
+    morning = "2026-11-22T07:30:00+08:00"
+    signed = _sign_inspected_on(bureau, tmp_path, "2026-11-22", morning)
+    assert signed.returncode == 0, signed.stderr
+    shown = json.loads(cylinder_tag("show", str(tmp_path / "early.ndef"), "--json").stdout)["claims"]
+    assert shown["inspected"] == "2026-11-22" and shown["issued_at"] == "2026-11-21T23:30:00Z"
+    in_utc = _sign_inspected_on(bureau, tmp_path, "2026-11-22", morning, "--timezone", "UTC")
+    assert in_utc.returncode == 3 and "after the day of issue 2026-11-21 in UTC" in in_utc.stderr
+    tomorrow = _sign_inspected_on(bureau, tmp_path, "2026-11-23", morning)
+    assert tomorrow.returncode == 3 and "cannot be issued before its inspection" in tomorrow.stderr  # in any zone
+
+
+def test_sign_refuses_an_unknown_timezone(bureau, tmp_path):
+    result = _sign_inspected_on(bureau, tmp_path, "2026-11-22", NOW, "--timezone", "Mars/Olympus")
+    assert result.returncode == 3 and "not an IANA time zone" in result.stderr and result.stderr.count("\n") == 1

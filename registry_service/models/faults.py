@@ -1,0 +1,45 @@
+"""Station fault reports: what a station could not deliver or could not do, told to the registry.
+
+One row per report (schemas/station-fault-report.md). The registry stores every report it is
+sent, also one it cannot fully read (`malformed`, with the report's own JSON in `raw`), because a
+station that is already failing must never lose the account of its failure to a validation error.
+A few per station per day at most: one plain table, indexed for the bureau's "this station, newest
+first" and "everything recent" questions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid, false
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry_service.models.base import Base, UTCDateTime
+
+
+class StationFault(Base):
+    __tablename__ = "station_faults"
+    __table_args__ = (
+        Index("ix_station_faults_station_received", "station_id", "received_at"),
+        Index("ix_station_faults_received", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The station's report_id, or one derived from the report's bytes: a re-sent report is a duplicate.
+    report_uuid: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    pump: Mapped[int | None] = mapped_column(Integer)
+    schema_version: Mapped[int | None] = mapped_column(Integer)
+    # None where the report's value was missing or unreadable (then `malformed` is set).
+    kind: Mapped[str | None] = mapped_column(String(32))
+    code: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the station's clock
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the registry's clock
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detail: Mapped[str] = mapped_column(String(1000), default="")
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    raw: Mapped[str | None] = mapped_column(Text)
+    malformed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -1,0 +1,163 @@
+"""Station fault reports (schemas/station-fault-report.md): stored whatever their shape, listed for
+the bureau.
+
+A station sends a report when something could not be delivered or could not be done: an event
+the registry refused, an event it had to quarantine, a fault of its own (interlock, reader, disk,
+clock). The registry is the last place such an account can go, so it never refuses a report for
+its content: what parses is kept in columns, a report that does not fully parse is kept as its own
+JSON (`raw`, `malformed`), and a report without a usable report_id gets one derived from its bytes
+so that a retry is still recognised as a duplicate.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from registry_service.models import Station, StationFault
+from registry_service.services.events import insert_ignoring_duplicates
+from registry_service.services.queries import EventFilter, decode_cursor, encode_cursor
+
+SCHEMA_VERSION = 1
+KINDS = ("rejected_event", "quarantined_event", "station_fault")
+MAX_REPORTS = 200
+MAX_DETAIL = 1000
+MAX_PAYLOAD = 16 * 1024  # decoded bytes kept; beyond this only the hash
+MAX_RAW = 16 * 1024  # bytes of a malformed report's JSON kept
+# Derived report ids live in their own UUIDv5 namespace, apart from any station-made UUID.
+DERIVED_NAMESPACE = uuid.UUID("6f0c1f2e-3c55-5b7e-9a51-0d6c9e4f6a10")
+
+
+@dataclass(frozen=True)
+class FaultReportIn:
+    """One report as far as it could be read (api/fault_reports.py); `problems` says what could not."""
+
+    raw: str  # the report's canonical JSON: sorted keys, so a retry gives the same text
+    problems: tuple[str, ...] = ()
+    report_uuid: uuid.UUID | None = None
+    schema_version: int | None = None
+    kind: str | None = None
+    code: str | None = None
+    pump: int | None = None
+    occurred_at: datetime | None = None
+    cleared_at: datetime | None = None
+    detail: str = ""
+    subject_id: str | None = None
+    payload_sha256: str | None = None
+    payload: bytes | None = None
+
+
+def record_reports(session: Session, station: Station, reports: list[FaultReportIn], now: datetime) -> dict[str, int]:
+    """Store each report once (by report id); returns the same counts as a scan-event upload."""
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for report in reports:
+        row = _row(report, station, now)
+        rows.setdefault(row["report_uuid"], row)
+    statement = insert_ignoring_duplicates(session, StationFault).returning(StationFault.id)
+    accepted = len(session.connection().execute(statement, list(rows.values())).all())
+    return {"received": len(reports), "accepted": accepted, "duplicates": len(reports) - accepted}
+
+
+def derived_report_uuid(station_code: str, raw: str) -> uuid.UUID:
+    """The id of a report without a usable report_id: stable across retries of the same report; the
+    station code keeps two stations' identical broken reports apart."""
+    return uuid.uuid5(DERIVED_NAMESPACE, hashlib.sha256(f"{station_code}\n{raw}".encode("utf-8", "backslashreplace")).hexdigest())
+
+
+def _row(report: FaultReportIn, station: Station, now: datetime) -> dict[str, Any]:
+    malformed = bool(report.problems)
+    return {
+        "report_uuid": report.report_uuid or derived_report_uuid(station.code, report.raw),
+        "station_id": station.id,
+        "received_at": now,
+        "pump": report.pump,
+        "schema_version": report.schema_version,
+        "kind": report.kind,
+        "code": report.code,
+        "occurred_at": report.occurred_at,
+        "cleared_at": report.cleared_at,
+        "detail": report.detail,
+        "subject_id": report.subject_id,
+        "payload_sha256": report.payload_sha256,
+        "payload": report.payload,
+        # Kept when the columns may not tell the whole story: a broken report or an unknown version.
+        "raw": truncate_utf8(storable(report.raw), MAX_RAW) if malformed or report.schema_version != SCHEMA_VERSION else None,
+        "malformed": malformed,
+    }
+
+
+def storable(text: str) -> str:
+    """Text every database takes: no NUL (PostgreSQL refuses it), no lone surrogates (not UTF-8)."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def truncate_utf8(text: str, limit: int) -> str:
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
+# The bureau's list ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaultFilter:
+    station: str | None = None
+    kind: str | None = None
+    since: datetime | None = None  # on the registry's receiving clock: a station's clock may be the fault
+    until: datetime | None = None
+
+
+def list_faults(session: Session, flt: FaultFilter, now: datetime, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Newest received first, `limit` per page; the time window is bounded like the event queries."""
+    since, until = EventFilter(since=flt.since, until=flt.until).window(now)
+    query = (
+        select(StationFault, Station.code, Station.name)
+        .join(Station, Station.id == StationFault.station_id)
+        .where(StationFault.received_at >= since, StationFault.received_at < until)
+        .order_by(StationFault.received_at.desc(), StationFault.report_uuid.desc())
+        .limit(limit + 1)
+    )
+    if flt.station:
+        query = query.where(Station.code == flt.station)
+    if flt.kind:
+        query = query.where(StationFault.kind == flt.kind)
+    if cursor:
+        at, ident = decode_cursor(cursor)
+        query = query.where(or_(StationFault.received_at < at,
+                                and_(StationFault.received_at == at, StationFault.report_uuid < ident)))
+    rows = session.execute(query).all()
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1][0].received_at, page[-1][0].report_uuid) if len(rows) > limit else None
+    return {"faults": [fault_json(fault, code, name) for fault, code, name in page], "next_cursor": next_cursor}
+
+
+def fault_json(fault: StationFault, station_code: str, station_name: str) -> dict[str, Any]:
+    return {
+        "report_id": str(fault.report_uuid),
+        "station": station_code,
+        "station_name": station_name,
+        "schema": fault.schema_version,
+        "kind": fault.kind,
+        "code": fault.code,
+        "pump": fault.pump,
+        "occurred_at": _iso(fault.occurred_at),
+        "received_at": fault.received_at.isoformat(),
+        "cleared_at": _iso(fault.cleared_at),
+        "detail": fault.detail,
+        "subject_id": fault.subject_id,
+        "payload_sha256": fault.payload_sha256,
+        "payload_size": len(fault.payload) if fault.payload is not None else None,
+        "payload_b64": base64.b64encode(fault.payload).decode() if fault.payload is not None else None,
+        "raw": fault.raw,
+        "malformed": fault.malformed,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
