@@ -34,6 +34,7 @@ class RegistryConfig:
     max_body_bytes: int = 4 * 1024 * 1024
     max_scan_batch: int = 1000
     max_status_cylinders: int = 8
+    max_status_events: int = 50  # scan events riding on one status request (api/status.py)
     max_page_size: int = 1000
     due_soon_days: int = 30
     # Seconds a resolved token stays cached on a node (revocation reaches other nodes within it).

@@ -86,8 +86,6 @@ class Agent:
         # One view of the registry's reachability for reads and the sync thread: once it is known
         # down, reads decide offline at once.
         self.breaker = RegistryBreaker(max_backoff_s=config.registry.max_backoff.total_seconds(), monotonic=monotonic)
-        self.assessor = Assessor(cache, self.policy, client=client, budget_s=config.registry.budget.total_seconds(),
-                                 last_fill=outbox.last_fill, breaker=self.breaker)
         self.sync = SyncWorker(
             outbox, cache, client, config.station_code, pump=config.pump, batch=config.registry.upload_batch,
             sync_interval_s=config.registry.sync_interval.total_seconds(),
@@ -95,6 +93,8 @@ class Agent:
             upload_debounce_s=config.registry.upload_debounce.total_seconds(), breaker=self.breaker, clock=clock,
             monotonic=monotonic,
         ) if client is not None else None
+        self.assessor = Assessor(cache, self.policy, client=client, budget_s=config.registry.budget.total_seconds(),
+                                 last_fill=outbox.last_fill, breaker=self.breaker, riders=self.sync)
         self.session: VehicleSession | None = None
         self.reader_problem: str | None = None
         self.attendant = config.attendant  # who is on shift at this pump: written into every event

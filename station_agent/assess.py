@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from station_agent.breaker import RegistryBreaker
 from station_agent.config import Policy
 from station_agent.errors import RegistryRejected, RegistryUnavailable
+from station_agent.outbox import Pending
 from station_agent.reasons import CLOCK_UNSET, REFILLED_TOO_SOON
 from station_agent.registry_client import RegistryClient
 from station_agent.session import CylinderResult
@@ -23,6 +25,15 @@ from tag_tools.verdict import Decision, Reason
 from tag_tools.verify import VerificationPolicy, verify_tag
 
 log = logging.getLogger(__name__)
+
+
+class RiderSource(Protocol):
+    """Pending events that may ride on a status request (station_agent.sync.SyncWorker)."""
+
+    def take_riders(self) -> list[Pending]: ...
+
+    def riders_delivered(self, riders: list[Pending], answer: dict[str, Any]) -> None: ...
+
 
 EARLIEST_PLAUSIBLE_TIME = datetime(2026, 1, 1, tzinfo=UTC)  # before this release existed: the clock is not set
 UNKNOWN = "unknown"  # the registry's answer for a record newer than any it holds
@@ -38,6 +49,7 @@ class Assessor:
         budget_s: float = 0.3,
         last_fill: Callable[[str], datetime | None] = lambda _: None,
         breaker: RegistryBreaker | None = None,
+        riders: RiderSource | None = None,
     ) -> None:
         self.cache = cache
         self.policy = policy
@@ -45,6 +57,7 @@ class Assessor:
         self.budget_s = budget_s
         self.last_fill = last_fill
         self.breaker = breaker or RegistryBreaker()
+        self.riders = riders
         self.verification = VerificationPolicy(
             warning_days=policy.warning_days,
             refuse_non_genuine_chip=policy.refuse_non_genuine_chip,
@@ -111,9 +124,11 @@ class Assessor:
             return result
         if not self.breaker.allow():
             return result  # the registry is known down: decide offline now, not after the budget
+        riders = self.riders.take_riders() if self.riders is not None else []
         try:
-            status = self.client.status(result.plate, result.cylinder_id, result.tag_uid, self.budget_s,
-                                        result.record_sequence)
+            status, stored = self.client.status_with_events(result.plate, result.cylinder_id, result.tag_uid,
+                                                            self.budget_s, result.record_sequence,
+                                                            [p.body["registry"] for p in riders])
         except RegistryUnavailable as error:
             self.breaker.failure(error.retry_after_s)
             log.info("deciding offline: %s", error)
@@ -123,6 +138,8 @@ class Assessor:
             log.info("deciding offline: %s", error)
             return result
         self.breaker.success()
+        if self.riders is not None:
+            self.riders.riders_delivered(riders, stored)
         if status.get("decision") == UNKNOWN:
             # The registry has not yet seen the record on this tag (it lags the centre's upload): its
             # older view must not override a newer signed record. Keep the offline verdict.

@@ -52,10 +52,10 @@ class RegistrySettings:
     url: str | None = None  # base URL ending in /api/v1; None: this station runs offline only
     token: str | None = None
     budget: timedelta = timedelta(milliseconds=300)
-    sync_interval: timedelta = timedelta(seconds=60)
+    sync_interval: timedelta = timedelta(minutes=15)  # trust data; a revocation reaches the station within this
     upload_batch: int = 200
     max_backoff: timedelta = timedelta(minutes=5)
-    upload_debounce: timedelta = timedelta(seconds=5)  # a read's event waits this long for others to join its batch
+    upload_debounce: timedelta = timedelta(seconds=120)  # an event not carried by a status request by then is uploaded
 
 
 @dataclass(frozen=True)
@@ -185,10 +185,10 @@ def _registry(table: dict[str, Any], base: Path) -> RegistrySettings:
         url=url.rstrip("/") if url else None,
         token=token,
         budget=timedelta(milliseconds=_number(table, "registry.budget_ms", 300.0)),
-        sync_interval=_seconds(table, "registry.sync_interval_s", 60.0),
+        sync_interval=_seconds(table, "registry.sync_interval_s", 900.0),
         upload_batch=_int(table, "registry.upload_batch", 200, 1, 1000),
         max_backoff=_seconds(table, "registry.max_backoff_s", 300.0),
-        upload_debounce=_seconds(table, "registry.upload_debounce_s", 5.0),
+        upload_debounce=_seconds(table, "registry.upload_debounce_s", 120.0),
     )
 
 

@@ -41,6 +41,11 @@ class RegistryClient(Protocol):
         """The registry's status of one cylinder (the `cylinders[0]` item of POST /status). With the
         tag's record sequence, a registry that has not seen that record yet answers "unknown"."""
 
+    def status_with_events(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
+                           record_sequence: int | None, events: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """`status`, with pending scan events riding along; also returns the registry's word on them
+        ({received, accepted, duplicates} or {error})."""
+
     def upload(self, station_code: str, events: list[dict[str, Any]]) -> dict[str, Any]:
         """POST a batch of scan events; the answer counts accepted and duplicate events."""
 
@@ -149,6 +154,10 @@ class HttpRegistryClient:
 
     def status(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
                record_sequence: int | None = None) -> dict[str, Any]:
+        return self.status_with_events(plate, cylinder_id, tag_uid, budget_s, record_sequence, [])[0]
+
+    def status_with_events(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
+                           record_sequence: int | None, events: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
         item: dict[str, Any] = {"cylinder_id": cylinder_id, "tag_uid": tag_uid}
         if record_sequence is not None:
             item["record_sequence"] = record_sequence
@@ -157,11 +166,14 @@ class HttpRegistryClient:
             body["plate"] = plate
         if self.timezone:
             body["timezone"] = self.timezone
+        if events:
+            body["events"] = events
         answer = self._json("POST", "/status", budget_s, json_body=body)
         cylinders = answer.get("cylinders")
         if not isinstance(cylinders, list) or not cylinders or not isinstance(cylinders[0], dict):
             raise RegistryUnavailable(f"unexpected /status answer: {str(answer)[:200]}")
-        return dict(cylinders[0])
+        riders = answer.get("events")
+        return dict(cylinders[0]), dict(riders) if isinstance(riders, dict) else {}
 
     def upload(self, station_code: str, events: list[dict[str, Any]]) -> dict[str, Any]:
         return self._json("POST", f"/stations/{station_code}/scan-events", self.timeout_s, json_body={"events": events})

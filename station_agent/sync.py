@@ -19,12 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 
 from station_agent.breaker import RegistryBreaker
 from station_agent.errors import OutboxError, RegistryRejected, RegistryUnavailable
-from station_agent.outbox import Outbox
+from station_agent.outbox import Outbox, Pending
 from station_agent.registry_client import RegistryClient
 from station_agent.status_lists import StatusListCache
 from tag_tools.errors import TrustError
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 TRUST_KEY, ETAG_KEY, REVOCATIONS_KEY, CURSOR_KEY = "trust_list", "trust_list_etag", "revocations", "revocations_cursor"
 REVOCATION_PAGE = 500
 REPORT_BATCH = 100
+TRUST_LIST_EVERY = 4  # with the default 15-minute interval: the trust list hourly, status data every interval
+RIDERS_PER_STATUS = 20  # events riding on one status request: a few KiB, well inside the read's budget
 
 
 class TrustCache:
@@ -116,11 +119,12 @@ class SyncStatus:
 
 
 class SyncWorker:
-    """One background thread. Uploads are coalesced: a read only schedules an upload
-    `upload_debounce_s` later, so a busy pump sends a few batches a minute, not one request per
-    read. Trust data is refreshed on its own schedule (`sync_interval_s`, jittered by ±10 % so that
-    stations spread out), never because of a read. Failures back off with jitter through the
-    breaker the read path shares."""
+    """One background thread. Pending events ride on the next read's status request
+    (`take_riders`/`riders_delivered`), so a busy pump needs no upload request at all; what is
+    still pending `upload_debounce_s` after the last ride (an idle pump, offline decisions) goes up
+    in one batch. Trust data is refreshed on its own schedule (`sync_interval_s`, jittered by ±10 %
+    so that stations spread out), never because of a read. Failures back off with jitter through
+    the breaker the read path shares."""
 
     def __init__(
         self,
@@ -133,7 +137,7 @@ class SyncWorker:
         batch: int = 200,
         sync_interval_s: float = 60.0,
         max_backoff_s: float = 300.0,
-        upload_debounce_s: float = 5.0,
+        upload_debounce_s: float = 120.0,
         breaker: RegistryBreaker | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
@@ -157,6 +161,7 @@ class SyncWorker:
         self._upload_at: float | None = 0.0  # monotonic time of the next upload; None: nothing waiting
         self._trust_at = 0.0  # monotonic time of the next trust-data refresh
         self._retry_at = 0.0  # no exchange before this (back-off after a failure)
+        self._syncs = 0  # trust-data syncs that got past the trust list
 
     def start(self) -> SyncWorker:
         self._thread = threading.Thread(target=self._run, name="registry-sync", daemon=True)
@@ -164,12 +169,38 @@ class SyncWorker:
         return self
 
     def poke(self) -> None:
-        """New events are waiting: upload them within `upload_debounce_s` (not at once: the next
-        reads of a busy pump join the same batch)."""
-        due = self.monotonic() + self.upload_debounce_s
-        if self._upload_at is None or self._upload_at > due:
-            self._upload_at = due
+        """New events are waiting: upload them within `upload_debounce_s` unless they ride on a
+        status request first (not at once: the next reads of a busy pump carry them for free)."""
+        if self._upload_at is None:
+            self._upload_at = self.monotonic() + self.upload_debounce_s
             self._wake.set()
+
+    def take_riders(self, limit: int = RIDERS_PER_STATUS) -> list[Pending]:
+        """Pending events for the next status request (none while the registry is known down)."""
+        if self.breaker.is_open:
+            return []
+        try:
+            return self.outbox.unsent(limit)
+        except OutboxError as error:
+            log.warning("no riders: %s", error)
+            return []
+
+    def riders_delivered(self, riders: list[Pending], answer: dict[str, Any]) -> None:
+        """The registry's word on riding events: stored (all of them, new or duplicate) marks them
+        sent and pushes the batch upload back; anything else leaves them for the upload path."""
+        if not riders:
+            return
+        stored = answer.get("accepted", 0) + answer.get("duplicates", 0) if "error" not in answer else 0
+        if stored != len(riders):
+            log.info("riding events not stored (%s): they go by upload", answer.get("error", answer))
+            return
+        try:
+            self.outbox.mark_sent([p.event_id for p in riders], self.clock())
+        except OutboxError as error:
+            log.warning("cannot mark riding events sent (they will be sent again, harmlessly): %s", error)
+            return
+        self.status.last_upload = self.clock()
+        self._upload_at = self.monotonic() + self.upload_debounce_s
 
     def stop(self) -> None:
         self._stop.set()
@@ -277,11 +308,15 @@ class SyncWorker:
         return sent
 
     def sync_trust(self) -> None:
-        etag = self.outbox.get_state(ETAG_KEY)
-        download = self.client.trust_list(etag.decode() if etag else None)
-        if download is not None:
-            if self.cache.offer(download.blob, "registry") and download.etag:
-                self.outbox.put_state(ETAG_KEY, download.etag.encode())
+        """Refresh trust data: the revocation feed and the status lists every time, the trust list
+        (which the bureau publishes weekly) every TRUST_LIST_EVERY syncs and on the first."""
+        if self._syncs % TRUST_LIST_EVERY == 0:
+            etag = self.outbox.get_state(ETAG_KEY)
+            download = self.client.trust_list(etag.decode() if etag else None)
+            if download is not None:
+                if self.cache.offer(download.blob, "registry") and download.etag:
+                    self.outbox.put_state(ETAG_KEY, download.etag.encode())
+        self._syncs += 1
         while True:
             page = self.client.revocations(self.cache.cursor, REVOCATION_PAGE)
             items = page.get("revocations", [])

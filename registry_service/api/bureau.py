@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from registry_service.api import parse
 from registry_service.api.common import created, csv_response, now, tx
+from registry_service.api.event_input import REASON
 from registry_service.api.parse import CYLINDER_TEXT, PLATE
-from registry_service.api.stations import REASON
 from registry_service.app import registry
 from registry_service.auth import current, roles
 from registry_service.errors import InvalidInput, NotFound

@@ -14,18 +14,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import tzinfo
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from registry_service.api import parse, wire_time
-from registry_service.auth import bearer_token_in
+from registry_service.api.event_input import parse_event
+from registry_service.auth import Principal, bearer_token_in
 from registry_service.errors import Forbidden, InvalidInput, RegistryError
 from registry_service.models import Role
 from registry_service.problems import problem_document, problem_for
-from registry_service.services import cylinders
+from registry_service.services import cylinders, events
 from registry_service.services.cylinders import StatusQuery
+from registry_service.services.events import ScanEventIn
 from tag_tools import rules
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,14 +54,16 @@ class StatusRequest:
     plate: str | None
     items: list[StatusQuery]
     zone: tzinfo | None  # the station's zone, whose date is "today"; None: the registry's default
+    riders: list[ScanEventIn] = field(default_factory=list)  # the station's pending events, riding along
+    riders_problem: str | None = None  # why the riders were not taken (the status is answered anyway)
 
 
-def parse_status_request(body: Any, max_cylinders: int) -> StatusRequest:
+def parse_status_request(body: Any, max_cylinders: int, max_events: int = 0) -> StatusRequest:
     """The plate, the cylinders asked about and the station's zone, every field checked
     (InvalidInput names the field)."""
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
-    parse.only_fields(body, {"plate", "cylinders", "timezone"})
+    parse.only_fields(body, {"plate", "cylinders", "timezone", "events"})
     plate = parse.text(body, "plate", required=False, max_len=16, pattern=parse.PLATE)
     zone = wire_time.time_zone(body["timezone"], "timezone") if "timezone" in body else None
     raw = body.get("cylinders", [])
@@ -78,7 +82,22 @@ def parse_status_request(body: Any, max_cylinders: int) -> StatusRequest:
             raise InvalidInput(f"cylinders[{index}] needs cylinder_id or tag_uid")
         sequence = parse.integer(item, "record_sequence", required=False, low=0, high=2**32 - 1)
         items.append(StatusQuery(cylinder_id, tag_uid, sequence))
-    return StatusRequest(plate, items, zone)
+    riders, problem = _riders(body.get("events"), max_events)
+    return StatusRequest(plate, items, zone, riders, problem)
+
+
+def _riders(raw: Any, max_events: int) -> tuple[list[ScanEventIn], str | None]:
+    """Scan events riding on the status request, so that a busy station needs no upload request of
+    its own. A bad rider never costs the station its status answer: the riders are then refused as
+    a whole (`riders_problem`) and the station sends them on the upload path, which names the bad one."""
+    if raw is None:
+        return [], None
+    if not isinstance(raw, list) or len(raw) > max_events:
+        return [], f"events must be a list of at most {max_events} events"
+    try:
+        return [parse_event(item, index) for index, item in enumerate(raw)], None
+    except InvalidInput as error:
+        return [], error.detail
 
 
 def answer_status(registry: Registry, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
@@ -88,13 +107,16 @@ def answer_status(registry: Registry, environ: dict[str, Any]) -> tuple[int, Hea
         if principal.role not in STATUS_ROLES:
             raise Forbidden(f"role {principal.role.value} may not call this endpoint")
         config = registry.config
-        asked = parse_status_request(_json_body(environ, config.max_body_bytes), config.max_status_cylinders)
+        asked = parse_status_request(_json_body(environ, config.max_body_bytes), config.max_status_cylinders,
+                                     config.max_status_events)
         now = registry.clock()
         today = rules.local_today(now, asked.zone or registry.default_zone)
         result = registry.status_read(
             lambda reads: cylinders.cylinder_status(reads, asked.items, asked.plate, today, config.due_soon_days)
         )
         result["registry_time"] = wire_time.registry_time(now)  # the station measures its clock offset by it
+        if asked.riders or asked.riders_problem:
+            result["events"] = _take_riders(registry, principal, asked, now)
         body = json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
         return 200, [("Content-Type", "application/json")], body
     except RegistryError as error:
@@ -104,6 +126,20 @@ def answer_status(registry: Registry, environ: dict[str, Any]) -> tuple[int, Hea
         log.exception("unhandled error answering a status request")
         body, headers = problem_document(500, "internal", "Internal error", "an unexpected error was logged", PATH)
         return 500, headers, body
+
+
+def _take_riders(registry: Registry, principal: Principal, asked: StatusRequest, now: datetime) -> dict[str, Any]:
+    """Store the riding events like an upload would; any failure is told in the answer, never
+    raised: the status is what the pump waits for, the events can travel again."""
+    if asked.riders_problem is not None:
+        return {"error": asked.riders_problem}
+    station_id = principal.station_id
+    if principal.role is not Role.STATION or station_id is None:
+        return {"error": "only a station's own credential may send events"}
+    try:
+        return dict(registry.station_transaction(lambda s: events.ingest(s, station_id, asked.riders, now)))
+    except RegistryError as error:
+        return {"error": error.title}
 
 
 def _json_body(environ: dict[str, Any], max_bytes: int) -> Any:

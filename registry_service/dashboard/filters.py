@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlencode
 
+from registry_service.api.event_input import REASON
 from registry_service.api.parse import CODE, CYLINDER_TEXT, PLATE, choice, day, tag_uid
-from registry_service.api.stations import REASON
 from registry_service.errors import InvalidInput
 from registry_service.models import Outcome
 from registry_service.services.queries import MAX_RANGE, EventFilter

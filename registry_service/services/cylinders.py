@@ -77,7 +77,11 @@ def _one_status(
             "decision": "refuse",
             "reasons": ["unregistered"],
         }
-    if item.record_sequence is not None and item.record_sequence > row.record_sequence:
+    # A newer record than the registry holds is the centre's word, not yet uploaded: "unknown", and
+    # the station keeps its own verdict. Not for a condemned, scrapped or stolen cylinder: no record
+    # undoes that (a reversal is the bureau's, through re-issue), so the refusal stands.
+    lagging = item.record_sequence is not None and item.record_sequence > row.record_sequence
+    if lagging and row.state is CylinderState.ACTIVE:
         return {
             "cylinder_id": row.cylinder_id,
             "tag_uid": row.tag_uid,

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tag_tools.cli.centre",
     "tag_tools.cli.trustlist",
     "tag_tools.cli.sign",
+    "tag_tools.cli.status_block",
     "tag_tools.cli.inspect",
     "tag_tools.cli.hardware",
 )

@@ -8,6 +8,11 @@ The record's dates are the centre's local calendar dates, so "today" is the date
 time zone (`--timezone`; by default the zone of the country in the centre's certificate, else
 Asia/Shanghai): a centre in China signs an inspection done at 07:00 local time on that day, which
 is still the previous day in UTC.
+
+With `--status-block FILE` (from `cylinder-tag status-block fetch`) each signed record carries the
+next index of the block as its status claim (21), and the file is advanced before the record is
+written (tag_tools/cli/status_block.py). Without it, records carry no status claim and stations
+check them against the JSON revocation feed (schemas/status-list.md, migration).
 """
 
 import argparse
@@ -26,9 +31,10 @@ from cryptography.x509.oid import NameOID
 from tqdm import tqdm
 
 from tag_tools import crypto, pki, rules
-from tag_tools.claims import CylinderRecord
+from tag_tools.claims import CylinderRecord, StatusReference
 from tag_tools.cli.common import add_now_option, add_passphrase_options, now_from, passphrase_source, read_certificate, read_input
 from tag_tools.cli.exit_codes import ExitCode
+from tag_tools.cli.status_block import StatusBlock
 from tag_tools.errors import InputError, TagToolsError
 from tag_tools.keys import read_private_key, write_public_file
 from tag_tools.record import sign_record, size_on_tag
@@ -54,6 +60,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     sign.add_argument("--cert", type=Path, required=True, help="the centre's certificate from the bureau")
     sign.add_argument("--out", type=Path, required=True, help="record file (--json) or output folder (--csv)")
     sign.add_argument("--errors", type=Path, metavar="FILE", help="with --csv: also write failed rows and reasons as CSV")
+    sign.add_argument(
+        "--status-block",
+        type=Path,
+        metavar="FILE",
+        help="give each record the next status index of this block file (`cylinder-tag status-block fetch`) and advance it",
+    )
     add_passphrase_options(sign, "centre key")
     sign.add_argument(
         "--timezone",
@@ -73,8 +85,12 @@ class Signer:
     now: datetime
     zone: tzinfo  # the centre's: its calendar date is the one on the record
 
-    def sign(self, fields: dict[str, Any]) -> tuple[CylinderRecord, bytes]:
+    def sign(self, fields: dict[str, Any], status_ref: StatusReference | None = None) -> tuple[CylinderRecord, bytes]:
         fields = {k: v for k, v in fields.items() if v not in (None, "")}
+        if status_ref is not None:
+            if "status_ref" in fields:
+                raise InputError("status_ref comes from --status-block, not from the input")
+            fields["status_ref"] = {"list_id": status_ref.list_id, "index": status_ref.index}
         fields.setdefault("issued_at", self.now.isoformat())
         fields.setdefault("centre_id", self.centre_id)
         try:
@@ -95,9 +111,21 @@ def _sign(args: argparse.Namespace) -> ExitCode:
     key = read_private_key(args.key, passphrase_source(args, "centre key"))
     zone = _zone(args.timezone, certificate)
     signer = Signer(key, certificate, pki.centre_identity(certificate).centre_id, now_from(args), zone)
+    block = StatusBlock.load(args.status_block) if args.status_block is not None else None
     if args.json is not None:
-        return _sign_one(signer, args.json, args.out)
-    return _sign_batch(signer, args.csv, args.out, args.errors)
+        return _sign_one(signer, block, args.json, args.out)
+    return _sign_batch(signer, block, args.csv, args.out, args.errors)
+
+
+def _sign_with_index(signer: Signer, block: StatusBlock | None, fields: dict[str, Any]) -> tuple[CylinderRecord, bytes]:
+    """Sign one record, with the block's next index if there is a block. The index is taken only
+    once the record is signed (a bad row takes none), and the block file is advanced before the
+    caller writes the record file, so no index reaches two records."""
+    status_ref = block.peek() if block is not None else None
+    record, message = signer.sign(fields, status_ref)
+    if block is not None and status_ref is not None:
+        block.consume(status_ref)
+    return record, message
 
 
 def _zone(name: str | None, certificate: x509.Certificate) -> tzinfo:
@@ -111,20 +139,20 @@ def _zone(name: str | None, certificate: x509.Certificate) -> tzinfo:
         raise InputError(f"--timezone: {name!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
 
 
-def _sign_one(signer: Signer, source: Path, out: Path) -> ExitCode:
+def _sign_one(signer: Signer, block: StatusBlock | None, source: Path, out: Path) -> ExitCode:
     try:
         fields = json.loads(read_input(source, "inspection JSON"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{source} is not JSON: {error}") from None
     if not isinstance(fields, dict):
         raise InputError(f"{source} must hold one JSON object")
-    record, message = signer.sign(fields)
+    record, message = _sign_with_index(signer, block, fields)
     write_public_file(out, message)
     print(f"signed {record.cylinder_id} for tag {record.tag_uid.hex().upper()}: {out} ({size_on_tag(message)} bytes on the tag)")
     return ExitCode.OK
 
 
-def _sign_batch(signer: Signer, source: Path, out_dir: Path, errors_path: Path | None) -> ExitCode:
+def _sign_batch(signer: Signer, block: StatusBlock | None, source: Path, out_dir: Path, errors_path: Path | None) -> ExitCode:
     try:
         text = read_input(source, "CSV batch").decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -138,7 +166,7 @@ def _sign_batch(signer: Signer, source: Path, out_dir: Path, errors_path: Path |
         try:
             if None in row:
                 raise InputError("row has more cells than the header")
-            record, message = signer.sign(dict(row))
+            record, message = _sign_with_index(signer, block, dict(row))
             write_public_file(out_dir / f"{record.cylinder_id}_{record.tag_uid.hex().upper()}.ndef", message)
             signed += 1
         except TagToolsError as error:

@@ -16,10 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
-
-from registry_service.models import Cylinder
 from tag_tools.emulation.ntag_emulator import NtagEmulator
 from tag_tools.emulation.rigs import Rig
 from tag_tools.testkit import TestPki
@@ -105,15 +101,7 @@ class Pump:
 
     def vehicle(self, cylinders: int = 1) -> Vehicle:
         """A fresh vehicle, registered as its records say (fresh UIDs: the reader's repeat filter never hides it)."""
-        vehicle = new_vehicle(self.registry.peer, self.pki, cylinders)
-        # The registry answers "unknown" for a record newer than the one it holds; new_vehicle leaves
-        # the registered sequence at 0, so give it the tags' own (the centre's upload would have).
-        with Session(self.registry.peer.engine) as session, session.begin():
-            for index, cylinder_id in enumerate(vehicle.cylinder_ids):
-                sequence = self.pki.record(vehicle.uids[index], **vehicle.claims(index)).sequence
-                session.execute(update(Cylinder).where(Cylinder.cylinder_id == str(cylinder_id))
-                                .values(record_sequence=sequence))
-        return vehicle
+        return new_vehicle(self.registry.peer, self.pki, cylinders)
 
     def present(self, vehicle: Vehicle, index: int = 0, *, allowed_window: bool = True, acknowledged: bool = True,
                 limit: float = 20.0) -> Read:

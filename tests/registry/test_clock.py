@@ -12,6 +12,8 @@ from sqlalchemy import select, text, update
 
 from registry_service import partitions
 from registry_service.models import Cylinder, ScanEvent
+from registry_service.models.cylinders import RevocationKind
+from registry_service.services import cylinders
 from tests.registry.helpers import add_vehicle, counts, event, post_events, refused
 
 OK = "156-4101-3001"
@@ -138,6 +140,9 @@ def test_a_lagging_registry_answers_unknown_for_a_newer_record(client: Any, worl
     for bad in (-1, "5", 1.5, True):
         body = {"cylinders": [{"cylinder_id": OK, "record_sequence": bad}]}
         assert client.post("/api/v1/status", json=body, headers=world.auth("station")).status_code == 422
+    world.registry.transaction(lambda s: cylinders.revoke(s, "test", world.clock(), OK, RevocationKind.SCRAPPED, "test"))
+    scrapped = ask(5)  # no record, however new, undoes a condemnation: the refusal stands
+    assert scrapped["decision"] == "refuse" and "cylinder_revoked" in scrapped["reasons"]
 
 
 def test_the_stations_zone_decides_today_at_the_day_boundary(client: Any, world: Any) -> None:

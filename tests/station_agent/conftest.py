@@ -105,6 +105,7 @@ def make_station(tmp_path: Path, root_pem: Path, test_pki: TestPki, clock: Clock
         interlock = LogInterlock()
         agent = Agent(config, source=_NoSource(), interlock=interlock, outbox=outbox, cache=cache, client=registry,
                       clock=clock, monotonic=clock.monotonic)
+        agent.assessor.riders = None  # events stay in the outbox for the tests to inspect (test_riders.py rides)
         station = Station(agent, test_pki, clock, registry, interlock)
         agent.echo = station.lines.append
         agent.pump.start()

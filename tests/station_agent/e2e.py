@@ -71,7 +71,8 @@ def new_vehicle(registry: RegistryPeer | None, pki: TestPki, cylinders: int = 1,
         for index in range(cylinders):
             record = pki.record(vehicle.uids[index], **vehicle.claims(index))
             specs.append({"cylinder_id": str(record.cylinder_id), "tag_uid": vehicle.uids[index].hex().upper(),
-                          "next_due": record.next_due, "end_of_life": record.end_of_life})
+                          "next_due": record.next_due, "end_of_life": record.end_of_life,
+                          "record_sequence": record.sequence})
         registry.register_vehicle(vehicle.plate, vehicle.vin, specs)
     return vehicle
 

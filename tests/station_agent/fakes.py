@@ -47,6 +47,8 @@ class FakeRegistry:
     status_calls: int = 0
     status_attempts: int = 0  # including those that failed because the registry was down
     trust_list_calls: int = 0
+    revocation_calls: int = 0
+    riders: int = 0  # events that rode on status requests
     status_blobs: dict[int, bytes] = field(default_factory=dict)  # list id -> signed status list
     fault_reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # report id -> report
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -54,6 +56,16 @@ class FakeRegistry:
     def _check(self) -> None:
         if self.down:
             raise RegistryUnavailable("connection refused (fake)")
+
+    def status_with_events(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
+                           record_sequence: int | None, events: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        item = self.status(plate, cylinder_id, tag_uid, budget_s, record_sequence)
+        if not events:
+            return item, {}
+        if any(e["event_id"] in self.reject_event_ids for e in events):
+            return item, {"error": "events[0]: bad event (fake)"}
+        self.riders += len(events)
+        return item, self._store(events)
 
     def status(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
                record_sequence: int | None = None) -> dict[str, Any]:
@@ -64,10 +76,14 @@ class FakeRegistry:
 
     def upload(self, station_code: str, events: list[dict[str, Any]]) -> dict[str, Any]:
         self._check()
+        if any(e["event_id"] in self.reject_event_ids for e in events):
+            raise RegistryRejected("HTTP 400 bad event (fake)")
         with self.lock:
-            if any(e["event_id"] in self.reject_event_ids for e in events):
-                raise RegistryRejected("HTTP 400 bad event (fake)")
             self.uploads += 1
+        return self._store(events)
+
+    def _store(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        with self.lock:
             fresh = [e for e in events if e["event_id"] not in self.received]
             for event in fresh:
                 self.received[event["event_id"]] = event
@@ -94,6 +110,7 @@ class FakeRegistry:
         return TrustListDownload(self.trust_blob, None) if self.trust_blob else None
 
     def revocations(self, since: int, limit: int) -> dict[str, Any]:
+        self.revocation_calls += 1
         self._check()
         items = [r for r in self.revocation_feed if r["id"] > since][:limit]
         return {"revocations": items, "next_cursor": items[-1]["id"] if items else since,

@@ -99,20 +99,22 @@ def test_reads_never_trigger_trust_syncs_and_uploads_coalesce(tmp_path: Path, te
     worker = SyncWorker(outbox, cache, registry, "ST-JS-01", sync_interval_s=60, upload_debounce_s=5,
                         monotonic=ticks, uniform=lambda low, high: (low + high) / 2)
     worker.run_once()  # start: leftover uploads and the first trust sync
-    assert registry.trust_list_calls == 1
+    assert registry.trust_list_calls == 1 and registry.revocation_calls == 1
     for index in range(20):  # 20 reads in 2 s, each poking the sender as the agent does
         ticks.now = index * 0.1
         outbox.add(f"e{index}", {"registry": {"event_id": f"e{index}"}})
         worker.poke()
         worker.run_once()
-    assert registry.trust_list_calls == 1 and registry.uploads == 0  # nothing due yet
+    assert registry.revocation_calls == 1 and registry.uploads == 0  # nothing due yet
     ticks.now = 5.0
     assert worker.run_once() > 0
     assert registry.uploads == 1 and len(registry.received) == 20  # one batch for the burst
-    assert registry.trust_list_calls == 1
-    ticks.now = 60.0
-    worker.run_once()
-    assert registry.trust_list_calls == 2 and registry.uploads == 1  # trust data on its own interval
+    assert registry.revocation_calls == 1
+    for interval in range(1, 5):
+        ticks.now = 60.0 * interval
+        worker.run_once()
+        assert registry.revocation_calls == 1 + interval and registry.uploads == 1  # trust data on its own interval
+    assert registry.trust_list_calls == 2  # the trust list every TRUST_LIST_EVERY (4) syncs
 
 
 def test_a_down_registry_backs_off_with_jitter_then_recovers(tmp_path: Path, test_pki: TestPki) -> None:

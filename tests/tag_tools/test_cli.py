@@ -303,3 +303,32 @@ def test_sign_uses_the_centres_local_date_not_utc(bureau, tmp_path):
 def test_sign_refuses_an_unknown_timezone(bureau, tmp_path):
     result = _sign_inspected_on(bureau, tmp_path, "2026-11-22", NOW, "--timezone", "Mars/Olympus")
     assert result.returncode == 3 and "not an IANA time zone" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_sign_with_a_status_block_numbers_records_and_never_reuses_an_index(bureau, tmp_path):
+    base = json.loads((bureau / "inspection.json").read_text(encoding="utf-8"))
+    rows = [{**base, "cylinder_id": f"156-4101-{200 + i}", "tag_uid": f"04A2C4D2E16A{i:02X}"} for i in range(4)]
+    rows[1]["next_due"] = "not-a-date"  # a bad row takes no index
+    with (tmp_path / "batch.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(base))
+        writer.writeheader()
+        writer.writerows(rows)
+    block = tmp_path / "block.json"
+    block.write_text(json.dumps({"list_id": 0, "next": 40, "end": 42}))
+    result = cylinder_tag(
+        "sign", "--csv", str(tmp_path / "batch.csv"), "--key", str(bureau / "centre/centre-key.pem"),
+        "--cert", str(bureau / "centre/cert.pem"), "--out", str(tmp_path / "out"), "--status-block", str(block),
+        "--now", NOW, "--passphrase-env", "CENTRE_PASS", check=False,
+    )  # fmt: skip
+    assert result.returncode == 3 and "signed 2 of 4 rows" in result.stdout
+    assert ":3: " in result.stderr and ":5: " in result.stderr and "used up" in result.stderr
+    assert json.loads(block.read_text()) == {"list_id": 0, "next": 42, "end": 42}
+    claims = [json.loads(cylinder_tag("show", str(f), "--json").stdout)["claims"] for f in sorted((tmp_path / "out").glob("*.ndef"))]
+    assert [c["status_ref"] for c in claims] == [{"list_id": 0, "index": 40}, {"list_id": 0, "index": 41}]
+    block.write_text('{"list_id": 0, "next": 5}')
+    broken = cylinder_tag(
+        "sign", "--json", str(bureau / "inspection.json"), "--key", str(bureau / "centre/centre-key.pem"),
+        "--cert", str(bureau / "centre/cert.pem"), "--out", str(tmp_path / "one.ndef"), "--status-block", str(block),
+        "--now", NOW, "--passphrase-env", "CENTRE_PASS", check=False,
+    )  # fmt: skip
+    assert broken.returncode == 3 and "status block file" in broken.stderr and not (tmp_path / "one.ndef").exists()

@@ -25,7 +25,7 @@ BEGIN
     RAISE EXCEPTION 'status entry %/% cannot be deleted: a revocation is never undone', OLD.list_id, OLD.idx;
   END IF;
   IF NEW.value < OLD.value OR NEW.list_id <> OLD.list_id OR NEW.idx <> OLD.idx THEN
-    RAISE EXCEPTION 'status entry %/% cannot go from % to %', OLD.list_id, OLD.idx, OLD.value, NEW.value;
+    RAISE EXCEPTION 'status entry %/% never goes down (% to %)', OLD.list_id, OLD.idx, OLD.value, NEW.value;
   END IF;
   RETURN NEW;
 END $$

@@ -1,0 +1,44 @@
+"""Scan events riding on POST /status (issue 11: a busy station needs no upload request of its own):
+stored exactly as an upload stores them, idempotent, and never at the cost of the status answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.registry.helpers import add_vehicle, event, post_events
+
+CYLINDER = "156-4101-19012345"
+
+
+def _status(client: Any, world: Any, events: Any, who: str = "station") -> Any:
+    body = {"plate": "豫A8M2K7", "cylinders": [{"cylinder_id": CYLINDER}], "events": events}
+    return client.post("/api/v1/status", json=body, headers=world.auth(who))
+
+
+def _vehicle(world: Any, clock: Any) -> None:
+    add_vehicle(world, "豫A8M2K7", [{"cylinder_id": CYLINDER, "tag_uid": "04A2C4D2E15A80"}])
+
+
+def test_riding_events_are_stored_once(client: Any, world: Any, clock: Any) -> None:
+    _vehicle(world, clock)
+    riders = [event(clock.now) for _ in range(3)]
+    first = _status(client, world, riders)
+    assert first.status_code == 200 and first.json["cylinders"][0]["decision"] == "allow"
+    assert first.json["events"] == {"received": 3, "accepted": 3, "duplicates": 0}
+    again = _status(client, world, riders)  # the answer was lost: the station sends them again
+    assert again.json["events"] == {"received": 3, "accepted": 0, "duplicates": 3}
+    assert post_events(client, world, "ST-JS-01", riders).json["duplicates"] == 3  # the same events as an upload
+
+
+def test_a_bad_rider_never_costs_the_status_answer(client: Any, world: Any, clock: Any) -> None:
+    _vehicle(world, clock)
+    answer = _status(client, world, [event(clock.now), {"event_id": "not-a-uuid"}])
+    assert answer.status_code == 200 and answer.json["cylinders"][0]["decision"] == "allow"
+    assert "events[1]" in answer.json["events"]["error"]
+    assert _status(client, world, "not a list").json["events"]["error"].startswith("events must be a list")
+
+
+def test_only_a_station_credential_sends_events(client: Any, world: Any, clock: Any) -> None:
+    _vehicle(world, clock)
+    answer = _status(client, world, [event(clock.now)], who="bureau")
+    assert answer.status_code == 200 and "station" in answer.json["events"]["error"]
