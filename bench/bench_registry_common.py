@@ -50,7 +50,9 @@ def scratch_database(keep: bool = False) -> Iterator[str]:
 
 
 @contextmanager
-def child_server(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
+def child_server(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """The server in a child process, listening on `port`; yields the process (its pid is what
+    a benchmark reads CPU time from)."""
     # stderr goes to a file, not a pipe: nobody reads a pipe while the load runs, and a server
     # whose log filled the pipe's 64 KiB would block on its next log line mid-benchmark.
     with tempfile.TemporaryFile() as log:
@@ -66,13 +68,15 @@ def child_server(argv: list[str], port: int, env: dict[str, str] | None = None) 
                         log.seek(0)
                         raise RuntimeError(f"server did not start: {log.read().decode()[-2000:]}") from exc
                     time.sleep(0.1)
-            yield
+            yield process
         finally:
             process.terminate()
             process.wait(timeout=10)
 
 
-def registry_server_argv(database_url: str, port: int, threads: int) -> list[str]:
+def registry_server_argv(database_url: str, port: int, threads: int, *, connection_limit: int = 500,
+                         serve_options: tuple[str, ...] = ()) -> list[str]:
+    """`cylinder-registry serve` on 127.0.0.1:`port`; `serve_options` are more serve flags (--bureau-root ...)."""
     return [
         sys.executable,
         "-m",
@@ -87,7 +91,8 @@ def registry_server_argv(database_url: str, port: int, threads: int) -> list[str
         "--threads",
         str(threads),
         "--connection-limit",
-        "500",
+        str(connection_limit),
+        *serve_options,
     ]
 
 

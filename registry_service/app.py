@@ -4,6 +4,7 @@ and registers the blueprints; nothing here reads the environment."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -39,6 +40,9 @@ class Registry:
         self.clock = clock
         self.default_zone = config.zone()  # "today" for status requests that name no zone
         self.tokens = TokenCache(ttl_s=config.token_cache_s)
+        # Set after a revocation commits: the status publisher (if this node runs one) publishes at
+        # once instead of at its next interval, so a revocation reaches stations within one sync.
+        self.revoked = threading.Event()
         self.trust_stores = TrustStoreCache()
         postgresql = self.engine.dialect.name == "postgresql"
         self._pg_status = ThreadLocalPg(self.engine, options=pg_session_options(

@@ -43,6 +43,7 @@ class StatusPublisher:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         self._stop.set()
+        self.registry.revoked.set()
         self._thread.join(timeout_s)
 
     def run_once(self) -> list[status_lists.Outcome]:
@@ -54,4 +55,6 @@ class StatusPublisher:
                 self.run_once()
             except Exception:  # a database outage or a bug: log, and try again next interval
                 log.exception("status list publishing failed; retrying in %.0f s", self.interval_s)
-            self._stop.wait(self.interval_s)
+            # Until the interval passes, or at once when a revocation commits on this node.
+            self.registry.revoked.wait(self.interval_s)
+            self.registry.revoked.clear()

@@ -55,7 +55,7 @@ class RegistrySettings:
     sync_interval: timedelta = timedelta(minutes=15)  # trust data; a revocation reaches the station within this
     upload_batch: int = 200
     max_backoff: timedelta = timedelta(minutes=5)
-    upload_debounce: timedelta = timedelta(seconds=120)  # an event not carried by a status request by then is uploaded
+    upload_debounce: timedelta = timedelta(seconds=300)  # an event not carried by a status request by then is uploaded
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def _registry(table: dict[str, Any], base: Path) -> RegistrySettings:
         sync_interval=_seconds(table, "registry.sync_interval_s", 900.0),
         upload_batch=_int(table, "registry.upload_batch", 200, 1, 1000),
         max_backoff=_seconds(table, "registry.max_backoff_s", 300.0),
-        upload_debounce=_seconds(table, "registry.upload_debounce_s", 120.0),
+        upload_debounce=_seconds(table, "registry.upload_debounce_s", 300.0),
     )
 
 

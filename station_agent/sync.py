@@ -122,8 +122,8 @@ class SyncWorker:
     """One background thread. Pending events ride on the next read's status request
     (`take_riders`/`riders_delivered`), so a busy pump needs no upload request at all; what is
     still pending `upload_debounce_s` after the last ride (an idle pump, offline decisions) goes up
-    in one batch. Trust data is refreshed on its own schedule (`sync_interval_s`, jittered by ±10 %
-    so that stations spread out), never because of a read. Failures back off with jitter through
+    in one batch. Trust data is refreshed on its own schedule (`sync_interval_s`, jittered within its
+    last 10 % so that stations spread out), never because of a read. Failures back off with jitter through
     the breaker the read path shares."""
 
     def __init__(
@@ -137,7 +137,7 @@ class SyncWorker:
         batch: int = 200,
         sync_interval_s: float = 60.0,
         max_backoff_s: float = 300.0,
-        upload_debounce_s: float = 120.0,
+        upload_debounce_s: float = 300.0,
         breaker: RegistryBreaker | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
@@ -220,7 +220,9 @@ class SyncWorker:
                 self.upload_reports()
             if now >= self._trust_at:
                 self._sync_trust_logged()
-                self._trust_at = self.monotonic() + self.sync_interval_s * self.uniform(0.9, 1.1)
+                # Jitter spreads the fleet, but only earlier: a revocation must reach every station
+                # within one interval (plus the registry's publishing).
+                self._trust_at = self.monotonic() + self.sync_interval_s * self.uniform(0.9, 1.0)
                 self.upload_reports()
             self.breaker.success()
             self.status.backoff_s = 0.0
@@ -314,7 +316,9 @@ class SyncWorker:
             etag = self.outbox.get_state(ETAG_KEY)
             download = self.client.trust_list(etag.decode() if etag else None)
             if download is not None:
-                if self.cache.offer(download.blob, "registry") and download.etag:
+                adopted = self.cache.offer(download.blob, "registry")
+                # Also for the list already held (e.g. the provisioning file): else every fetch is a full download.
+                if download.etag and (adopted or download.blob == self.outbox.get_state(TRUST_KEY)):
                     self.outbox.put_state(ETAG_KEY, download.etag.encode())
         self._syncs += 1
         while True:

@@ -56,6 +56,7 @@ def condemn(cylinder_id: str) -> tuple[Response, int]:
     parse.only_fields(body, {"reason"})
     reason = parse.required_text(body, "reason", max_len=400)
     row = tx(lambda s: _revocation_json(cylinders.revoke(s, current(), now(), cylinder_id, RevocationKind.CONDEMNED, reason)))
+    registry().revoked.set()
     return created(row)
 
 
@@ -69,7 +70,9 @@ def revoke_cylinder(cylinder_id: str) -> tuple[Response, int]:
     if kind is RevocationKind.SUPERSEDED:
         raise InvalidInput("records are superseded by submitting a newer inspection")
     reason = parse.required_text(body, "reason", max_len=400)
-    return created(tx(lambda s: _revocation_json(cylinders.revoke(s, current(), now(), cylinder_id, kind, reason))))
+    row = tx(lambda s: _revocation_json(cylinders.revoke(s, current(), now(), cylinder_id, kind, reason)))
+    registry().revoked.set()
+    return created(row)
 
 
 def _revocation_json(row: Revocation) -> dict[str, object]:
