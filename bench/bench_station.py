@@ -77,7 +77,7 @@ def run(pki: TestPki, reads: list[tuple[bytes, bytes]], workdir: Path, registry:
             reading = TagReading(uid, message, ChipEvidence(Originality.GENUINE, "NTAG215", 7), time.perf_counter())
             result = agent.handle(reading)
             command = interlock.commands[-1]
-            if not (command.enabled and result.decision == "allow"):
+            if not (command.enabled and result.decision == "allow" and result.online == (registry is not None)):
                 raise RuntimeError(f"expected an allowed read, got {result}")
             latencies.append(command.at - reading.completed_at)
             online += result.online
@@ -124,7 +124,8 @@ def main() -> int:
                     record = pki.record(uid, **claims)
                     registry.register_vehicle(record.plate, record.vin, [{
                         "cylinder_id": str(record.cylinder_id), "tag_uid": uid.hex().upper(),
-                        "next_due": record.next_due, "end_of_life": record.end_of_life}])
+                        "next_due": record.next_due, "end_of_life": record.end_of_life,
+                        "record_sequence": record.sequence}])
                 result["online"] = run(pki, reads, Path(tmp) / "online", registry)
                 result["online"]["registry"] = "in-process werkzeug + SQLite"
             finally:
