@@ -52,7 +52,6 @@ class PumpGuard:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: InterlockError | None = None  # None once a write (and watchdog feed) landed
-        self.ended_by_fault = False  # the last fill was cut short by an interlock fault
 
     @property
     def enabled(self) -> bool:
@@ -87,17 +86,16 @@ class PumpGuard:
                 raise PumpSessionEnded(f"the fill of session {session_id} has ended; a new session is needed")
             self._deadline = self.clock() + duration_s
             self._session = session_id
-            self.ended_by_fault = False
             try:
                 self._write(True)
             except InterlockError as error:
-                self._end(f"interlock: {error}", fault=True)
+                self._end(f"interlock: {error}")
                 raise
 
     def disable(self, why: str = "") -> None:
         with self._lock:
             was = self.enabled
-            self._end(why, fault=False)
+            self._end(why)
         if was:
             log.info("pump disabled%s", f": {why}" if why else "")
 
@@ -106,7 +104,7 @@ class PumpGuard:
         with self._lock:
             if self._deadline is not None and self.clock() >= self._deadline:
                 log.warning("fill timeout: disabling the pump")
-                self._end("fill timeout", fault=False)
+                self._end("fill timeout")
 
     def beat(self) -> None:
         """One heartbeat: enforce the deadline, re-send the decision state, feed the watchdog.
@@ -120,7 +118,7 @@ class PumpGuard:
                 if self.last_error is None or str(self.last_error) != str(error):
                     log.error("interlock fault: %s", error)
                 if self.enabled:
-                    self._end(f"interlock: {error}", fault=True)
+                    self._end(f"interlock: {error}")
                 self.last_error = error
                 return
             if self.last_error is not None:
@@ -134,7 +132,7 @@ class PumpGuard:
             self._thread.join(timeout=5)
         try:
             with self._lock:
-                self._end("agent stopping", fault=False)
+                self._end("agent stopping")
         finally:
             self.interlock.close()
 
@@ -153,15 +151,13 @@ class PumpGuard:
         self.last_error = None
         self._notify(enabled)
 
-    def _end(self, why: str, *, fault: bool) -> None:
+    def _end(self, why: str) -> None:
         """End the fill (if any) and drive OFF, best effort: the decision state is OFF even when the
         command fails, and the next heartbeat retries it."""
         if self._session is not None:
             self._ended.append(self._session)
         self._deadline = None
         self._session = None
-        if fault:
-            self.ended_by_fault = True
         try:
             self._write(False)
         except InterlockError as error:
@@ -178,4 +174,4 @@ class PumpGuard:
             except Exception:
                 log.exception("pump guard thread error")
                 with self._lock:
-                    self._end("pump guard error", fault=True)
+                    self._end("pump guard error")
