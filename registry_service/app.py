@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry_service import problems
+from registry_service import problems, request_guard
 from registry_service.auth import Principal, TokenCache, resolve_token
 from registry_service.config import RegistryConfig
 from registry_service.db import make_engine, make_session_factory, pg_session_options, run_in_transaction, run_read_only
@@ -104,11 +104,13 @@ def create_app(config: RegistryConfig, *, engine: Engine | None = None, clock: C
     from registry_service.dashboard import register_dashboard
 
     app = Flask("registry_service", static_folder=None)
+    app.response_class = problems.TextSafeResponse  # an echoed lone surrogate cannot fail the answer
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["registry"] = registry = Registry(config, engine, clock)
     problems.register(app)
+    request_guard.register(app)
     register_blueprints(app)
     register_dashboard(app, secret_key=config.dashboard_secret_key, secure_cookies=config.dashboard_secure_cookies)
     app.wsgi_app = StatusFastPath(app.wsgi_app, registry)  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from registry_service.config import RegistryConfig, from_env
 from registry_service.errors import RegistryError
+from tag_tools import private_files
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,8 @@ EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
 # Commands other than `serve` may wait for a busy database: an import or a migration run beside a
 # serving registry should queue behind its writes, not fail after a request's short lock wait.
 COMMAND_LOCK_WAIT_S = 30.0
+# Request line and headers; waitress's default is 256 KiB. A bearer token and a dashboard cookie fit in 1 KiB.
+MAX_HEADER_BYTES = 64 * 1024
 
 
 def _config(args: argparse.Namespace) -> RegistryConfig:
@@ -69,19 +72,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"publishing status lists through {config.signer_socket} every {config.status_list_interval_s:.0f} s", flush=True)
     print(f"serving on http://{args.host}:{args.port} with {args.threads} threads", flush=True)
     try:
-        waitress.serve(
-            app,
-            host=args.host,
-            port=args.port,
-            threads=args.threads,
-            connection_limit=args.connection_limit,
-            channel_timeout=60,
-            ident="cylinder-registry",
-        )
+        waitress.serve(app, **waitress_options(config, args))
     finally:
         if publisher is not None:
             publisher.stop()
     return EXIT_OK
+
+
+def waitress_options(config: RegistryConfig, args: argparse.Namespace) -> dict[str, object]:
+    """How `serve` bounds what one client can hold: the app's own body limit enforced by waitress
+    before the app sees a byte (also for chunked bodies), small headers, idle connections closed
+    after `--channel-timeout`, at most `--connection-limit` connections. A client that dribbles
+    bytes can still hold a connection; the reverse proxy in front (docs/registry.md) ends those."""
+    timeout = args.channel_timeout
+    options: dict[str, object] = {
+        "host": args.host,
+        "port": args.port,
+        "threads": args.threads,
+        "connection_limit": args.connection_limit,
+        "channel_timeout": timeout,
+        # Idle channels are looked for every cleanup_interval: no longer than the timeout itself.
+        "cleanup_interval": max(1, min(30, round(timeout))),
+        # waitress refuses a body of max_request_body_size bytes or more, Flask one over MAX_CONTENT_LENGTH.
+        "max_request_body_size": config.max_body_bytes + 1,
+        "max_request_header_size": MAX_HEADER_BYTES,
+        "asyncore_use_poll": True,  # select() cannot watch descriptors above 1023
+        "ident": "cylinder-registry",
+    }
+    if args.trusted_proxy:
+        options.update(trusted_proxy=args.trusted_proxy, trusted_proxy_count=1,
+                       trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"})
+    return options
 
 
 def cmd_publish_status_list(args: argparse.Namespace) -> int:
@@ -219,7 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--threads", type=int, default=8)
-    p.add_argument("--connection-limit", type=int, default=200)
+    p.add_argument("--connection-limit", type=int, default=200, help="connections held at once (default 200)")
+    p.add_argument("--channel-timeout", type=int, default=30,
+                   help="seconds an idle connection is kept (default 30)")
+    p.add_argument("--trusted-proxy", help="address of the reverse proxy whose X-Forwarded-For/-Proto to trust")
     p.add_argument("--bureau-root", help="PEM of the bureau root that signs trust lists (or REGISTRY_BUREAU_ROOT)")
     p.add_argument("--signer-socket", help="publish status lists through this list signer (or REGISTRY_SIGNER_SOCKET)")
     p.set_defaults(handler=cmd_serve)
@@ -281,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.handler(args))
+        with private_files.private_umask():  # the SQLite database and anything else made: 0600 / 0700
+            return int(args.handler(args))
     except RegistryError as exc:
         print(f"cylinder-registry: {exc.detail}", file=sys.stderr)
         return EXIT_ERROR

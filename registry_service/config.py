@@ -91,12 +91,24 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> R
         values["default_timezone"] = zone
     if socket := env.get("REGISTRY_SIGNER_SOCKET"):
         values["signer_socket"] = socket
+    if "REGISTRY_MAX_BODY_BYTES" in env:  # the app and waitress (`serve`) refuse larger bodies with 413
+        values["max_body_bytes"] = _bounded_int(env["REGISTRY_MAX_BODY_BYTES"], "REGISTRY_MAX_BODY_BYTES",
+                                                1024, 1024 * 1024 * 1024)
     if "REGISTRY_LOCK_WAIT_MS" in env:
         values["lock_wait_s"] = _milliseconds(env["REGISTRY_LOCK_WAIT_MS"], "REGISTRY_LOCK_WAIT_MS")
     values.update({k: v for k, v in overrides.items() if v is not None})
     config = RegistryConfig(**values)  # type: ignore[arg-type]
     config.zone()  # a wrong zone fails at start, not on the first status request
     return config
+
+
+def _bounded_int(text: str, key: str, low: int, high: int) -> int:
+    if not text.strip().isascii() or not text.strip().isdigit():
+        raise ConfigError(f"{key} must be a whole number, not {text!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise ConfigError(f"{key} must be between {low} and {high}")
+    return value
 
 
 def _milliseconds(text: str, key: str) -> float:

@@ -2,12 +2,13 @@
 
 Each row is its own savepoint: a bad row is reported with its line number and reason and the
 others still load. Columns are documented in docs/registry.md; UTF-8 with or without BOM.
+Plates, VINs, cylinder IDs and tag UIDs are stored in canonical form (tag_tools.identifiers, applied
+by services.registration): "粤b 12345" in one file and "粤B12345" in another are one vehicle.
 """
 
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,11 +21,10 @@ from tqdm import tqdm
 
 from registry_service.errors import InvalidInput, RegistryError
 from registry_service.services import audit, places
-from registry_service.services.registration import CylinderIn, upsert_cylinder, upsert_vehicle
+from registry_service.services.registration import CylinderIn, canonical, upsert_cylinder, upsert_vehicle
+from tag_tools import identifiers
 
 KINDS = ("vehicles", "cylinders", "stations")
-CYLINDER_ID = re.compile(r"^[0-9]{1,3}-[0-9]{1,10}-[0-9]{1,20}$")
-TAG_UID = re.compile(r"^[0-9A-F]{8,20}$")
 COLUMNS = {
     "vehicles": ("plate", "vin", "use", "region"),
     "cylinders": (
@@ -135,18 +135,15 @@ def _vehicle(session: Session, row: dict[str, str], now: datetime, actor: str) -
 
 
 def _cylinder(session: Session, row: dict[str, str], now: datetime, actor: str) -> None:
-    if not CYLINDER_ID.match(row["cylinder_id"]):
-        raise InvalidInput("cylinder_id must look like 156-4101-20190012345")
-    tag_uid = (row.get("tag_uid") or "").replace(":", "").upper() or None
-    if tag_uid and not TAG_UID.match(tag_uid):
-        raise InvalidInput("tag_uid must be 4 to 10 bytes of hex")
+    cylinder_id = canonical(identifiers.cylinder_id, row["cylinder_id"], "cylinder_id")
+    tag_uid = canonical(identifiers.tag_uid, row["tag_uid"], "tag_uid") if row.get("tag_uid") else None
     position = row.get("position") or "1"
     if not position.isdigit():
         raise InvalidInput("position must be a number")
     upsert_cylinder(
         session,
         CylinderIn(
-            cylinder_id=row["cylinder_id"],
+            cylinder_id=cylinder_id,
             serial=row["serial"],
             manufacturer=row.get("manufacturer", ""),
             kind=row.get("kind") or "CNG-2",

@@ -21,6 +21,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -31,6 +32,7 @@ from sqlalchemy.pool import StaticPool
 
 from registry_service.config import RegistryConfig
 from registry_service.errors import DatabaseBusy, ServiceUnavailable
+from tag_tools import private_files
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,6 +45,16 @@ _SQLITE_STALE_CODES = frozenset({_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOP
 # deadlock_detected; read_only_sql_transaction (a read-only default or a standby).
 PG_BUSY_STATES = frozenset({"55P03", "57014", "40P01"})
 _PG_STALE_STATES = frozenset({"25006"})
+
+
+def _private_database_file(path: Path) -> None:
+    """A new SQLite database is created 0600 (SQLite gives its -wal and -shm files the same mode);
+    an existing one, or its folder, open to other users is left as it is, with a warning."""
+    if path.name.startswith("file:") or not path.parent.is_dir():
+        return  # a URI filename, or a folder that does not exist: SQLite reports that itself
+    private_files.warn_if_open(path.parent, "the registry's database")
+    if not private_files.private_file(path):
+        private_files.warn_if_open(path, "the registry's data, password hashes and token hashes")
 
 
 def make_engine(config: RegistryConfig) -> Engine:
@@ -59,6 +71,7 @@ def make_engine(config: RegistryConfig) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         if not memory:  # an in-memory database lives in its one connection: never drop it
             event.listen(engine, "handle_error", _mark_stale)
+            _private_database_file(Path(url.database or ""))
         return engine
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")

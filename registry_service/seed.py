@@ -197,10 +197,11 @@ class DemoCity:
         letter = PLATE_LETTERS[index % len(PLATE_LETTERS)]
         rest = index // len(PLATE_LETTERS)
         tail = ""
-        for _ in range(4):
+        for _ in range(5):
             rest, digit = divmod(rest, 34)
             tail += "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"[digit]
-        return f"豫{letter}{tail}{'DF'[index % 2] if index % 7 == 0 else ''}"
+        # A real format (tag_tools.identifiers): 5 characters, or 6 on new-energy plates (D/F first).
+        return f"豫{letter}{'DF'[index % 2] if index % 7 == 0 else ''}{tail}"
 
     def _vehicle_rows(self) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
         rng, today, shape = self.rng, self.today, self.shape

@@ -14,14 +14,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from station_agent import faults
 from station_agent.assess import Assessor
+from station_agent.booth_throttle import PasswordThrottle
 from station_agent.breaker import RegistryBreaker
 from station_agent.clock_offset import ClockOffset
 from station_agent.config import StationConfig
 from station_agent.errors import (
+    BoothInputError,
     InterlockError,
     OutboxCorruptError,
     OutboxError,
@@ -31,10 +33,11 @@ from station_agent.errors import (
     TagSourceError,
 )
 from station_agent.events import EventContext, scan_event
+from station_agent.fault_report import fault_report
 from station_agent.faults import FaultBoard
 from station_agent.interlock import Interlock
 from station_agent.outbox import Outbox
-from station_agent.overrides import check_override
+from station_agent.overrides import WRONG_CREDENTIALS, check_session, credentials_match
 from station_agent.pump import PumpGuard
 from station_agent.reasons import AGENT_ERROR
 from station_agent.registry_client import RegistryClient
@@ -42,6 +45,7 @@ from station_agent.session import CylinderResult, SessionState, VehicleSession
 from station_agent.sync import SyncWorker, TrustCache
 from station_agent.tagsource import TagReading, TagSource
 from station_agent.view import console_line, snapshot
+from tag_tools.fields import ATTENDANT, OVERRIDE_REASON, SUPERVISOR, FieldError, TextRule
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,8 @@ PRUNE_INTERVAL_S = 3600.0
 COUNT_INTERVAL_S = 5.0
 CLOCK_SKEW_RAISE_MS = 120_000  # beyond this, the attendant and the bureau are told the clock is off
 PROBE_KEY = "agent_probe"  # a tiny write that shows the outbox takes writes again
+OVERRIDE_REFUSED = "override_refused"  # station_fault report codes of the booth's password checks
+SUPERVISOR_LOCKED = "supervisor_locked"
 
 
 def utc_now() -> datetime:
@@ -98,6 +104,8 @@ class Agent:
         self.session: VehicleSession | None = None
         self.reader_problem: str | None = None
         self.attendant = config.attendant  # who is on shift at this pump: written into every event
+        self.throttle = PasswordThrottle(lock_after=config.override_lock_after,
+                                         lock_for_s=config.override_lock.total_seconds())
         self.recent: deque[str] = deque(maxlen=20)
         self.undelivered = 0  # events the registry refused for good or the outbox quarantined (reported)
         self.version = 0  # bumps on every change the attendant's page should show
@@ -341,38 +349,82 @@ class Agent:
             self.session = None
             self._changed()
 
-    def set_attendant(self, attendant: str) -> None:
-        """The attendant on shift (personal code entered at the booth); events name them from now on."""
-        code = attendant.strip()
-        if not code or len(code) > 32:
-            raise ValueError("an attendant code has 1 to 32 characters")
+    def set_attendant(self, attendant: object) -> None:
+        """The attendant on shift (personal code entered at the booth); events name them from now on.
+        BoothInputError (a ValueError) when the code breaks the shared rule (tag_tools.fields)."""
+        code = _typed(ATTENDANT, attendant)
         with self._lock:
             log.info("attendant on shift at pump %d: %s", self.config.pump, code)
             self.attendant = code
             self._changed()
 
-    def override(self, attendant: str, supervisor_id: str, password: str, reason: str) -> None:
-        """Release a refused session. OverrideRefused unless every rule in overrides.py allows it."""
+    def override(self, attendant: object, supervisor_id: object, password: object, reason: object, *,
+                 client: str = "local") -> None:
+        """Release a refused session. BoothInputError for a typed value the registry would refuse,
+        OverrideLocked while the supervisor or the client must wait, OverrideRefused unless every
+        rule in overrides.py allows it. All of them leave the pump as it was. `client` is who asked
+        (the page's remote address): wrong passwords are counted per supervisor and per client."""
+        code = _typed(ATTENDANT, attendant)
+        supervisor = _typed(SUPERVISOR, supervisor_id)
+        why = _typed(OVERRIDE_REASON, reason)
         with self._lock:
-            now = self.clock()
-            self._expire(self.monotonic())
+            now, mono = self.clock(), self.monotonic()
+            self._expire(mono)
             session = self.session
-            check_override(self.config, session, supervisor_id, password, reason)
+            check_session(self.config, session)  # before any credential: see overrides.py
             assert session is not None
-            context = self._context(session, attendant)
+            self.throttle.check(supervisor, client, mono)
+            if not credentials_match(self.config, supervisor, password):
+                self._password_failed(supervisor, client, now, mono)
+                raise OverrideRefused(WRONG_CREDENTIALS)
+            self.throttle.succeeded(supervisor, client)
+            context = self._context(session, code)
             cylinders = self._filled_cylinders(session)
+            try:  # every event is made before any is stored: one that cannot be made refuses them all
+                events = [scan_event(result, context, now, supervisor=supervisor, override_reason=why)
+                          for result in session.refused_cylinders]
+            except Exception as error:
+                log.error("override refused: its event cannot be made: %s", error)
+                raise OverrideRefused(f"cannot record the override: {error}") from error
             try:
-                for result in session.refused_cylinders:
-                    event_id, body = scan_event(result, context, now, supervisor=supervisor_id, override_reason=reason)
+                for event_id, body in events:
                     self.outbox.add_with_fills(event_id, body, cylinders, now)
             except OutboxError as error:
                 self._fail_safe(_outbox_fault(error), str(error))
                 raise OverrideRefused(f"cannot record the override: {error}") from error
-            session.mark_overridden(supervisor_id)
-            log.warning("override by supervisor %s for attendant %s: %s", supervisor_id, attendant, reason)
-            self.recent.appendleft(f"{now:%H:%M:%S} OVERRIDE by {supervisor_id} for {attendant}: {reason}")
+            session.mark_overridden(supervisor)
+            log.warning("override by supervisor %s for attendant %s: %s", supervisor, code, why)
+            self.recent.appendleft(f"{now:%H:%M:%S} OVERRIDE by {supervisor} for {code}: {why}")
             self._drive(session)
             self._changed()
+        if self.sync is not None:
+            self.sync.poke()
+
+    def _password_failed(self, supervisor: str, client: str, now: datetime, mono: float) -> None:
+        """Count a wrong password and tell the bureau (a station_fault report through the outbox):
+        which supervisor id was tried, from where, never what was typed. A lock is reported once,
+        with the time it ends as its `cleared_at`."""
+        failure = self.throttle.failed(supervisor, client, mono)
+        known = self.config.supervisor(supervisor) is not None
+        rule = "wrong_password" if known else "unknown_supervisor"
+        log.warning("override refused at pump %d: %s for supervisor %r from %s", self.config.pump, rule, supervisor,
+                    client)
+        reports = [fault_report("station_fault", OVERRIDE_REFUSED,
+                                f"override refused ({rule}): supervisor {supervisor!r}, client {client}",
+                                at=now, pump=self.config.pump)]
+        if failure.newly_locked:
+            minutes = self.throttle.lock_for_s / 60
+            locked = ", ".join(failure.newly_locked)
+            log.warning("override locked at pump %d for %.0f min: %s", self.config.pump, minutes, locked)
+            reports.append(fault_report(
+                "station_fault", SUPERVISOR_LOCKED,
+                f"overrides locked for {minutes:.0f} min after {self.throttle.lock_after} wrong passwords: {locked}",
+                at=now, pump=self.config.pump, cleared_at=now + timedelta(seconds=failure.locked_until - mono)))
+        try:
+            for report in reports:
+                self.outbox.add_report(report)
+        except OutboxError as error:
+            log.error("cannot store the override failure report: %s", error)
         if self.sync is not None:
             self.sync.poke()
 
@@ -396,6 +448,14 @@ class Agent:
         with self.changed:
             self.version += 1
             self.changed.notify_all()
+
+
+def _typed(rule: TextRule, value: object) -> str:
+    """`value` as the shared rule normalises it (what the event will carry), or BoothInputError."""
+    try:
+        return rule.check(value)
+    except FieldError as error:
+        raise BoothInputError(str(error)) from None
 
 
 def _outbox_fault(error: OutboxError) -> str:

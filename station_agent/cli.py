@@ -31,7 +31,7 @@ from station_agent.salvage import add_salvage_command
 from station_agent.sync import TrustCache
 from station_agent.tagsource import TagSource, open_tag_source
 from station_agent.web import AttendantServer
-from tag_tools import pki
+from tag_tools import pki, private_files
 from tag_tools.errors import TrustError
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None, *, wall_clock: Callable[[], datetime] | 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.handler(args))
+        with private_files.private_umask():  # the outbox, its folder and anything else made: 0600 / 0700
+            return int(args.handler(args))
     except ConfigError as error:
         print(f"station-agent: configuration error: {error}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ Durations carry their unit in the key name (`budget_ms`, `session_window_s`).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from station_agent.errors import ConfigError
 from station_agent.passwords import check_hash_format
 from station_agent.reasons import KNOWN_REASONS
+from tag_tools import private_files
+from tag_tools.fields import ATTENDANT, SUPERVISOR, FieldError, TextRule
 
 Mode = Literal["enforce", "monitor"]
 
@@ -75,6 +78,11 @@ class StationConfig:
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
     language: Literal["zh", "en"] = "zh"
+    # Host headers the booth page answers besides its own address and localhost (a display on the
+    # station LAN that opens the page by name); see station_agent.booth_guard.
+    allowed_hosts: tuple[str, ...] = ()
+    override_lock_after: int = 5  # wrong supervisor passwords (per supervisor, per client) before a lock
+    override_lock: timedelta = timedelta(minutes=15)
     policy: Policy = field(default_factory=Policy)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     supervisors: tuple[Supervisor, ...] = ()
@@ -84,6 +92,7 @@ class StationConfig:
         return self.state_dir / "outbox.sqlite3"
 
     def supervisor(self, supervisor_id: str) -> Supervisor | None:
+        """The supervisor with this id (ids are compared as tag_tools.fields.SUPERVISOR normalises them)."""
         return next((s for s in self.supervisors if s.id == supervisor_id), None)
 
 
@@ -94,6 +103,8 @@ def load_config(path: Path) -> StationConfig:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}") from error
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from error
+    # Warn, not refuse: a refused start keeps the pump off at the whole station (docs/station.md).
+    private_files.warn_if_open(path, "supervisor password hashes and the registry token")
     return parse_config(document, base=path.parent)
 
 
@@ -109,17 +120,24 @@ def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationCon
     _only(reader, "reader", {"path", "repeat_after_s"})
     _only(interlock, "interlock", {"path", "fill_timeout_s", "heartbeat_s"})
     _only(trust, "trust", {"root_certificate", "initial_trust_list"})
-    _only(screen, "attendant", {"listen", "language"})
+    _only(screen, "attendant", {"listen", "language", "allowed_hosts", "lock_after_failures", "lock_minutes"})
     host, port = _listen(_get(screen, "attendant.listen", str, "127.0.0.1:8080"))
     language = _get(screen, "attendant.language", str, "zh")
     if language not in ("zh", "en"):
         raise ConfigError("attendant.language must be \"zh\" or \"en\"")
+    allowed_hosts = _allowed_hosts(_get(screen, "attendant.allowed_hosts", list, []))
+    if host in ("0.0.0.0", "::", "") and not allowed_hosts:
+        raise ConfigError("attendant.listen on every interface needs attendant.allowed_hosts (the name or "
+                          "address the booth display opens, e.g. [\"192.168.1.20:8080\"])")
+    lock_minutes = _number(screen, "attendant.lock_minutes", 15.0)
+    if not 0 < lock_minutes <= 24 * 60:
+        raise ConfigError("attendant.lock_minutes must be more than 0 and at most 1440")
     initial = _get(trust, "trust.initial_trust_list", str, None)
     return StationConfig(
         station_code=_get(station, "station.code", str),
         pump=_int(station, "station.pump", None, 1, 64),
         state_dir=base / _get(station, "station.state_dir", str),
-        attendant=_get(station, "station.attendant", str, "attendant"),
+        attendant=_text(ATTENDANT, "station.attendant", _get(station, "station.attendant", str, "attendant")),
         outbox_retention=timedelta(days=_number(station, "station.outbox_retention_days", 30.0)),
         reader_path=_get(reader, "reader.path", str),
         repeat_after=_seconds(reader, "reader.repeat_after_s", 3.0),
@@ -131,6 +149,9 @@ def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationCon
         listen_host=host,
         listen_port=port,
         language=language,
+        allowed_hosts=allowed_hosts,
+        override_lock_after=_int(screen, "attendant.lock_after_failures", 5, 1, 100),
+        override_lock=timedelta(minutes=lock_minutes),
         policy=_policy(_table(document, "policy", required=False)),
         registry=_registry(_table(document, "registry", required=False), base),
         supervisors=_supervisors(document.get("supervisors", [])),
@@ -176,6 +197,7 @@ def _registry(table: dict[str, Any], base: Path) -> RegistrySettings:
             token = (base / token_file).read_text(encoding="utf-8").strip()
         except OSError as error:
             raise ConfigError(f"registry.token_file: cannot read {base / token_file}: {error.strerror}") from error
+        private_files.warn_if_open(base / token_file, "the registry token")
     url = _get(table, "registry.url", str, None)
     if url is not None and not url.startswith(("http://", "https://")):
         raise ConfigError("registry.url must start with http:// or https://")
@@ -206,7 +228,8 @@ def _supervisors(entries: object) -> tuple[Supervisor, ...]:
             check_hash_format(password_hash)
         except ConfigError as error:
             raise ConfigError(f"{where}.password_hash: {error}") from None
-        result.append(Supervisor(_get(entry, f"{where}.id", str), _get(entry, f"{where}.name", str, ""), password_hash))
+        supervisor_id = _text(SUPERVISOR, f"{where}.id", _get(entry, f"{where}.id", str))
+        result.append(Supervisor(supervisor_id, _get(entry, f"{where}.name", str, ""), password_hash))
     ids = [s.id for s in result]
     if len(set(ids)) != len(ids):
         raise ConfigError("supervisors: the same id appears twice")
@@ -265,6 +288,30 @@ def _int(table: dict[str, Any], dotted: str, default: int | None, low: int, high
     if not low <= value <= high:
         raise ConfigError(f"{dotted} must be between {low} and {high}")
     return int(value)
+
+
+def _text(rule: TextRule, dotted: str, value: str) -> str:
+    """A typed identifier checked with the rule the booth and the registry use for the same field,
+    so a configured value can never make an event the registry refuses."""
+    try:
+        return rule.check(value)
+    except FieldError as error:
+        raise ConfigError(f"{dotted}: {error.field} {error.rule}") from None
+
+
+# A host name or IPv4 address, or a bracketed IPv6 address, with an optional port.
+_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])"
+                   r"(?::[0-9]{1,5})?")
+
+
+def _allowed_hosts(entries: list[Any]) -> tuple[str, ...]:
+    hosts = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, str) or _HOST.fullmatch(entry.strip().lower()) is None:
+            raise ConfigError(f"attendant.allowed_hosts[{index}] must be HOST or HOST:PORT (no scheme, path or "
+                              f"wildcard), not {entry!r}")
+        hosts.append(entry.strip().lower())
+    return tuple(hosts)
 
 
 def _listen(text: str) -> tuple[str, int]:

@@ -48,8 +48,31 @@ class RegistryRejected(StationAgentError, ValueError):
     the same request will not help."""
 
 
+class EventFieldError(StationAgentError, ValueError):
+    """A typed value (attendant, supervisor, override reason, session id) breaks the shared field
+    rules of tag_tools.fields, so the registry would refuse the event: it is refused here, before
+    the event exists (and before anything it would record is acted on). `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class OverrideRefused(StationAgentError, PermissionError):
     """An override was asked for without valid supervisor credentials or for a non-overridable refusal."""
+
+
+class BoothInputError(OverrideRefused, ValueError):
+    """A value typed at the booth (attendant, supervisor id, reason) breaks the shared field rules
+    (tag_tools.fields): refused before anything reaches the pump; the page answers 400."""
+
+
+class OverrideLocked(OverrideRefused):
+    """Too many wrong supervisor passwords: overrides wait (`retry_after_s`), even with the right one."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class TagSourceError(StationAgentError, OSError):

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from station_agent.errors import OutboxCorruptError, OutboxError, OutboxFullError
 from station_agent.fault_report import FaultReport, Kind, fault_report, is_uuid
+from tag_tools import private_files
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _private_location(path: Path) -> None:
+    """The state folder and the outbox file only the agent's user may read (tag_tools.private_files):
+    created 0700 / 0600; an existing one open to other users is left as it is, with a warning."""
+    if not private_files.private_dir(path.parent):
+        private_files.warn_if_open(path.parent, "the station's outbox")
+    if not private_files.private_file(path):
+        private_files.warn_if_open(path, "the station's events")
+
+
 class Outbox:
     """Thread-safe (one connection behind a lock): the agent loop writes, the sender reads and marks.
 
@@ -122,7 +132,7 @@ class Outbox:
         self.clock = clock
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_location(path)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         except (OSError, sqlite3.Error) as error:
             raise OutboxError(f"cannot open the outbox {path}: {error}") from error

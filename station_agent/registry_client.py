@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from station_agent.clock_offset import ClockOffset
 from station_agent.deadline_http import Answer, DeadlineHttp, ExchangeFailed
 from station_agent.errors import RegistryRejected, RegistryUnavailable
+from tag_tools import identifiers
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +159,18 @@ class HttpRegistryClient:
 
     def status_with_events(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
                            record_sequence: int | None, events: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-        item: dict[str, Any] = {"cylinder_id": cylinder_id, "tag_uid": tag_uid}
+        # Identifiers in canonical form (tag_tools.identifiers); one the registry would refuse (an
+        # old record's odd plate) is left out rather than cost the read its status answer.
+        item: dict[str, Any] = {"cylinder_id": cylinder_id}
+        uid = identifiers.canonical_or_none(identifiers.tag_uid, tag_uid, "tag_uid")
+        if uid is not None:
+            item["tag_uid"] = uid
         if record_sequence is not None:
             item["record_sequence"] = record_sequence
         body: dict[str, Any] = {"cylinders": [item]}
-        if plate:
-            body["plate"] = plate
+        canonical_plate = identifiers.canonical_or_none(identifiers.plate, plate, "plate") if plate else None
+        if canonical_plate is not None:
+            body["plate"] = canonical_plate
         if self.timezone:
             body["timezone"] = self.timezone
         if events:

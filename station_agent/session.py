@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from station_agent.reasons import CYLINDER_MISSING, REGISTRATION_MISMATCH
+from tag_tools.identifiers import plate_key, vin_key
 
 
 class SessionState(StrEnum):
@@ -88,7 +89,7 @@ class VehicleSession:
 
     def add(self, result: CylinderResult, mono_now: float) -> CylinderResult:
         """Add a judged read; returns it, refused if it names another vehicle. Updates the state."""
-        if self.plate is not None and result.plate is not None and (result.plate != self.plate or result.vin != self.vin):
+        if self.plate is not None and result.plate is not None and not _same_vehicle(result, self.plate, self.vin):
             result = result.refuse_with(
                 REGISTRATION_MISMATCH, f"record names {result.plate}/{result.vin}, session is {self.plate}/{self.vin}"
             )
@@ -147,3 +148,13 @@ class VehicleSession:
         if self.state is SessionState.EXPIRED and self.missing():
             seen.setdefault(CYLINDER_MISSING, None)
         return list(seen)
+
+
+def _same_vehicle(result: CylinderResult, plate: str, vin: str | None) -> bool:
+    """Plates and VINs compared in canonical form (tag_tools.identifiers): the signed bytes of two
+    records may spell the same vehicle differently (a full-width letter, a space, lower case)."""
+    if plate_key(result.plate or "") != plate_key(plate):
+        return False
+    if result.vin is None or vin is None:
+        return result.vin == vin
+    return vin_key(result.vin) == vin_key(vin)

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 from typing import Any, TypeVar
 
-from tag_tools import rules
+from tag_tools import identifiers, rules
 from tag_tools.errors import RecordFormatError, UnsupportedVersionError
 
 FORMAT_VERSION = 1
@@ -274,12 +274,17 @@ class CylinderRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "CylinderRecord":
-        """Build from the readable form (inspection JSON, a CSV row); ValueError names the bad field."""
+        """Build from the readable form (inspection JSON, a CSV row); ValueError names the bad field.
+
+        Plate, VIN, cylinder ID and tag UID are put in canonical form (tag_tools.identifiers) before
+        they are signed, so every record names a vehicle the way the registry and stations do.
+        Records read from tags are not rewritten (their signed bytes are what they are); those who
+        compare them use the canonical form."""
         try:
             record = cls(
                 version=int(data.get("version", FORMAT_VERSION)),
                 serial=str(data["serial"]).strip(),
-                cylinder_id=CylinderId.parse(str(data["cylinder_id"])),
+                cylinder_id=CylinderId.parse(identifiers.cylinder_id(data["cylinder_id"])),
                 manufacturer=str(data["manufacturer"]).strip(),
                 kind=CylinderKind.from_label(str(data["kind"])),
                 working_pressure_dmpa=int(data["working_pressure_dmpa"]),
@@ -289,14 +294,14 @@ class CylinderRecord:
                 result=InspectionResult[str(data["result"]).strip().upper()],
                 next_due=date.fromisoformat(str(data["next_due"])),
                 end_of_life=date.fromisoformat(str(data["end_of_life"])),
-                plate=str(data["plate"]).strip(),
-                vin=str(data["vin"]).strip().upper(),
+                plate=identifiers.plate(data["plate"]),
+                vin=identifiers.vin(data["vin"]),
                 vehicle_cylinders=int(data["vehicle_cylinders"]),
                 centre_id=str(data["centre_id"]).strip(),
                 report_number=str(data["report_number"]).strip(),
                 sequence=int(data["sequence"]),
                 issued_at=_parse_timestamp(str(data["issued_at"])),
-                tag_uid=bytes.fromhex(str(data["tag_uid"]).replace(":", "").replace(" ", "")),
+                tag_uid=bytes.fromhex(identifiers.tag_uid(data["tag_uid"])),
                 status_ref=_status_from_json(data.get("status_ref")),
             )
         except KeyError as missing:

@@ -8,25 +8,27 @@ signed trust list. A centre certificate carries the centre's ID (subject serialN
 A list-signer certificate lets the root stay offline: its key signs the weekly trust list and the
 status lists, nothing else (its own critical extended key usage), for a short time (90 days by
 default), so a stolen signer key is worth little and is replaced without touching the root.
+
+What a certificate must be is tag_tools.cert_profile's alone: the check_* functions here delegate to
+it, and every issuing function runs it on what it made, so the CA never issues a certificate that
+stations would refuse.
 """
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from tag_tools import crypto
+from tag_tools import cert_profile, crypto
+from tag_tools.cert_profile import OID_CENTRE_REGION as OID_CENTRE_REGION
+from tag_tools.cert_profile import OID_LIST_SIGNING as OID_LIST_SIGNING
+from tag_tools.cert_profile import OID_TAG_RECORD_SIGNING as OID_TAG_RECORD_SIGNING
 from tag_tools.errors import InputError, TrustError
 
-# Private object identifiers under the UUID arc (ITU-T X.667: 2.25.<uuid>), which needs no
-# registration and cannot collide with anyone else's.
-OID_TAG_RECORD_SIGNING = x509.ObjectIdentifier("2.25.232526215414562755355315046480766802085")
-OID_CENTRE_REGION = x509.ObjectIdentifier("2.25.240176512253767636955317448520047140784")
-OID_LIST_SIGNING = x509.ObjectIdentifier("2.25.163624140434208582366137369726421194811")
 DEFAULT_SIGNER_VALID_DAYS = 90
 
 
@@ -68,12 +70,6 @@ def _utf8_string_der(text: str) -> bytes:
     return bytes([0x0C, len(raw)]) + raw
 
 
-def _utf8_string_from_der(der: bytes) -> str:
-    if len(der) < 2 or der[0] != 0x0C or der[1] != len(der) - 2:
-        raise TrustError("centre region extension is not a DER UTF8String")
-    return der[2:].decode("utf-8")
-
-
 def create_root(
     key: crypto.PrivateKey, name: str, now: datetime, valid_days: int = 20 * 365, serial: int | None = None
 ) -> x509.Certificate:
@@ -83,7 +79,7 @@ def create_root(
     """
     subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"), x509.NameAttribute(NameOID.COMMON_NAME, name)])
     public_key = key.public_key()
-    return (
+    root = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
@@ -96,6 +92,8 @@ def create_root(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .sign(key, _hash_for(key))
     )
+    _meets_profile(cert_profile.check_root, root)
+    return root
 
 
 def create_centre_csr(key: crypto.PrivateKey, centre_id: str, region: str, name: str) -> x509.CertificateSigningRequest:
@@ -133,7 +131,7 @@ def issue_centre_certificate(
     crypto.algorithm_of(public_key)  # type: ignore[arg-type]  # refuses RSA, other curves
     identity = _identity_from(csr.subject, csr.extensions)
     not_after = min(now + timedelta(days=valid_days), root_certificate.not_valid_after_utc)
-    return (
+    certificate = (
         x509.CertificateBuilder()
         .subject_name(csr.subject)
         .issuer_name(root_certificate.subject)
@@ -152,6 +150,8 @@ def issue_centre_certificate(
         )
         .sign(root_key, _hash_for(root_key))
     )
+    _meets_profile(lambda c: cert_profile.check_centre_certificate(c, root_certificate), certificate)
+    return certificate
 
 
 def issue_list_signer_certificate(
@@ -181,7 +181,7 @@ def issue_list_signer_certificate(
             x509.NameAttribute(NameOID.COMMON_NAME, f"{name.strip()} list signer"),
         ]
     )
-    return (
+    certificate = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(root_certificate.subject)
@@ -199,6 +199,8 @@ def issue_list_signer_certificate(
         )
         .sign(root_key, _hash_for(root_key))
     )
+    _meets_profile(lambda c: cert_profile.check_list_signer(c, root_certificate), certificate)
+    return certificate
 
 
 def _organisation_of(root: x509.Certificate) -> str:
@@ -207,37 +209,10 @@ def _organisation_of(root: x509.Certificate) -> str:
 
 
 def check_list_signer(certificate: x509.Certificate, root: x509.Certificate, now: datetime | None = None) -> None:
-    """Chain to the root, usage limited to signing lists, not a CA, an accepted key type and (when
-    `now` is given) valid at `now`; TrustError otherwise. Revocation is the trust list's business
-    (tag_tools.trustlist), not the certificate's."""
-    _check_issued_by(certificate, root)
-    if OID_LIST_SIGNING not in _limited_usage(certificate, "list signer"):
-        raise TrustError("certificate is not a list signer (extended key usage)")
-    crypto.algorithm_of(certificate.public_key())  # type: ignore[arg-type]
-    if now is not None and not (certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc):
-        raise TrustError(
-            f"list signer certificate is valid {certificate.not_valid_before_utc.isoformat()}"
-            f" to {certificate.not_valid_after_utc.isoformat()}, not at {now.isoformat()}"
-        )
-
-
-def _check_issued_by(certificate: x509.Certificate, root: x509.Certificate) -> None:
-    try:
-        certificate.verify_directly_issued_by(root)
-    except (ValueError, TypeError, InvalidSignature) as error:
-        raise TrustError(f"certificate was not issued by the bureau root: {error or 'bad signature'}") from error
-
-
-def _limited_usage(certificate: x509.Certificate, what: str) -> x509.ExtendedKeyUsage:
-    """The certificate's extended key usage, which must be critical, on a non-CA certificate."""
-    try:
-        usage = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound as error:
-        raise TrustError(f"{what} certificate lacks a required extension: {error}") from error
-    if constraints.ca or not usage.critical:
-        raise TrustError(f"{what} certificate must not be a CA and must limit its usage (critical extended key usage)")
-    return usage.value
+    """The whole list-signer profile (tag_tools.cert_profile): chain to the root, usage limited to
+    signing lists, not a CA, an accepted key type and (when `now` is given) it and the root valid at
+    `now`; TrustError otherwise. Revocation is the trust list's business (tag_tools.trustlist)."""
+    cert_profile.check_list_signer(certificate, root, now)
 
 
 @dataclass(frozen=True)
@@ -262,35 +237,34 @@ def _identity_from(subject: x509.Name, extensions: x509.Extensions) -> CentreIde
         raise TrustError("certificate or CSR must name exactly one centre ID (subject serialNumber)")
     return CentreIdentity(
         centre_id=str(ids[0].value),
-        region=_utf8_string_from_der(region_ext.value),
+        region=cert_profile.region_from_der(region_ext.value),
         name=str(names[0].value) if names else "",
     )
 
 
 def check_root(root: x509.Certificate, now: datetime | None = None) -> None:
-    """The pinned root must be a self-signed CA (and, when `now` is given, currently valid)."""
-    try:
-        root.verify_directly_issued_by(root)
-        constraints = root.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except (ValueError, TypeError, x509.ExtensionNotFound) as error:
-        raise TrustError(f"root certificate is not a self-signed CA: {error}") from error
-    if not constraints.ca:
-        raise TrustError("root certificate is not a CA")
-    if now is not None and not (root.not_valid_before_utc <= now <= root.not_valid_after_utc):
-        raise TrustError("root certificate is not valid now")
+    """The pinned root's profile (tag_tools.cert_profile): a self-signed Ed25519 CA limited to
+    certifying, and (when `now` is given) valid at `now`; TrustError otherwise."""
+    cert_profile.check_root(root, now)
 
 
 def check_centre_certificate(certificate: x509.Certificate, root: x509.Certificate) -> CentreIdentity:
-    """Chain to the root and usage limited to record signing; TrustError otherwise.
+    """The whole centre profile (tag_tools.cert_profile), then the centre's identity; TrustError otherwise.
 
     Validity dates are not checked here: a certificate must have been valid when each record was
     issued, which verification checks against the record's issue time.
     """
-    _check_issued_by(certificate, root)
-    if OID_TAG_RECORD_SIGNING not in _limited_usage(certificate, "centre"):
-        raise TrustError("certificate is not limited to signing tag records")
-    crypto.algorithm_of(certificate.public_key())  # type: ignore[arg-type]
+    cert_profile.check_centre_certificate(certificate, root)
     return centre_identity(certificate)
+
+
+def _meets_profile(check: Callable[[x509.Certificate], None], certificate: x509.Certificate) -> None:
+    """The CA never hands out a certificate that stations would refuse (the way sign_record never
+    writes a record they would refuse): an InputError names the clause the request broke."""
+    try:
+        check(certificate)
+    except cert_profile.ProfileError as error:
+        raise InputError(f"the certificate would not meet the bureau's profile: {error}") from error
 
 
 def _key_usage(cert_sign: bool) -> x509.KeyUsage:

@@ -21,7 +21,7 @@ from enum import IntEnum
 
 from cryptography import x509
 
-from tag_tools import cbor_codec, cose, crypto, pki
+from tag_tools import cbor_codec, cert_profile, cose, crypto, pki
 from tag_tools.errors import RecordFormatError, SignatureError, TrustError
 from tag_tools.verdict import Reason
 
@@ -134,6 +134,7 @@ def build_trust_list(
     without it, `key` is the root key (deprecated: keeps the root online)."""
     if trust_list.expires_at <= trust_list.issued_at:
         raise TrustError("a trust list must expire after it is issued")
+    pki.check_root(root_certificate, trust_list.issued_at)
     for certificate in trust_list.centres:
         pki.check_centre_certificate(certificate, root_certificate)
     for certificate in trust_list.signers:
@@ -175,6 +176,7 @@ def parse_trust_list(data: bytes, root_certificate: x509.Certificate, *, now: da
     `check_succession`'s business."""
     if len(data) > MAX_TRUST_LIST_SIZE:
         raise TrustError("trust list is larger than any real one")
+    pki.check_root(root_certificate, now)  # the pinned root's own profile (and validity, given `now`)
     try:
         envelope = cose.parse_sign1(data, max_size=MAX_TRUST_LIST_SIZE, allow_x5chain=True)
         signer = _list_signer_of(envelope, root_certificate, now)
@@ -428,9 +430,16 @@ class TrustStore:
         return cls(root, max_age, trust_list, None, "", signers, {r.kid: r for r in trust_list.revoked})
 
     def freshness_problem(self, now: datetime) -> tuple[Reason, str] | None:
-        """Why decisions cannot rely on this list at `now`, or None when it is usable."""
+        """Why decisions cannot rely on this list at `now`, or None when it is usable.
+
+        The pinned root itself must be valid at `now`: once it expires nothing it certified can be
+        trusted, whatever the list says (`trust_list_not_authentic` until a new root is pinned)."""
         if self.trust_list is None:
             return (self.problem or Reason.TRUST_LIST_NOT_AUTHENTIC, self.problem_detail)
+        try:
+            cert_profile.check_valid_at(self.root, now, "pinned root")
+        except TrustError as error:
+            return (Reason.TRUST_LIST_NOT_AUTHENTIC, str(error))
         if now >= self.trust_list.expires_at:
             return (Reason.TRUST_LIST_STALE, f"trust list expired at {self.trust_list.expires_at.isoformat()}")
         if now - self.trust_list.issued_at > self.max_age:

@@ -185,6 +185,10 @@ def _status_findings(record: CylinderRecord, status_lists: Mapping[int, StatusLi
     return []
 
 
+def _judged_by_status_list(record: CylinderRecord, status_lists: Mapping[int, StatusList]) -> bool:
+    return record.status_ref is not None and record.status_ref.list_id in status_lists
+
+
 def _judge(
     authenticated: AuthenticatedRecord,
     now: datetime,
@@ -199,13 +203,17 @@ def _judge(
     cylinder_id = str(record.cylinder_id)
     reasons: list[Reason] = []
     details: list[str] = []
-    revocation = revocations.cylinder_revocation(cylinder_id)
-    if revocation is not None:
-        reasons.append(Reason.CYLINDER_REVOKED)
-        details.append(f"cylinder {cylinder_id} is {revocation.value}")
-    if revocations.is_superseded(cylinder_id, record.sequence):
-        reasons.append(Reason.RECORD_SUPERSEDED)
-        details.append(f"record {record.sequence} is superseded by a newer inspection")
+    if not _judged_by_status_list(record, status_lists):
+        # The per-cylinder feed judges only records its signed list cannot: it names cylinders, not
+        # records, so it would keep refusing a record re-issued after the bureau reversed a
+        # condemnation (schemas/status-list.md, "Undoing a revocation").
+        revocation = revocations.cylinder_revocation(cylinder_id)
+        if revocation is not None:
+            reasons.append(Reason.CYLINDER_REVOKED)
+            details.append(f"cylinder {cylinder_id} is {revocation.value}")
+        if revocations.is_superseded(cylinder_id, record.sequence):
+            reasons.append(Reason.RECORD_SUPERSEDED)
+            details.append(f"record {record.sequence} is superseded by a newer inspection")
     for reason, detail in _status_findings(record, status_lists, now):
         if reason not in reasons:
             reasons.append(reason)

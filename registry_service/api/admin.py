@@ -15,7 +15,7 @@ from registry_service.models import AuditEntry, Role
 from registry_service.services import accounts, places
 
 blueprint = Blueprint("admin", __name__)
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,79}$")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,79}\Z")
 
 
 @blueprint.post("/admin/users")
@@ -25,7 +25,7 @@ def create_user() -> tuple[Response, int]:
     parse.only_fields(body, {"username", "role", "password", "station", "centre"})
     username = parse.required_text(body, "username", max_len=80, pattern=USERNAME)
     role = parse.choice(body.get("role"), "role", Role)
-    password = parse.text(body, "password", required=False, max_len=200)
+    password = parse.password(body, "password", required=False)
     station = parse.text(body, "station", required=False, max_len=64, pattern=parse.CODE)
     centre = parse.text(body, "centre", required=False, max_len=64, pattern=parse.CODE)
     user = tx(

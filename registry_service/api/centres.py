@@ -1,10 +1,10 @@
-"""Inspection centres: submit inspections with their signed records; condemn cylinders."""
+"""Inspection centres: submit inspections with their signed records; condemn cylinders (the
+centre of the latest record, or the bureau); the bureau's reversal of a condemnation."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
 
 from flask import Blueprint, Response, jsonify
 
@@ -17,13 +17,10 @@ from registry_service.models import Cylinder, Revocation, RevocationKind, Role
 from registry_service.services import cylinders, inspections
 
 blueprint = Blueprint("centres", __name__)
-CYLINDER_ID = re.compile(r"^[0-9]{1,3}-[0-9]{1,10}-[0-9]{1,20}$")
 
 
 def checked_cylinder_id(value: str) -> str:
-    if not CYLINDER_ID.match(value):
-        raise InvalidInput("cylinder id must look like 156-4101-20190012345")
-    return value
+    return parse.cylinder_id(value, "cylinder_id")  # canonical form (tag_tools.identifiers)
 
 
 @blueprint.post("/inspections")
@@ -49,15 +46,25 @@ def submit_inspection() -> tuple[Response, int]:
 
 
 @blueprint.post("/cylinders/<cylinder_id>/condemnation")
-@roles(Role.CENTRE)
+@roles(Role.CENTRE, Role.BUREAU)
 def condemn(cylinder_id: str) -> tuple[Response, int]:
     cylinder_id = checked_cylinder_id(cylinder_id)
     body = parse.json_body()
     parse.only_fields(body, {"reason"})
     reason = parse.required_text(body, "reason", max_len=400)
-    row = tx(lambda s: _revocation_json(cylinders.revoke(s, current(), now(), cylinder_id, RevocationKind.CONDEMNED, reason)))
+    row = tx(lambda s: _revocation_json(cylinders.condemn(s, current(), now(), cylinder_id, reason)))
     registry().revoked.set()
     return created(row)
+
+
+@blueprint.post("/cylinders/<cylinder_id>/condemnation-reversal")
+@roles(Role.BUREAU)
+def reverse_condemnation(cylinder_id: str) -> tuple[Response, int]:
+    cylinder_id = checked_cylinder_id(cylinder_id)
+    body = parse.json_body()
+    parse.only_fields(body, {"reason"})
+    reason = parse.required_text(body, "reason", max_len=400)
+    return created(tx(lambda s: cylinders.reversal_json(cylinders.reverse_condemnation(s, current(), now(), cylinder_id, reason))))
 
 
 @blueprint.post("/cylinders/<cylinder_id>/revocations")

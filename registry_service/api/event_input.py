@@ -1,16 +1,32 @@
 """One scan event as a station sends it (POST /stations/{code}/scan-events, and riding on POST
-/status), checked field by field into services.events.ScanEventIn."""
+/status), checked field by field into services.events.ScanEventIn.
+
+The typed fields (attendant, supervisor, override reason, session) are checked with the very rules
+the station checks before it acts (tag_tools.fields), and the identifiers are canonicalised with
+tag_tools.identifiers, so an event a station could build and act on is never refused here.
+"""
 
 from __future__ import annotations
 
 import re
 
 from registry_service.api import parse, wire_time
-from registry_service.api.parse import CYLINDER_TEXT, PLATE
 from registry_service.errors import InvalidInput
 from registry_service.models import Outcome
 from registry_service.services import events
 from registry_service.services.reasons import REASON_PATTERN
+from tag_tools import identifiers
+from tag_tools.fields import (
+    ATTENDANT,
+    EVENT_MAX_READ_COUNTER,
+    EVENT_MAX_REASONS,
+    EVENT_MAX_RECORD_SEQUENCE,
+    OVERRIDE_REASON,
+    SESSION_ID,
+    SUPERVISOR,
+    FieldError,
+    TextRule,
+)
 
 REASON = re.compile(REASON_PATTERN)
 DECISIONS = ("allow", "allow_with_warning", "refuse")
@@ -37,6 +53,9 @@ EVENT_FIELDS = frozenset(
     }
 )
 MAX_OFFSET_MS = 2**53 - 1  # what a JSON number holds exactly; 285,000 years
+MAX_READ_COUNTER = EVENT_MAX_READ_COUNTER
+MAX_RECORD_SEQUENCE = EVENT_MAX_RECORD_SEQUENCE
+MAX_REASONS = EVENT_MAX_REASONS
 
 
 def parse_event(item: object, index: int) -> events.ScanEventIn:
@@ -56,28 +75,35 @@ def _checked_event(item: object) -> events.ScanEventIn:
     if not item.keys() <= EVENT_FIELDS:
         parse.only_fields(item, EVENT_FIELDS)
     reasons = item.get("reasons", [])
-    if not isinstance(reasons, list) or len(reasons) > 16 or not all(isinstance(r, str) and REASON.match(r) for r in reasons):
-        raise InvalidInput("reasons must be a list of at most 16 reason codes")
+    if not isinstance(reasons, list) or len(reasons) > MAX_REASONS or not all(isinstance(r, str) and REASON.match(r) for r in reasons):
+        raise InvalidInput(f"reasons must be a list of at most {MAX_REASONS} reason codes")
     decision = item.get("decision")
     if decision not in DECISIONS:
         raise InvalidInput(f"decision must be one of {', '.join(DECISIONS)}")
-    tag_uid = item.get("tag_uid")
     return events.ScanEventIn(
         event_uuid=parse.event_uuid(item.get("event_id"), "event_id"),
         occurred_at=wire_time.station_clock(item.get("occurred_at"), "occurred_at"),
         pump_number=parse.integer(item, "pump", required=False, nullable=True, low=1, high=64),
-        cylinder_id=parse.text(item, "cylinder_id", required=False, nullable=True, max_len=40, pattern=CYLINDER_TEXT) or None,
-        tag_uid=parse.tag_uid(tag_uid, "tag_uid") if tag_uid is not None else None,
-        read_counter=parse.integer(item, "read_counter", required=False, nullable=True, low=0, high=2**24 - 1),
-        record_sequence=parse.integer(item, "record_sequence", required=False, nullable=True, low=0, high=2**31 - 1),
-        plate=parse.text(item, "plate", required=False, nullable=True, max_len=16, pattern=PLATE) or None,
+        cylinder_id=parse.optional_identifier(item, "cylinder_id", identifiers.cylinder_id, nullable=True),
+        tag_uid=parse.optional_identifier(item, "tag_uid", identifiers.tag_uid, nullable=True),
+        read_counter=parse.integer(item, "read_counter", required=False, nullable=True, low=0, high=MAX_READ_COUNTER),
+        record_sequence=parse.integer(item, "record_sequence", required=False, nullable=True, low=0, high=MAX_RECORD_SEQUENCE),
+        plate=parse.optional_identifier(item, "plate", identifiers.plate, nullable=True),
         decision=decision,
         outcome=parse.choice(item.get("outcome"), "outcome", Outcome),
         reasons=tuple(reasons),
-        attendant=parse.text(item, "attendant", required=False, nullable=True, max_len=64) or None,
+        attendant=_typed(item, ATTENDANT),
         decided_offline=parse.boolean(item, "decided_offline", False),
-        supervisor=parse.text(item, "supervisor", required=False, nullable=True, max_len=64) or None,
-        override_reason=parse.text(item, "override_reason", required=False, nullable=True, max_len=200) or None,
-        session_id=parse.text(item, "session_id", required=False, nullable=True, max_len=64) or None,
+        supervisor=_typed(item, SUPERVISOR),
+        override_reason=_typed(item, OVERRIDE_REASON),
+        session_id=_typed(item, SESSION_ID),
         clock_offset_ms=parse.integer(item, "clock_offset_ms", required=False, nullable=True, low=-MAX_OFFSET_MS, high=MAX_OFFSET_MS),
     )
+
+
+def _typed(item: dict[str, object], rule: TextRule) -> str | None:
+    """A typed field under the station's own rule (TextRule.optional): absent, null or "" is None."""
+    try:
+        return rule.optional(item.get(rule.field))
+    except FieldError as exc:
+        raise InvalidInput(str(exc)) from None

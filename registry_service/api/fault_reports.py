@@ -21,7 +21,7 @@ from registry_service.services.station_faults import MAX_DETAIL, MAX_PAYLOAD, MA
 
 FIELDS = frozenset({"schema", "report_id", "kind", "code", "pump", "occurred_at", "cleared_at", "detail",
                     "subject_id", "payload_sha256", "payload_b64"})
-SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}\Z")
 
 
 def reports_of(body: Mapping[str, Any]) -> list[FaultReportIn]:

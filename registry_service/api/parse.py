@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from flask import request
 
+from registry_service.api import json_input
 from registry_service.errors import InvalidInput, RegistryError
+from tag_tools import fields, identifiers
+from tag_tools.fields import FieldError, clean_text
 
 E = TypeVar("E", bound=StrEnum)
 
-CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-TAG_UID = re.compile(r"^[0-9A-Fa-f]{8,20}$")
-PLATE = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff·-]{2,16}$")
-CYLINDER_TEXT = re.compile(r"^[0-9]{1,3}-[0-9]{1,10}-[0-9]{1,20}$")
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")  # \Z: "$" would let a final newline through
+# The canonical forms of tag_tools.identifiers. Inputs go through plate()/cylinder_id()/tag_uid()
+# below, which normalise first; these patterns only say what a canonical value looks like.
+TAG_UID = identifiers.TAG_UID_PATTERN
+PLATE = identifiers.PLATE_PATTERN
+CYLINDER_TEXT = identifiers.CYLINDER_ID_PATTERN
 
 
 class UnsupportedMediaType(RegistryError):
@@ -31,7 +36,8 @@ class UnsupportedMediaType(RegistryError):
 def json_body() -> dict[str, Any]:
     if not request.is_json:
         raise UnsupportedMediaType("send a JSON body with Content-Type: application/json")
-    data = request.get_json(silent=True)
+    # Not request.get_json: it lets a RecursionError from a deeply nested body through (a 500).
+    data = json_input.loads(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object")
     return data
@@ -43,6 +49,19 @@ def only_fields(data: Mapping[str, Any], allowed: Iterable[str]) -> None:
         raise InvalidInput(f"unknown field(s): {', '.join(unknown)}")
 
 
+def password(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+    """A password exactly as typed: not stripped and not normalised (the dashboard's sign-in form
+    does neither, and both paths must hash the same bytes). Characters UTF-8 cannot encode or an
+    overlong value are refused here; at log-in they would simply never match."""
+    value = data.get(key)
+    if value is None:
+        _absent(data, key, required, nullable=False)
+        return None
+    if fields.usable_password(value) is None:
+        raise InvalidInput(f"{key} must be text of 1 to {fields.PASSWORD_MAX} characters without control characters")
+    return str(value)
+
+
 def text(
     data: Mapping[str, Any],
     key: str,
@@ -52,19 +71,16 @@ def text(
     pattern: re.Pattern[str] | None = None,
     nullable: bool = False,
 ) -> str | None:
+    """Free text under the shared rules of tag_tools.fields.clean_text (NFC, stripped, no control
+    characters, lone surrogates or non-characters, length counted after stripping)."""
     value = data.get(key)
     if value is None:
         _absent(data, key, required, nullable)
         return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{key} must be a string")
-    value = value.strip()
-    if not value and required:
-        raise InvalidInput(f"{key} must not be empty")
-    if len(value) > max_len:
-        raise InvalidInput(f"{key} is longer than {max_len} characters")
-    if "\x00" in value:
-        raise InvalidInput(f"{key} contains a NUL character")
+    try:
+        value = clean_text(value, field=key, min_len=1 if required else 0, max_len=max_len)
+    except FieldError as exc:
+        raise InvalidInput(str(exc)) from None
     if pattern is not None and value and not pattern.match(value):
         raise InvalidInput(f"{key} is not in the expected format")
     return value
@@ -129,9 +145,14 @@ def day(value: object, key: str) -> date:
     if not isinstance(value, str) or len(value) != 10:
         raise InvalidInput(f"{key} must be a date YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError as exc:
         raise InvalidInput(f"{key} is not a valid date") from exc
+    # The years `timestamp` takes: a filter or window built from year 1 or 9999 plus or minus a
+    # few days would overflow the calendar (OverflowError, a 500) before any query runs.
+    if not 2000 <= parsed.year <= 2199:
+        raise InvalidInput(f"{key} is out of range (years 2000 to 2199)")
+    return parsed
 
 
 def event_uuid(value: object, key: str) -> uuid.UUID:
@@ -154,12 +175,42 @@ def choice(value: object, key: str, enum_type: type[E]) -> E:
 
 
 def tag_uid(value: object, key: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{key} must be a hex string")
-    cleaned = value.replace(":", "").replace(" ", "")
-    if not TAG_UID.match(cleaned):
-        raise InvalidInput(f"{key} must be 4 to 10 bytes of hex")
-    return cleaned.upper()
+    """The canonical tag UID (tag_tools.identifiers.tag_uid); InvalidInput names `key`."""
+    return _identifier(identifiers.tag_uid, value, key)
+
+
+def plate(value: object, key: str) -> str:
+    """The canonical plate (full-width, case, spaces and separators folded); InvalidInput names `key`."""
+    return _identifier(identifiers.plate, value, key)
+
+
+def cylinder_id(value: object, key: str) -> str:
+    """The canonical cylinder ID; InvalidInput names `key`."""
+    return _identifier(identifiers.cylinder_id, value, key)
+
+
+def vin(value: object, key: str) -> str:
+    """The canonical VIN; InvalidInput names `key`."""
+    return _identifier(identifiers.vin, value, key)
+
+
+def optional_identifier(data: Mapping[str, Any], key: str, check: Callable[[object, str], str], *,
+                        nullable: bool = False) -> str | None:
+    """`check(data[key])` when the key is there; None when it is absent (or null where allowed)."""
+    value = data.get(key)
+    if value is None:
+        _absent(data, key, False, nullable)
+        return None
+    if isinstance(value, str) and not value.strip():
+        return None  # an empty optional field means "not given", as for free text
+    return _identifier(check, value, key)
+
+
+def _identifier(check: Callable[[object, str], str], value: object, key: str) -> str:
+    try:
+        return check(value, key)
+    except identifiers.IdentifierError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 # Query strings -------------------------------------------------------------------------------
@@ -180,7 +231,7 @@ def query_int(args: Mapping[str, str], key: str, default: int, low: int, high: i
     raw = args.get(key)
     if raw is None:
         return default
-    if not re.fullmatch(r"-?\d{1,12}", raw):
+    if not re.fullmatch(r"-?[0-9]{1,12}", raw):  # not \d: it matches "١٢" and "１２" too
         raise InvalidInput(f"{key} must be an integer")
     value = int(raw)
     if not low <= value <= high:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 
 from registry_service.api import parse
@@ -12,6 +12,7 @@ from registry_service.auth import current, roles
 from registry_service.errors import NotFound
 from registry_service.models import Role
 from registry_service.services import accounts
+from registry_service.services.login_throttle import DEFAULT_POLICY, POLICY_EXTENSION
 
 blueprint = Blueprint("public", __name__)
 ANY_ROLE = tuple(Role)
@@ -28,9 +29,13 @@ def log_in() -> tuple[Response, int]:
     body = parse.json_body()
     parse.only_fields(body, {"username", "password", "label"})
     username = parse.required_text(body, "username", max_len=80)
-    password = parse.required_text(body, "password", max_len=200)
+    password = parse.password(body, "password")
+    assert password is not None  # required: absent raised InvalidInput
     label = parse.text(body, "label", required=False, max_len=120) or ""
-    issued = tx(lambda s: accounts.login(s, now(), username=username, password=password, label=label))
+    # Throttled with the dashboard's sign-in (one table): a lock on either path refuses both,
+    # answered here as 429 problem+json with Retry-After.
+    issued = accounts.login(tx, now(), username=username, password=password, label=label,
+                            client=request.remote_addr, policy=current_app.extensions.get(POLICY_EXTENSION, DEFAULT_POLICY))
     return created(
         {
             "token": issued.token,

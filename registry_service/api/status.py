@@ -19,7 +19,7 @@ from datetime import datetime, tzinfo
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from registry_service.api import parse, wire_time
+from registry_service.api import json_input, parse, wire_time
 from registry_service.api.event_input import parse_event
 from registry_service.auth import Principal, bearer_token_in
 from registry_service.errors import Forbidden, InvalidInput, RegistryError
@@ -28,7 +28,7 @@ from registry_service.problems import problem_document, problem_for
 from registry_service.services import cylinders, events
 from registry_service.services.cylinders import StatusQuery
 from registry_service.services.events import ScanEventIn
-from tag_tools import rules
+from tag_tools import identifiers, rules
 
 if TYPE_CHECKING:  # pragma: no cover
     from registry_service.app import Registry
@@ -64,7 +64,7 @@ def parse_status_request(body: Any, max_cylinders: int, max_events: int = 0) -> 
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
     parse.only_fields(body, {"plate", "cylinders", "timezone", "events"})
-    plate = parse.text(body, "plate", required=False, max_len=16, pattern=parse.PLATE)
+    plate = parse.optional_identifier(body, "plate", identifiers.plate)
     zone = wire_time.time_zone(body["timezone"], "timezone") if "timezone" in body else None
     raw = body.get("cylinders", [])
     if not isinstance(raw, list) or len(raw) > max_cylinders:
@@ -76,7 +76,7 @@ def parse_status_request(body: Any, max_cylinders: int, max_events: int = 0) -> 
         if not isinstance(item, dict):
             raise InvalidInput(f"cylinders[{index}] must be an object")
         parse.only_fields(item, {"cylinder_id", "tag_uid", "record_sequence"})
-        cylinder_id = parse.text(item, "cylinder_id", required=False, max_len=40, pattern=parse.CYLINDER_TEXT)
+        cylinder_id = parse.optional_identifier(item, "cylinder_id", identifiers.cylinder_id)
         tag_uid = parse.tag_uid(item["tag_uid"], f"cylinders[{index}].tag_uid") if "tag_uid" in item else None
         if not cylinder_id and not tag_uid:
             raise InvalidInput(f"cylinders[{index}] needs cylinder_id or tag_uid")
@@ -152,10 +152,10 @@ def _json_body(environ: dict[str, Any], max_bytes: int) -> Any:
         raise InvalidInput("Content-Length is not a number") from None
     if length > max_bytes:
         raise PayloadTooLarge("The data value transmitted exceeds the capacity limit.")
-    try:
-        return json.loads(environ["wsgi.input"].read(length)) if length > 0 else None
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("the body must be a JSON object") from None
+    if length < 0:
+        raise InvalidInput("Content-Length is negative")
+    # json_input.loads: a deeply nested body is a 422, not a RecursionError (a 500).
+    return json_input.loads(environ["wsgi.input"].read(length)) if length > 0 else None
 
 
 class StatusFastPath:

@@ -12,7 +12,7 @@ from registry_service.api import parse
 from registry_service.errors import InvalidInput
 
 # IANA names: "Asia/Shanghai", "UTC", "Etc/GMT-8". No dots, so never a path out of the tz database.
-ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]{0,31}(/[A-Za-z0-9_+-]{1,32}){0,2}$")
+ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]{0,31}(/[A-Za-z0-9_+-]{1,32}){0,2}\Z")
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 LATEST = datetime.max.replace(tzinfo=UTC)
 

@@ -1,9 +1,10 @@
 """The bureau's dashboard: server-rendered pages over the registry's read queries.
 
 `register_dashboard(app)` mounts it under /dashboard on an app made by create_app; calling it
-again on the same app only changes the key, cookie flags and throttle. The session
-cookie is signed with `secret_key` (or the app's SECRET_KEY); every node behind one address needs
-the same key, so a random key is only a fallback for a single node and logs a warning.
+again on the same app only changes the key, cookie flags and log-in throttle policy. The session
+cookie is signed with `secret_key` (or the app's SECRET_KEY) and holds only a server-side session's
+id (server_sessions.py) and the CSRF token; every node behind one address needs the same key, so a
+random key is only a fallback for a single node and logs a warning.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import timedelta
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-from registry_service.dashboard.signin import LoginThrottle
+from registry_service.services.login_throttle import POLICY_EXTENSION, ThrottlePolicy
 
 log = logging.getLogger(__name__)
 URL_PREFIX = "/dashboard"
@@ -31,7 +32,7 @@ class DashboardOnlySessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def register_dashboard(app: Flask, *, secret_key: str | bytes | None = None, throttle: LoginThrottle | None = None,
+def register_dashboard(app: Flask, *, secret_key: str | bytes | None = None, throttle: ThrottlePolicy | None = None,
                        secure_cookies: bool = False) -> None:
     from registry_service.dashboard import views  # noqa: F401  (registers the routes)
     from registry_service.dashboard.web import blueprint
@@ -49,7 +50,7 @@ def register_dashboard(app: Flask, *, secret_key: str | bytes | None = None, thr
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
     )
     app.session_interface = DashboardOnlySessions()
-    if throttle is not None or "dashboard_throttle" not in app.extensions:
-        app.extensions["dashboard_throttle"] = throttle or LoginThrottle()
+    if throttle is not None:  # else services/login_throttle.DEFAULT_POLICY (the API's log-in shares it)
+        app.extensions[POLICY_EXTENSION] = throttle
     if blueprint.name not in app.blueprints:  # calling again (e.g. a test after create_app) re-keys only
         app.register_blueprint(blueprint, url_prefix=URL_PREFIX)

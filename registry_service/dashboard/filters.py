@@ -7,13 +7,15 @@ they become the UTC half-open window the registry's queries take.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlencode
 
+from registry_service.api import parse
 from registry_service.api.event_input import REASON
-from registry_service.api.parse import CODE, CYLINDER_TEXT, PLATE, choice, day, tag_uid
+from registry_service.api.parse import CODE, choice, day, tag_uid
 from registry_service.errors import InvalidInput
 from registry_service.models import Outcome
 from registry_service.services.queries import MAX_RANGE, EventFilter
@@ -96,15 +98,23 @@ def parse_query(args: Mapping[str, str], now: datetime, utc_offset_hours: int, d
     if sort not in SORTS:
         raise InvalidInput(f"sort must be one of: {', '.join(SORTS)}")
     page_text = values.get("page", "1")
-    if not page_text.isdigit() or not 1 <= int(page_text) <= 10_000:
+    # ASCII digits only: str.isdigit() also takes "١٢" and "²" (int() refuses the latter: a 500).
+    if not re.fullmatch(r"[0-9]{1,5}", page_text) or not 1 <= int(page_text) <= 10_000:
         raise InvalidInput("page must be a number from 1 to 10000")
     return DashboardQuery(
         since=since, until=until, outcome=outcome, reason=reason,
         region=_matching(values, "region", CODE), station=_matching(values, "station", CODE),
-        plate=_matching(values, "plate", PLATE), cylinder_id=_matching(values, "cylinder_id", CYLINDER_TEXT),
+        plate=_identifier(values, "plate", parse.plate), cylinder_id=_identifier(values, "cylinder_id", parse.cylinder_id),
         tag_uid=tag_uid(values["tag_uid"], "tag_uid") if "tag_uid" in values else None,
         sort=sort, descending=values.get("order", "desc") != "asc", page=int(page_text),
     )
+
+
+def _identifier(values: Mapping[str, str], key: str, check: Callable[[object, str], str]) -> str | None:
+    """The canonical form (tag_tools.identifiers) of a plate or cylinder typed into a filter, so that
+    "粤ｂ 12345" finds 粤B12345; None when the filter is not set."""
+    value = values.get(key)
+    return check(value, key) if value else None
 
 
 def _matching(values: Mapping[str, str], key: str, pattern: object) -> str | None:

@@ -1,33 +1,33 @@
-"""Who may use the dashboard, and how: password check against the registry's own users,
-lockout after repeated failures, the signed session cookie and its CSRF token.
+"""Who may use the dashboard, and how: the password check, the session it starts, CSRF tokens and
+where to go after signing in.
 
-Passwords are checked with registry_service.security.verify_password against users.password_hash:
-there is one user store. The session is Flask's signed cookie holding the user id, the sign-in
-time and a CSRF token; every request re-reads the user, so a disabled account or changed role
-takes effect at once. Time is always a parameter so tests can move it.
+There is one user store and one password path: accounts.password_login, shared with the API's
+token log-in, so the same persistent throttle (services/login_throttle.py) locks both and an
+unknown user name costs the same KDF work as a wrong password. A successful sign-in starts a
+server-side session (server_sessions.py); the cookie holds only its id and the CSRF token.
+Time is always a parameter so tests can move it.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+import unicodedata
+from datetime import datetime
+from urllib.parse import quote, unquote, urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry_service.auth import Principal, principal_for_user
-from registry_service.models import Role, User
-from registry_service.security import hash_password, verify_password
+from registry_service.auth import Principal
+from registry_service.dashboard import server_sessions
+from registry_service.dashboard.server_sessions import DASHBOARD_ROLES
+from registry_service.errors import NotAuthenticated
+from registry_service.services import accounts
+from registry_service.services.login_throttle import Attempt, LoginLocked, ThrottlePolicy
 
-DASHBOARD_ROLES = frozenset({Role.BUREAU, Role.CENTRE})
-SESSION_LIFETIME = timedelta(hours=8)
 CSRF_FIELD = "csrf_token"
-# A hash to check against when the user does not exist, so a wrong name costs the same scrypt
-# time as a wrong password and user names cannot be probed by timing.
-_DUMMY_HASH = hash_password("not-a-real-password-" + secrets.token_hex(8))
+SESSION_ID = "sid"  # the cookie's key for the server-side session id
+__all__ = ["CSRF_FIELD", "DASHBOARD_ROLES", "SESSION_ID", "SignInRefused", "csrf_ok", "new_csrf_token", "safe_next", "sign_in"]
 
 
 class SignInRefused(Exception):
@@ -39,94 +39,52 @@ class SignInRefused(Exception):
         self.values = values
 
 
-@dataclass
-class _Failures:
-    count: int = 0
-    locked_until: datetime | None = None
+def sign_in(
+    transaction: accounts.Transaction,
+    username: str,
+    password: str,
+    client: str | None,
+    now: datetime,
+    policy: ThrottlePolicy,
+) -> tuple[Principal, str]:
+    """Check a sign-in; returns the user and the new session's id, or raises SignInRefused."""
 
+    def start(session: Session, principal: Principal) -> str | None:
+        if principal.role not in DASHBOARD_ROLES:
+            return None
+        return server_sessions.start(session, principal.user_id, now)
 
-@dataclass
-class LoginThrottle:
-    """Per-user-name failure counter: `max_failures` in a row locks the name for `lockout`.
-
-    Kept in the node's memory (a restart forgets it); with several nodes behind a balancer each
-    counts on its own, so the effective limit is max_failures per node.
-    """
-
-    max_failures: int = 5
-    lockout: timedelta = timedelta(minutes=15)
-    _entries: dict[str, _Failures] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def locked_for(self, username: str, now: datetime) -> timedelta | None:
-        with self._lock:
-            entry = self._entries.get(_key(username))
-            if entry is None or entry.locked_until is None:
-                return None
-            if entry.locked_until <= now:
-                del self._entries[_key(username)]
-                return None
-            return entry.locked_until - now
-
-    def failed(self, username: str, now: datetime) -> None:
-        with self._lock:
-            if len(self._entries) > 100_000:  # bounded memory under a spraying attack
-                self._entries.clear()
-            entry = self._entries.setdefault(_key(username), _Failures())
-            entry.count += 1
-            if entry.count >= self.max_failures:
-                entry.locked_until = now + self.lockout
-                entry.count = 0
-
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._entries.pop(_key(username), None)
-
-
-def _key(username: str) -> str:
-    return username.strip().casefold()
-
-
-def check_password(session: Session, username: str, password: str) -> User | None:
-    """The user whose password this is, or None (unknown name, wrong password, disabled)."""
-    user = session.scalar(select(User).where(User.username == username.strip()))
-    if user is None or not user.password_hash:
-        verify_password(password, _DUMMY_HASH)
-        return None
-    if not verify_password(password, user.password_hash) or not user.active:
-        return None
-    return user
-
-
-def sign_in(session: Session, throttle: LoginThrottle, username: str, password: str, now: datetime) -> Principal:
-    """Check a sign-in; raises SignInRefused with the message to show."""
-    locked = throttle.locked_for(username, now)
-    if locked is not None:
-        raise SignInRefused("locked_out", minutes=max(1, -(-int(locked.total_seconds()) // 60)))
-    user = check_password(session, username, password)
-    if user is None:
-        throttle.failed(username, now)
-        raise SignInRefused("bad_credentials")
-    throttle.succeeded(username)
-    if user.role not in DASHBOARD_ROLES:
-        raise SignInRefused("role_refused")
-    return principal_for_user(user)
-
-
-def principal_from_session(session: Session, user_id: object, signed_in_at: object, now: datetime) -> Principal | None:
-    """The session's user if the session is fresh and the user may still use the dashboard."""
-    if not isinstance(user_id, int) or not isinstance(signed_in_at, str):
-        return None
     try:
-        started = datetime.fromisoformat(signed_in_at)
-    except ValueError:
+        principal, session_id = accounts.password_login(
+            transaction, now, Attempt(username, client), password,
+            lambda session, principal: (principal, start(session, principal)), policy,
+        )  # fmt: skip
+    except LoginLocked as locked:
+        raise SignInRefused("locked_out", minutes=locked.minutes) from None
+    except NotAuthenticated:
+        raise SignInRefused("bad_credentials") from None
+    if session_id is None:
+        raise SignInRefused("role_refused")
+    return principal, session_id
+
+
+def safe_next(target: str | None, prefix: str) -> str | None:
+    """Where to go after signing in: only a path on this site under `prefix` (the dashboard), as
+    a relative URL. No scheme or host (an open redirect would help phishing), no control
+    characters (a newline in a Location header is a 500, or a header injection), no `//` or `\\`
+    (browsers read those as another host); other characters are percent-encoded."""
+    if not target or len(target) > 2000:
         return None
-    if started.tzinfo is None or not started <= now < started + SESSION_LIFETIME:
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in target):
         return None
-    user = session.get(User, user_id)
-    if user is None or not user.active or user.role not in DASHBOARD_ROLES:
+    if "\\" in target or "//" in target:
         return None
-    return principal_for_user(user)
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not (parts.path == prefix or parts.path.startswith(prefix + "/")):
+        return None
+    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+        return None  # "/dashboard/../api": browsers resolve it outside the dashboard
+    return quote(target, safe="/?&=%:;,+@!$'()*~-._")
 
 
 def new_csrf_token() -> str:
@@ -134,4 +92,6 @@ def new_csrf_token() -> str:
 
 
 def csrf_ok(expected: object, given: str | None) -> bool:
-    return isinstance(expected, str) and bool(given) and hmac.compare_digest(expected, given or "")
+    # As bytes: compare_digest raises TypeError (a 500) for a str with non-ASCII characters.
+    return isinstance(expected, str) and bool(given) and hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), (given or "").encode("utf-8", "surrogatepass"))

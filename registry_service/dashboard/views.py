@@ -6,21 +6,20 @@ import logging
 from datetime import date
 from typing import Any
 
-from flask import Response, g, redirect, request, session, url_for
+from flask import Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from registry_service.api.bureau import EVENT_COLUMNS
 from registry_service.api.common import csv_response
 from registry_service.api.parse import CODE
-from registry_service.dashboard import i18n, records, reports
+from registry_service.dashboard import records, reports
 from registry_service.dashboard.filters import DEFAULT_DAYS, SORTS, DashboardQuery, parse_query, today_local
-from registry_service.dashboard.signin import CSRF_FIELD, SignInRefused, new_csrf_token
-from registry_service.dashboard.signin import sign_in as check_sign_in
-from registry_service.dashboard.web import allow, blueprint, lang, now, offset_hours, page, read, reg, throttle, user
+from registry_service.dashboard.web import allow, blueprint, lang, now, offset_hours, page, read, reg, user
 from registry_service.errors import InvalidInput
 from registry_service.models import Outcome, Role
 from registry_service.services import station_faults as faults
 from registry_service.services.reasons import REASON_CODES
+from tag_tools import identifiers
 
 log = logging.getLogger(__name__)
 CSV_COLUMNS = [*EVENT_COLUMNS, "local_time", "reason_text"]
@@ -37,42 +36,7 @@ def _settings() -> reports.Settings:
     return reports.Settings(config.report_utc_offset_hours, config.max_plausible_speed_kmh)
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only our own pages: an open redirect after sign-in would help phishing."""
-    if target and target.startswith(url_for("dashboard.index")) and "//" not in target and "\\" not in target:
-        return target
-    return None
-
-
-@blueprint.get("/sign-in")
-def sign_in() -> Any:
-    if g.get("dashboard_user") is not None:
-        return redirect(url_for("dashboard.index"))
-    return page("sign_in.html", next=_safe_next(request.args.get("next")))
-
-
-@blueprint.post("/sign-in")
-def sign_in_submit() -> Any:
-    username = request.form.get("username", "")[:80]
-    password = request.form.get("password", "")[:200]
-    target = _safe_next(request.form.get("next"))
-    try:
-        principal = read(lambda s: check_sign_in(s, throttle(), username, password, now()))
-    except SignInRefused as refused:
-        log.warning("dashboard sign-in refused for %r from %s: %s", username, request.remote_addr, refused.key)
-        status = 403 if refused.key == "role_refused" else 429 if refused.key == "locked_out" else 401
-        error = i18n.translate(refused.key, lang(), **refused.values)
-        return page("sign_in.html", status, error=error, username=username, next=target)
-    log.info("dashboard sign-in: %s (%s) from %s", principal.username, principal.role.value, request.remote_addr)
-    session.clear()  # a fresh session (and CSRF token) for the signed-in user: no fixation
-    session.update(user_id=principal.user_id, signed_in_at=now().isoformat(), **{CSRF_FIELD: new_csrf_token()})
-    return redirect(target or url_for("dashboard.index"))
-
-
-@blueprint.post("/sign-out")
-def sign_out() -> BaseResponse:
-    session.clear()
-    return redirect(url_for("dashboard.sign_in"))
+# Sign-in and sign-out live in web.py, with the server-side session check.
 
 
 @blueprint.get("/")
@@ -137,7 +101,7 @@ def station_faults() -> Any:
 @blueprint.get("/vehicles/<plate>")
 @allow(Role.BUREAU)
 def vehicle(plate: str) -> Any:
-    history = read(lambda s: records.vehicle_history(s, plate, now()))
+    history = read(lambda s: records.vehicle_history(s, identifiers.plate_key(plate), now()))
     return page("vehicle.html", h=history, today=_today())
 
 
@@ -145,7 +109,8 @@ def vehicle(plate: str) -> Any:
 @allow(Role.BUREAU, Role.CENTRE)
 def cylinder(cylinder_id: str) -> Any:
     centre_id = user().centre_id if user().role is Role.CENTRE else None
-    history = read(lambda s: records.cylinder_history(s, cylinder_id, now(), centre_id))
+    canonical = identifiers.canonical_or_none(identifiers.cylinder_id, cylinder_id, "cylinder_id") or cylinder_id
+    history = read(lambda s: records.cylinder_history(s, canonical, now(), centre_id))
     return page("cylinder.html", h=history, today=_today())
 
 

@@ -1,5 +1,6 @@
-"""The dashboard blueprint's plumbing: language, the signed-in user, CSRF on every POST, role
-checks, HTML error pages and the values every template gets. Views live in views.py."""
+"""The dashboard blueprint's plumbing: language, the signed-in user (a server-side session checked
+on every request), CSRF on every POST, role checks, sign-in and sign-out, HTML error pages and the
+values every template gets. The report views live in views.py."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from registry_service.app import Registry, registry
 from registry_service.auth import Principal
-from registry_service.dashboard import i18n
+from registry_service.dashboard import i18n, server_sessions
 from registry_service.dashboard.charts import daily_chart, stacked_bar
-from registry_service.dashboard.signin import CSRF_FIELD, LoginThrottle, csrf_ok, new_csrf_token, principal_from_session
+from registry_service.dashboard.signin import CSRF_FIELD, SESSION_ID, SignInRefused, csrf_ok, new_csrf_token, safe_next
+from registry_service.dashboard.signin import sign_in as check_sign_in
 from registry_service.errors import Forbidden, InvalidInput, NotFound, RegistryError
 from registry_service.models import Role
+from registry_service.services.login_throttle import DEFAULT_POLICY, POLICY_EXTENSION, ThrottlePolicy
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -48,8 +51,9 @@ def read(work: Callable[[Session], T]) -> T:
     return reg().transaction(work)
 
 
-def throttle() -> LoginThrottle:
-    return current_app.extensions["dashboard_throttle"]  # type: ignore[no-any-return]
+def throttle() -> ThrottlePolicy:
+    """The log-in throttle's policy (shared with the API's log-in; its state is in the database)."""
+    return current_app.extensions.get(POLICY_EXTENSION, DEFAULT_POLICY)  # type: ignore[no-any-return]
 
 
 def lang() -> i18n.Lang:
@@ -70,11 +74,12 @@ def _before() -> Response | None:
         session[CSRF_FIELD] = new_csrf_token()
     if request.method == "POST" and not csrf_ok(session.get(CSRF_FIELD), request.form.get(CSRF_FIELD)):
         abort(400, "missing or wrong CSRF token")
-    if "user_id" in session:
-        g.dashboard_user = read(lambda s: principal_from_session(s, session.get("user_id"), session.get("signed_in_at"), now()))
+    if SESSION_ID in session:
+        # The server's record decides, not the cookie: a signed-out, idle or expired session is
+        # refused even when its (validly signed) cookie is replayed.
+        g.dashboard_user = read(lambda s: server_sessions.principal(s, session.get(SESSION_ID), now()))
         if g.dashboard_user is None:
-            for key in ("user_id", "signed_in_at"):
-                session.pop(key, None)
+            session.pop(SESSION_ID, None)
     return None
 
 
@@ -100,11 +105,13 @@ def allow(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | BaseRespon
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | BaseResponse:
             principal: Principal | None = g.get("dashboard_user")
             if principal is None:
-                return redirect(url_for("dashboard.sign_in", next=request.full_path.rstrip("?")))
+                target = safe_next(request.full_path.rstrip("?"), url_for("dashboard.index").rstrip("/"))
+                return redirect(url_for("dashboard.sign_in", next=target) if target else url_for("dashboard.sign_in"))
             if principal.role not in roles:
                 raise Forbidden("role may not see this page")
             return view(*args, **kwargs)
 
+        wrapper.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]  # as auth.roles records, for tests
         return wrapper
 
     return decorate
@@ -177,3 +184,40 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
     status = error.code or 500
     key = {400: "bad_request", 403: "forbidden", 404: "not_found"}.get(status, "bad_request")
     return page("error.html", status, message_key=key, detail=error.description or "")
+
+
+def _next_page(target: str | None) -> str | None:
+    return safe_next(target, url_for("dashboard.index").rstrip("/"))
+
+
+@blueprint.get("/sign-in")
+def sign_in() -> Any:
+    if g.get("dashboard_user") is not None:
+        return redirect(url_for("dashboard.index"))
+    return page("sign_in.html", next=_next_page(request.args.get("next")))
+
+
+@blueprint.post("/sign-in")
+def sign_in_submit() -> Any:
+    username = request.form.get("username", "")[:80]
+    password = request.form.get("password", "")  # a wrong password when unusable (security.py)
+    target = _next_page(request.form.get("next"))
+    try:
+        principal, session_id = check_sign_in(reg().transaction, username, password, request.remote_addr, now(), throttle())
+    except SignInRefused as refused:
+        log.warning("dashboard sign-in refused for %r from %s: %s", username, request.remote_addr, refused.key)
+        status = 403 if refused.key == "role_refused" else 429 if refused.key == "locked_out" else 401
+        error = i18n.translate(refused.key, lang(), **refused.values)
+        return page("sign_in.html", status, error=error, username=username, next=target)
+    log.info("dashboard sign-in: %s (%s) from %s", principal.username, principal.role.value, request.remote_addr)
+    session.clear()  # a fresh session (and CSRF token) for the signed-in user: no fixation
+    session.update({SESSION_ID: session_id, CSRF_FIELD: new_csrf_token()})
+    return redirect(target or url_for("dashboard.index"))
+
+
+@blueprint.post("/sign-out")
+def sign_out() -> BaseResponse:
+    session_id = session.get(SESSION_ID)
+    read(lambda s: server_sessions.end(s, session_id))
+    session.clear()
+    return redirect(url_for("dashboard.sign_in"))

@@ -16,6 +16,8 @@ from registry_service.models.cylinders import (
 from registry_service.models.events import FILL_OUTCOMES, PROBLEM_OUTCOMES, Outcome, ScanEvent
 from registry_service.models.faults import StationFault
 from registry_service.models.places import Pump, Region, RegionLevel, Station
+from registry_service.models.reversals import CondemnationReversal
+from registry_service.models.security import DashboardSession, LoginThrottleEntry
 from registry_service.models.status import StatusEntry, StatusIndexBlock, StatusListPublication
 
 __all__ = [
@@ -25,10 +27,13 @@ __all__ = [
     "AuditEntry",
     "Base",
     "CentreCertificate",
+    "CondemnationReversal",
     "Cylinder",
     "CylinderState",
+    "DashboardSession",
     "Inspection",
     "InspectionCentre",
+    "LoginThrottleEntry",
     "Outcome",
     "Pump",
     "Region",

@@ -1,20 +1,32 @@
-"""Users and API tokens: create, log in (password -> token), issue, revoke."""
+"""Users and API tokens: create, log in (password -> token), issue, revoke.
+
+`password_login` is the one password check of the registry: the API's token log-in and the
+dashboard's sign-in both go through it, so both share one persistent throttle
+(services/login_throttle.py) and both spend the same KDF work on an unknown user name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry_service.auth import Principal
+from registry_service.auth import Principal, principal_for_user
 from registry_service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from registry_service.models import ApiToken, InspectionCentre, Role, Station, User
-from registry_service.security import hash_password, new_token, token_hash, verify_password
-from registry_service.services import audit
+from registry_service.security import check_password_in_constant_time, hash_password, new_token, token_hash
+from registry_service.services import audit, login_throttle
+from registry_service.services.login_throttle import DEFAULT_POLICY, Attempt, LoginLocked, ThrottlePolicy
 
 MAX_TOKEN_DAYS = 366
+MAX_USERNAME = 80
+T = TypeVar("T")
+# Registry.transaction: runs a unit of work in its own transaction and commits it.
+Transaction = Callable[[Callable[[Session], Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -104,12 +116,76 @@ def issue_token(
     return IssuedToken(token, row.id, expires)
 
 
-def login(session: Session, now: datetime, *, username: str, password: str, label: str) -> IssuedToken:
-    """Exchange a password for a short-lived token (people; machines get tokens from the CLI)."""
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not verify_password(password, user.password_hash):
+@dataclass(frozen=True)
+class _Candidate:
+    principal: Principal
+    password_hash: str | None
+    active: bool
+
+
+def password_login(
+    transaction: Transaction,
+    now: datetime,
+    attempt: Attempt,
+    password: str,
+    then: Callable[[Session, Principal], T],
+    policy: ThrottlePolicy = DEFAULT_POLICY,
+) -> T:
+    """Check a password and run `then` for the user it belongs to, throttled.
+
+    Three steps, so no transaction is open while the KDF runs: (1) refuse a locked name or client
+    (LoginLocked), else count the attempt and read the user; (2) the KDF, always (against a dummy
+    hash for an unknown name); (3) on success clear the count and run `then` in one transaction.
+    A wrong password, an unknown or disabled user all raise the same NotAuthenticated.
+    """
+
+    def start(session: Session) -> tuple[timedelta | None, _Candidate | None]:
+        locked = login_throttle.admit(session, attempt, now, policy)
+        return (locked, None) if locked is not None else (None, _candidate(session, attempt.username))
+
+    locked, candidate = transaction(start)
+    if locked is not None:
+        raise LoginLocked(locked)
+    right = check_password_in_constant_time(password, candidate.password_hash if candidate else None)
+    if candidate is None or not right or not candidate.active:
         raise NotAuthenticated("wrong user name or password")
-    return issue_token(session, username, now, username=username, label=label or "login", valid_days=1)
+    principal = candidate.principal
+
+    def finish(session: Session) -> T:
+        login_throttle.succeeded(session, attempt, now, policy)
+        return then(session, principal)
+
+    return transaction(finish)  # type: ignore[no-any-return]
+
+
+def _candidate(session: Session, username: str) -> _Candidate | None:
+    name = username.strip()
+    # No user name holds a control character or a lone surrogate (PostgreSQL would refuse the
+    # query with a NUL in it): such a name is unknown without asking the database.
+    if not name or len(name) > MAX_USERNAME or not name.isprintable():
+        return None
+    user = session.scalar(select(User).where(User.username == name))
+    if user is None:
+        return None
+    return _Candidate(principal_for_user(user), user.password_hash, user.active)
+
+
+def login(
+    transaction: Transaction,
+    now: datetime,
+    *,
+    username: str,
+    password: str,
+    label: str,
+    client: str | None,
+    policy: ThrottlePolicy = DEFAULT_POLICY,
+) -> IssuedToken:
+    """Exchange a password for a short-lived token (people; machines get tokens from the CLI)."""
+
+    def issue(session: Session, principal: Principal) -> IssuedToken:
+        return issue_token(session, principal.username, now, username=principal.username, label=label or "login", valid_days=1)
+
+    return password_login(transaction, now, Attempt(username, client), password, issue, policy)
 
 
 def revoke_token(session: Session, actor: Principal | str, now: datetime, token_id: int) -> None:

@@ -1,5 +1,5 @@
 """Cylinder status for stations, revocations (condemn, scrap, stolen, superseded) and their
-delta feed. Status applies the station's own date rules (tag_tools.rules), with what only the
+delta feed, who may condemn, and the bureau's reversal of a condemnation. Status applies the station's own date rules (tag_tools.rules), with what only the
 registry knows; when the station holds a newer record than the registry, the answer is "unknown"
 and the station keeps its offline verdict (the registry lags a centre's upload, it does not win)."""
 
@@ -13,8 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry_service.auth import Principal
-from registry_service.errors import Conflict, InvalidInput, NotFound
-from registry_service.models import Cylinder, CylinderState, Revocation, RevocationKind
+from registry_service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry_service.models import (
+    CondemnationReversal,
+    Cylinder,
+    CylinderState,
+    Inspection,
+    InspectionCentre,
+    Revocation,
+    RevocationKind,
+    Role,
+)
 from registry_service.services import audit, status_indexes
 from registry_service.services.status_reads import StatusReads, StatusRow
 from tag_tools import rules
@@ -164,6 +173,100 @@ def revoke(
         session, actor, f"revoke_{kind.value}", "cylinder", cylinder_id, now, reason=reason, below_sequence=below_sequence
     )
     return row
+
+
+def condemn(session: Session, principal: Principal, now: datetime, cylinder_id: str, reason: str) -> Revocation:
+    """Condemn a cylinder, by the rules of inspections: the bureau, or the centre that holds the
+    cylinder's latest record, while that centre is active (a suspended centre condemns nothing)."""
+    cylinder = cylinder_by_id(session, cylinder_id, for_update=True)
+    _require_condemner(session, principal, cylinder)
+    return revoke(session, principal, now, cylinder_id, RevocationKind.CONDEMNED, reason)
+
+
+def _require_condemner(session: Session, principal: Principal, cylinder: Cylinder) -> None:
+    if principal.role is Role.BUREAU:
+        return
+    if principal.role is not Role.CENTRE or principal.centre_id is None:
+        raise Forbidden(f"role {principal.role.value} may not condemn cylinders")
+    centre = session.get(InspectionCentre, principal.centre_id)
+    if centre is None or not centre.active:
+        raise Forbidden("this inspection centre is suspended: it may not condemn cylinders")
+    holder = session.scalar(
+        select(Inspection.centre_id)
+        .where(Inspection.cylinder_pk == cylinder.id)
+        .order_by(Inspection.sequence.desc(), Inspection.id.desc())
+        .limit(1)
+    )
+    if holder != centre.id:
+        raise Forbidden(
+            f"only the centre that holds cylinder {cylinder.cylinder_id}'s latest record, or the bureau, may condemn it"
+        )
+
+
+def reverse_condemnation(
+    session: Session, principal: Principal, now: datetime, cylinder_id: str, reason: str
+) -> CondemnationReversal:
+    """The bureau's audited reversal of a condemnation. Nothing is un-revoked: the cylinder stays
+    condemned and its old records stay revoked in the status list; the reversal only lets the next
+    record a centre submits (new sequence, new status index) make it active again
+    (services/inspections.py). Conflict when the cylinder is not condemned or already reversed."""
+    if principal.role is not Role.BUREAU:
+        raise Forbidden("only the bureau may reverse a condemnation")
+    cylinder = cylinder_by_id(session, cylinder_id, for_update=True)
+    if cylinder.state is not CylinderState.CONDEMNED:
+        raise Conflict(f"cylinder {cylinder_id} is {cylinder.state.value}, not condemned")
+    if pending_reversal(session, cylinder) is not None:
+        raise Conflict(f"the condemnation of cylinder {cylinder_id} is already reversed; a centre re-issues its record next")
+    condemnation = _latest_condemnation(session, cylinder)
+    if condemnation is None:  # condemned by a path that wrote no revocation (an old import)
+        raise Conflict(f"cylinder {cylinder_id} has no recorded condemnation to reverse")
+    row = CondemnationReversal(
+        cylinder_pk=cylinder.id,
+        cylinder_id=cylinder.cylinder_id,
+        revocation_id=condemnation.id,
+        reason=reason,
+        granted_at=now,
+        granted_by=principal.user_id,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(session, principal, "reverse_condemnation", "cylinder", cylinder_id, now, reason=reason,
+                 revocation=condemnation.id, reversal=row.id)
+    return row
+
+
+def pending_reversal(session: Session, cylinder: Cylinder) -> CondemnationReversal | None:
+    """The reversal of the cylinder's current condemnation that no new record has used yet."""
+    if cylinder.state is not CylinderState.CONDEMNED:
+        return None
+    condemnation = _latest_condemnation(session, cylinder)
+    if condemnation is None:
+        return None
+    return session.scalar(
+        select(CondemnationReversal).where(
+            CondemnationReversal.revocation_id == condemnation.id, CondemnationReversal.reissued_sequence.is_(None)
+        )
+    )
+
+
+def _latest_condemnation(session: Session, cylinder: Cylinder) -> Revocation | None:
+    return session.scalar(
+        select(Revocation)
+        .where(Revocation.cylinder_pk == cylinder.id, Revocation.kind == RevocationKind.CONDEMNED)
+        .order_by(Revocation.id.desc())
+        .limit(1)
+    )
+
+
+def reversal_json(row: CondemnationReversal) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "cylinder_id": row.cylinder_id,
+        "revocation_id": row.revocation_id,
+        "reason": row.reason,
+        "granted_at": row.granted_at.isoformat(),
+        "reissued_sequence": row.reissued_sequence,
+    }
 
 
 def revocations_since(session: Session, cursor: int, limit: int) -> dict[str, Any]:

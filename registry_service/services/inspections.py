@@ -3,6 +3,13 @@
 The registry accepts it only if the record verifies against the current trust list, its signer
 certificate is not revoked here, and the signer is the centre whose credential submits it. The
 cylinder's registration follows the newest record; the previous record becomes superseded.
+
+A new record never undoes a revocation by itself: for a condemned, scrapped or stolen cylinder it
+is stored, but its status-list entry is born revoked and the cylinder stays refused. The one way
+back is the re-issue path (schemas/status-list.md, "Undoing a revocation"): after the bureau
+reverses a condemnation (services/cylinders.reverse_condemnation), the next record a centre
+submits (new sequence, new index, whose entry starts VALID) makes the cylinder active again; the
+old records' entries stay revoked.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from registry_service.errors import Conflict, Forbidden, RecordRejected
 from registry_service.models import (
     CentreCertificate,
     Cylinder,
+    CylinderState,
     Inspection,
     InspectionCentre,
     RevocationKind,
@@ -26,14 +34,20 @@ from registry_service.models import (
     Vehicle,
 )
 from registry_service.services import audit, status_indexes
-from registry_service.services.cylinders import revoke
-from tag_tools import pki
+from registry_service.services.cylinders import pending_reversal, revoke
+from registry_service.services.registration import canonical
+from tag_tools import identifiers, pki
 from tag_tools.claims import CylinderRecord, InspectionResult
 from tag_tools.errors import RecordRejectedError, TagToolsError
 from tag_tools.trustlist import TrustStore
 from tag_tools.verify import authenticate_record
 
 MAX_RECORD_BYTES = 2048  # an NTAG216 holds 888 bytes; anything far larger is not a tag record
+_REVOKED_BY = {  # the revocation a new record of a cylinder in this state is born with
+    CylinderState.CONDEMNED: RevocationKind.CONDEMNED,
+    CylinderState.SCRAPPED: RevocationKind.SCRAPPED,
+    CylinderState.STOLEN: RevocationKind.STOLEN,
+}
 
 
 def submit(
@@ -96,6 +110,7 @@ def submit(
     status_indexes.supersede_older(session, cylinder.id, record.sequence, now)
     if record.status_ref is not None:
         status_indexes.claim(session, centre.id, cylinder.id, record.sequence, record.status_ref, now)
+    _settle_revoked(session, principal, now, cylinder, record)
     if previous_sequence > 0:
         revoke(
             session,
@@ -120,6 +135,22 @@ def submit(
     return inspection, True
 
 
+def _settle_revoked(session: Session, principal: Principal, now: datetime, cylinder: Cylinder, record: CylinderRecord) -> None:
+    """A record of a revoked cylinder: the re-issue after a reversal reinstates it; any other is
+    born revoked (its new entry too), so a centre cannot undo a revocation by writing a new tag."""
+    if cylinder.state is CylinderState.ACTIVE:
+        return
+    reversal = pending_reversal(session, cylinder)
+    if reversal is None:
+        status_indexes.revoke(session, cylinder.id, _REVOKED_BY[cylinder.state], now)
+        return
+    cylinder.state = CylinderState.ACTIVE
+    reversal.reissued_sequence = record.sequence
+    reversal.reissued_at = now
+    audit.record(session, principal, "reissue_after_reversal", "cylinder", cylinder.cylinder_id, now,
+                 reversal=reversal.id, sequence=record.sequence)
+
+
 def _result(record: CylinderRecord) -> str:
     return "fail" if record.result is InspectionResult.FAILED else "pass"
 
@@ -135,6 +166,7 @@ def _register_cylinder(session: Session, record: CylinderRecord) -> Cylinder:
             end_of_life=record.end_of_life,
             record_sequence=0,
             position=1,
+            state=CylinderState.ACTIVE,
         )
         session.add(cylinder)
     return cylinder
@@ -155,6 +187,9 @@ def _apply(cylinder: Cylinder, record: CylinderRecord) -> None:
 
 
 def _fit_to_vehicle(session: Session, cylinder: Cylinder, record: CylinderRecord) -> None:
+    # Looked up and stored in canonical form (tag_tools.identifiers); the signed record keeps its bytes.
+    record = record.with_changes(plate=canonical(identifiers.plate, record.plate, "plate"),
+                                 vin=canonical(identifiers.vin, record.vin, "vin"))
     vehicle = session.scalar(select(Vehicle).where(Vehicle.plate == record.plate))
     if record.vin:
         holder = session.scalar(select(Vehicle.plate).where(Vehicle.vin == record.vin))

@@ -116,6 +116,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         parsed = datetime.fromisoformat(when)
         if parsed.tzinfo is None:
             raise ValueError("naive")
+        if not 2000 <= parsed.year <= 2199:  # as parse.timestamp: year 1 or 9999 overflows in the query
+            raise ValueError("out of range")
         return parsed, uuid.UUID(ident)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("cursor is not one this registry issued") from exc

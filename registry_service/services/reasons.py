@@ -42,7 +42,7 @@ REASON_CODES: tuple[str, ...] = (
 )
 OTHER_BIT = 1 << 62
 _BITS = {code: 1 << index for index, code in enumerate(REASON_CODES)}
-REASON_PATTERN = r"^[a-z][a-z0-9_]{0,47}$"
+REASON_PATTERN = r"^[a-z][a-z0-9_]{0,47}\Z"
 
 
 def mask_of(reasons: Iterable[str]) -> int:

@@ -1,8 +1,12 @@
-"""Registering vehicles and cylinders outside inspections: bulk import and the demo seed."""
+"""Registering vehicles and cylinders outside inspections: bulk import and the demo seed.
+
+Plates, VINs, cylinder IDs and tag UIDs are stored in their canonical form (tag_tools.identifiers)
+whatever the caller passed, so the same vehicle typed two ways is one row."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import select
@@ -10,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from registry_service.errors import Conflict, InvalidInput
 from registry_service.models import Cylinder, CylinderState, Vehicle
+from tag_tools import identifiers
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,27 @@ class CylinderIn:
         if not 1 <= self.position <= 8:
             raise InvalidInput("position must be 1..8")
 
+    def canonical(self) -> CylinderIn:
+        """The same registration with its identifiers in canonical form; InvalidInput names a bad one."""
+        return replace(
+            self,
+            cylinder_id=canonical(identifiers.cylinder_id, self.cylinder_id, "cylinder_id"),
+            tag_uid=canonical(identifiers.tag_uid, self.tag_uid, "tag_uid") if self.tag_uid else None,
+            plate=canonical(identifiers.plate, self.plate, "plate") if self.plate else None,
+        )
+
+
+def canonical(check: Callable[[object, str], str], value: object, field: str) -> str:
+    """`check(value)` (a tag_tools.identifiers function) with its error as InvalidInput."""
+    try:
+        return check(value, field)
+    except identifiers.IdentifierError as exc:
+        raise InvalidInput(str(exc)) from None
+
 
 def upsert_vehicle(session: Session, plate: str, vin: str | None, use: str, region_id: int | None) -> Vehicle:
+    plate = canonical(identifiers.plate, plate, "plate")
+    vin = canonical(identifiers.vin, vin, "vin") if vin else None
     vehicle = session.scalar(select(Vehicle).where(Vehicle.plate == plate))
     if vin:
         other = session.scalar(select(Vehicle).where(Vehicle.vin == vin))
@@ -53,6 +77,7 @@ def upsert_vehicle(session: Session, plate: str, vin: str | None, use: str, regi
 
 def upsert_cylinder(session: Session, data: CylinderIn) -> Cylinder:
     data.check()
+    data = data.canonical()
     vehicle_id = None
     if data.plate:
         vehicle_id = session.scalar(select(Vehicle.id).where(Vehicle.plate == data.plate))

@@ -8,9 +8,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from waitress.server import create_server
+
+from tests.peers import peer_unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -37,16 +40,37 @@ def serve(app: Flask) -> Iterator[str]:
 
 
 @contextmanager
-def chromium() -> Iterator[object]:
+def chromium(*extra_args: str) -> Iterator[object]:
     """A headless Chromium; raises whatever Playwright raises when it cannot start."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args], headless=True)
         try:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def chromium_peer(*extra_args: str) -> Iterator[Any]:
+    """chromium() as a test peer: when it cannot start, peer_unavailable (a skip with the reason
+    outside CI, a failure under CI=true)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as error:
+        peer_unavailable("Playwright", str(error))
+    if not Path(CHROMIUM).exists():
+        peer_unavailable("Chromium", f"{CHROMIUM} is not installed")
+    try:
+        context = chromium(*extra_args)
+        browser = context.__enter__()
+    except Exception as error:
+        peer_unavailable("Chromium", f"{type(error).__name__}: {error}")
+    try:
+        yield browser
+    finally:
+        context.__exit__(None, None, None)
 
 
 def sign_in(page, base_url: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]

@@ -1,11 +1,17 @@
-"""Who gets in: sign-in, roles, the centre's scope, CSRF on every POST, lockout, session expiry."""
+"""Who gets in: sign-in, roles, the centre's scope, CSRF on every POST, lockout, session expiry, the
+server-side session (sign-out ends it), and where `next=` may send a browser."""
 
 from __future__ import annotations
 
-import pytest
-from flask.testing import FlaskClient
+import hashlib
 
-from tests.dashboard.helpers import csrf_token, sign_in
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from registry_service.models import DashboardSession
+from tests.dashboard.helpers import CSRF, csrf_token, sign_in
 from tests.dashboard.world import Clock
 
 PROTECTED = ["/dashboard/", "/dashboard/overview", "/dashboard/attempts", "/dashboard/attempts.csv",
@@ -116,12 +122,73 @@ def test_unknown_users_are_locked_out_too(client: FlaskClient) -> None:
     assert sign_in(client, "nobody", "wrong-password").status_code == 429
 
 
-def test_session_expires_after_eight_hours(client: FlaskClient, clock: Clock) -> None:
+def test_session_expires_after_eight_hours_even_when_used(client: FlaskClient, clock: Clock) -> None:
     sign_in(client, "bureau")
-    clock.advance(hours=7, minutes=59)
+    for _ in range(19):  # a page every 25 minutes for 7 h 55: never idle long enough to end
+        clock.advance(minutes=25)
+        assert client.get("/dashboard/").headers["Location"] == "/dashboard/overview"
+    clock.advance(minutes=4)
     assert client.get("/dashboard/overview").status_code == 200
     clock.advance(minutes=2)
     assert client.get("/dashboard/overview").status_code == 302
+
+
+def test_an_idle_session_ends_after_thirty_minutes(client: FlaskClient, clock: Clock) -> None:
+    sign_in(client, "bureau")
+    clock.advance(minutes=29)
+    assert client.get("/dashboard/").headers["Location"] == "/dashboard/overview"
+    clock.advance(minutes=29)  # 58 minutes after signing in, 29 after the last page
+    assert client.get("/dashboard/").headers["Location"] == "/dashboard/overview"
+    clock.advance(minutes=30)
+    assert client.get("/dashboard/").headers["Location"].startswith("/dashboard/sign-in")
+
+
+def test_a_cookie_copied_before_sign_out_is_refused_after_it(client: FlaskClient, app: Flask) -> None:
+    sign_in(client, "bureau")
+    cookie = client.get_cookie("cg_dashboard")
+    assert cookie is not None and client.get("/dashboard/").headers["Location"] == "/dashboard/overview"
+    token = CSRF.search(client.get("/dashboard/inspections").get_data(as_text=True))
+    assert token is not None
+    assert client.post("/dashboard/sign-out", data={"csrf_token": token.group(1)}).status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("cg_dashboard", cookie.value)
+    response = thief.get("/dashboard/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/dashboard/sign-in")
+
+
+def test_the_session_table_holds_no_session_id(client: FlaskClient, app: Flask) -> None:
+    sign_in(client, "bureau")
+    cookie = client.get_cookie("cg_dashboard")
+    assert cookie is not None
+    session_id = app.session_interface.get_signing_serializer(app).loads(cookie.value)["sid"]  # type: ignore[attr-defined]
+    with app.extensions["registry"].engine.connect() as connection:
+        stored = connection.scalars(select(DashboardSession.id_hash)).all()
+    assert stored == [hashlib.sha256(session_id.encode()).hexdigest()]
+
+
+NEXT_REFUSED = [
+    "/dashboard/\nSet-Cookie: stolen=1", "/dashboard/overview\r\nLocation: https://evil.example/",
+    "/dashboard/\x00", "/dashboard/\u2028x", "https://evil.example/dashboard/", "//evil.example/dashboard/",
+    "/\\evil.example/dashboard/", "/dashboard/..//evil.example", "/dashboard/../api/v1/bureau/centres",
+    "/dashboard/%2e%2e/api/v1/bureau/centres", "javascript:alert(1)//dashboard/", "/dashboard/\\evil.example",
+]  # fmt: skip
+
+
+def test_next_with_control_characters_or_another_host_is_dropped(app: Flask, client: FlaskClient) -> None:
+    for evil in NEXT_REFUSED:  # the page drops it (no 500) and so does the form's handler
+        page = client.get("/dashboard/sign-in", query_string={"next": evil})
+        assert page.status_code == 200 and 'name="next"' not in page.get_data(as_text=True), evil
+    for evil in [*NEXT_REFUSED[:2], "//evil.example/dashboard/"]:  # each a password check: a few only
+        response = sign_in(app.test_client(), "bureau", next=evil)
+        assert response.status_code == 302 and response.headers["Location"] == "/dashboard/", evil
+    protected = client.get("/dashboard/vehicles/X%0D%0ASet-Cookie:%20a=1")  # the way in, too
+    assert protected.status_code == 302 and "\n" not in protected.headers["Location"]
+
+
+def test_next_keeps_a_dashboard_page_with_non_ascii_text(client: FlaskClient) -> None:
+    response = sign_in(client, "bureau", next="/dashboard/vehicles/豫A 12345?x=1")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard/vehicles/%E8%B1%ABA%2012345?x=1"
 
 
 def test_session_cookie_is_http_only_and_same_site(client: FlaskClient) -> None:

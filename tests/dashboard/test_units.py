@@ -1,14 +1,14 @@
-"""Pure parts: SVG charts, locale formatting, language choice, the sign-in throttle, filters."""
+"""Pure parts: SVG charts, locale formatting, language choice, filters (the sign-in throttle lives in
+the database now: tests/registry/test_login_throttle.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 
 from registry_service.dashboard import charts, i18n
 from registry_service.dashboard.filters import parse_query
-from registry_service.dashboard.signin import LoginThrottle
 from registry_service.errors import InvalidInput
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
@@ -59,17 +59,6 @@ def test_language_choice_and_reason_text() -> None:
 def test_every_message_has_both_languages() -> None:
     for key, pair in i18n.MESSAGES.items():
         assert len(pair) == 2 and all(pair), key
-
-
-def test_throttle_locks_after_max_failures_for_the_lockout() -> None:
-    throttle = LoginThrottle(max_failures=3, lockout=timedelta(minutes=10))
-    for _ in range(2):
-        throttle.failed("Bureau", NOW)
-    assert throttle.locked_for("bureau", NOW) is None
-    throttle.failed(" BUREAU ", NOW)
-    assert throttle.locked_for("bureau", NOW + timedelta(minutes=9)) == timedelta(minutes=1)
-    assert throttle.locked_for("bureau", NOW + timedelta(minutes=10)) is None
-    assert throttle.locked_for("someone-else", NOW) is None
 
 
 def test_filters_default_to_two_weeks_of_local_days() -> None:

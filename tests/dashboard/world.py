@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select
 
 from registry_service import migrate
 from registry_service.app import create_app
 from registry_service.config import RegistryConfig
 from registry_service.dashboard import register_dashboard
-from registry_service.dashboard.signin import LoginThrottle
 from registry_service.db import make_engine
-from registry_service.models import Cylinder, Inspection, InspectionCentre, Role
+from registry_service.models import Cylinder, DashboardSession, Inspection, InspectionCentre, LoginThrottleEntry, Role
 from registry_service.seed import DemoShape, seed_demo
 from registry_service.services import accounts, places
+from registry_service.services.login_throttle import ThrottlePolicy
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)  # 10:00 in Zhengzhou
 TODAY = date(2026, 11, 22)
@@ -81,7 +81,12 @@ def _inspections(session) -> None:  # type: ignore[no-untyped-def]
     session.execute(insert(Inspection), rows)
 
 
-def make_app(engine: Engine, url: str, clock: Clock | None = None, throttle: LoginThrottle | None = None) -> Flask:
+def make_app(engine: Engine, url: str, clock: Clock | None = None, throttle: ThrottlePolicy | None = None) -> Flask:
+    """A fresh app over the shared seeded database; the log-in throttle and the sessions live in
+    that database, so they are emptied: each test starts with no lock and nobody signed in."""
+    with engine.begin() as connection:
+        connection.execute(delete(LoginThrottleEntry))
+        connection.execute(delete(DashboardSession))
     app = create_app(RegistryConfig(database_url=url), engine=engine, clock=clock or Clock())
     register_dashboard(app, secret_key="dashboard-test-secret", throttle=throttle)
     return app

@@ -23,6 +23,7 @@ from typing import Any
 
 from registry_service.models import Role
 from registry_service.services import accounts
+from tests.station_agent.booth_http import BoothClient
 from tests.station_agent.registry_peer import STATION, RegistryPeer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,16 +146,14 @@ class AgentProcess(Child):
         return self.start_ready()
 
     def state(self) -> dict[str, Any]:
-        """The attendant page's JSON (GET /api/state)."""
-        with urllib.request.urlopen(f"{self.page_url}/api/state", timeout=10) as answer:
-            return dict(json.load(answer))
+        """The attendant page's JSON (GET /api/state, with the cookie that comes with the page)."""
+        return BoothClient(self.page_url + "/").state()
 
     def press(self, action: str) -> dict[str, Any]:
-        """A button on the booth page: fill-done, new-vehicle."""
-        request = urllib.request.Request(f"{self.page_url}/api/{action}", data=b"{}", method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return dict(json.load(answer))
+        """A button on the booth page: fill-done, new-vehicle (with the page's token)."""
+        answer = BoothClient(self.page_url + "/").post(f"/api/{action}")
+        assert answer.status == 200, answer
+        return dict(answer.json())
 
     def lines(self) -> list[str]:
         """The terminal: one line per handled read (and the start banner)."""

@@ -4,9 +4,6 @@ errors, seed-demo determinism, partitions; and `serve` answering over HTTP."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 import urllib.request
 from datetime import date
 
@@ -17,7 +14,7 @@ from registry_service import cli
 from registry_service.models import AuditEntry, Cylinder, Station, Vehicle
 from registry_service.seed import DemoShape, seed_demo
 from tests.registry.conftest import DATA, empty_all_tables
-from tests.registry.pg_cluster import free_port
+from tests.registry.served import serving
 
 
 def run(capsys, url, *args):  # type: ignore[no-untyped-def]
@@ -87,27 +84,9 @@ def test_seed_demo_is_deterministic_and_realistic(database_url, engine):
 
 def test_serve_answers_over_http(tmp_path):
     url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
-    port = free_port()
     assert cli.main(["--database-url", url, "upgrade"]) == 0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "registry_service.cli", "--database-url", url, "serve", "--port", str(port), "--threads", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2) as response:
-                    assert json.load(response) == {"status": "ok"}
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.2)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving(url) as base, urllib.request.urlopen(f"{base}/api/v1/health", timeout=5) as response:
+        assert json.load(response) == {"status": "ok"}
 
 
 def test_partitions_command(capsys, database_url, engine):

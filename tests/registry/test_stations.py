@@ -183,8 +183,8 @@ def test_scan_event_validation(client, world):
 
 def test_revocations_delta_sync_paginates(client, world):
     _taxi(world)
-    for cylinder in (OK, OVERDUE, OLD):
-        r = client.post(f"/api/v1/cylinders/{cylinder}/condemnation", json={"reason": "crack"}, headers=world.auth("centre"))
+    for cylinder in (OK, OVERDUE, OLD):  # imported, never inspected: no centre holds a record, the bureau condemns
+        r = client.post(f"/api/v1/cylinders/{cylinder}/condemnation", json={"reason": "crack"}, headers=world.auth("bureau"))
         assert r.status_code == 201, r.json
     page = client.get("/api/v1/revocations?since=0&limit=2", headers=world.auth("station")).json
     assert [r["cylinder_id"] for r in page["revocations"]] == [OK, OVERDUE] and page["has_more"]
@@ -195,7 +195,7 @@ def test_revocations_delta_sync_paginates(client, world):
     assert empty["revocations"] == [] and empty["next_cursor"] == rest["next_cursor"]
     status = client.post("/api/v1/status", json={"plate": "豫A12345"}, headers=world.auth("station")).json
     assert all("cylinder_revoked" in c["reasons"] for c in status["cylinders"])
-    again = client.post(f"/api/v1/cylinders/{OK}/condemnation", json={"reason": "x"}, headers=world.auth("centre"))
+    again = client.post(f"/api/v1/cylinders/{OK}/condemnation", json={"reason": "x"}, headers=world.auth("bureau"))
     assert again.status_code == 409
 
 

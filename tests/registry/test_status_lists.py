@@ -220,7 +220,7 @@ def test_no_code_path_lowers_an_entry(client, trusted, pki, engine, clock):
         lambda: submit(1, 3, 0),
         lambda: revoke(1, "scrapped"),  # 0 -> 3
         lambda: revoke(1, "reported_stolen"),  # would be 3 -> 2: stays 3
-        lambda: submit(1, 4, 1),  # re-issue after a reversal: new index 1 starts VALID, 0 stays 3
+        lambda: submit(1, 4, 1),  # a new record of a revoked (now stolen) cylinder: index 1 is born 2, 0 stays 3
         lambda: submit(2, 3, 2),
         lambda: revoke(2, "reported_stolen"),  # 2 -> 2
         lambda: submit(2, 4, 3),  # supersede would be 2 -> 1: stays 2
@@ -232,7 +232,7 @@ def test_no_code_path_lowers_an_entry(client, trusted, pki, engine, clock):
         now = entries(engine)
         assert all(now[i] >= v for i, v in seen.items()), (seen, now)
         seen = now
-    assert seen == {0: SCRAPPED, 1: V, 2: SCRAPPED, 3: SCRAPPED}
+    assert seen == {0: SCRAPPED, 1: STOLEN, 2: SCRAPPED, 3: SCRAPPED}
     with pytest.raises(DBAPIError, match="never goes down"), engine.begin() as c:
         c.execute(text("UPDATE status_entries SET value = 0 WHERE idx = 0"))
     with engine.begin() as c:  # raising is allowed

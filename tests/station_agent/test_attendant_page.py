@@ -3,8 +3,8 @@ follows reads by itself, shows the reason in Chinese, switches to English, and i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,30 +12,16 @@ import pytest
 from station_agent.tagsource import TagReading
 from station_agent.web import AttendantServer
 from tag_tools.verdict import ChipEvidence, Originality
-from tests.peers import peer_unavailable
+from tests.dashboard.browser import chromium_peer
 from tests.station_agent.conftest import OVERDUE, SUPERVISOR_PASSWORD, uid_for, vehicle_claims
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 WAIT_MS = 10_000
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:
-        peer_unavailable("Playwright", str(error))
-    if not Path(CHROMIUM).exists():
-        peer_unavailable("Chromium", f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except Exception as error:
-            peer_unavailable("Chromium", f"{type(error).__name__}: {error}")
+    with chromium_peer() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -69,6 +55,10 @@ def test_page_follows_reads_in_chinese_and_english(make_station, page_for) -> No
     expect(page.locator("#shift")).to_have_value("A-007")
     page.locator("#shift").fill("A-012")  # the attendant on shift enters their code
     page.locator("#shift-set").click()
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while station.agent.attendant != "A-012":  # the POST has landed before the reads below
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     page.wait_for_function("() => fetch('/api/state').then(r => r.json()).then(s => s.attendant === 'A-012')",
                            timeout=WAIT_MS)
 
@@ -120,6 +110,11 @@ def test_override_from_the_page(make_station, page_for) -> None:  # type: ignore
     page.locator("#ov-submit").click()
     expect(page.locator("#ov-result")).to_have_text("unknown supervisor or wrong password", timeout=WAIT_MS)
     assert not station.agent.pump.enabled
+    page.locator("#ov-password").fill(SUPERVISOR_PASSWORD)
+    page.locator("#ov-submit").click()  # right at once after a wrong one: the throttle's delay
+    expect(page.locator("#ov-result")).to_have_text("too many wrong passwords, try again in 1 s", timeout=WAIT_MS)
+    assert not station.agent.pump.enabled
+    station.clock.advance(seconds=2)
     page.locator("#ov-password").fill(SUPERVISOR_PASSWORD)
     page.locator("#ov-submit").click()
     expect(page.get_by_test_id("headline")).to_have_text("主管已授权加气", timeout=WAIT_MS)

@@ -74,7 +74,9 @@ def test_unexpected_error_in_the_loop_disables_the_pump(make_station) -> None:  
         time.sleep(0.01)
     station.agent.request_stop()
     loop.join(5)
-    assert station.pump_commands() == [False, True, False]
+    commands = station.pump_commands()
+    # Heartbeats may repeat OFF after the fault (the relay is re-sent its state); never ON again.
+    assert commands[:3] == [False, True, False] and True not in commands[2:]
     assert station.agent.fault == "RuntimeError: driver bug" and not station.agent.pump.enabled
     station.read(uid_for(1), **vehicle_claims(1))  # while the fault lasts, no fill starts
     assert not station.agent.pump.enabled

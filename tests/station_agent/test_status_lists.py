@@ -8,7 +8,7 @@ from pathlib import Path
 
 from station_agent.outbox import Outbox
 from station_agent.sync import SyncWorker, TrustCache
-from tag_tools import crypto, pki
+from tag_tools import crypto
 from tag_tools.claims import StatusReference
 from tag_tools.status_list import StatusArray, StatusList, StatusValue, build_status_list
 from tag_tools.testkit import TestPki
@@ -47,9 +47,8 @@ def test_fetched_with_etag_kept_across_restarts(tmp_path: Path, test_pki: TestPk
 def test_forged_rolled_back_and_clearing_lists_are_refused(tmp_path: Path, test_pki: TestPki) -> None:
     cache = cache_with_signer(tmp_path, test_pki).status_lists
     assert cache.offer(0, signed(test_pki, 3, {5: StatusValue.REVOKED_STOLEN}), "registry")
-    rogue_key = crypto.generate_private_key()
-    rogue = pki.issue_list_signer_certificate(rogue_key.public_key(), "Rogue", test_pki.root_certificate,
-                                              rogue_key, test_pki.now - timedelta(days=1))  # self-made, not the root's
+    rogue_pki = TestPki.create(test_pki.now)  # a root of the same name, not the pinned one
+    rogue_key, rogue = rogue_pki.signer_key, rogue_pki.signer_certificate
     assert not cache.offer(0, signed(test_pki, 9, {}, rogue_key, rogue), "registry")  # forged
     assert not cache.offer(0, signed(test_pki, 2, {5: StatusValue.REVOKED_STOLEN}), "registry")  # rolled back
     assert not cache.offer(0, signed(test_pki, 4, {}), "registry")  # clears a revocation

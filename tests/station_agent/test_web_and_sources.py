@@ -19,6 +19,7 @@ from station_agent.web import AttendantServer
 from tag_tools.readers.base import TagRead
 from tag_tools.readers.errors import ReaderNotFoundError, ReadTimeout, TagRemovedError
 from tag_tools.verdict import Originality
+from tests.station_agent.booth_http import BoothClient
 from tests.station_agent.conftest import OVERDUE, uid_for, vehicle_claims
 
 
@@ -31,33 +32,33 @@ def served(make_station) -> Iterator[tuple[Any, str]]:  # type: ignore[no-untype
 
 
 def _post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    """A POST as the page sends it (with the page's token), to a path under the page's URL."""
+    parts = url.split("/", 3)
+    answer = BoothClient("/".join(parts[:3]) + "/").post("/" + parts[3], body)
+    return answer.status, answer.json()
 
 
 def test_state_page_and_errors(served: tuple[Any, str]) -> None:
     station, url = served
     station.read(uid_for(0), **vehicle_claims(0, **OVERDUE))
-    with urllib.request.urlopen(url + "api/state", timeout=10) as response:
-        state = json.loads(response.read())
+    state = BoothClient(url).state()
     assert state["state"] == "refused" and state["headline"]["zh"] == "禁止加气"
     assert state["session"]["cylinders"][0]["reasons"][0] == {"code": "inspection_overdue", "zh": "气瓶超期未检",
                                                               "en": "Periodic inspection overdue"}
     with urllib.request.urlopen(url, timeout=10) as response:
-        assert "text/html" in response.headers["Content-Type"] and b"EventSource" in response.read()
+        assert "text/html" in response.headers["Content-Type"] and b"/static/attendant.js" in response.read()
+    with urllib.request.urlopen(url + "static/attendant.js", timeout=10) as response:
+        assert b"EventSource" in response.read()
     assert _post(url + "api/nowhere", b"{}")[0] == 404
-    assert _post(url + "api/attendant", b'{"attendant": "  "}') == (400, {"error": "an attendant code has 1 to 32 characters"})
+    assert _post(url + "api/attendant", b'{"attendant": "  "}') == (400, {"error": "attendant must not be empty"})
     status, body = _post(url + "api/attendant", b'{"attendant": "A-031"}')
     assert status == 200 and body["attendant"] == "A-031" and station.agent.attendant == "A-031"
     assert _post(url + "api/override", b"[1, 2]") == (400, {"error": "send a JSON object"})
-    assert _post(url + "api/override", b'{"supervisor": "S-01"}') == (400, {"error": "attendant is required"})
+    assert _post(url + "api/override", b'{"supervisor": "S-01"}') == (400, {"error": "attendant must not be empty"})
     status, body = _post(url + "api/override", json.dumps({"attendant": "A-1", "supervisor": "S-01",
                                                            "password": "x", "reason": "some reason"}).encode())
-    assert status == 403 and body["error"] == "unknown supervisor or wrong password"
+    # An overdue cylinder cannot be overridden: refused before any password is looked at.
+    assert status == 403 and body["error"] == "the policy does not allow overriding: inspection_overdue"
 
 
 def test_event_stream_sends_a_snapshot_on_each_change(served: tuple[Any, str]) -> None:
@@ -65,8 +66,11 @@ def test_event_stream_sends_a_snapshot_on_each_change(served: tuple[Any, str]) -
     received: list[dict[str, Any]] = []
     got_two = threading.Event()
 
+    cookie = BoothClient(url).cookie
+
     def listen() -> None:
-        with urllib.request.urlopen(url + "api/stream", timeout=10) as response:
+        request = urllib.request.Request(url + "api/stream", headers={"Cookie": cookie})
+        with urllib.request.urlopen(request, timeout=10) as response:
             for raw in response:
                 if raw.startswith(b"data: "):
                     received.append(json.loads(raw[6:]))

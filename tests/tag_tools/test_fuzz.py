@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tag_tools import cbor_codec, cose, ndef_record, pki, t2t_memory
 from tag_tools.claims import CylinderRecord
-from tag_tools.errors import RecordFormatError
+from tag_tools.errors import NoRecordError, RecordFormatError
 from tag_tools.verdict import Decision
 from tag_tools.verify import TagMemory
 
@@ -105,5 +105,52 @@ def test_claims_parser_raises_only_its_own_error(claims):
 def test_tlv_parser_raises_only_its_own_error(data):
     try:
         t2t_memory.ndef_message_from_data_area(data)
+    except RecordFormatError:
+        pass
+
+
+# Well-formed NDEF messages mixing the cylinder record with look-alikes (same type bytes under another
+# TNF, other cases, near-miss types) and chunked records: the parser must pick exactly the one TNF 4
+# record whose type is `gcyl.org:r` in any case, and refuse when there are two or it is chunked.
+ndef_types = st.sampled_from([b"gcyl.org:r", b"GCYL.ORG:R", b"gCyL.oRg:R", b"urn:nfc:ext:gcyl.org:r", b"gcyl.org:rr",
+                              b"text/plain", b"gcyl.org:r\x00", b"\xffgcyl.org:r"])
+NDEF_FUZZ = settings(FUZZ, max_examples=200)  # pure parsing: fewer examples find the same cases
+ndef_records = st.tuples(st.sampled_from([1, 2, 3, 4]), ndef_types, st.binary(max_size=20), st.integers(1, 3))
+
+
+def _ndef_message(records: list[tuple[int, bytes, bytes, int]]) -> bytes:
+    """Encode records, each split into `chunks` chunks (TNF 6 following chunks), MB first, ME last."""
+    raw: list[tuple[int, int, bytes, bytes]] = []  # (flags without MB/ME, tnf, type, payload)
+    for tnf, type_, payload, chunks in records:
+        size = -(-len(payload) // chunks) if payload else 0
+        pieces = [payload[i * size : (i + 1) * size] for i in range(chunks)] if size else [b""] * chunks
+        for i, piece in enumerate(pieces):
+            raw.append((0x20 if i < len(pieces) - 1 else 0, tnf if i == 0 else 6, type_ if i == 0 else b"", piece))
+    out = b""
+    for i, (flags, tnf, type_, piece) in enumerate(raw):
+        flags |= (0x80 if i == 0 else 0) | (0x40 if i == len(raw) - 1 else 0) | 0x10 | tnf
+        out += bytes([flags, len(type_), len(piece)]) + type_ + piece
+    return out
+
+
+@NDEF_FUZZ
+@given(records=st.lists(ndef_records, min_size=1, max_size=5))
+def test_ndef_look_alikes_and_chunks(records):
+    ours = [(payload, chunks) for tnf, type_, payload, chunks in records if tnf == 4 and type_.lower() == b"gcyl.org:r"]
+    try:
+        payload = ndef_record.record_payload(_ndef_message(records))
+    except NoRecordError:
+        assert not ours
+    except RecordFormatError as error:
+        assert len(ours) > 1 or (len(ours) == 1 and ours[0][1] > 1), error
+    else:
+        assert len(ours) == 1 and ours[0] == (payload, 1)
+
+
+@NDEF_FUZZ
+@given(data=st.binary(max_size=300))
+def test_ndef_parser_raises_only_its_own_error(data):
+    try:
+        ndef_record.decode_message(data)
     except RecordFormatError:
         pass

@@ -62,3 +62,14 @@ def test_records_without_an_index_or_list_use_the_feed(test_pki: TestPki) -> Non
     assert [r.value for r in verdict(test_pki, None, lists, feed).reasons] == ["cylinder_revoked"]
     assert [r.value for r in verdict(test_pki, 5, {}, feed).reasons] == ["cylinder_revoked"]  # list not held
     assert verdict(test_pki, None, lists).decision.value == "allow"
+
+
+def test_a_listed_record_is_judged_by_its_entry_not_by_the_cylinder_feed(test_pki: TestPki) -> None:
+    """After the bureau reverses a condemnation, the centre re-issues: the new record's entry is
+    valid while the feed still names the cylinder condemned. The entry decides, so the re-issued
+    record is allowed and the old one (its entry revoked) stays refused."""
+    cylinder_id = str(test_pki.record(UID).cylinder_id)
+    feed = Revocations({cylinder_id: CylinderRevocation("condemned")}, {})
+    lists = {0: held_list(test_pki, {5: StatusValue.REVOKED_SCRAPPED, 6: StatusValue.VALID})}
+    assert verdict(test_pki, 6, lists, feed).decision.value == "allow"
+    assert [r.value for r in verdict(test_pki, 5, lists, feed).reasons] == ["cylinder_revoked"]
