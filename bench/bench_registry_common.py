@@ -14,39 +14,24 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+# The scratch database and free_port are the tests' (tests/registry/pg_cluster.py): one helper for
+# both. The repository root goes on the path as in bench_fleet.py (tests/ is not installed).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-PG_SERVER_URL = os.environ.get("REGISTRY_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.registry import pg_cluster
+from tests.registry.pg_cluster import free_port as free_port  # the benchmarks import it from here
 
 
-@contextmanager
-def scratch_database(keep: bool = False) -> Iterator[str]:
-    """A new PostgreSQL database with a unique name, dropped afterwards unless `keep`."""
-    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
-    name = f"registry_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        if not keep:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def scratch_database(keep: bool = False) -> AbstractContextManager[str]:
+    """A new database with a unique name on REGISTRY_BENCH_PG_URL (default 127.0.0.1:5432),
+    dropped afterwards unless `keep`."""
+    return pg_cluster.scratch_database("registry_bench", keep=keep, server=pg_cluster.server_url("REGISTRY_BENCH_PG_URL"))
 
 
 @contextmanager

@@ -1,62 +1,65 @@
-"""Passwords (scrypt) and API tokens (256-bit random, stored as SHA-256). No I/O, no database."""
+"""Passwords and API tokens (256-bit random, stored as SHA-256). No I/O, no database.
+
+Password hashes are tag_tools.passwords (Argon2id; legacy scrypt hashes still verify and are
+replaced at the next successful log-in: services/accounts.password_login). This module adds the
+registry's rules on top: a minimum length, no hash or a broken one is a wrong password, and the
+KDF always runs (against dummy_hash()) so timing does not tell which user names exist.
+"""
 
 from __future__ import annotations
 
-import base64
-import functools
 import hashlib
-import hmac
+import logging
 import secrets
 
+from tag_tools import passwords
+from tag_tools.passwords import Argon2Cost, PasswordHashError
+
 TOKEN_PREFIX = "cgr_"
-# scrypt cost: n=2**15, r=8 uses 32 MiB and ~50 ms per check; tuned for a login, not a request.
-SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN = 2**15, 8, 1, 32
-_SCRYPT_MAXMEM = 64 * 1024 * 1024
+MIN_PASSWORD_LENGTH = 10
+_log = logging.getLogger(__name__)
 
 
-def hash_password(password: str, *, n: int = SCRYPT_N) -> str:
-    if len(password) < 10:
-        raise ValueError("a password needs at least 10 characters")
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, dklen=SCRYPT_DKLEN, maxmem=_SCRYPT_MAXMEM)
-    return "$".join(["scrypt", str(n), str(SCRYPT_R), str(SCRYPT_P), _b64(salt), _b64(digest)])
+def hash_password(password: str, *, cost: Argon2Cost = passwords.CURRENT) -> str:
+    """An Argon2id hash for a new password (ValueError when shorter than the registry allows)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return passwords.hash_password(password, cost=cost)
 
 
 def verify_password(password: str, stored: str | None) -> bool:
+    """True for the right password; False for a wrong one, no hash or a malformed hash."""
     if not stored:
         return False
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.urlsafe_b64decode(digest + "==")
-        actual = hashlib.scrypt(
-            password.encode(),
-            salt=base64.urlsafe_b64decode(salt + "=="),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(expected),
-            maxmem=_SCRYPT_MAXMEM,
-        )
-    except (ValueError, TypeError):
+        return passwords.verify_password(password, stored)
+    except PasswordHashError:
         return False
-    return hmac.compare_digest(actual, expected)
 
 
-@functools.cache
+def rehashed(password: str, stored: str) -> str | None:
+    """A new hash of `password` (just verified against `stored`) when `stored` is legacy scrypt
+    or has outdated Argon2id parameters; None when it is current. No length rule: the password
+    is already the user's, and a log-in must not fail for a rule made after it was chosen."""
+    return passwords.hash_password(password) if passwords.needs_rehash(stored) else None
+
+
 def dummy_hash() -> str:
-    """A hash nobody knows the password of, made once per process at the normal cost."""
-    return hash_password("no-such-user-" + secrets.token_hex(16))
+    """A hash nobody knows the password of, of the current algorithm and cost (made once)."""
+    return passwords.dummy_hash()
 
 
 def check_password_in_constant_time(password: str, stored: str | None) -> bool:
-    """verify_password that always runs the KDF: an unknown user, or one without a password, is
-    checked against dummy_hash(), so response time does not tell which user names exist."""
-    if not stored:
-        verify_password(password, dummy_hash())
-        return False
-    return verify_password(password, stored)
+    """verify_password that always runs the KDF once: an unknown user, one without a password or
+    with a malformed hash, is checked against dummy_hash(), so response time does not tell which
+    user names exist."""
+    if stored:
+        try:
+            return passwords.verify_password(password, stored)
+        except PasswordHashError:  # raised before any KDF work
+            _log.warning("a stored password hash is malformed; that user cannot log in")
+    passwords.verify_password(password, dummy_hash())
+    return False
 
 
 def new_token() -> str:
@@ -66,7 +69,3 @@ def new_token() -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")

@@ -160,7 +160,11 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     if len(password) < 8:
         print("station-agent: use at least 8 characters", file=sys.stderr)
         return 2
-    print(hash_password(password))
+    try:
+        print(hash_password(password))  # Argon2id, OWASP's cost (tag_tools.passwords)
+    except ValueError as error:  # a control character, or longer than any password may be
+        print(f"station-agent: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -175,7 +179,7 @@ def main(argv: list[str] | None = None, *, wall_clock: Callable[[], datetime] | 
         command = sub.add_parser(name)
         command.add_argument("--config", required=True, help="path to station.toml")
         command.set_defaults(handler=handler)
-    hashing = sub.add_parser("hash-password", help="print an scrypt hash for [[supervisors]] password_hash")
+    hashing = sub.add_parser("hash-password", help="print an Argon2id hash for [[supervisors]] password_hash")
     hashing.add_argument("--stdin", action="store_true", help="read the password from standard input")
     hashing.set_defaults(handler=cmd_hash_password)
     add_salvage_command(sub)

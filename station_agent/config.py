@@ -16,15 +16,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from station_agent.errors import ConfigError
 from station_agent.passwords import check_hash_format
-from station_agent.reasons import KNOWN_REASONS
+from station_agent.reasons import KNOWN_REASONS, OVERRIDABLE_BY_DEFAULT
 from tag_tools import private_files
 from tag_tools.fields import ATTENDANT, SUPERVISOR, FieldError, TextRule
 
 Mode = Literal["enforce", "monitor"]
 
-# Reasons an override may clear without the policy naming them. Overdue, failed, scrapped,
-# past-life, forged and moved records are deliberately absent: only an explicit list admits them.
-DEFAULT_OVERRIDABLE = ("trust_list_stale", "chip_not_genuine", "refilled_too_soon", "issued_in_future")
+# Reasons an override may clear without the policy naming them: the reason catalogue's overridable
+# ones (trust_list_stale, issued_in_future, chip_not_genuine, refilled_too_soon). Overdue, failed,
+# scrapped, past-life, forged and moved records are deliberately not: only an explicit list admits them.
+DEFAULT_OVERRIDABLE = OVERRIDABLE_BY_DEFAULT
 
 
 @dataclass(frozen=True)

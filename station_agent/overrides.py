@@ -3,8 +3,9 @@
 Rules, in the order they are checked: the station enforces; the session is refused with every
 cylinder read; every refusal reason is on the policy's `overridable` list (overdue, failed,
 scrapped, past-life, forged and moved records are not on it unless the station's policy file names
-them); then, and only then, a configured supervisor with the right password (scrypt hash in the
-config). The typed fields were checked with the shared rules (tag_tools.fields) before any of
+them); then, and only then, a configured supervisor with the right password (an Argon2id or
+legacy scrypt hash in the config; an unknown id costs a check against the current algorithm's
+dummy hash). The typed fields were checked with the shared rules (tag_tools.fields) before any of
 this. Credentials are looked at last on purpose: without a refused vehicle the answer is the same
 for a right and a wrong password, so the booth cannot be used to guess one at leisure, and each
 guess costs a real vehicle session (station_agent.booth_throttle limits them further). The agent

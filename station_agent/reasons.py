@@ -1,11 +1,15 @@
 """Reason codes the station adds to tag_tools' own, and the words the attendant reads for them.
 
-Codes are the stable strings the registry stores (registry_service/services/reasons.py knows
-`unregistered`, `registration_mismatch` and `tag_unreadable`; others land in its OTHER bit).
+Codes, severities and which refusals a supervisor may override by default come from the reason
+catalogue (tag_tools.reason_catalogue); the words come from its gettext catalogues, so the
+attendant reads what the bureau's pages say. The constants below are only names for the codes the
+agent raises or acts on; a test checks each is in the catalogue.
 """
 
-from tag_tools.labels import Language, reason_text
-from tag_tools.verdict import Reason
+from datetime import timedelta
+
+from tag_tools.messages import available_locales, language_of
+from tag_tools.reason_catalogue import DOMAIN, catalogue, interval_text, reason_text
 
 REGISTRATION_MISMATCH = "registration_mismatch"  # record names another vehicle than the session's
 UNREGISTERED = "unregistered"  # registry does not know the cylinder
@@ -13,25 +17,27 @@ REFILLED_TOO_SOON = "refilled_too_soon"  # same cylinder filled within the minim
 CYLINDER_MISSING = "cylinder_missing"  # session window closed before all cylinders were read
 AGENT_ERROR = "agent_error"  # the agent failed while judging this read: refused, stored, reported
 CLOCK_UNSET = "clock_unset"  # the station's clock is not set (e.g. 1970 after a boot without time sync)
+# The codes above (the agent's own, and the registry's it acts on): tests check each is catalogued.
+STATION_CODES = (REGISTRATION_MISMATCH, UNREGISTERED, REFILLED_TOO_SOON, CYLINDER_MISSING, AGENT_ERROR, CLOCK_UNSET)
 
-STATION_REASON_TEXT: dict[str, tuple[str, str]] = {
-    REGISTRATION_MISMATCH: ("气瓶登记的车辆与本车不符", "Cylinder is registered to another vehicle"),
-    UNREGISTERED: ("气瓶未在监管平台登记", "Cylinder not registered with the bureau"),
-    REFILLED_TOO_SOON: ("该气瓶一小时内已加过气", "Cylinder was filled less than an hour ago"),
-    CYLINDER_MISSING: ("未读取本车全部气瓶标签", "Not every cylinder of the vehicle was read"),
-    AGENT_ERROR: ("系统内部错误，禁止加气", "Internal error while checking: do not fill"),
-    CLOCK_UNSET: ("本机时钟未同步，请稍候", "Station clock not set: wait for time sync"),
-}
-
-KNOWN_REASONS = frozenset({r.value for r in Reason} | set(STATION_REASON_TEXT))
+KNOWN_REASONS = frozenset(catalogue().codes)
+# policy.overridable when the config does not say: the catalogue's overridable refusals.
+OVERRIDABLE_BY_DEFAULT: tuple[str, ...] = catalogue().codes_where(overridable=True)
+# The page's own two languages, always present; more come with any reasons catalogue installed.
+PAGE_LANGUAGES: tuple[str, ...] = ("zh", "en")
 
 
-def text_for(code: str, language: Language = "zh") -> str:
-    """Plain words for a reason code; an unknown code (from a newer registry) is shown as is."""
-    if code in STATION_REASON_TEXT:
-        pair = STATION_REASON_TEXT[code]
-        return pair[0] if language == "zh" else pair[1]
-    try:
-        return reason_text(Reason(code), language)
-    except ValueError:
-        return code
+def text_for(code: str, language: str = "zh", *, refill_interval: timedelta | None = None) -> str:
+    """Plain words for a reason code; an unknown code (from a newer registry) is shown as is.
+
+    `refill_interval` is the policy's minimum refill interval, said in `refilled_too_soon`'s text.
+    """
+    params = {"interval": interval_text(refill_interval, language)} if refill_interval else {}
+    return reason_text(code, language, **params)
+
+
+def texts_for(code: str, *, refill_interval: timedelta | None = None) -> dict[str, str]:
+    """The code and its words in every language with a catalogue, keyed by language ("zh", "en", ...)
+    so the page switches language without asking the agent again."""
+    languages = dict.fromkeys([*PAGE_LANGUAGES, *(language_of(loc) for loc in available_locales(DOMAIN))])
+    return {"code": code, **{lang: text_for(code, lang, refill_interval=refill_interval) for lang in languages}}

@@ -1,15 +1,15 @@
 """What the attendant sees: the JSON the booth page renders, and the terminal's one line per read.
 
-Texts come in both languages (tag_tools.labels plus the station's own reasons), so the page can
-switch between Chinese and English without asking the agent again.
+Texts come in both languages (tag_tools.labels; reason texts from the reason catalogue's gettext
+catalogues, in every language installed), so the page can switch language without asking the agent again.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from station_agent.reasons import text_for
+from station_agent.reasons import texts_for
 from station_agent.session import CylinderResult, SessionState, VehicleSession
 from tag_tools.labels import decision_text
 from tag_tools.verdict import Decision
@@ -45,7 +45,7 @@ def _both(pair: tuple[str, str]) -> dict[str, str]:
     return {"zh": pair[0], "en": pair[1]}
 
 
-def cylinder_view(result: CylinderResult) -> dict[str, Any]:
+def cylinder_view(result: CylinderResult, refill_interval: timedelta | None = None) -> dict[str, Any]:
     decision = Decision(result.decision)
     return {
         "cylinder_id": result.cylinder_id,
@@ -53,7 +53,7 @@ def cylinder_view(result: CylinderResult) -> dict[str, Any]:
         "next_due": result.next_due.isoformat() if result.next_due else None,
         "decision": result.decision,
         "decision_text": {"zh": decision_text(decision, "zh"), "en": decision_text(decision, "en")},
-        "reasons": [{"code": r, "zh": text_for(r, "zh"), "en": text_for(r, "en")} for r in result.reasons],
+        "reasons": [texts_for(r, refill_interval=refill_interval) for r in result.reasons],
         "online": result.online,
     }
 
@@ -97,14 +97,15 @@ def snapshot(agent: Agent) -> dict[str, Any]:
         "recent": list(agent.recent)[:10],
     }
     if session is not None:
+        interval = agent.policy.min_refill_interval
         body["session"] = {
             "id": session.id,
             "state": session.state.value,
             "plate": session.plate,
             "expected": session.expected,
             "read": len(session.cylinders),
-            "cylinders": [cylinder_view(c) for c in session.cylinders.values()],
-            "reasons": [{"code": r, "zh": text_for(r, "zh"), "en": text_for(r, "en")} for r in session.summary_reasons()],
+            "cylinders": [cylinder_view(c, interval) for c in session.cylinders.values()],
+            "reasons": [texts_for(r, refill_interval=interval) for r in session.summary_reasons()],
         }
     return body
 

@@ -78,7 +78,8 @@ def parse_sign1(data: bytes, max_size: int = cbor_codec.MAX_ENCODED_SIZE, *, all
     if not isinstance(item, cbor2.CBORTag) or item.tag != COSE_SIGN1_TAG:
         raise RecordFormatError("record is not a tagged COSE_Sign1 (CBOR tag 18)")
     body = item.value
-    if not isinstance(body, list) or len(body) != 4:
+    # cbor2 6 decodes what a tag holds as immutable (a tuple); cbor2 5 as a list.
+    if not isinstance(body, list | tuple) or len(body) != 4:
         raise RecordFormatError("COSE_Sign1 must be an array of 4 items")
     protected, unprotected, payload, signature = body
     if type(protected) is not bytes or type(payload) is not bytes or type(signature) is not bytes:

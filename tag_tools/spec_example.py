@@ -7,6 +7,7 @@ Run `python -m tag_tools.spec_example` to print the example sections.
 """
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,11 +66,11 @@ def diagnostic(value: Any, indent: int = 0) -> str:
         return f"h'{value.hex()}'"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # cbor2 6 decodes a tag's array as a tuple
         if all(isinstance(v, int) for v in value):
             return "[" + ", ".join(str(v) for v in value) + "]"
         return "[\n" + ",\n".join(inner + diagnostic(v, indent + 1) for v in value) + "\n" + pad + "]"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # cbor2 6 decodes a map inside a tag as its frozendict
         if not value:
             return "{}"
         items = [f"{inner}{diagnostic(k)}: {diagnostic(v, indent + 1)}" for k, v in value.items()]

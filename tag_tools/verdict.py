@@ -1,12 +1,17 @@
 """The outcome of checking one tag: a decision, machine-readable reasons, and trusted claims.
 
 Reason codes are stable strings: stations log them, the registry stores them, the bureau filters
-by them, and the attendant's screen translates them. Never rename one; add new ones.
+by them, and the attendant's screen translates them. Never rename one; add new ones. The catalogue
+(tag_tools/reason_catalogue.py, data in tag_tools/locale/reasons.json) owns their bits, severity,
+overridability and texts; `Reason` names the verifier's codes for the type checker, and a test keeps
+the two equal.
 """
 
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING
+
+from tag_tools.reason_catalogue import Origin, Severity, catalogue
 
 if TYPE_CHECKING:  # pragma: no cover - import only for the type checker
     from tag_tools.claims import CylinderRecord
@@ -43,7 +48,8 @@ class Reason(StrEnum):
     CHIP_NOT_GENUINE_WARNING = "chip_not_genuine_warning"
 
 
-WARNING_REASONS = frozenset({Reason.DUE_SOON, Reason.CHIP_NOT_GENUINE_WARNING})
+# Reasons that only warn: the catalogue's severity says which.
+WARNING_REASONS = frozenset(Reason(code) for code in catalogue().codes_where(severity=Severity.WARNING, origin=Origin.VERIFIER))
 
 
 class Originality(Enum):

@@ -10,9 +10,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 
-from registry_service.api import parse
+from registry_service.api import event_filter, parse
 from registry_service.api.common import created, csv_response, now, tx
-from registry_service.api.event_input import REASON
 from registry_service.app import registry
 from registry_service.auth import current, roles
 from registry_service.errors import InvalidInput, NotFound
@@ -63,37 +62,7 @@ def _filter(args: dict[str, str]) -> queries.EventFilter:
     empty = sorted(key for key, value in args.items() if not value)
     if empty:
         raise InvalidInput(f"query parameter(s) given without a value: {', '.join(empty)}")
-    outcomes: tuple[Outcome, ...] = ()
-    if args.get("outcome"):
-        outcomes = tuple(parse.choice(o, "outcome", Outcome) for o in args["outcome"].split(","))
-    reason = args.get("reason")
-    if reason is not None and not REASON.match(reason):
-        raise InvalidInput("reason is not a reason code")
-    for key in ("region", "station"):
-        if args.get(key) is not None and not parse.CODE.match(args[key]):
-            raise InvalidInput(f"{key} is not a code")
-    return queries.EventFilter(
-        since=_time(args, "since"),
-        until=_time(args, "until"),
-        outcomes=outcomes,
-        reason=reason,
-        region=args.get("region"),
-        station=args.get("station"),
-        plate=parse.plate(args["plate"], "plate") if args.get("plate") is not None else None,
-        cylinder_id=parse.cylinder_id(args["cylinder_id"], "cylinder_id") if args.get("cylinder_id") is not None else None,
-        tag_uid=parse.tag_uid(args["tag_uid"], "tag_uid") if args.get("tag_uid") is not None else None,
-        decided_offline=_flag(args, "decided_offline"),
-        clock_skewed=_flag(args, "clock_skewed"),
-    )
-
-
-def _flag(args: dict[str, str], key: str) -> bool | None:
-    value = args.get(key)
-    if value is None:
-        return None
-    if value not in ("true", "false"):
-        raise InvalidInput(f"{key} must be true or false")
-    return value == "true"
+    return event_filter.from_query(args, since=_time(args, "since"), until=_time(args, "until"))
 
 
 def _time(args: dict[str, str], key: str) -> datetime | None:

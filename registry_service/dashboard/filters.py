@@ -1,5 +1,6 @@
-"""The dashboard's query string: the API's refuel-attempt filters in browser form (local dates
-instead of RFC 3339 instants, empty fields ignored), plus sorting and paging.
+"""The dashboard's query string: the API's refuel-attempt filter in browser form (local dates
+instead of RFC 3339 instants, empty fields ignored; the fields themselves are read by
+api/event_filter.py, as for the API), plus sorting and paging.
 
 Dates are days in the bureau's time zone, both ends inclusive, because officers think in days;
 they become the UTC half-open window the registry's queries take.
@@ -8,14 +9,13 @@ they become the UTC half-open window the registry's queries take.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlencode
 
-from registry_service.api import parse
-from registry_service.api.event_input import REASON
-from registry_service.api.parse import CODE, choice, day, tag_uid
+from registry_service.api import event_filter
+from registry_service.api.parse import day
 from registry_service.errors import InvalidInput
 from registry_service.models import Outcome
 from registry_service.services.queries import MAX_RANGE, EventFilter
@@ -23,34 +23,32 @@ from registry_service.services.queries import MAX_RANGE, EventFilter
 DEFAULT_DAYS = 14
 PAGE_SIZE = 50
 SORTS = ("time", "station", "plate", "cylinder", "outcome")
-FILTER_KEYS = ("since", "until", "outcome", "reason", "region", "station", "plate", "cylinder_id", "tag_uid")
+# The refuel-attempt fields a page's query string carries (api/event_filter.py reads them).
+EVENT_KEYS = ("outcome", "reason", "region", "station", "plate", "cylinder_id", "tag_uid")
+FILTER_KEYS = ("since", "until", *EVENT_KEYS)
 
 
 @dataclass(frozen=True)
 class DashboardQuery:
-    """Everything a page's query string can ask for, already validated."""
+    """Everything a page's query string can ask for, already validated: the days, the refuel-attempt
+    filter they narrow (its own since/until stay unset: event_filter() sets them from the days),
+    sorting and paging."""
 
     since: date
     until: date
-    outcome: Outcome | None = None
-    reason: str | None = None
-    region: str | None = None
-    station: str | None = None
-    plate: str | None = None
-    cylinder_id: str | None = None
-    tag_uid: str | None = None
+    events: EventFilter = field(default_factory=EventFilter)
     sort: str = "time"
     descending: bool = True
     page: int = 1
 
     def event_filter(self, utc_offset_hours: int, outcomes: tuple[Outcome, ...] = ()) -> EventFilter:
+        """The filter with the days as a UTC half-open window; `outcomes` when the query names none."""
         zone = timezone(timedelta(hours=utc_offset_hours))
-        return EventFilter(
+        return replace(
+            self.events,
             since=datetime.combine(self.since, time(0), zone),
             until=datetime.combine(self.until + timedelta(days=1), time(0), zone),
-            outcomes=(self.outcome,) if self.outcome else outcomes,
-            reason=self.reason, region=self.region, station=self.station, plate=self.plate,
-            cylinder_id=self.cylinder_id, tag_uid=self.tag_uid,
+            outcomes=self.events.outcomes or outcomes,
         )
 
     def days(self) -> list[date]:
@@ -58,7 +56,10 @@ class DashboardQuery:
 
     def params(self, **changes: object) -> dict[str, str]:
         """The query string of this query with some fields changed (None drops a field)."""
-        values = {key: getattr(self, key) for key in (*FILTER_KEYS, "sort", "descending", "page")}
+        values: dict[str, object] = {"since": self.since, "until": self.until,
+                                     "outcome": ",".join(self.events.outcomes) or None}
+        values.update({key: getattr(self.events, key) for key in EVENT_KEYS if key != "outcome"})
+        values.update({"sort": self.sort, "descending": self.descending, "page": self.page})
         values.update(changes)
         out: dict[str, str] = {}
         for key, value in values.items():
@@ -76,7 +77,7 @@ class DashboardQuery:
         return urlencode(self.params(**changes))
 
     def with_region(self, region: str | None) -> DashboardQuery:
-        return replace(self, region=region, page=1)
+        return replace(self, events=replace(self.events, region=region), page=1)
 
 
 def today_local(now: datetime, utc_offset_hours: int) -> date:
@@ -92,8 +93,7 @@ def parse_query(args: Mapping[str, str], now: datetime, utc_offset_hours: int, d
         raise InvalidInput("since must not be after until")
     if (until - since) >= MAX_RANGE:
         raise InvalidInput(f"a query covers at most {MAX_RANGE.days} days")
-    outcome = choice(values["outcome"], "outcome", Outcome) if "outcome" in values else None
-    reason = _matching(values, "reason", REASON)
+    events = event_filter.from_query({key: values[key] for key in EVENT_KEYS if key in values})
     sort = values.get("sort", "time")
     if sort not in SORTS:
         raise InvalidInput(f"sort must be one of: {', '.join(SORTS)}")
@@ -102,25 +102,6 @@ def parse_query(args: Mapping[str, str], now: datetime, utc_offset_hours: int, d
     if not re.fullmatch(r"[0-9]{1,5}", page_text) or not 1 <= int(page_text) <= 10_000:
         raise InvalidInput("page must be a number from 1 to 10000")
     return DashboardQuery(
-        since=since, until=until, outcome=outcome, reason=reason,
-        region=_matching(values, "region", CODE), station=_matching(values, "station", CODE),
-        plate=_identifier(values, "plate", parse.plate), cylinder_id=_identifier(values, "cylinder_id", parse.cylinder_id),
-        tag_uid=tag_uid(values["tag_uid"], "tag_uid") if "tag_uid" in values else None,
-        sort=sort, descending=values.get("order", "desc") != "asc", page=int(page_text),
+        since=since, until=until, events=events, sort=sort, descending=values.get("order", "desc") != "asc",
+        page=int(page_text),
     )
-
-
-def _identifier(values: Mapping[str, str], key: str, check: Callable[[object, str], str]) -> str | None:
-    """The canonical form (tag_tools.identifiers) of a plate or cylinder typed into a filter, so that
-    "粤ｂ 12345" finds 粤B12345; None when the filter is not set."""
-    value = values.get(key)
-    return check(value, key) if value else None
-
-
-def _matching(values: Mapping[str, str], key: str, pattern: object) -> str | None:
-    value = values.get(key)
-    if value is None:
-        return None
-    if len(value) > 80 or not pattern.match(value):  # type: ignore[attr-defined]
-        raise InvalidInput(f"{key} is not in the expected format")
-    return value

@@ -1,8 +1,9 @@
 """Words and formats for the bureau's pages: Chinese by default, English on request.
 
-A small formatter of our own instead of Babel: the pages need two locales, local dates in the
-bureau's time zone and grouped integers, nothing that justifies a dependency. Reason codes read
-the same as on the attendant's screen (tag_tools.labels); the registry's own codes are added here.
+A small formatter of our own for the page words: the pages need two locales, local dates in the
+bureau's time zone and grouped integers. Reason codes are not here: their words come from the reason
+catalogue's gettext catalogues (tag_tools.reason_catalogue), the same the attendant's screen reads,
+in any language with a catalogue installed.
 """
 
 from __future__ import annotations
@@ -11,25 +12,12 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
-from tag_tools.labels import REASON_TEXT
+from tag_tools.reason_catalogue import reason_text
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 DEFAULT_LANG: Lang = "zh"
 LANG_COOKIE = "lang"
-
-# Codes only the registry produces (services/reasons.py), not station verdict reasons.
-_REGISTRY_REASONS: dict[str, tuple[str, str]] = {
-    "unregistered": ("气瓶未在登记系统中注册", "Cylinder not registered"),
-    "registration_mismatch": ("气瓶与登记信息不符", "Cylinder does not match its registration"),
-    "tag_unreadable": ("标签无法读取", "Tag unreadable"),
-    "record_newer_than_registry": ("标签记录比登记系统更新，按加气站判定", "Tag record newer than the registry's: station decided"),
-    "clock_unset": ("加气站时钟未校准", "Station clock not set"),
-}
-REASONS: dict[str, tuple[str, str]] = {
-    **{reason.value: pair for reason, pair in REASON_TEXT.items()},
-    **_REGISTRY_REASONS,
-}
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "app_title": ("车用气瓶加气监管", "Vehicle cylinder filling supervision"),
@@ -201,9 +189,10 @@ def translate(key: str, lang: Lang, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def reason_label(code: str, lang: Lang) -> str:
-    pair = REASONS.get(code)
-    return code if pair is None else pair[0 if lang == "zh" else 1]
+def reason_label(code: str, lang: str) -> str:
+    """A reason's words in `lang` ("zh", "en", or any locale with a reasons catalogue); the code itself
+    if unknown. The bureau does not know each station's refill interval: the text says so in words."""
+    return reason_text(code, lang)
 
 
 def fault_label(code: str | None, lang: Lang) -> str:

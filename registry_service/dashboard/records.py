@@ -124,11 +124,11 @@ def cylinder_history(session: Session, cylinder_id: str, now: datetime, centre_i
 
 def station_history(session: Session, code: str, query: DashboardQuery, now: datetime, utc_offset_hours: int) -> StationHistory:
     station = places.station_by_code(session, code)
-    scoped = DashboardQuery(since=query.since, until=query.until, station=code)
+    scoped = DashboardQuery(query.since, query.until, queries.EventFilter(station=code))
     flt = scoped.event_filter(utc_offset_hours, (Outcome.REFUSED, Outcome.OVERRIDDEN, Outcome.WOULD_REFUSE))
     problems = queries.refuel_attempts(session, flt, now, PAGE_SIZE, None)["attempts"]
     attendants: dict[str, int] = {}
-    override_filter = DashboardQuery(since=query.since, until=query.until, station=code, outcome=Outcome.OVERRIDDEN)
+    override_filter = DashboardQuery(query.since, query.until, queries.EventFilter(outcomes=(Outcome.OVERRIDDEN,), station=code))
     cond = queries.conditions(session, override_filter.event_filter(utc_offset_hours), now)
     for (attendant,) in session.execute(select(ScanEvent.attendant).where(*cond.where)):
         key = attendant or "?"
@@ -148,8 +148,8 @@ def centre_inspections(session: Session, centre_id: int | None, query: Dashboard
                  .where(Inspection.inspected_on >= query.since, Inspection.inspected_on <= query.until))
     if centre_id is not None:
         statement = statement.where(Inspection.centre_id == centre_id)
-    if query.cylinder_id:
-        statement = statement.where(Cylinder.cylinder_id == query.cylinder_id)
+    if query.events.cylinder_id:
+        statement = statement.where(Cylinder.cylinder_id == query.events.cylinder_id)
     statement = statement.order_by(Inspection.inspected_on.desc(), Inspection.id.desc())
     statement = statement.offset((query.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     return [_inspection_row(i, cyl, code, name) for i, cyl, code, name in session.execute(statement)]

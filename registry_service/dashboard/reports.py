@@ -98,8 +98,8 @@ def area_breakdown(session: Session, query: DashboardQuery, now: datetime, utc_o
     first path segment below the area's path, so one station query serves every level.
     """
     region: Region | None = None
-    if query.region:
-        region = places.region_by_code(session, query.region)
+    if query.events.region:
+        region = places.region_by_code(session, query.events.region)
     else:
         roots = root_regions(session)
         region = roots[0] if len(roots) == 1 else None

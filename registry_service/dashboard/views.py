@@ -68,7 +68,7 @@ def attempts() -> Any:
 def attempts_csv() -> Response:
     query = _query()
     rows = read(lambda s: reports.attempts_for_export(s, query, now(), offset_hours(), lang()))
-    scope = query.station or query.region or "all"
+    scope = query.events.station or query.events.region or "all"
     name = f"refuel-attempts-{scope}-{query.since.isoformat()}-{query.until.isoformat()}.csv"
     return csv_response(rows, CSV_COLUMNS, name)
 
@@ -93,7 +93,7 @@ def station_faults() -> Any:
     cursor = request.args.get("cursor") or None
     if cursor is not None and len(cursor) > 200:
         raise InvalidInput("cursor is not one this registry issued")
-    flt = faults.FaultFilter(station=query.station, kind=kind, since=window.since, until=window.until)
+    flt = faults.FaultFilter(station=query.events.station, kind=kind, since=window.since, until=window.until)
     result = read(lambda s: faults.list_faults(s, flt, now(), FAULT_PAGE_SIZE, cursor))
     return page("station_faults.html", query=query, kind=kind, kinds=faults.KINDS, result=result)
 

@@ -1,7 +1,8 @@
 """People and machines that call the registry, their credentials, and the audit log.
 
 Tokens are stored as SHA-256 of a 256-bit random secret: a leaked table cannot be replayed, and
-lookup stays one indexed equality (no KDF needed for high-entropy secrets). Passwords use scrypt.
+lookup stays one indexed equality (no KDF needed for high-entropy secrets). Passwords use Argon2id
+(tag_tools.passwords).
 """
 
 from __future__ import annotations

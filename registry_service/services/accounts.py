@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from registry_service.auth import Principal, principal_for_user
 from registry_service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from registry_service.models import ApiToken, InspectionCentre, Role, Station, User
-from registry_service.security import check_password_in_constant_time, hash_password, new_token, token_hash
+from registry_service.security import check_password_in_constant_time, hash_password, new_token, rehashed, token_hash
 from registry_service.services import audit, login_throttle
 from registry_service.services.login_throttle import DEFAULT_POLICY, Attempt, LoginLocked, ThrottlePolicy
 
@@ -136,7 +136,10 @@ def password_login(
     Three steps, so no transaction is open while the KDF runs: (1) refuse a locked name or client
     (LoginLocked), else count the attempt and read the user; (2) the KDF, always (against a dummy
     hash for an unknown name); (3) on success clear the count and run `then` in one transaction.
-    A wrong password, an unknown or disabled user all raise the same NotAuthenticated.
+    A wrong password, an unknown or disabled user all raise the same NotAuthenticated. A right
+    password whose hash is legacy scrypt or has outdated parameters is re-hashed (the only moment
+    the registry knows it): the new hash is made before step 3 and stored in it, unless the hash
+    changed meanwhile (a password reset wins).
     """
 
     def start(session: Session) -> tuple[timedelta | None, _Candidate | None]:
@@ -150,9 +153,14 @@ def password_login(
     if candidate is None or not right or not candidate.active:
         raise NotAuthenticated("wrong user name or password")
     principal = candidate.principal
+    old_hash = candidate.password_hash
+    new_hash = rehashed(password, old_hash) if old_hash is not None else None
 
     def finish(session: Session) -> T:
         login_throttle.succeeded(session, attempt, now, policy)
+        if new_hash is not None:
+            session.execute(update(User).where(User.id == principal.user_id, User.password_hash == old_hash)
+                            .values(password_hash=new_hash))
         return then(session, principal)
 
     return transaction(finish)  # type: ignore[no-any-return]

@@ -19,11 +19,13 @@ let lang = new URLSearchParams(location.search).get("lang") || null;
 let last = null;
 const $ = (id) => document.getElementById(id);
 function text(node, value) { node.textContent = value == null ? "" : String(value); }
+// A reason's words in the page's language (the agent sends every installed one), else English, else its code.
+function reasonText(r) { return r[lang] ?? r.en ?? r.code; }
 
 function render(state) {
   last = state;
   lang = lang || state.language || "zh";
-  const w = WORDS[lang];
+  const w = WORDS[lang] || WORDS.en;  // a language with reason catalogues only: page words in English
   document.documentElement.lang = lang;
   document.querySelectorAll("[data-t]").forEach((n) => text(n, w[n.dataset.t]));
   document.querySelectorAll("[data-p]").forEach((n) => { n.placeholder = w[n.dataset.p]; });
@@ -47,13 +49,13 @@ function render(state) {
     const li = document.createElement("li"); li.className = "problem"; text(li, problem); reasons.append(li);
   }
   for (const r of (s ? s.reasons : [])) {
-    const li = document.createElement("li"); li.dataset.code = r.code; text(li, r[lang]); reasons.append(li);
+    const li = document.createElement("li"); li.dataset.code = r.code; text(li, reasonText(r)); reasons.append(li);
   }
   const body = $("cylinders"); body.replaceChildren();
   for (const c of (s ? s.cylinders : [])) {
     const tr = document.createElement("tr"); tr.className = c.decision;
     for (const v of [c.cylinder_id || c.tag_uid, c.next_due || "-", c.decision_text[lang],
-                     c.reasons.map((r) => r[lang]).join("；") + (c.online ? "" : ` (${w.offline})`)]) {
+                     c.reasons.map(reasonText).join("；") + (c.online ? "" : ` (${w.offline})`)]) {
       const td = document.createElement("td"); text(td, v); tr.append(td);
     }
     body.append(tr);

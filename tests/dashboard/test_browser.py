@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from tests.dashboard.browser import chromium, screenshot, serve, sign_in
+from tests.dashboard.browser import chromium_peer, screenshot, serve, sign_in
 from tests.dashboard.world import PASSWORD, Clock, make_app
-from tests.peers import peer_unavailable
 
 VIEWPORT = {"width": 1400, "height": 900}
 
@@ -27,15 +26,8 @@ def base_url(seeded: tuple[Engine, str]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        context = chromium()
-        instance = context.__enter__()
-    except Exception as exc:  # Playwright raises its own Error types, or OSError for a missing binary
-        peer_unavailable("chromium", f"{type(exc).__name__}: {exc}")
-    try:
+    with chromium_peer() as instance:
         yield instance
-    finally:
-        context.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -14,16 +14,16 @@ from sqlalchemy import Engine
 from registry_service.models import Outcome, ScanEvent
 from tests.dashboard.helpers import count_events, sign_in
 from tests.dashboard.world import build_database, make_app
-from tests.registry.conftest import create_pg_database, drop_pg_database
+from tests.registry.pg_cluster import create_database, drop_database
 
 
 @pytest.fixture(scope="module")
 def pg_seeded() -> Iterator[tuple[Engine, str]]:
-    url = create_pg_database("dashboard_test")
+    url = create_database("dashboard_test")
     engine = build_database(url)
     yield engine, url
     engine.dispose()
-    drop_pg_database(url)
+    drop_database(url)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import pytest
 from registry_service.dashboard import charts, i18n
 from registry_service.dashboard.filters import parse_query
 from registry_service.errors import InvalidInput
+from registry_service.models import Outcome
+from registry_service.services.queries import EventFilter
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
@@ -52,7 +54,7 @@ def test_language_choice_and_reason_text() -> None:
     assert i18n.pick_lang("en", "zh") == "en"
     assert i18n.pick_lang("fr", "en") == "en"
     assert i18n.reason_label("inspection_overdue", "zh") == "气瓶超期未检"
-    assert i18n.reason_label("unregistered", "en") == "Cylinder not registered"
+    assert i18n.reason_label("unregistered", "en") == "Cylinder not registered with the bureau"  # the station's words
     assert i18n.reason_label("brand_new_code", "zh") == "brand_new_code"
 
 
@@ -66,7 +68,12 @@ def test_filters_default_to_two_weeks_of_local_days() -> None:
     assert (query.since, query.until) == (date(2026, 11, 9), date(2026, 11, 22))
     flt = query.event_filter(8)
     assert flt.since == datetime(2026, 11, 8, 16, 0, tzinfo=UTC) and flt.until == datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
-    assert parse_query({"plate": " ", "outcome": ""}, NOW, 8).plate is None  # empty form fields mean no filter
+    assert parse_query({"plate": " ", "outcome": ""}, NOW, 8).events == EventFilter()  # empty form fields mean no filter
+    # The fields are read as the API reads them (api/event_filter.py): canonical plate, the same checks.
+    assert parse_query({"plate": "粤ｂ 12345", "outcome": "refused"}, NOW, 8).events == EventFilter(
+        outcomes=(Outcome.REFUSED,), plate="粤B12345")
+    with pytest.raises(InvalidInput, match="station is not a code"):
+        parse_query({"station": "ST 1"}, NOW, 8)
     assert query.query_string(region="410105", page=1) == "since=2026-11-09&until=2026-11-22&region=410105"
     with pytest.raises(InvalidInput):
         parse_query({"since": "2026-11-23", "until": "2026-11-22"}, NOW, 8)

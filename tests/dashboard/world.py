@@ -3,8 +3,7 @@ two weeks of refuel attempts, people with passwords, two inspection centres and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask import Flask
 from sqlalchemy import Engine, delete, insert, select
@@ -18,8 +17,8 @@ from registry_service.models import Cylinder, DashboardSession, Inspection, Insp
 from registry_service.seed import DemoShape, seed_demo
 from registry_service.services import accounts, places
 from registry_service.services.login_throttle import ThrottlePolicy
+from tests.registry.conftest import NOW, Clock  # NOW: 10:00 in Zhengzhou
 
-NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)  # 10:00 in Zhengzhou
 TODAY = date(2026, 11, 22)
 PASSWORD = "correct-horse-battery"
 USERS = (  # name, role, station, centre
@@ -31,17 +30,6 @@ USERS = (  # name, role, station, centre
 )
 SHAPE = DemoShape(vehicles=600, stations_per_district=4, event_days=14, fills_per_vehicle_per_week=3.0,
                   overdue_share=0.12, condemned_share=0.01)
-
-
-@dataclass
-class Clock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def build_database(url: str) -> Engine:

@@ -16,13 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.dashboard.browser import chromium, screenshot, sign_in
+from tests.dashboard.browser import chromium_peer, screenshot, sign_in
 from tests.peers import peer_unavailable
+from tests.registry.pg_cluster import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "demo"
@@ -39,12 +39,6 @@ EXPECTED = [
     ("豫A9C6R4", "1/1", REFUSE, "unknown_signer"),
     ("豫A2B015", "3/3", REFUSE, "inspection_overdue"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def demo_command(folder: Path, port: int, *extra: str) -> list[str]:
@@ -144,12 +138,8 @@ def test_serves_the_dashboard_until_interrupted(tmp_path: Path) -> None:
 
 def _screenshot(base_url: str, password: str) -> None:
     """The attempts the demo station refused, as the bureau sees them."""
-    with ExitStack() as stack:
-        try:
-            browser = stack.enter_context(chromium())
-        except Exception as error:  # no Playwright or no Chromium on this machine
-            peer_unavailable("Chromium via Playwright", f"{type(error).__name__}: {error}")
-        page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    with chromium_peer() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         sign_in(page, base_url, "bureau", password)
         page.goto(f"{base_url}/dashboard/attempts?station=ST-410105-88&outcome=refused")
         text = page.inner_text("body")

@@ -1,14 +1,13 @@
 """Fixtures: every test that uses `engine` runs on SQLite and on PostgreSQL.
 
 PostgreSQL: a database with a unique name is created on 127.0.0.1:5432 (or REGISTRY_TEST_PG_URL)
-for the session and dropped afterwards; when the server is unreachable the tests skip, or fail
-under CI=true (tests/peers.py). Between tests every table is emptied.
+for the session and dropped afterwards (tests/registry/pg_cluster.py); when the server is
+unreachable the tests skip, or fail under CI=true (tests/peers.py). Between tests every table is
+emptied.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,9 +16,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, text
 
 from registry_service import migrate
 from registry_service.app import create_app
@@ -27,14 +24,9 @@ from registry_service.config import RegistryConfig
 from registry_service.db import make_engine
 from registry_service.models import Base, Role
 from registry_service.services import accounts, places
-from tests.peers import peer_unavailable
+from tests.registry.pg_cluster import scratch_database
 
-PG_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
-
-
-def pg_server_url() -> str:
-    return os.environ.get("REGISTRY_TEST_PG_URL", PG_SERVER_URL)
 
 
 @dataclass
@@ -48,36 +40,13 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-def create_pg_database(prefix: str = "registry_test") -> str:
-    """Create an empty database with a unique name; returns its URL."""
-    admin = create_engine(pg_server_url(), isolation_level="AUTOCOMMIT")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        peer_unavailable("PostgreSQL", f"{pg_server_url()}: {exc.orig}")
-    finally:
-        admin.dispose()
-    return make_url(pg_server_url()).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_pg_database(url: str) -> None:
-    name = make_url(url).database
-    admin = create_engine(pg_server_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('registry') / 'registry.sqlite3'}"
         return
-    url = create_pg_database()
-    yield url
-    drop_pg_database(url)
+    with scratch_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

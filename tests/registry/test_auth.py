@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from registry_service.models import ApiToken, Role, User
 from registry_service.security import hash_password, token_hash, verify_password
+from tag_tools.passwords import CHEAP_FOR_TESTS
+from tests.tag_tools.test_passwords import AGENT_LEGACY, REGISTRY_LEGACY
 
 SPEC = yaml.safe_load((Path(__file__).parents[2] / "schemas" / "registry-api.yaml").read_text())
 SAMPLE_PATH_VALUES = {
@@ -83,13 +85,13 @@ def test_bad_revoked_and_expired_tokens_are_refused(client, world, clock):
     assert r.status_code == 401 and "expired" in r.json["detail"]
 
 
-def test_tokens_are_stored_hashed_and_passwords_with_scrypt(client, world, engine):
+def test_tokens_are_stored_hashed_and_passwords_with_argon2id(client, world, engine):
     world.add_user("inspector", Role.BUREAU, password="correct horse battery")
     with engine.connect() as c:
         stored = set(c.scalars(select(ApiToken.token_hash)))
         password_hash = c.scalar(select(User.password_hash).where(User.username == "inspector"))
     assert world.tokens["bureau"] not in stored and token_hash(world.tokens["bureau"]) in stored
-    assert password_hash.startswith("scrypt$") and "correct horse" not in password_hash
+    assert password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and "correct horse" not in password_hash
     r = client.post("/api/v1/auth/tokens", json={"username": "inspector", "password": "wrong password!"})
     assert r.status_code == 401
     r = client.post("/api/v1/auth/tokens", json={"username": "inspector", "password": "correct horse battery"})
@@ -99,12 +101,37 @@ def test_tokens_are_stored_hashed_and_passwords_with_scrypt(client, world, engin
 
 
 def test_password_hashing():
-    stored = hash_password("a long passphrase", n=2**10)
+    stored = hash_password("a long passphrase", cost=CHEAP_FOR_TESTS)
     assert verify_password("a long passphrase", stored)
     assert not verify_password("a long passphrasf", stored)
     assert not verify_password("x", "garbage") and not verify_password("x", None)
+    assert verify_password("legacy registry pw", REGISTRY_LEGACY) and verify_password("legacy agent pw", AGENT_LEGACY)
     with pytest.raises(ValueError):
         hash_password("short")
+
+
+def test_a_legacy_scrypt_hash_is_replaced_by_argon2id_at_the_next_log_in(client, world, engine):
+    """Existing users keep logging in; the right password (and only it) re-hashes with the current cost."""
+    world.add_user("veteran", Role.BUREAU)
+    with engine.begin() as c:
+        c.execute(update(User).where(User.username == "veteran").values(password_hash=REGISTRY_LEGACY))
+
+    def stored() -> str:
+        with engine.connect() as c:
+            return c.scalar(select(User.password_hash).where(User.username == "veteran"))
+
+    def log_in(password: str) -> int:
+        return client.post("/api/v1/auth/tokens", json={"username": "veteran", "password": password}).status_code
+
+    assert log_in("legacy registry pw?") == 401 and stored() == REGISTRY_LEGACY  # a wrong one changes nothing
+    assert log_in("legacy registry pw") == 201
+    upgraded = stored()
+    assert upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and verify_password("legacy registry pw", upgraded)
+    assert log_in("legacy registry pw") == 201 and stored() == upgraded  # current now: not re-hashed again
+    with engine.begin() as c:  # a hash of an outdated Argon2id cost is upgraded the same way
+        c.execute(update(User).where(User.username == "veteran")
+                  .values(password_hash=hash_password("a long passphrase", cost=CHEAP_FOR_TESTS)))
+    assert log_in("a long passphrase") == 201 and stored().startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
 def test_admin_creates_scoped_users_and_tokens(client, world):

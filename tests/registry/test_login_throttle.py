@@ -3,25 +3,27 @@
 A lock earned on one path refuses the right password on the other; it is kept in the database, so
 a new app instance (another node, a restart) still refuses; old rows expire instead of the table
 being wiped; a client address is a second key. An unknown user name costs the same KDF work as a
-wrong password, on both paths (counted as calls to scrypt, not timed: timing belongs in bench/).
+wrong password, on both paths (counted as calls to Argon2's verify, not timed: timing belongs in
+bench/).
 
-Users get cheap scrypt hashes (n=16) so the many wrong passwords stay fast; the dummy hash for
-unknown names keeps its real cost except where a test says otherwise.
+Users get cheap Argon2id hashes (CHEAP_FOR_TESTS) so the many wrong passwords stay fast; the dummy
+hash for unknown names keeps its real cost except where a test says otherwise.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
 import pytest
+from argon2 import low_level
 from sqlalchemy import func, select, update
 
 from registry_service import security
 from registry_service.app import create_app
 from registry_service.models import AuditEntry, LoginThrottleEntry, Role, User
 from registry_service.services.login_throttle import POLICY_EXTENSION, ThrottlePolicy
+from tag_tools.passwords import CHEAP_FOR_TESTS
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -31,7 +33,7 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.fixture
 def people(world: Any) -> Any:
     """bureau, centre and station users with (cheaply hashed) passwords; u1..u3 for the client key."""
-    cheap = security.hash_password(PASSWORD, n=16)
+    cheap = security.hash_password(PASSWORD, cost=CHEAP_FOR_TESTS)
 
     def work(s):  # type: ignore[no-untyped-def]
         s.execute(update(User).values(password_hash=cheap))
@@ -107,7 +109,7 @@ def test_a_success_clears_the_name_not_the_address(app, client, people):
 
 
 def test_old_rows_expire_and_a_lock_is_never_wiped_by_other_names(client, people, clock, engine, monkeypatch):
-    monkeypatch.setattr(security, "dummy_hash", lambda: security.hash_password("x" * 12, n=16))
+    monkeypatch.setattr(security, "dummy_hash", lambda: security.hash_password("x" * 12, cost=CHEAP_FOR_TESTS))
     for _ in range(5):
         api_login(client, "bureau", "wrong password!", address="192.0.2.1")
     for number in range(30):  # a spray of made-up names from many addresses
@@ -122,27 +124,28 @@ def test_old_rows_expire_and_a_lock_is_never_wiped_by_other_names(client, people
 
 
 @SQLITE_ONLY
-def test_unknown_and_disabled_users_cost_one_kdf_like_a_wrong_password(client, people, monkeypatch, engine):
+def test_unknown_disabled_and_broken_users_cost_one_kdf_like_a_wrong_password(client, people, monkeypatch, engine):
     security.dummy_hash()  # made once per process, before counting
-    calls: list[int] = []
-    real = hashlib.scrypt
+    calls: list[bytes] = []
+    real = low_level.verify_secret
 
-    def counting(*args: Any, **kwargs: Any) -> bytes:
-        calls.append(kwargs.get("n", 0))
-        return real(*args, **kwargs)
+    def counting(hash: bytes, secret: bytes, type: low_level.Type) -> Any:
+        calls.append(hash)
+        return real(hash, secret, type)
 
-    monkeypatch.setattr(security.hashlib, "scrypt", counting)
+    monkeypatch.setattr(low_level, "verify_secret", counting)
     with engine.begin() as c:
         c.execute(update(User).where(User.username == "u1").values(active=False))
         c.execute(update(User).where(User.username == "u2").values(password_hash=None))
+        c.execute(update(User).where(User.username == "u3").values(password_hash="scrypt$broken"))
     wrong = api_login(client, "bureau", "wrong password!")
     answers = [wrong]
     for attempt in (lambda: api_login(client, "no-such-user"), lambda: api_login(client, "u1"),
-                    lambda: api_login(client, "u2")):
+                    lambda: api_login(client, "u2"), lambda: api_login(client, "u3")):
         before = len(calls)
         answers.append(attempt())
-        assert len(calls) == before + 1  # the KDF ran once, for a user that does not exist or may not log in
-    assert calls[1] == security.SCRYPT_N  # the dummy hash has a real user's cost
+        assert len(calls) == before + 1  # the KDF ran once, for a user that does not exist or cannot log in
+    assert calls[1].startswith(b"$argon2id$v=19$m=19456,t=2,p=1$")  # the dummy hash has a real user's cost
     assert {(a.status_code, a.json["detail"]) for a in answers} == {(401, "wrong user name or password")}
     before = len(calls)
     assert dashboard_sign_in(client, "no-such-user").status_code == 401

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, func, insert, inspect, select, tex
 
 from registry_service import migrate, partitions
 from registry_service.models import Cylinder, Region, RegionLevel, ScanEvent, Station, StationFault, Vehicle
-from tests.registry.conftest import create_pg_database, drop_pg_database
+from tests.registry.pg_cluster import create_database, drop_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -22,11 +22,11 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]: 
         yield engine
         engine.dispose()
         return
-    url = create_pg_database("registry_migration")
+    url = create_database("registry_migration")
     engine = create_engine(url)
     yield engine
     engine.dispose()
-    drop_pg_database(url)
+    drop_database(url)
 
 
 def test_upgrade_head_matches_models_and_comparison_can_fail(fresh_engine: Engine) -> None:
@@ -75,11 +75,11 @@ def test_downgrade_then_upgrade_keeps_data(fresh_engine: Engine) -> None:
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
     """PostgreSQL only: partitioning and the audit trigger do not exist on SQLite."""
-    url = create_pg_database("registry_migration")
+    url = create_database("registry_migration")
     engine = create_engine(url)
     yield engine
     engine.dispose()
-    drop_pg_database(url)
+    drop_database(url)
 
 
 def _event(station_id: int, at: datetime) -> dict[str, object]:

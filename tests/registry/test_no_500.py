@@ -46,13 +46,15 @@ from registry_service.db import make_engine
 from registry_service.models import Cylinder, Role, Station, Vehicle
 from registry_service.seed import DemoShape, seed_demo
 from registry_service.services import accounts, places
+from tag_tools.passwords import CHEAP_FOR_TESTS
 from tag_tools.testkit import TestPki
-from tests.registry.conftest import Clock, create_pg_database, drop_pg_database
+from tests.registry.conftest import Clock
+from tests.registry.pg_cluster import create_database, drop_database
 
 SPEC = yaml.safe_load((Path(__file__).parents[2] / "schemas" / "registry-api.yaml").read_text())
 TODAY = date(2026, 11, 22)
 PASSWORD = "correct-horse-battery"
-CHEAP_SCRYPT_N = 2**4
+CHEAP_PASSWORD_COST = CHEAP_FOR_TESTS  # tag_tools.passwords: Argon2id at 8 KiB
 SHAPE = DemoShape(vehicles=40, stations_per_district=1, event_days=3, fills_per_vehicle_per_week=3.0,
                   overdue_share=0.1, condemned_share=0.05)
 USERS = {Role.BUREAU: "bureau", Role.ADMIN: "admin", Role.STATION: "station", Role.CENTRE: "centre"}
@@ -137,7 +139,7 @@ def _build(url: str) -> Target:
             user = accounts.create_user(session, "test", now, username=name, role=role,
                                         station_code=station if role is Role.STATION else None,
                                         centre_code="ZZTJ01" if role is Role.CENTRE else None)
-            user.password_hash = security.hash_password(PASSWORD, n=CHEAP_SCRYPT_N)
+            user.password_hash = security.hash_password(PASSWORD, cost=CHEAP_PASSWORD_COST)
             tokens[role] = accounts.issue_token(session, "test", now, username=name).token
         values = {
             "cylinder_id": session.scalars(select(Cylinder.cylinder_id).order_by(Cylinder.id)).first(),
@@ -156,17 +158,17 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     with pytest.MonkeyPatch.context() as patch:
         # Log-in paths run the KDF (against a dummy hash for unknown users) on every attempt; its
         # cost is not what this test is about, so the hashes here are cheap ones.
-        cheap = security.hash_password("no-such-user-password", n=CHEAP_SCRYPT_N)
+        cheap = security.hash_password("no-such-user-password", cost=CHEAP_PASSWORD_COST)
         patch.setattr(security, "dummy_hash", lambda: cheap)
         if request.param == "sqlite":
             url = f"sqlite:///{tmp_path_factory.mktemp('no500') / 'registry.sqlite3'}"
         else:
-            url = create_pg_database("registry_no500")
+            url = create_database("registry_no500")
         built = _build(url)
         yield built
         built.engine.dispose()
         if request.param == "postgresql":
-            drop_pg_database(url)
+            drop_database(url)
 
 
 # Routes -----------------------------------------------------------------------------------------

@@ -38,8 +38,8 @@ from registry_service.app import create_app
 from registry_service.config import RegistryConfig
 from registry_service.db import make_engine, make_session_factory
 from tests.peers import peer_unavailable
-from tests.registry.conftest import create_pg_database, drop_pg_database, pg_server_url
 from tests.registry.helpers import station_with_token
+from tests.registry.pg_cluster import create_database, drop_database, free_port, server_url
 
 REGISTRY = Path(sys.executable).with_name("cylinder-registry")
 
@@ -57,12 +57,6 @@ def _post(url: str, token: str, body: dict[str, object]) -> tuple[int, dict[str,
             return response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _unprivileged(command: list[str]) -> list[str]:
@@ -85,7 +79,7 @@ def served_sqlite(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     token = station_with_token(make_session_factory(engine))
     engine.dispose()  # the server opens the file itself, after the test made it read-only
     database.chmod(0o444)
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
         _unprivileged([str(REGISTRY), "--database-url", url, "serve", "--port", str(port), "--threads", "2"]),
@@ -128,14 +122,14 @@ def test_sqlite_file_made_writable_again_is_written_without_a_restart(served_sql
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    url = create_pg_database("registry_readonly")
+    url = create_database("registry_readonly")
     yield url
-    drop_pg_database(url)
+    drop_database(url)
 
 
 def _set_read_only(url: str, on: bool) -> None:
     name = make_url(url).database
-    admin = create_engine(pg_server_url(), isolation_level="AUTOCOMMIT")
+    admin = create_engine(server_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         setting = "SET default_transaction_read_only = on" if on else "RESET default_transaction_read_only"
         connection.execute(text(f'ALTER DATABASE "{name}" {setting}'))

@@ -27,7 +27,7 @@ _HASH: list[str] = []
 
 
 def supervisor_hash() -> str:
-    if not _HASH:  # scrypt is slow on purpose: hash once per run
+    if not _HASH:  # Argon2id at the real cost is slow on purpose: hash once per run
         _HASH.append(hash_password(SUPERVISOR_PASSWORD))
     return _HASH[0]
 

@@ -6,7 +6,6 @@ started again on the same port to play "registry down"."""
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
@@ -16,9 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from registry_service import migrate
@@ -31,40 +28,16 @@ from registry_service.models.events import ScanEvent
 from registry_service.services import accounts, cylinders, places, trust
 from registry_service.services.registration import CylinderIn, upsert_cylinder, upsert_vehicle
 from tag_tools.testkit import TestPki
-from tests.peers import peer_unavailable
+from tests.registry.pg_cluster import create_database, drop_database, free_port
 
-PG_SERVER_URL = os.environ.get("REGISTRY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 STATION = "ST-JS-01"
 
 
 def database_url(kind: str, tmp: Path) -> str:
+    """A fresh SQLite file under `tmp`, or a scratch database on the shared PostgreSQL server."""
     if kind == "sqlite":
         return f"sqlite:///{tmp / 'registry.sqlite3'}"
-    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
-    name = f"station_agent_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as error:
-        peer_unavailable("PostgreSQL", f"{PG_SERVER_URL}: {error.orig}")
-    finally:
-        admin.dispose()
-    return make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    if not url.startswith("postgresql"):
-        return
-    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return create_database("station_agent_test")
 
 
 class RegistryPeer:

@@ -21,6 +21,7 @@ from station_agent.passwords import hash_password, verify_password
 from station_agent.tagsource import TagReading
 from station_agent.web import AttendantServer
 from tag_tools.fields import OVERRIDE_REASON
+from tag_tools.passwords import CHEAP_FOR_TESTS
 from tag_tools.verdict import ChipEvidence, Originality
 from tests.station_agent.booth_http import BoothClient, request
 from tests.station_agent.conftest import SUPERVISOR_PASSWORD, config_document, uid_for, vehicle_claims
@@ -112,7 +113,7 @@ def test_config_checks_attendant_supervisor_ids_and_hosts(tmp_path: Path, root_p
     with pytest.raises(ConfigError, match=r"station\.attendant: attendant contains a control character"):
         parse(station={"attendant": "A\x00"})
     with pytest.raises(ConfigError, match=r"supervisors\[0\].id: supervisor contains a control character"):
-        parse(supervisors=[{"id": "S-01\n", "password_hash": hash_password("x", n=2)}])
+        parse(supervisors=[{"id": "S-01\n", "password_hash": hash_password("x", cost=CHEAP_FOR_TESTS)}])
     with pytest.raises(ConfigError, match=r"needs attendant\.allowed_hosts"):
         parse(attendant={"listen": "0.0.0.0:8080"})
     with pytest.raises(ConfigError, match=r"allowed_hosts\[0\]"):
@@ -195,8 +196,8 @@ def test_a_client_trying_many_supervisor_ids_is_locked(make_station, monkeypatch
         with pytest.raises(OverrideRefused, match="unknown supervisor or wrong password"):
             agent.override("A-009", f"S-9{attempt}", SUPERVISOR_PASSWORD, GOOD_REASON, client="10.0.0.7")
         clock.advance(seconds=2 ** attempt)
-    # Unknown ids cost one verification against a real-looking hash, like a known id would.
-    assert len(stored) == 5 and all(h.startswith("scrypt$16384$8$1$") for h in stored)
+    # Unknown ids cost one verification against a hash of the current algorithm and cost.
+    assert len(stored) == 5 and all(h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") for h in stored)
     assert _reports(station, "override_refused")[0]["detail"].startswith("override refused (unknown_supervisor)")
     with pytest.raises(OverrideLocked, match="15 min"):
         agent.override("A-009", "S-01", SUPERVISOR_PASSWORD, GOOD_REASON, client="10.0.0.7")
@@ -205,7 +206,7 @@ def test_a_client_trying_many_supervisor_ids_is_locked(make_station, monkeypatch
 
 
 def test_unusable_passwords_are_wrong_not_errors() -> None:
-    stored = hash_password("a password", n=2)
+    stored = hash_password("a password", cost=CHEAP_FOR_TESTS)
     for value in ("\ud800", "a\x00", "x" * 10_000, None, 42, ""):
         assert verify_password(value, stored) is False
 

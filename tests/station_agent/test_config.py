@@ -11,8 +11,11 @@ import pytest
 from station_agent.cli import main
 from station_agent.config import load_config, parse_config
 from station_agent.errors import ConfigError
+from station_agent.overrides import credentials_match
 from station_agent.passwords import hash_password, verify_password
+from tag_tools.passwords import CHEAP_FOR_TESTS
 from tests.station_agent.conftest import config_document
+from tests.tag_tools.test_passwords import AGENT_LEGACY, REGISTRY_LEGACY
 
 EXAMPLE = Path(__file__).parent.parent / "data" / "station" / "station.toml"
 
@@ -73,9 +76,27 @@ def test_missing_table_and_bad_toml(tmp_path: Path) -> None:
 
 
 def test_password_hash_round_trip() -> None:
-    stored = hash_password("s3cret-pass", n=2**10)
+    stored = hash_password("s3cret-pass", cost=CHEAP_FOR_TESTS)
     assert verify_password("s3cret-pass", stored) and not verify_password("s3cret-Pass", stored)
-    assert stored.startswith("scrypt$1024$8$1$") and hash_password("s3cret-pass", n=2**10) != stored
+    assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$") and hash_password("s3cret-pass", cost=CHEAP_FOR_TESTS) != stored
+
+
+def test_supervisor_hashes_in_either_format_work_and_others_are_config_errors(tmp_path: Path) -> None:
+    """Configs written before Argon2id keep working: the agent's own scrypt (hex) entries, and the
+    registry's (base64) ones an operator may have copied; anything else is refused at load time."""
+    argon2 = hash_password("argon2 supervisor", cost=CHEAP_FOR_TESTS)
+    document = _with(tmp_path, {})
+    document["supervisors"] = [{"id": "S-01", "password_hash": AGENT_LEGACY},
+                               {"id": "S-02", "password_hash": REGISTRY_LEGACY},
+                               {"id": "S-03", "password_hash": argon2}]
+    config = parse_config(document)
+    assert credentials_match(config, "S-01", "legacy agent pw") and not credentials_match(config, "S-01", "legacy agent pw!")
+    assert credentials_match(config, "S-02", "legacy registry pw") and credentials_match(config, "S-03", "argon2 supervisor")
+    assert not credentials_match(config, "S-09", "legacy agent pw")
+    for broken in ("scrypt$16384$8$1$zz$zz", "$argon2id$v=19$m=8,t=1,p=1$salt", "bcrypt$2b$10$x"):
+        document["supervisors"] = [{"id": "S-01", "password_hash": broken}]
+        with pytest.raises(ConfigError, match=r"supervisors\[0\]\.password_hash: .*station-agent hash-password"):
+            parse_config(document)
 
 
 def test_cli_check_config_and_hash_password(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +106,8 @@ def test_cli_check_config_and_hash_password(capsys, monkeypatch) -> None:  # typ
 
     monkeypatch.setattr("sys.stdin", io.StringIO("long enough password\n"))
     assert main(["hash-password", "--stdin"]) == 0
-    assert verify_password("long enough password", capsys.readouterr().out.strip())
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and verify_password("long enough password", printed)
 
 
 def test_cli_reports_bad_config_with_exit_2(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
