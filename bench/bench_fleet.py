@@ -88,9 +88,9 @@ from station_agent.registry_client import RegistryClient
 from station_agent.tagsource import FakeTagSource, TagReading
 from tag_tools.claims import CylinderId, StatusReference
 from tag_tools.status_list import StatusValue
-from tag_tools.testkit import TestPki
 from tag_tools.verdict import ChipEvidence, Originality
 from tests.list_signer.conftest import SignerFiles, start_signer
+from tests.testkit import TestPki
 
 DAY_S = 86_400.0
 SCANS_PER_STATION_DAY = 2_000

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tag_tools import ntag
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.emulation.rigs import Rig, UdpRig, VpcdRig
 from tag_tools.readers import ReadOptions, open_reader
 from tag_tools.t2t_memory import DATA_AREA_OFFSET, ndef_tlv, pages_for
-from tag_tools.testkit import TYPICAL_UID, TestPki
+from tests.rigs import Rig, UdpRig, VpcdRig
+from tests.testkit import TYPICAL_UID, TestPki
 
 # ISO/IEC 14443-A at 106 kbit/s, as in the NTAG21x datasheet: one bit is 128/fc; each byte is sent
 # with a parity bit; a frame adds start and end bits; CRC_A adds 2 bytes to every frame; the reader

@@ -34,8 +34,8 @@ from station_agent.outbox import Outbox
 from station_agent.registry_client import HttpRegistryClient
 from station_agent.sync import TrustCache
 from station_agent.tagsource import FakeTagSource, TagReading
-from tag_tools.testkit import TestPki
 from tag_tools.verdict import ChipEvidence, Originality
+from tests.testkit import TestPki
 
 VEHICLES = 50
 

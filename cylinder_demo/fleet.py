@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
 
 from cylinder_demo.bureau import Bureau, Signer
-from tag_tools.claims import CylinderId
+from tag_tools.claims import CylinderId, CylinderKind, CylinderRecord, InspectionResult
 from tag_tools.demo import postpone_due_date
-from tag_tools.testkit import typical_record
 from tag_tools.verdict import Decision
 
 YEAR = timedelta(days=365)
@@ -143,25 +141,32 @@ def scenarios(today: date) -> tuple[Scenario, ...]:
     )
 
 
-def _claims(scenario: Scenario, spec: CylinderSpec, signer: Signer, today: date, report: int) -> dict[str, Any]:
+def _record(scenario: Scenario, spec: CylinderSpec, signer: Signer, today: date, report: int) -> CylinderRecord:
+    """What the centre signs for one cylinder: every fleet vehicle runs on 80-litre TIANHAI CNG-2 cylinders."""
     inspected = today - timedelta(days=spec.inspected_days_ago)
     life_start = date(spec.end_of_life.year - 15, spec.end_of_life.month, min(spec.end_of_life.day, 28))  # GB 17258: 15 years
     manufactured = min(date(2019, 6, 1), life_start)
-    return {
-        "serial": f"TH{manufactured:%Y}CNG2-{spec.number:09d}",
-        "cylinder_id": CylinderId(156, 4101, spec.number),
-        "manufactured": manufactured,
-        "inspected": inspected,
-        "next_due": today + timedelta(days=spec.next_due_in_days),
-        "end_of_life": spec.end_of_life,
-        "plate": scenario.plate,
-        "vin": scenario.vin,
-        "vehicle_cylinders": len(scenario.cylinders),
-        "centre_id": signer.centre_id,
-        "report_number": f"{inspected:%Y}-{report:06d}",
-        "sequence": 1,
-        "issued_at": datetime.combine(inspected, time(2, 0), UTC),  # 10:00 in Zhengzhou, inspection day
-    }
+    return CylinderRecord(
+        serial=f"TH{manufactured:%Y}CNG2-{spec.number:09d}",
+        cylinder_id=CylinderId(156, 4101, spec.number),
+        manufacturer="TIANHAI",
+        kind=CylinderKind.CNG2,
+        working_pressure_dmpa=200,
+        water_capacity_dl=800,
+        manufactured=manufactured,
+        inspected=inspected,
+        result=InspectionResult.PASSED,
+        next_due=today + timedelta(days=spec.next_due_in_days),
+        end_of_life=spec.end_of_life,
+        plate=scenario.plate,
+        vin=scenario.vin,
+        vehicle_cylinders=len(scenario.cylinders),
+        centre_id=signer.centre_id,
+        report_number=f"{inspected:%Y}-{report:06d}",
+        sequence=1,
+        issued_at=datetime.combine(inspected, time(2, 0), UTC),  # 10:00 in Zhengzhou, inspection day
+        tag_uid=spec.uid,
+    )
 
 
 def sign_vehicle(scenario: Scenario, bureau: Bureau, today: date, first_report: int) -> SignedVehicle:
@@ -169,8 +174,7 @@ def sign_vehicle(scenario: Scenario, bureau: Bureau, today: date, first_report: 
     signer = bureau.centre if scenario.certified else bureau.rogue
     tags, reports = [], []
     for index, spec in enumerate(scenario.cylinders):
-        claims = _claims(scenario, spec, signer, today, first_report + index)
-        message = signer.sign(typical_record(spec.uid, datetime.now(UTC), **claims))
+        message = signer.sign(_record(scenario, spec, signer, today, first_report + index))
         if scenario.reported:
             reports.append(message)
         if scenario.tamper is Tamper.FORGED:

@@ -13,14 +13,13 @@ from functools import partial
 from pathlib import Path
 
 from cylinder_demo.fleet import SignedVehicle
-from cylinder_demo.tags import OriginalityKeys, start_reader_field, written_tag
+from cylinder_demo.tags import OriginalityKeys, ReaderField, start_reader_field, written_tag
 from station_agent.agent import Agent
 from station_agent.cli import build_agent
 from station_agent.config import load_config
 from station_agent.session import CylinderResult, SessionState
 from station_agent.tagsource import ReaderTagSource
 from station_agent.web import AttendantServer
-from tag_tools.emulation.rigs import UdpRig
 from tag_tools.verdict import Decision
 
 READ_WAIT_S = 20.0
@@ -81,6 +80,7 @@ def write_station_toml(folder: Path, code: str, reader: str, root: Path, trust_l
         STATION_TOML.format(code=code, reader=reader, root=root.resolve(), trust_list=trust_list.resolve(), api=api_url),
         encoding="utf-8",
     )
+    path.chmod(0o600)  # holds supervisor password hashes: the agent warns when others can read it
     return path
 
 
@@ -98,7 +98,7 @@ class DemoStation:
     def __init__(self, folder: Path, keys: OriginalityKeys, make_config: Callable[[str], Path]) -> None:
         self.folder = folder
         self.keys = keys
-        self.rig: UdpRig = start_reader_field()
+        self.rig: ReaderField = start_reader_field()
         self.config = load_config(make_config(self.rig.reader_path))
         source = ReaderTagSource(
             self.rig.reader_path, repeat_after_s=self.config.repeat_after.total_seconds(), options=keys.read_options()

@@ -1,117 +1,31 @@
-"""App factory. `create_app(config)` builds one Registry (engine, sessions, token cache, clock)
-and registers the blueprints; nothing here reads the environment."""
+"""App factory. `create_app(config)` builds one Registry (registry_service.node: engine, sessions,
+token cache, clock) and registers the blueprints; nothing here reads the environment. The top of the
+layers: it imports the API and the dashboard, nothing imports it but entry points."""
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TypeVar
-
-from flask import Flask, current_app
-from sqlalchemy import Connection, Engine, TextClause, text
-from sqlalchemy.orm import Session, sessionmaker
+from flask import Flask
+from sqlalchemy import Engine
 
 from registry_service import problems, request_guard
-from registry_service.auth import Principal, TokenCache, resolve_token
+from registry_service.api import register_blueprints, status
 from registry_service.config import RegistryConfig
-from registry_service.db import make_engine, make_session_factory, pg_session_options, run_in_transaction, run_read_only
-from registry_service.services.status_reads import CoreStatusReads, StatusReads, ThreadLocalPg
-from registry_service.services.trust import TrustStoreCache
+from registry_service.dashboard import register_dashboard
+from registry_service.node import Clock, Registry, registry, utc_now
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Registry:
-    """Per-app state shared by all requests of one node (thread-safe)."""
-
-    def __init__(self, config: RegistryConfig, engine: Engine | None = None, clock: Clock = utc_now) -> None:
-        self.config = config
-        self.engine = engine or make_engine(config)
-        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
-        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.clock = clock
-        self.default_zone = config.zone()  # "today" for status requests that name no zone
-        self.tokens = TokenCache(ttl_s=config.token_cache_s)
-        # Set after a revocation commits: the status publisher (if this node runs one) publishes at
-        # once instead of at its next interval, so a revocation reaches stations within one sync.
-        self.revoked = threading.Event()
-        self.trust_stores = TrustStoreCache()
-        postgresql = self.engine.dialect.name == "postgresql"
-        self._pg_status = ThreadLocalPg(self.engine, options=pg_session_options(
-            lock_wait_s=config.lock_wait_s, statement_timeout_s=config.station_statement_timeout_s)) if postgresql else None
-        # SQLite has no statement timeout; its busy timeout (lock_wait_s) bounds the lock wait.
-        self._station_timeout: TextClause | None = text(
-            f"SET LOCAL statement_timeout = {max(1, round(config.station_statement_timeout_s * 1000))}") if postgresql else None
-
-    def transaction(self, work: Callable[[Session], T]) -> T:
-        return run_in_transaction(self.sessions, work)
-
-    def station_transaction(self, work: Callable[[Session], T]) -> T:
-        """A station's upload: like `transaction`, bounded by station_statement_timeout_s on PostgreSQL."""
-        limit = self._station_timeout
-        if limit is None:
-            return self.transaction(work)
-
-        def bounded(session: Session) -> T:
-            session.execute(limit)
-            return work(session)
-
-        return self.transaction(bounded)
-
-    def read(self, work: Callable[[Connection], T]) -> T:
-        """Read-only work on an autocommit connection: no BEGIN/COMMIT round trips."""
-        return run_read_only(self.autocommit, work)
-
-    def status_read(self, work: Callable[[StatusReads], T]) -> T:
-        """Status lookups: psycopg directly on PostgreSQL (see services/status_reads.py), else Core."""
-        if self._pg_status is not None:
-            return self._pg_status.run(work)
-        return self.read(lambda connection: work(CoreStatusReads(connection)))
-
-    def authenticate(self, token: str) -> Principal:
-        now = self.clock()
-        cached = self.tokens.get(token, now)
-        if cached is not None:
-            return cached
-        principal, expires = self.transaction(lambda s: _resolve_with_expiry(s, token, now))
-        self.tokens.put(token, principal, expires)
-        return principal
-
-
-def _resolve_with_expiry(session: Session, token: str, now: datetime) -> tuple[Principal, datetime | None]:
-    from registry_service.models import ApiToken
-
-    principal = resolve_token(session, token, now)
-    api_token = session.get(ApiToken, principal.token_id)
-    return principal, api_token.expires_at if api_token else None
-
-
-def registry() -> Registry:
-    return current_app.extensions["registry"]  # type: ignore[no-any-return]
+__all__ = ["Clock", "Registry", "create_app", "registry", "utc_now"]
 
 
 def create_app(config: RegistryConfig, *, engine: Engine | None = None, clock: Clock = utc_now) -> Flask:
-    from registry_service.api import register_blueprints
-    from registry_service.api.status import StatusFastPath
-    from registry_service.dashboard import register_dashboard
-
     app = Flask("registry_service", static_folder=None)
     app.response_class = problems.TextSafeResponse  # an echoed lone surrogate cannot fail the answer
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["registry"] = registry = Registry(config, engine, clock)
+    app.extensions["registry"] = node = Registry(config, engine, clock)
     problems.register(app)
     request_guard.register(app)
     register_blueprints(app)
     register_dashboard(app, secret_key=config.dashboard_secret_key, secure_cookies=config.dashboard_secure_cookies)
-    app.wsgi_app = StatusFastPath(app.wsgi_app, registry)  # type: ignore[method-assign]
+    status.install(app, node)  # POST /api/v1/status: in the URL map, answered only in front of Flask
     return app

@@ -1,103 +1,25 @@
-"""Who is calling: bearer tokens resolved to a Principal, roles checked per endpoint, scope
-(the station or centre a credential belongs to) checked by the services.
-
-Resolved tokens are cached for a few seconds per node so a busy station's status checks do not
-each cost a token lookup; revoking clears this node's cache at once, other nodes within the TTL.
+"""Who is calling, in a Flask request: the bearer token of the request resolved to a Principal,
+roles checked per endpoint; scope (the station or centre a credential belongs to) is checked by the
+services, which take the Principal as a plain value (registry_service.principal, re-exported here).
 """
 
 from __future__ import annotations
 
 import functools
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 from flask import g, request
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from registry_service.errors import Forbidden, NotAuthenticated
-from registry_service.models import ApiToken, Role, User
-from registry_service.security import token_hash
+from registry_service.models import Role
+from registry_service.node import registry
+from registry_service.principal import Principal, TokenCache, principal_for_user, resolve_token
+
+__all__ = ["Principal", "TokenCache", "bearer_token", "bearer_token_in", "current", "principal_for_user", "resolve_token", "roles"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: int
-    username: str
-    role: Role
-    station_id: int | None
-    centre_id: int | None
-    token_id: int | None = None
-
-    def require_station(self, station_id: int) -> None:
-        if self.role is Role.STATION and self.station_id != station_id:
-            raise Forbidden("this credential belongs to another station")
-
-    def require_centre(self, centre_id: int) -> None:
-        if self.role is Role.CENTRE and self.centre_id != centre_id:
-            raise Forbidden("this credential belongs to another inspection centre")
-
-
-def principal_for_user(user: User, token_id: int | None = None) -> Principal:
-    return Principal(user.id, user.username, user.role, user.station_id, user.centre_id, token_id)
-
-
-def resolve_token(session: Session, token: str, now: datetime) -> Principal:
-    row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == token_hash(token))
-    ).first()
-    if row is None:
-        raise NotAuthenticated("unknown token")
-    api_token, user = row
-    if api_token.revoked_at is not None:
-        raise NotAuthenticated("this token was revoked")
-    if api_token.expires_at is not None and api_token.expires_at <= now:
-        raise NotAuthenticated("this token has expired")
-    if not user.active:
-        raise NotAuthenticated("this account is disabled")
-    return principal_for_user(user, api_token.id)
-
-
-class TokenCache:
-    """token hash -> (principal, expiry of the cache entry, token expiry)."""
-
-    def __init__(self, ttl_s: float) -> None:
-        self.ttl_s = ttl_s
-        self._entries: dict[str, tuple[Principal, float, datetime | None]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, token: str, now: datetime) -> Principal | None:
-        if self.ttl_s <= 0:
-            return None
-        with self._lock:
-            entry = self._entries.get(token_hash(token))
-        if entry is None or entry[1] < time.monotonic() or (entry[2] is not None and entry[2] <= now):
-            return None
-        return entry[0]
-
-    def put(self, token: str, principal: Principal, token_expires: datetime | None) -> None:
-        if self.ttl_s <= 0:
-            return
-        with self._lock:
-            if len(self._entries) > 100_000:
-                self._entries.clear()
-            self._entries[token_hash(token)] = (principal, time.monotonic() + self.ttl_s, token_expires)
-
-    def forget_token(self, token_id: int) -> None:
-        with self._lock:
-            for key in [k for k, v in self._entries.items() if v[0].token_id == token_id]:
-                del self._entries[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 def bearer_token() -> str:
@@ -125,8 +47,6 @@ def roles(*allowed: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            from registry_service.app import registry  # late: app imports the blueprints
-
             principal = registry().authenticate(bearer_token())
             if principal.role not in allowed:
                 raise Forbidden(f"role {principal.role.value} may not call this endpoint")

@@ -15,7 +15,7 @@ import threading
 from datetime import timedelta
 
 from list_signer.client import SignerClient
-from registry_service.app import Registry
+from registry_service.node import Registry
 from registry_service.services import status_lists
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,14 @@ bootstrap_apt_packages() {
   esac
 }
 
+# setup.cfg extras per profile; each profile installs from requirements/<profile>.lock.txt, which
+# scripts/lock.sh compiles from these. "runtime" is what a deployment installs (no dev tools) and
+# what the SBOM describes; only demo and test are bootstrapped here.
 bootstrap_pip_extras() {
   case "$1" in
     demo) echo "[nfc]" ;;
     test) echo "[dev,nfc,pcsc,postgres,station,signer]" ;;
+    runtime) echo "[nfc,pcsc,postgres,station,signer]" ;;
   esac
 }
 
@@ -47,18 +51,23 @@ bootstrap_install_apt() {
 }
 
 bootstrap_install_python() {
-  local extras stamp want
-  extras="$(bootstrap_pip_extras "$1")"
+  local lock stamp want
+  # Exact versions with hashes, so every machine installs the same bytes (docs/dependencies.md).
+  # scripts/lock.sh makes the lock from setup.cfg and the extras above; tests/test_lock_files.py
+  # fails when setup.cfg names a package the lock does not pin.
+  lock="$bootstrap_root/requirements/$1.lock.txt"
   if [ ! -x "$bootstrap_venv/bin/python" ]; then
     python3 -m venv "$bootstrap_venv"
   fi
-  # Reinstall only when the declared dependencies or the profile change.
-  want="$(cat "$bootstrap_root/setup.cfg" "$bootstrap_root/pyproject.toml" | sha256sum | cut -c1-16)-$1"
+  # Reinstall only when the declared dependencies, the lock or the profile change.
+  want="$(cat "$bootstrap_root/setup.cfg" "$bootstrap_root/pyproject.toml" "$lock" | sha256sum | cut -c1-16)-$1"
   stamp="$bootstrap_venv/.installed-$want"
   if [ ! -e "$stamp" ]; then
-    echo "bootstrap: installing the project into .venv (profile $1)"
+    echo "bootstrap: installing the project into .venv (profile $1, $(basename "$lock"))"
     "$bootstrap_venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    "$bootstrap_venv/bin/python" -m pip install -q --disable-pip-version-check -e "$bootstrap_root$extras"
+    "$bootstrap_venv/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
+    # The project itself, editable; its dependencies all came from the lock above.
+    "$bootstrap_venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$bootstrap_root"
     rm -f "$bootstrap_venv"/.installed-*
     touch "$stamp"
   fi

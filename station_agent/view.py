@@ -6,16 +6,43 @@ catalogues, in every language installed), so the page can switch language withou
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from station_agent.clock_offset import ClockOffset
+from station_agent.config import Policy, StationConfig
+from station_agent.faults import FaultBoard
+from station_agent.pump import PumpGuard
 from station_agent.reasons import texts_for
 from station_agent.session import CylinderResult, SessionState, VehicleSession
+from station_agent.sync import SyncWorker
 from tag_tools.labels import decision_text
 from tag_tools.verdict import Decision
 
-if TYPE_CHECKING:  # pragma: no cover
-    from station_agent.agent import Agent
+
+class ShownAgent(Protocol):
+    """What the view reads of the agent (station_agent.agent.Agent has it all).
+
+    A protocol rather than an import: the agent imports this module to render itself, so the view
+    names only the state it shows and the two modules do not import each other.
+    """
+
+    @property
+    def fault(self) -> str | None: ...
+
+    config: StationConfig
+    policy: Policy
+    pump: PumpGuard
+    faults: FaultBoard
+    clock_offset: ClockOffset
+    sync: SyncWorker | None
+    session: VehicleSession | None
+    reader_problem: str | None
+    attendant: str
+    recent: deque[str]
+    undelivered: int
+    version: int
 
 # Colour of the big panel: green fill, amber wait or warning, red stop.
 COLOURS = {
@@ -58,7 +85,7 @@ def cylinder_view(result: CylinderResult, refill_interval: timedelta | None = No
     }
 
 
-def _headline(agent: Agent, session: VehicleSession | None) -> tuple[str, str]:
+def _headline(agent: ShownAgent, session: VehicleSession | None) -> tuple[str, str]:
     if agent.fault is not None:
         return "fault", "red"
     if session is None:
@@ -71,7 +98,7 @@ def _headline(agent: Agent, session: VehicleSession | None) -> tuple[str, str]:
     return state.value, COLOURS[state]
 
 
-def snapshot(agent: Agent) -> dict[str, Any]:
+def snapshot(agent: ShownAgent) -> dict[str, Any]:
     session = agent.session
     key, colour = _headline(agent, session)
     sync = agent.sync.status if agent.sync is not None else None

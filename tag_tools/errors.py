@@ -5,11 +5,8 @@ that only know the builtin still catch it. Verification never raises these for b
 it turns them into reason codes; they surface only from tools and APIs used by people.
 """
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from tag_tools.status_list import StatusValue
-    from tag_tools.verdict import Reason
+from tag_tools.reason_codes import Reason
+from tag_tools.status_values import StatusValue
 
 
 class TagToolsError(Exception):
@@ -47,7 +44,7 @@ class NoRecordError(RecordFormatError):
 class RecordRejectedError(TagToolsError, ValueError):
     """A record is not authentic or not bound to this tag; `reason` is the verdict's reason code."""
 
-    def __init__(self, reason: "Reason", detail: str) -> None:
+    def __init__(self, reason: Reason, detail: str) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -72,7 +69,7 @@ class StatusIndexError(StatusListError, IndexError):
 class RevocationClearedError(StatusListError):
     """A new status list would lower an entry of the previous one (undo a revocation or supersession)."""
 
-    def __init__(self, index: int, before: "StatusValue | None", after: "StatusValue | None", detail: str) -> None:
+    def __init__(self, index: int, before: StatusValue | None, after: StatusValue | None, detail: str) -> None:
         super().__init__(detail)
         self.index = index
         self.before = before

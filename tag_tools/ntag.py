@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from tag_tools.verdict import Originality
+from tag_tools.chip_evidence import Originality
 
 log = logging.getLogger(__name__)
 

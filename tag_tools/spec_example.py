@@ -9,7 +9,7 @@ Run `python -m tag_tools.spec_example` to print the example sections.
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import cbor2
@@ -17,10 +17,41 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tag_tools import cbor_codec, ndef_record, pki, t2t_memory
+from tag_tools.claims import CylinderId, CylinderKind, CylinderRecord, InspectionResult
 from tag_tools.record import sign_record
-from tag_tools.testkit import TYPICAL_UID, typical_record
 
 EXAMPLE_TIME = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+TYPICAL_UID = bytes.fromhex("04A2C4D2E15A80")  # the example tag's UID
+
+
+def typical_record(uid: bytes, now: datetime, **overrides: Any) -> CylinderRecord:
+    """A taxi's CNG-2 cylinder inspected a month ago: Chinese plate, 17-character VIN, 20-character serial.
+
+    The example's claims; the tests (tests/testkit.py) start from the same record and override fields."""
+    inspected = now.date() - timedelta(days=30)
+    values: dict[str, Any] = dict(
+        serial="TH2019CNG2-000123456",
+        cylinder_id=CylinderId(country=156, issuer=4101, number=19012345),
+        manufacturer="TIANHAI",
+        kind=CylinderKind.CNG2,
+        working_pressure_dmpa=200,
+        water_capacity_dl=800,
+        manufactured=date(2019, 6, 1),
+        inspected=inspected,
+        result=InspectionResult.PASSED,
+        next_due=inspected + timedelta(days=3 * 365),
+        end_of_life=date(2034, 5, 31),
+        plate="豫A8M2K7",
+        vin="LSVAU2180N2183744",
+        vehicle_cylinders=1,
+        centre_id="ZZTJ01",
+        report_number="2026-004518",
+        sequence=3,
+        issued_at=now.replace(microsecond=0) - timedelta(days=30),
+        tag_uid=uid,
+    )
+    values.update(overrides)
+    return CylinderRecord(**values)
 
 
 def _seeded_key(label: str) -> ed25519.Ed25519PrivateKey:

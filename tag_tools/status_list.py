@@ -34,6 +34,7 @@ from tag_tools.errors import (
     StatusListRollbackError,
     StatusListStaleError,
 )
+from tag_tools.status_values import StatusValue as StatusValue  # re-exported: the list's values
 
 BITS = 2  # four values are all the project needs (see StatusValue); the draft allows 1, 2, 4 or 8
 PER_BYTE = 8 // BITS
@@ -46,20 +47,6 @@ ZLIB_LEVEL = 9
 SUBJECT_PREFIX = "tag:gcyl.org,2026:status-list:"  # RFC 4151 tag URI; the list id follows
 _SUBJECT = re.compile(re.escape(SUBJECT_PREFIX) + r"(0|[1-9][0-9]{0,4})")
 DEFAULT_CLOCK_SKEW = timedelta(minutes=10)
-
-
-class StatusValue(IntEnum):
-    """What a station does with a record, by its entry. Numeric order is severity order: the signer
-    only ever raises an entry, so a lower value replacing a higher one is refused.
-
-    0 and 1 are the draft's VALID and INVALID; 2 is its SUSPENDED, used here for "reported stolen"
-    (a recovered cylinder gets a new record and index, never its old bit back); 3 is the draft's
-    application-specific value, used for condemned or scrapped cylinders."""
-
-    VALID = 0
-    SUPERSEDED = 1
-    REVOKED_STOLEN = 2
-    REVOKED_SCRAPPED = 3
 
 
 _VALUES = tuple(StatusValue)

@@ -8,13 +8,14 @@ the two equal.
 """
 
 from dataclasses import dataclass
-from enum import Enum, StrEnum
-from typing import TYPE_CHECKING
+from enum import StrEnum
 
+from tag_tools.chip_evidence import ChipEvidence, Originality
+from tag_tools.claims import CylinderRecord
 from tag_tools.reason_catalogue import Origin, Severity, catalogue
+from tag_tools.reason_codes import Reason
 
-if TYPE_CHECKING:  # pragma: no cover - import only for the type checker
-    from tag_tools.claims import CylinderRecord
+__all__ = ["WARNING_REASONS", "ChipEvidence", "Decision", "Originality", "Reason", "Verdict"]
 
 
 class Decision(StrEnum):
@@ -23,50 +24,8 @@ class Decision(StrEnum):
     REFUSE = "refuse"
 
 
-class Reason(StrEnum):
-    """Why a record was refused or warned about."""
-
-    NO_RECORD = "no_record"
-    MALFORMED = "malformed"
-    UNSUPPORTED_VERSION = "unsupported_version"
-    UNKNOWN_SIGNER = "unknown_signer"
-    BAD_SIGNATURE = "bad_signature"
-    SIGNER_REVOKED = "signer_revoked"
-    SIGNER_NOT_VALID_AT_ISSUE = "signer_not_valid_at_issue"
-    TRUST_LIST_STALE = "trust_list_stale"
-    TRUST_LIST_NOT_AUTHENTIC = "trust_list_not_authentic"
-    ISSUED_IN_FUTURE = "issued_in_future"
-    UID_MISMATCH = "uid_mismatch"
-    INSPECTION_OVERDUE = "inspection_overdue"
-    INSPECTION_FAILED = "inspection_failed"
-    PAST_SERVICE_LIFE = "past_service_life"
-    CYLINDER_REVOKED = "cylinder_revoked"
-    RECORD_SUPERSEDED = "record_superseded"
-    CHIP_NOT_GENUINE = "chip_not_genuine"
-    # Warnings: the fill may go ahead, the attendant is told.
-    DUE_SOON = "due_soon"
-    CHIP_NOT_GENUINE_WARNING = "chip_not_genuine_warning"
-
-
 # Reasons that only warn: the catalogue's severity says which.
 WARNING_REASONS = frozenset(Reason(code) for code in catalogue().codes_where(severity=Severity.WARNING, origin=Origin.VERIFIER))
-
-
-class Originality(Enum):
-    """Result of the chip's NXP originality-signature check, when the reader could run it."""
-
-    GENUINE = "genuine"
-    NOT_GENUINE = "not_genuine"
-    NOT_AVAILABLE = "not_available"
-
-
-@dataclass(frozen=True)
-class ChipEvidence:
-    """What the reader learnt about the chip itself, besides its memory."""
-
-    originality: Originality = Originality.NOT_AVAILABLE
-    chip: str | None = None  # "NTAG215", ...
-    read_counter: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +37,7 @@ class Verdict:
 
     decision: Decision
     reasons: tuple[Reason, ...] = ()
-    record: "CylinderRecord | None" = None
+    record: CylinderRecord | None = None
     signer_centre_id: str | None = None
     detail: str = ""
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tag_tools.testkit import TYPICAL_UID, TestPki
+from tests.testkit import TYPICAL_UID, TestPki
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from registry_service.api import event_filter, parse
 from registry_service.api.common import created, csv_response, now, tx
-from registry_service.app import registry
 from registry_service.auth import current, roles
 from registry_service.errors import InvalidInput, NotFound
 from registry_service.models import CentreCertificate, InspectionCentre, Outcome, Role
+from registry_service.node import registry
 from registry_service.services import clones, places, queries, station_faults
 
 blueprint = Blueprint("bureau", __name__)

@@ -10,10 +10,10 @@ from flask import Blueprint, Response, jsonify
 
 from registry_service.api import parse
 from registry_service.api.common import created, now, tx
-from registry_service.app import registry
 from registry_service.auth import current, roles
 from registry_service.errors import InvalidInput
 from registry_service.models import Cylinder, Revocation, RevocationKind, Role
+from registry_service.node import registry
 from registry_service.services import cylinders, inspections
 
 blueprint = Blueprint("centres", __name__)

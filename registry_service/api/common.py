@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from flask import Response, jsonify
 from sqlalchemy.orm import Session
 
-from registry_service.app import registry
+from registry_service.node import registry
 
 T = TypeVar("T")
 

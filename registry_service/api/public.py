@@ -7,10 +7,10 @@ from sqlalchemy import text
 
 from registry_service.api import parse
 from registry_service.api.common import created, now, tx
-from registry_service.app import registry
 from registry_service.auth import current, roles
 from registry_service.errors import NotFound
 from registry_service.models import Role
+from registry_service.node import registry
 from registry_service.services import accounts
 from registry_service.services.login_throttle import DEFAULT_POLICY, POLICY_EXTENSION
 

@@ -1,5 +1,5 @@
-"""Stations: cylinder status (one request per vehicle), scan-event batches, fault reports, the
-trust list and the revocation delta feed."""
+"""Stations: scan-event batches, fault reports, the trust list and the revocation delta feed. The
+cylinder status (one request per vehicle) is api/status.py's, answered in front of Flask."""
 
 from __future__ import annotations
 
@@ -8,26 +8,14 @@ from flask import Blueprint, Response, jsonify, request
 from registry_service.api import fault_reports, parse, wire_time
 from registry_service.api.common import now, station_tx, tx
 from registry_service.api.event_input import parse_event
-from registry_service.api.status import STATUS_ROLES, answer_status
-from registry_service.app import registry
 from registry_service.auth import current, roles
 from registry_service.errors import InvalidInput
 from registry_service.models import Role
+from registry_service.node import registry
 from registry_service.services import cylinders, events, station_faults, trust
 from registry_service.services.places import station_by_code
 
 blueprint = Blueprint("stations", __name__)
-
-
-@blueprint.post("/status")
-def status() -> Response:
-    """Answered by api.status.StatusFastPath before Flask sees the request; this route keeps the
-    endpoint in the URL map and answers the same way if the app is mounted without that middleware."""
-    code, headers, body = answer_status(registry(), request.environ)
-    return Response(body, status=code, headers=headers)
-
-
-status.allowed_roles = STATUS_ROLES  # type: ignore[attr-defined]  # what @roles records, for the URL-map test
 
 
 @blueprint.post("/stations/<station_code>/scan-events")

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from registry_service.app import Registry, registry
 from registry_service.auth import Principal
 from registry_service.dashboard import i18n, server_sessions
 from registry_service.dashboard.charts import daily_chart, stacked_bar
@@ -24,6 +23,7 @@ from registry_service.dashboard.signin import CSRF_FIELD, SESSION_ID, SignInRefu
 from registry_service.dashboard.signin import sign_in as check_sign_in
 from registry_service.errors import Forbidden, InvalidInput, NotFound, RegistryError
 from registry_service.models import Role
+from registry_service.node import Registry, registry
 from registry_service.services.login_throttle import DEFAULT_POLICY, POLICY_EXTENSION, ThrottlePolicy
 
 log = logging.getLogger(__name__)

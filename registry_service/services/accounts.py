@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from registry_service.auth import Principal, principal_for_user
 from registry_service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from registry_service.models import ApiToken, InspectionCentre, Role, Station, User
+from registry_service.principal import Principal, principal_for_user
 from registry_service.security import check_password_in_constant_time, hash_password, new_token, rehashed, token_hash
 from registry_service.services import audit, login_throttle
 from registry_service.services.login_throttle import DEFAULT_POLICY, Attempt, LoginLocked, ThrottlePolicy

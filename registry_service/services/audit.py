@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from registry_service.auth import Principal
 from registry_service.models import AuditEntry
+from registry_service.principal import Principal
 
 
 def record(

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry_service.auth import Principal
 from registry_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry_service.models import (
     CondemnationReversal,
@@ -24,6 +23,7 @@ from registry_service.models import (
     RevocationKind,
     Role,
 )
+from registry_service.principal import Principal
 from registry_service.services import audit, status_indexes
 from registry_service.services.status_reads import StatusReads, StatusRow
 from tag_tools import rules

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry_service.auth import Principal
 from registry_service.errors import Conflict, Forbidden, RecordRejected
 from registry_service.models import (
     CentreCertificate,
@@ -33,6 +32,7 @@ from registry_service.models import (
     Role,
     Vehicle,
 )
+from registry_service.principal import Principal
 from registry_service.services import audit, status_indexes
 from registry_service.services.cylinders import pending_reversal, revoke
 from registry_service.services.registration import canonical

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry_service.auth import Principal
 from registry_service.errors import Conflict, InvalidInput, NotFound
 from registry_service.models import InspectionCentre, Pump, Region, RegionLevel, Station
+from registry_service.principal import Principal
 from registry_service.services import audit
 
 _CHILD_LEVEL = {

@@ -18,9 +18,9 @@ from datetime import datetime
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from registry_service.auth import Principal
 from registry_service.errors import Conflict, InvalidInput, NotFound, RecordRejected
 from registry_service.models import InspectionCentre, RevocationKind, StatusEntry, StatusIndexBlock
+from registry_service.principal import Principal
 from registry_service.services import audit
 from tag_tools.claims import StatusReference
 from tag_tools.status_list import MAX_INDEXES, MAX_LIST_ID, StatusValue

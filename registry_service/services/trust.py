@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry_service.auth import Principal
 from registry_service.errors import Conflict, NotFound, RecordRejected, ServiceUnavailable
 from registry_service.models import CentreCertificate, InspectionCentre, TrustListPublication
+from registry_service.principal import Principal
 from registry_service.services import audit
 from tag_tools import pki
 from tag_tools.errors import TagToolsError

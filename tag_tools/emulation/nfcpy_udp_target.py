@@ -47,6 +47,12 @@ class UdpTagTarget:
         emulator.power_on()
         self.emulator = emulator
 
+    def empty(self) -> None:
+        """Take the tag out of the field: a removed chip with the same UID answers nothing."""
+        nobody = NtagEmulator.blank(self.emulator.uid)
+        nobody.removed = True
+        self.replace_emulator(nobody)
+
     def start(self, ready_timeout: float = 5.0) -> UdpTagTarget:
         """Serve in a thread; returns once the socket is bound, so a reader's first frame is not lost."""
         self._thread = threading.Thread(target=self.serve, name=f"udp-tag-{self.port}", daemon=True)

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from tag_tools.chip_evidence import ChipEvidence, Originality
 from tag_tools.ntag import NXP_NTAG21X_PUBLIC_KEY
-from tag_tools.verdict import ChipEvidence, Originality
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from tag_tools import ntag
+from tag_tools.chip_evidence import Originality
 from tag_tools.errors import RecordFormatError
 from tag_tools.ntag import ChipModel
 from tag_tools.readers.base import ReadOptions, TagRead, Transport, WriteResult
@@ -38,7 +39,6 @@ from tag_tools.t2t_memory import (
     pages_for,
     parse_capability_container,
 )
-from tag_tools.verdict import Originality
 
 log = logging.getLogger(__name__)
 

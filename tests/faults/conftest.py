@@ -17,14 +17,14 @@ import pytest
 
 from tag_tools import ntag
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.emulation.rigs import Rig, UdpRig
-from tag_tools.testkit import TestPki
 from tests.faults.processes import AgentProcess, Outbox, RegistryProcess
 from tests.faults.proxy import HostileProxy
 from tests.faults.relay import RelayModule
 from tests.faults.station import FILL_TIMEOUT_S, Pump, write_config
 from tests.peers import peer_unavailable
+from tests.rigs import Rig, UdpRig
 from tests.station_agent.registry_peer import RegistryPeer, database_url
+from tests.testkit import TestPki
 
 PARKING_UID = bytes.fromhex("04000000000003")
 

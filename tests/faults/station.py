@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.emulation.rigs import Rig
-from tag_tools.testkit import TestPki
 from tests.faults.processes import AgentProcess, Outbox, RegistryProcess, wait_for
 from tests.faults.relay import RelayModule, Window
+from tests.rigs import Rig
 from tests.station_agent.conftest import config_document
 from tests.station_agent.e2e import Vehicle, emulated_tag, new_vehicle
+from tests.testkit import TestPki
 
 BUDGET_MS = 300
 FILL_TIMEOUT_S = 20.0

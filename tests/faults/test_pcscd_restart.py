@@ -11,12 +11,12 @@ from collections.abc import Iterator
 import pytest
 
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.emulation.pcscd_peer import PcscdWithVpcd
-from tag_tools.emulation.rigs import VpcdRig
 from tests.faults.conftest import PARKING_UID, MakePump
 from tests.faults.processes import wait_for
 from tests.faults.station import wait_pump
+from tests.pcscd_peer import PcscdWithVpcd
 from tests.peers import peer_unavailable
+from tests.rigs import VpcdRig
 
 TURN_S = 120.0  # pcscd is machine-wide: wait this long for another session's turn to end
 REOPEN_S = 15.0  # how long the agent may take to find the restarted pcscd (its back-off)

@@ -17,7 +17,7 @@ from list_signer.client import SignerClient
 from tag_tools import crypto, pki
 from tag_tools.keys import write_private_key, write_public_file
 from tag_tools.status_list import StatusArray, StatusValue
-from tag_tools.testkit import TestPki
+from tests.testkit import TestPki
 
 PASSPHRASE = "signer test passphrase"
 SIGNER = [sys.executable, "-m", "list_signer.cli"]

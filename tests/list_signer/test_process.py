@@ -12,9 +12,9 @@ from list_signer.errors import Refusal, RefusedError
 from tag_tools import cose, crypto, pki
 from tag_tools.errors import StatusListError, StatusListRollbackError
 from tag_tools.status_list import StatusList, StatusValue, build_status_list, parse_status_list
-from tag_tools.testkit import TestPki
 from tag_tools.trustlist import RevocationReason, RevokedSigner, check_succession, parse_trust_list
 from tests.list_signer.conftest import start_signer, statuses
+from tests.testkit import TestPki
 
 LIST = 7
 TTL = timedelta(hours=1)

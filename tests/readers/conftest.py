@@ -15,8 +15,8 @@ import pytest
 
 from tag_tools import ntag
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.emulation.rigs import Rig, UdpRig, VpcdRig
 from tests.peers import peer_unavailable
+from tests.rigs import Rig, UdpRig, VpcdRig
 
 PARKING_UID = bytes.fromhex("04000000000001")
 

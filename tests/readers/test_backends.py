@@ -12,7 +12,6 @@ import pytest
 
 from tag_tools import ntag
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.emulation.rigs import Rig
 from tag_tools.readers import ReadOptions, open_reader
 from tag_tools.readers.errors import (
     MultipleTagsError,
@@ -28,8 +27,9 @@ from tag_tools.readers.errors import (
     WaitCancelled,
 )
 from tag_tools.readers.ntag_protocol import nak_code
-from tag_tools.testkit import TestPki
 from tag_tools.verdict import Decision, Originality, Reason
+from tests.rigs import Rig
+from tests.testkit import TestPki
 
 TIMEOUT = 10.0
 OTHER_UID = bytes.fromhex("04B1C2D3E4F501")

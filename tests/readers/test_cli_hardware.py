@@ -15,8 +15,8 @@ from tag_tools.cli.exit_codes import ExitCode
 from tag_tools.cli.main import main
 from tag_tools.emulation.image import TagImage, load_image, save_image
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.emulation.rigs import Rig, free_udp_port
-from tag_tools.testkit import TestPki
+from tests.rigs import Rig, free_udp_port
+from tests.testkit import TestPki
 
 ROOT = Path(__file__).parents[2]
 

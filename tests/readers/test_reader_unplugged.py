@@ -5,10 +5,10 @@ import errno
 import pytest
 
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.emulation.rigs import UdpRig, VpcdRig
 from tag_tools.readers import open_reader
 from tag_tools.readers.errors import ReaderNotFoundError
 from tests.peers import peer_unavailable
+from tests.rigs import UdpRig, VpcdRig
 
 UID = bytes.fromhex("04A2C4D2E15A80")
 

@@ -82,7 +82,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def pki(clock: Clock):  # type: ignore[no-untyped-def]
-    from tag_tools.testkit import TestPki
+    from tests.testkit import TestPki
 
     return TestPki.create(clock.now)
 

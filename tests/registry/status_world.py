@@ -20,8 +20,8 @@ from tag_tools import pki as tag_pki
 from tag_tools.claims import CylinderId
 from tag_tools.cli.main import main as cylinder_tag
 from tag_tools.keys import write_private_key, write_public_file
-from tag_tools.testkit import TestPki, typical_record
 from tests.registry.conftest import Clock
+from tests.testkit import TestPki, typical_record
 
 CENTRE_PASSPHRASE = "centre passphrase for status tests"
 

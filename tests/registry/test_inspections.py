@@ -3,7 +3,7 @@
 import base64
 from datetime import timedelta
 
-from tag_tools.testkit import TestPki
+from tests.testkit import TestPki
 
 UID = bytes.fromhex("04A2C4D2E15A80")
 

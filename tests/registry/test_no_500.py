@@ -47,9 +47,9 @@ from registry_service.models import Cylinder, Role, Station, Vehicle
 from registry_service.seed import DemoShape, seed_demo
 from registry_service.services import accounts, places
 from tag_tools.passwords import CHEAP_FOR_TESTS
-from tag_tools.testkit import TestPki
 from tests.registry.conftest import Clock
 from tests.registry.pg_cluster import create_database, drop_database
+from tests.testkit import TestPki
 
 SPEC = yaml.safe_load((Path(__file__).parents[2] / "schemas" / "registry-api.yaml").read_text())
 TODAY = date(2026, 11, 22)

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tag_tools import rules
-from tag_tools.testkit import TYPICAL_UID
 from tag_tools.verify import VerificationPolicy
 from tests.registry.helpers import add_vehicle
+from tests.testkit import TYPICAL_UID
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-CYLINDER = "156-4101-19012345"  # tag_tools.testkit.typical_record's
+CYLINDER = "156-4101-19012345"  # tests.testkit.typical_record's
 DATE_REASONS = {"inspection_overdue", "past_service_life", "due_soon"}
 
 

@@ -1,5 +1,5 @@
 """The status endpoint's fast path (api/status.py) and its two ways of reading (services/status_reads.py):
-the WSGI fast path and the Flask route wrap the same answer identically, and on PostgreSQL the
+only the WSGI fast path answers while the route stays in the URL map, and on PostgreSQL the
 libpq reads return exactly the rows SQLAlchemy Core returns."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from werkzeug.test import Client
 
 from registry_service.config import RegistryConfig
 from registry_service.services.status_reads import CoreStatusReads, ThreadLocalPg
@@ -55,20 +54,42 @@ REQUESTS = [
 
 
 @pytest.mark.parametrize(("caller", "body", "content_type"), REQUESTS)
-def test_fast_path_answers_as_the_flask_route(app, world, caller, body, content_type) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_fast_path_answers(app, world, caller, body, content_type) -> None:  # type: ignore[no-untyped-def]
+    """Through the test client (the app's whole WSGI stack, as in production) Flask never starts a
+    request for the status endpoint: every answer, problems included, is the fast path's."""
     _fleet(world)
     import json
 
+    from flask import request_started
+
     headers = {**(world.auth(caller) if caller else {}), "Content-Type": content_type}
     data = json.dumps(body, ensure_ascii=False).encode()
-    fast = Client(app.wsgi_app).post("/api/v1/status", data=data, headers=headers)
+    flask_requests: list[str] = []
+
+    def started(sender, **extra) -> None:  # type: ignore[no-untyped-def]
+        flask_requests.append("started")
+
+    with request_started.connected_to(started, app):
+        answer = app.test_client().post("/api/v1/status", data=data, headers=headers)
+        assert app.test_client().get("/api/v1/trust-list").status_code  # the spy does see Flask requests
+    assert flask_requests == ["started"]
+    assert answer.status_code < 500
+    assert answer.headers["Content-Type"].startswith(("application/json", "application/problem+json"))
+    assert int(answer.headers["Content-Length"]) == len(answer.data)
+
+
+def test_the_route_table_lists_status_but_its_view_never_answers(app) -> None:  # type: ignore[no-untyped-def]
+    """The endpoint is in the URL map with its roles (OpenAPI, schemathesis and the authorisation
+    matrix read it there), and its view is not a second way to answer: it refuses to run."""
+    from registry_service.api.status import STATUS_ROLES
+
+    (rule,) = [r for r in app.url_map.iter_rules() if r.rule == "/api/v1/status"]
+    assert "POST" in rule.methods
+    view = app.view_functions[rule.endpoint]
+    assert view.allowed_roles == STATUS_ROLES
+    with pytest.raises(RuntimeError, match="fast path"):
+        view()
     assert type(app.wsgi_app).__name__ == "StatusFastPath"
-    flask_only = Client(app.wsgi_app.flask_wsgi_app).post("/api/v1/status", data=data, headers=headers)
-    assert fast.status_code == flask_only.status_code
-    assert fast.headers["Content-Type"] == flask_only.headers["Content-Type"]
-    assert fast.headers.get("WWW-Authenticate") == flask_only.headers.get("WWW-Authenticate")
-    assert json.loads(fast.data) == json.loads(flask_only.data)
-    assert int(fast.headers["Content-Length"]) == len(fast.data)
 
 
 def test_fast_path_statuses_and_problems(client, world) -> None:  # type: ignore[no-untyped-def]

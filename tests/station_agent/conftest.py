@@ -17,10 +17,10 @@ from station_agent.passwords import hash_password
 from station_agent.sync import TrustCache
 from station_agent.tagsource import TagReading
 from tag_tools.claims import CylinderId
-from tag_tools.testkit import TestPki
 from tests.peers import peer_unavailable
 from tests.station_agent.fakes import Clock, FakeRegistry
 from tests.station_agent.modbus_peer import ModbusPeer
+from tests.testkit import TestPki
 
 SUPERVISOR_PASSWORD = "correct horse battery"
 _HASH: list[str] = []
@@ -79,6 +79,12 @@ class Station:
 
     def pump_commands(self) -> list[bool]:
         return [c.enabled for c in self.interlock.commands]
+
+    def pump_changes(self) -> list[bool]:
+        """The commands with repeats folded: a heartbeat may re-send the state it already holds
+        (at any moment under load), which is not a change of what the pump does."""
+        commands = self.pump_commands()
+        return [enabled for i, enabled in enumerate(commands) if i == 0 or enabled != commands[i - 1]]
 
 
 def vehicle_claims(index: int, count: int = 1, plate: str = "豫A8M2K7", **claims: Any) -> dict[str, Any]:

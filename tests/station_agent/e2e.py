@@ -20,9 +20,9 @@ from station_agent.tagsource import TagSource
 from tag_tools import ntag, t2t_memory
 from tag_tools.claims import CylinderId
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.testkit import TestPki
 from tests.station_agent.conftest import config_document
 from tests.station_agent.registry_peer import RegistryPeer
+from tests.testkit import TestPki
 
 WAIT_S = 20.0
 

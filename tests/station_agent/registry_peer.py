@@ -27,8 +27,8 @@ from registry_service.models.cylinders import RevocationKind
 from registry_service.models.events import ScanEvent
 from registry_service.services import accounts, cylinders, places, trust
 from registry_service.services.registration import CylinderIn, upsert_cylinder, upsert_vehicle
-from tag_tools.testkit import TestPki
 from tests.registry.pg_cluster import create_database, drop_database, free_port
+from tests.testkit import TestPki
 
 STATION = "ST-JS-01"
 

@@ -17,7 +17,7 @@ def test_allowed_vehicle_enables_pump_then_fill_done_disables(make_station) -> N
     station = make_station()
     result = station.read(uid_for(0), **vehicle_claims(0))
     assert result.decision == "allow" and result.online
-    assert station.agent.pump.enabled and station.pump_commands() == [False, True]
+    assert station.agent.pump.enabled and station.pump_changes() == [False, True]
     station.agent.end_fill()
     assert not station.agent.pump.enabled and station.pump_commands()[-1] is False
     assert station.agent.session is not None and station.agent.session.state is SessionState.DONE
@@ -176,7 +176,7 @@ def test_rereading_a_cylinder_during_its_own_fill_keeps_the_pump_on(make_station
     station.clock.advance(seconds=20)
     again = station.read(uid_for(0), **vehicle_claims(0))
     assert again.decision == "allow" and station.agent.pump.enabled
-    assert station.pump_commands() == [False, True]
+    assert station.pump_changes() == [False, True]
 
 
 def test_a_refusal_sticks_when_the_same_cylinder_is_reread_offline(make_station) -> None:  # type: ignore[no-untyped-def]

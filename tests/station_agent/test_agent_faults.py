@@ -17,9 +17,9 @@ from station_agent.interlock import Interlock
 from station_agent.outbox import Outbox
 from station_agent.session import SessionState
 from station_agent.sync import SyncWorker, TrustCache
-from tag_tools.testkit import TestPki
 from tests.station_agent.conftest import uid_for, vehicle_claims
 from tests.station_agent.fakes import FakeRegistry
+from tests.testkit import TestPki
 
 
 class RelayModule(Interlock):

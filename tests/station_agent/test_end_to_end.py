@@ -14,7 +14,6 @@ from station_agent.tagsource import FakeTagSource, ReaderTagSource
 from tag_tools import ntag
 from tag_tools.emulation.ntag_emulator import NtagEmulator
 from tag_tools.readers import ReadOptions
-from tag_tools.testkit import TestPki
 from tag_tools.verdict import ChipEvidence, Originality
 from tests.peers import peer_unavailable
 from tests.station_agent.conftest import SUPERVISOR_PASSWORD
@@ -22,6 +21,7 @@ from tests.station_agent.e2e import OVERDUE, PAST_LIFE, RunningAgent, emulated_t
 from tests.station_agent.fakes import Clock
 from tests.station_agent.modbus_peer import ModbusPeer
 from tests.station_agent.registry_peer import RegistryPeer, database_url
+from tests.testkit import TestPki
 
 COIL = 5
 PARKING_UID = bytes.fromhex("04000000000002")
@@ -42,7 +42,7 @@ def originality_keys() -> tuple[bytes, bytes]:
 
 @pytest.fixture(scope="module")
 def rig(request: pytest.FixtureRequest) -> Iterator[Any]:
-    from tag_tools.emulation.rigs import UdpRig, VpcdRig
+    from tests.rigs import UdpRig, VpcdRig
 
     try:
         if request.param == "nfcpy-udp":

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from station_agent.outbox import Outbox
-from tag_tools.testkit import TestPki
 from tests.station_agent.e2e import new_vehicle, until
 from tests.station_agent.registry_peer import RegistryPeer, database_url
+from tests.testkit import TestPki
 
 READS = 1000
 KILL_AFTER = 300

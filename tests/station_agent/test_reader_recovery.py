@@ -144,7 +144,7 @@ def started(kind: str) -> Iterator[Any]:
     """A reader rig of its own (not the module-wide one of tests/readers): these tests break it."""
     import importlib
 
-    from tag_tools.emulation.rigs import UdpRig, VpcdRig
+    from tests.rigs import UdpRig, VpcdRig
 
     rig = VpcdRig() if kind == "pcsc" else UdpRig()
     try:

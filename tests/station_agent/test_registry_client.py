@@ -16,10 +16,10 @@ import pytest
 
 from station_agent.errors import RegistryRejected, RegistryUnavailable
 from station_agent.registry_client import HttpRegistryClient
-from tag_tools.testkit import TestPki
 from tests.station_agent.conftest import uid_for, vehicle_claims
 from tests.station_agent.e2e import new_vehicle
 from tests.station_agent.registry_peer import RegistryPeer, database_url
+from tests.testkit import TestPki
 
 
 @pytest.fixture(scope="module")

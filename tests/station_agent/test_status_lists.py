@@ -11,9 +11,9 @@ from station_agent.sync import SyncWorker, TrustCache
 from tag_tools import crypto
 from tag_tools.claims import StatusReference
 from tag_tools.status_list import StatusArray, StatusList, StatusValue, build_status_list
-from tag_tools.testkit import TestPki
 from tests.station_agent.conftest import uid_for, vehicle_claims
 from tests.station_agent.fakes import FakeRegistry
+from tests.testkit import TestPki
 
 
 def signed(pki_: TestPki, sequence: int, values: dict[int, StatusValue], key: crypto.PrivateKey | None = None,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from station_agent.outbox import Outbox
 from station_agent.sync import SyncWorker, TrustCache
-from tag_tools.testkit import TestPki
 from tag_tools.trustlist import TrustList, build_trust_list
 from tests.station_agent.fakes import FakeRegistry
+from tests.testkit import TestPki
 
 
 def signed_list(pki: TestPki, sequence: int) -> bytes:

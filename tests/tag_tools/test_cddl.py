@@ -16,8 +16,8 @@ import pytest
 
 from tag_tools import cbor_codec, cose, crypto, ndef_record, pki
 from tag_tools.claims import CylinderKind, Key
-from tag_tools.testkit import TestPki, typical_record
 from tests.peers import peer_unavailable
+from tests.testkit import TestPki, typical_record
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"

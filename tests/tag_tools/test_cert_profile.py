@@ -19,10 +19,10 @@ from tag_tools import cbor_codec, cert_profile, cose, crypto, pki, spec_example
 from tag_tools.cert_profile import Clause, ProfileError
 from tag_tools.errors import InputError, TrustError
 from tag_tools.record import sign_record
-from tag_tools.testkit import TestPki, typical_record
 from tag_tools.trustlist import TrustList, TrustStore, build_trust_list, parse_trust_list
 from tag_tools.verdict import Decision, Reason
 from tag_tools.verify import verify_tag
+from tests.testkit import TestPki, typical_record
 
 REC, LIST = pki.OID_TAG_RECORD_SIGNING, pki.OID_LIST_SIGNING
 BC, KU, EKU = ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE, ExtensionOID.EXTENDED_KEY_USAGE

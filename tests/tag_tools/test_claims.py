@@ -5,7 +5,7 @@ import pytest
 from tag_tools import cbor_codec
 from tag_tools.claims import CylinderId, CylinderKind, CylinderRecord, InspectionResult, Key
 from tag_tools.errors import RecordFormatError, UnsupportedVersionError
-from tag_tools.testkit import typical_record
+from tests.testkit import typical_record
 
 
 def test_round_trip_through_cbor(now, uid):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tag_tools.testkit import TYPICAL_UID, typical_record
+from tests.testkit import TYPICAL_UID, typical_record
 
 ROOT_SECRET = "root-secret-DO-NOT-PRINT-7f3a"
 CENTRE_SECRET = "centre-secret-DO-NOT-PRINT-91c2"

@@ -12,7 +12,7 @@ from tag_tools.claims import CylinderRecord
 from tag_tools.errors import InputError
 from tag_tools.fields import FieldError
 from tag_tools.identifiers import IdentifierError
-from tag_tools.testkit import typical_record
+from tests.testkit import typical_record
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tag_tools import crypto, pki
 from tag_tools.errors import InputError, TrustError
-from tag_tools.testkit import TestPki
+from tests.testkit import TestPki
 
 
 def test_centre_certificate_carries_identity_and_limited_usage(test_pki):

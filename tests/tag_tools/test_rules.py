@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tag_tools import rules
-from tag_tools.testkit import TYPICAL_UID, TestPki
 from tag_tools.verdict import Decision, Reason
 from tag_tools.verify import VerificationPolicy
+from tests.testkit import TYPICAL_UID, TestPki
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 22)

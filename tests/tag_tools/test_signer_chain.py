@@ -9,7 +9,6 @@ from cryptography import x509
 
 from tag_tools import cbor_codec, cose, crypto, pki
 from tag_tools.errors import RecordFormatError, TrustError
-from tag_tools.testkit import TestPki
 from tag_tools.trustlist import (
     RevocationReason,
     RevokedSigner,
@@ -19,6 +18,7 @@ from tag_tools.trustlist import (
     check_trust_list_follows,
     parse_trust_list,
 )
+from tests.testkit import TestPki
 
 
 def new_signer(p: TestPki, issued, valid_days: int = 90, algorithm=crypto.Algorithm.EDDSA):

@@ -35,9 +35,9 @@ from tag_tools.status_list import (
     parse_status_list,
     subject_of,
 )
-from tag_tools.testkit import typical_record
 from tag_tools.verdict import Decision
 from tests.tag_tools.test_cddl import zcbor_validate
+from tests.testkit import typical_record
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 FUZZ = settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -4,9 +4,9 @@ import pytest
 
 from tag_tools import pki
 from tag_tools.errors import TrustError
-from tag_tools.testkit import TestPki
 from tag_tools.trustlist import RevocationReason, RevokedSigner, TrustList, TrustStore, build_trust_list, parse_trust_list
 from tag_tools.verdict import Reason
+from tests.testkit import TestPki
 
 
 def make(p: TestPki, now, **changes) -> bytes:

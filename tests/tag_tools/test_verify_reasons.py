@@ -11,10 +11,10 @@ from tag_tools import cbor_codec, cose, crypto, ndef_record, pki, t2t_memory
 from tag_tools.claims import InspectionResult, Key
 from tag_tools.errors import RecordRejectedError
 from tag_tools.revocations import CylinderRevocation, Revocations
-from tag_tools.testkit import TestPki, typical_record
 from tag_tools.trustlist import RevocationReason, RevokedSigner, TrustList, TrustStore, build_trust_list
 from tag_tools.verdict import ChipEvidence, Decision, Originality, Reason, Verdict
 from tag_tools.verify import TagMemory, VerificationPolicy, authenticate_record, verify_tag
+from tests.testkit import TestPki, typical_record
 
 
 def raw_signed(claims: dict, key: crypto.PrivateKey, certificate) -> bytes:

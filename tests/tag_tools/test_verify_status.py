@@ -11,8 +11,8 @@ import pytest
 from tag_tools.claims import StatusReference
 from tag_tools.revocations import CylinderRevocation, Revocations
 from tag_tools.status_list import StatusArray, StatusList, StatusValue, build_status_list, parse_status_list
-from tag_tools.testkit import TestPki
 from tag_tools.verify import verify_tag
+from tests.testkit import TestPki
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
 

@@ -1,4 +1,4 @@
-"""Start pcscd with the vsmartcard-vpcd driver on a chosen port, for tests, benchmarks and demos.
+"""Start pcscd with the vsmartcard-vpcd driver on a chosen port, for tests and benchmarks.
 
 pcscd is a system-wide daemon (its socket is /run/pcscd/pcscd.comm), so only one can run: this
 starts it in the foreground with a private reader.conf.d that points vpcd at `port` (vpcd opens

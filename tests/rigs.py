@@ -1,4 +1,5 @@
-"""A reader with an emulated tag on it, for each real stack: what tests and the benchmark share.
+"""A reader with an emulated tag on it, for each real stack: what tests and the benchmark share
+(test tooling: not installed with the product; the demo drives UdpTagTarget itself).
 
     with UdpRig() as rig:                 # nfcpy udp driver, emulator on its listen side
         rig.present(emulator)
@@ -19,8 +20,8 @@ from abc import ABC, abstractmethod
 
 from tag_tools.emulation.nfcpy_udp_target import UdpTagTarget
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.emulation.pcscd_peer import READER_NAME, PcscdWithVpcd, PeerError
 from tag_tools.emulation.vpcd_card import ULTRALIGHT_ATR, VpcdCard
+from tests.pcscd_peer import READER_NAME, PcscdWithVpcd, PeerError
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,7 @@ class UdpRig(Rig):
 
     def empty(self) -> None:
         assert self.target is not None
-        nobody = NtagEmulator.blank(self.target.emulator.uid)
-        nobody.removed = True
-        self.target.replace_emulator(nobody)
+        self.target.empty()
 
     def stop(self) -> None:
         if self.target is not None:

@@ -1,49 +1,23 @@
-"""A complete, in-memory bureau for tests, benchmarks and the demo: root CA, one inspection centre,
-a signed trust list, and typical records. Not for production: keys live only in memory."""
+"""A complete, in-memory bureau for tests and benchmarks: root CA, one inspection centre, a signed
+trust list, and typical records (the worked example's, tag_tools.spec_example). Test tooling: not
+part of the installed product; keys live only in memory."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
 
 from tag_tools import crypto, pki
-from tag_tools.claims import CylinderId, CylinderKind, CylinderRecord, InspectionResult
+from tag_tools.claims import CylinderRecord
 from tag_tools.record import sign_record
 from tag_tools.revocations import NO_REVOCATIONS, Revocations
+from tag_tools.spec_example import TYPICAL_UID, typical_record
 from tag_tools.trustlist import TrustList, TrustStore, build_trust_list
 from tag_tools.verdict import ChipEvidence, Verdict
 from tag_tools.verify import DEFAULT_POLICY, VerificationPolicy, verify_tag
 
-TYPICAL_UID = bytes.fromhex("04A2C4D2E15A80")
-
-
-def typical_record(uid: bytes, now: datetime, **overrides: Any) -> CylinderRecord:
-    """A taxi's CNG-2 cylinder inspected a month ago: Chinese plate, 17-character VIN, 20-character serial."""
-    inspected = now.date() - timedelta(days=30)
-    values: dict[str, Any] = dict(
-        serial="TH2019CNG2-000123456",
-        cylinder_id=CylinderId(country=156, issuer=4101, number=19012345),
-        manufacturer="TIANHAI",
-        kind=CylinderKind.CNG2,
-        working_pressure_dmpa=200,
-        water_capacity_dl=800,
-        manufactured=date(2019, 6, 1),
-        inspected=inspected,
-        result=InspectionResult.PASSED,
-        next_due=inspected + timedelta(days=3 * 365),
-        end_of_life=date(2034, 5, 31),
-        plate="豫A8M2K7",
-        vin="LSVAU2180N2183744",
-        vehicle_cylinders=1,
-        centre_id="ZZTJ01",
-        report_number="2026-004518",
-        sequence=3,
-        issued_at=now.replace(microsecond=0) - timedelta(days=30),
-        tag_uid=uid,
-    )
-    values.update(overrides)
-    return CylinderRecord(**values)
+__all__ = ["TYPICAL_UID", "TestPki", "typical_record"]
 
 
 @dataclass

@@ -1,0 +1,98 @@
+"""One registry node's shared state (`Registry`: engine, sessions, token cache, clock) and how a
+request finds it. Below the web modules: the API, the dashboard and the app factory import it,
+it imports none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from flask import current_app
+from sqlalchemy import Connection, Engine, TextClause, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry_service.config import RegistryConfig
+from registry_service.db import make_engine, make_session_factory, pg_session_options, run_in_transaction, run_read_only
+from registry_service.models import ApiToken
+from registry_service.principal import Principal, TokenCache, resolve_token
+from registry_service.services.status_reads import CoreStatusReads, StatusReads, ThreadLocalPg
+from registry_service.services.trust import TrustStoreCache
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Registry:
+    """Per-app state shared by all requests of one node (thread-safe)."""
+
+    def __init__(self, config: RegistryConfig, engine: Engine | None = None, clock: Clock = utc_now) -> None:
+        self.config = config
+        self.engine = engine or make_engine(config)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.clock = clock
+        self.default_zone = config.zone()  # "today" for status requests that name no zone
+        self.tokens = TokenCache(ttl_s=config.token_cache_s)
+        # Set after a revocation commits: the status publisher (if this node runs one) publishes at
+        # once instead of at its next interval, so a revocation reaches stations within one sync.
+        self.revoked = threading.Event()
+        self.trust_stores = TrustStoreCache()
+        postgresql = self.engine.dialect.name == "postgresql"
+        self._pg_status = ThreadLocalPg(self.engine, options=pg_session_options(
+            lock_wait_s=config.lock_wait_s, statement_timeout_s=config.station_statement_timeout_s)) if postgresql else None
+        # SQLite has no statement timeout; its busy timeout (lock_wait_s) bounds the lock wait.
+        self._station_timeout: TextClause | None = text(
+            f"SET LOCAL statement_timeout = {max(1, round(config.station_statement_timeout_s * 1000))}") if postgresql else None
+
+    def transaction(self, work: Callable[[Session], T]) -> T:
+        return run_in_transaction(self.sessions, work)
+
+    def station_transaction(self, work: Callable[[Session], T]) -> T:
+        """A station's upload: like `transaction`, bounded by station_statement_timeout_s on PostgreSQL."""
+        limit = self._station_timeout
+        if limit is None:
+            return self.transaction(work)
+
+        def bounded(session: Session) -> T:
+            session.execute(limit)
+            return work(session)
+
+        return self.transaction(bounded)
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """Read-only work on an autocommit connection: no BEGIN/COMMIT round trips."""
+        return run_read_only(self.autocommit, work)
+
+    def status_read(self, work: Callable[[StatusReads], T]) -> T:
+        """Status lookups: psycopg directly on PostgreSQL (see services/status_reads.py), else Core."""
+        if self._pg_status is not None:
+            return self._pg_status.run(work)
+        return self.read(lambda connection: work(CoreStatusReads(connection)))
+
+    def authenticate(self, token: str) -> Principal:
+        now = self.clock()
+        cached = self.tokens.get(token, now)
+        if cached is not None:
+            return cached
+        principal, expires = self.transaction(lambda s: _resolve_with_expiry(s, token, now))
+        self.tokens.put(token, principal, expires)
+        return principal
+
+
+def _resolve_with_expiry(session: Session, token: str, now: datetime) -> tuple[Principal, datetime | None]:
+    principal = resolve_token(session, token, now)
+    api_token = session.get(ApiToken, principal.token_id)
+    return principal, api_token.expires_at if api_token else None
+
+
+def registry() -> Registry:
+    return current_app.extensions["registry"]  # type: ignore[no-any-return]
