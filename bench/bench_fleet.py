@@ -335,8 +335,12 @@ def seed(database_url: str, pki: TestPki, stations: int) -> World:
 
 
 def post_json(url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(url, json.dumps(body).encode(), method="POST", headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as answer:
         result: dict[str, Any] = json.loads(answer.read())
         return result
@@ -348,9 +352,13 @@ def inspect_cylinders(world: World, api: str, count: int) -> None:
     block = post_json(f"{api}/centres/ZZTJ01/status-indexes", world.centre_token, {"count": count})
     for n in range(count):
         uid = bytes.fromhex("04F1") + n.to_bytes(5, "big")
-        claims: dict[str, Any] = {"cylinder_id": CylinderId(156, 4101, 40_000_000 + n), "plate": f"豫F{n:05d}",
-                  "vin": f"LFV2A21K{n:09d}", "report_number": f"FL-{n:06d}",
-                  "status_ref": StatusReference(block["list_id"], block["first"] + n)}
+        claims: dict[str, Any] = {
+            "cylinder_id": CylinderId(156, 4101, 40_000_000 + n),
+            "plate": f"豫F{n:05d}",
+            "vin": f"LFV2A21K{n:09d}",
+            "report_number": f"FL-{n:06d}",
+            "status_ref": StatusReference(block["list_id"], block["first"] + n),
+        }
         world.tags.append((uid, world.pki.ndef_message(uid, **claims), str(claims["cylinder_id"]), block["first"] + n))
 
     def upload(tag: tuple[bytes, bytes, str, int]) -> None:
@@ -371,8 +379,9 @@ class CpuMeter:
         self.pid = pid
         self.tick = os.sysconf("SC_CLK_TCK")
         url = make_url(database_url)
-        self._db = psycopg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password,
-                                   dbname=url.database, autocommit=True)
+        self._db = psycopg.connect(
+            host=url.host, port=url.port or 5432, user=url.username, password=url.password, dbname=url.database, autocommit=True
+        )
         self._seen: dict[int, float] = {}
         self._base: tuple[float, dict[int, float]] = (0.0, {})
         self._stop = threading.Event()
@@ -387,8 +396,12 @@ class CpuMeter:
         return (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime
 
     def _sample(self) -> None:
-        pids = [row[0] for row in self._db.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+        pids = [
+            row[0]
+            for row in self._db.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
         for pid in pids:
             cpu = self._cpu(pid)
             if cpu is not None:
@@ -418,18 +431,22 @@ class CpuMeter:
 # -- the stations ------------------------------------------------------------------------------
 
 
-def build_station(folder: Path, world: World, index: int, api: str, shape: Shape, debounce_s: float,
-                  tally: Tally) -> Agent:
+def build_station(folder: Path, world: World, index: int, api: str, shape: Shape, debounce_s: float, tally: Tally) -> Agent:
     """One station exactly as `station-agent run` wires it, with the intervals compressed."""
     document: dict[str, Any] = {
         "station": {"code": world.station_codes[index], "pump": 1, "state_dir": str(folder / f"s{index}")},
-        "reader": {"path": "none:"}, "interlock": {"path": "log:"},
+        "reader": {"path": "none:"},
+        "interlock": {"path": "log:"},
         "trust": {"root_certificate": str(folder / "root.pem"), "initial_trust_list": str(folder / "trust-1.cwt")},
         "policy": {"min_refill_interval_min": 0},
-        "registry": {"url": api, "token": world.station_tokens[index], "budget_ms": 1000,
-                     "sync_interval_s": shape.scaled(STATION.sync_interval.total_seconds()),
-                     "upload_debounce_s": shape.scaled(debounce_s),
-                     "max_backoff_s": shape.scaled(STATION.max_backoff.total_seconds())},
+        "registry": {
+            "url": api,
+            "token": world.station_tokens[index],
+            "budget_ms": 1000,
+            "sync_interval_s": shape.scaled(STATION.sync_interval.total_seconds()),
+            "upload_debounce_s": shape.scaled(debounce_s),
+            "max_backoff_s": shape.scaled(STATION.max_backoff.total_seconds()),
+        },
     }
     agent = build_agent(parse_config(document), source=FakeTagSource())
     assert agent.sync is not None
@@ -525,8 +542,9 @@ def drive(agents: list[Agent], world: World, events: list[Event], workers: int) 
 # -- revocation reach --------------------------------------------------------------------------
 
 
-def revoke_and_watch(world: World, agents: list[Agent], tag: tuple[bytes, bytes, str, int], signer: Any,
-                     shape: Shape) -> dict[str, Any]:
+def revoke_and_watch(
+    world: World, agents: list[Agent], tag: tuple[bytes, bytes, str, int], signer: Any, shape: Shape
+) -> dict[str, Any]:
     """Revoke a cylinder in the registry, publish the status list as `serve`'s publisher would, and
     time until every online station holds the revocation (signed list, and JSON feed)."""
     _, _, cylinder_id, index = tag
@@ -550,8 +568,11 @@ def revoke_and_watch(world: World, agents: list[Agent], tag: tuple[bytes, bytes,
                 listed[i] = now
         time.sleep(0.005)
     publish_s = published - committed
-    list_reach = (PUBLISHER_WAIT_S + publish_s + (max(listed.values()) - published) * shape.compression
-                  if len(listed) == len(online) else None)
+    list_reach = (
+        PUBLISHER_WAIT_S + publish_s + (max(listed.values()) - published) * shape.compression
+        if len(listed) == len(online)
+        else None
+    )
     feed_reach = (max(feed.values()) - committed) * shape.compression if len(feed) == len(online) else None
     return {
         "online_stations": len(online),
@@ -580,8 +601,17 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 # -- one measured run --------------------------------------------------------------------------
 
 
-def measure_fleet(folder: Path, world: World, api: str, shape: Shape, intervals: int, debounce_s: float,
-                  meter: CpuMeter, seed_: int, revoke: Callable[[list[Agent]], dict[str, Any]] | None) -> dict[str, Any]:
+def measure_fleet(
+    folder: Path,
+    world: World,
+    api: str,
+    shape: Shape,
+    intervals: int,
+    debounce_s: float,
+    meter: CpuMeter,
+    seed_: int,
+    revoke: Callable[[list[Agent]], dict[str, Any]] | None,
+) -> dict[str, Any]:
     tally = Tally()
     schedule = plan(shape, intervals, len(world.tags), seed_)
     window_s = schedule.window_s
@@ -591,8 +621,9 @@ def measure_fleet(folder: Path, world: World, api: str, shape: Shape, intervals:
         reach: dict[str, Any] = {}
         watcher = None
         if revoke is not None:
-            watcher = threading.Timer(shape.scaled(REVOKE_AT * STATION.sync_interval.total_seconds()),
-                                      lambda: reach.update(revoke(agents)))
+            watcher = threading.Timer(
+                shape.scaled(REVOKE_AT * STATION.sync_interval.total_seconds()), lambda: reach.update(revoke(agents))
+            )
             watcher.start()
         stats = drive(agents, world, schedule.events, shape.workers)
         # Each station's window ends when it stops: events still waiting for a ride or their
@@ -629,7 +660,8 @@ def measure_fleet(folder: Path, world: World, api: str, shape: Shape, intervals:
         "registry_process_cpu_s": round(registry_cpu, 2),
         "registry_database_cpu_s": round(database_cpu, 2),
         "load_generator_cpu_s_per_1000_scans": round(
-            (own_after.user + own_after.system - own.user - own.system) / stats.scans * 1000, 3),
+            (own_after.user + own_after.system - own.user - own.system) / stats.scans * 1000, 3
+        ),
         "decided_online_share": round(stats.online / stats.scans, 4),
         "decisions": dict(stats.decisions or {}),
         "refusal_reasons": dict(stats.refusals or {}),
@@ -657,8 +689,9 @@ def registry_and_signer(work: Path, shape: Shape, pki: TestPki) -> Iterator[tupl
         root = work / "bureau-root.pem"
         root.write_bytes(pki.root_certificate_pem)
         port = free_port()
-        argv = registry_server_argv(url, port, 8, connection_limit=4 * shape.stations + 100,
-                                    serve_options=("--bureau-root", str(root)))
+        argv = registry_server_argv(
+            url, port, 8, connection_limit=4 * shape.stations + 100, serve_options=("--bureau-root", str(root))
+        )
         process = stack.enter_context(child_server(argv, port))
         api = f"http://127.0.0.1:{port}/api/v1"
         inspect_cylinders(world, api, max(400, 2 * shape.stations))
@@ -677,8 +710,12 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     base = QUICK if args.quick else FULL
-    shape = Shape(args.stations or base.stations, args.compression or base.compression, args.intervals or base.intervals,
-                  base.baseline_intervals)
+    shape = Shape(
+        args.stations or base.stations,
+        args.compression or base.compression,
+        args.intervals or base.intervals,
+        base.baseline_intervals,
+    )
     began = time.monotonic()
     # The national list is built and measured in a child process while the registry is set up
     # (nothing is measured then); the fleet runs only once it is done. Forked before any thread.
@@ -697,18 +734,29 @@ def main() -> int:
                     def revoke(agents: list[Agent]) -> dict[str, Any]:
                         return revoke_and_watch(world, agents, revoked, signer, shape)
 
-                    main_run = measure_fleet(work / "fleet", world, api, shape, shape.intervals,
-                                             STATION.upload_debounce.total_seconds(), meter, args.seed, revoke)
-                    baseline = measure_fleet(work / "baseline", world, api, shape, shape.baseline_intervals, 0.0,
-                                             meter, args.seed + 1, None)
+                    main_run = measure_fleet(
+                        work / "fleet",
+                        world,
+                        api,
+                        shape,
+                        shape.intervals,
+                        STATION.upload_debounce.total_seconds(),
+                        meter,
+                        args.seed,
+                        revoke,
+                    )
+                    baseline = measure_fleet(
+                        work / "baseline", world, api, shape, shape.baseline_intervals, 0.0, meter, args.seed + 1, None
+                    )
                 finally:
                     meter.close()
     print(json.dumps(report(shape, main_run, baseline, status, time.monotonic() - began), ensure_ascii=False, indent=2))
     return 0
 
 
-def report(shape: Shape, main_run: dict[str, Any], baseline: dict[str, Any], status: dict[str, Any],
-           elapsed_s: float) -> dict[str, Any]:
+def report(
+    shape: Shape, main_run: dict[str, Any], baseline: dict[str, Any], status: dict[str, Any], elapsed_s: float
+) -> dict[str, Any]:
     sync_interval_s = STATION.sync_interval.total_seconds()
     reach = main_run["revocation"] or {}
     reach_s = reach.get("status_list_reach_s" if REVOCATION_PATH == "status_list" else "feed_reach_s")
@@ -731,16 +779,21 @@ def report(shape: Shape, main_run: dict[str, Any], baseline: dict[str, Any], sta
         "baseline_registry_cpu_s_per_1000_scans_no_debounce": baseline["registry_cpu_s_per_1000_scans"],
         "baseline_revocation_reach_feed_s": reach.get("feed_reach_s"),
         "baseline_status_list": status["baseline"],
-        "goal": {"requests_per_scan": GOAL_REQUESTS_PER_SCAN,
-                 "revocation_reach_s": sync_interval_s + GOAL_REACH_BEYOND_SYNC_S,
-                 **status["goal"]},
-        "shape": {"stations": shape.stations, "compression": shape.compression,
-                  "real_seconds": round(shape.seconds(shape.intervals + 1), 1),
-                  "simulated_hours_per_station": round(shape.window_s(shape.intervals) / 3600, 2),
-                  "baseline_simulated_hours_per_station": round(shape.window_s(shape.baseline_intervals) / 3600, 2),
-                  "compressed_sync_interval_s": round(shape.scaled(sync_interval_s), 3),
-                  "compressed_upload_debounce_s": round(shape.scaled(STATION.upload_debounce.total_seconds()), 4),
-                  "scans_per_station_day": SCANS_PER_STATION_DAY},
+        "goal": {
+            "requests_per_scan": GOAL_REQUESTS_PER_SCAN,
+            "revocation_reach_s": sync_interval_s + GOAL_REACH_BEYOND_SYNC_S,
+            **status["goal"],
+        },
+        "shape": {
+            "stations": shape.stations,
+            "compression": shape.compression,
+            "real_seconds": round(shape.seconds(shape.intervals + 1), 1),
+            "simulated_hours_per_station": round(shape.window_s(shape.intervals) / 3600, 2),
+            "baseline_simulated_hours_per_station": round(shape.window_s(shape.baseline_intervals) / 3600, 2),
+            "compressed_sync_interval_s": round(shape.scaled(sync_interval_s), 3),
+            "compressed_upload_debounce_s": round(shape.scaled(STATION.upload_debounce.total_seconds()), 4),
+            "scans_per_station_day": SCANS_PER_STATION_DAY,
+        },
         "run": main_run,
         "baseline_no_debounce_run": baseline,
         "status_list": {k: status[k] for k in ("entries", "entries_by_status", "sign_s", "compression_ratio")},

@@ -127,14 +127,23 @@ def main() -> int:
         finally:
             rig.stop()
     tlv_end = DATA_AREA_OFFSET + len(ndef_tlv(message)) - 1
-    print(json.dumps({
-        "record": {"ndef_message_bytes": len(message), "pages_read": pages_for(tlv_end), "chip": "NTAG215 (emulated)"},
-        "backends": results,
-        "on_air_datasheet": on_air(len(message)),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_1min": round(os.getloadavg()[0], 2)},
-        "note": "emulated tags: rates measure the driver stacks on this machine; a real reader adds the on-air time",
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "record": {"ndef_message_bytes": len(message), "pages_read": pages_for(tlv_end), "chip": "NTAG215 (emulated)"},
+                "backends": results,
+                "on_air_datasheet": on_air(len(message)),
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                    "load_average_1min": round(os.getloadavg()[0], 2),
+                },
+                "note": "emulated tags: rates measure the driver stacks on this machine; a real reader adds the on-air time",
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

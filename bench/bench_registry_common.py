@@ -59,8 +59,9 @@ def child_server(argv: list[str], port: int, env: dict[str, str] | None = None) 
             process.wait(timeout=10)
 
 
-def registry_server_argv(database_url: str, port: int, threads: int, *, connection_limit: int = 500,
-                         serve_options: tuple[str, ...] = ()) -> list[str]:
+def registry_server_argv(
+    database_url: str, port: int, threads: int, *, connection_limit: int = 500, serve_options: tuple[str, ...] = ()
+) -> list[str]:
     """`cylinder-registry serve` on 127.0.0.1:`port`; `serve_options` are more serve flags (--bureau-root ...)."""
     return [
         sys.executable,
@@ -183,8 +184,16 @@ def _lua_string(value: str) -> str:
     return "[==[" + value + "]==]"
 
 
-def wrk_closed_loop(port: int, connections: int, seconds: float, method: str, path: str, headers: dict[str, str],
-                    bodies: list[bytes], threads: int = 2) -> dict[str, Any]:
+def wrk_closed_loop(
+    port: int,
+    connections: int,
+    seconds: float,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    bodies: list[bytes],
+    threads: int = 2,
+) -> dict[str, Any]:
     """Drive the server with wrk (C, event loop): the load generator then takes a small share of
     the cores the server and PostgreSQL need. Each request carries a random one of `bodies`."""
     script = WRK_SCRIPT % {
@@ -196,8 +205,17 @@ def wrk_closed_loop(port: int, connections: int, seconds: float, method: str, pa
     with tempfile.NamedTemporaryFile("w", suffix=".lua", encoding="utf-8") as lua:
         lua.write(script)
         lua.flush()
-        argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s", "-s", lua.name,
-                f"http://127.0.0.1:{port}"]
+        argv = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds:g}s",
+            "--timeout",
+            "30s",
+            "-s",
+            lua.name,
+            f"http://127.0.0.1:{port}",
+        ]
         run = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
     line = next((line for line in run.stdout.splitlines() if line.startswith("WRK_JSON ")), None)
     if run.returncode != 0 or line is None:

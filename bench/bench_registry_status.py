@@ -80,7 +80,9 @@ def seed(database_url: str, cylinders: int) -> tuple[list[tuple[str, str, str]],
 
     token = run_in_transaction(sessions, user)
     with engine.connect() as c:
-        first_cylinders = select(Vehicle.plate, Cylinder.cylinder_id, Cylinder.tag_uid).join(Cylinder, Cylinder.vehicle_id == Vehicle.id)
+        first_cylinders = select(Vehicle.plate, Cylinder.cylinder_id, Cylinder.tag_uid).join(
+            Cylinder, Cylinder.vehicle_id == Vehicle.id
+        )
         vehicles = [tuple(row) for row in c.execute(first_cylinders.where(Cylinder.position == 1).limit(200_000))]
     engine.dispose()
     return vehicles, token, seconds  # type: ignore[return-value]
@@ -92,8 +94,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=8, help="waitress threads, same for both servers")
-    parser.add_argument("--shape", choices=("plate", "station"), default="plate",
-                        help="plate: one request per vehicle by plate (the goal); station: a read cylinder plus the plate")
+    parser.add_argument(
+        "--shape",
+        choices=("plate", "station"),
+        default="plate",
+        help="plate: one request per vehicle by plate (the goal); station: a read cylinder plus the plate",
+    )
     parser.add_argument("--python-client", action="store_true", help="use the Python load generator even if wrk is installed")
     parser.add_argument("--database-url", help="use this (empty) database instead of a scratch PostgreSQL one")
     args = parser.parse_args()
@@ -108,14 +114,19 @@ def main() -> int:
         if args.shape == "plate":
             bodies = [json.dumps({"plate": plate}, ensure_ascii=False).encode() for plate, _, _ in asked]
         else:  # what station_agent.registry_client sends: the cylinder just read, and the plate
-            bodies = [json.dumps({"plate": plate, "cylinders": [{"cylinder_id": cylinder_id, "tag_uid": tag_uid}]},
-                                 ensure_ascii=False).encode() for plate, cylinder_id, tag_uid in asked]
+            bodies = [
+                json.dumps(
+                    {"plate": plate, "cylinders": [{"cylinder_id": cylinder_id, "tag_uid": tag_uid}]}, ensure_ascii=False
+                ).encode()
+                for plate, cylinder_id, tag_uid in asked
+            ]
 
         def drive(port: int, seconds: float = args.seconds) -> dict[str, Any]:
             if use_wrk:
                 return wrk_closed_loop(port, args.connections, seconds, "POST", "/api/v1/status", headers, bodies)
-            return closed_loop(port, args.connections, seconds,
-                               lambda _: ("POST", "/api/v1/status", rng.choice(bodies), headers)).summary()
+            return closed_loop(
+                port, args.connections, seconds, lambda _: ("POST", "/api/v1/status", rng.choice(bodies), headers)
+            ).summary()
 
         port = free_port()
         with child_server(registry_server_argv(database_url, port, args.threads), port):

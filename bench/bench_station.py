@@ -47,8 +47,12 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def summary(latencies_s: list[float]) -> dict[str, float]:
     ms = [v * 1000 for v in latencies_s]
-    return {"p50_ms": round(percentile(ms, 0.50), 3), "p99_ms": round(percentile(ms, 0.99), 3),
-            "max_ms": round(max(ms), 3), "mean_ms": round(statistics.fmean(ms), 3)}
+    return {
+        "p50_ms": round(percentile(ms, 0.50), 3),
+        "p99_ms": round(percentile(ms, 0.99), 3),
+        "max_ms": round(max(ms), 3),
+        "mean_ms": round(statistics.fmean(ms), 3),
+    }
 
 
 def run(pki: TestPki, reads: list[tuple[bytes, bytes]], workdir: Path, registry: Any | None) -> dict[str, Any]:
@@ -57,7 +61,9 @@ def run(pki: TestPki, reads: list[tuple[bytes, bytes]], workdir: Path, registry:
     root.write_bytes(pki.root_certificate_pem)
     document: dict[str, Any] = {
         "station": {"code": "ST-JS-01", "pump": 1, "state_dir": str(workdir / "state")},
-        "reader": {"path": "none:"}, "interlock": {"path": "log:"}, "trust": {"root_certificate": str(root)},
+        "reader": {"path": "none:"},
+        "interlock": {"path": "log:"},
+        "trust": {"root_certificate": str(root)},
         "policy": {"min_refill_interval_min": 0, "timezone": "UTC"},
     }
     if registry is not None:
@@ -67,8 +73,9 @@ def run(pki: TestPki, reads: list[tuple[bytes, bytes]], workdir: Path, registry:
     cache = TrustCache(outbox, pki.root_certificate, config.policy.trust_list_max_age, pki.trust_list_bytes)
     interlock = LogInterlock()
     client = HttpRegistryClient(registry.url, registry.token) if registry is not None else None
-    agent = Agent(config, source=FakeTagSource(), interlock=interlock, outbox=outbox, cache=cache, client=client,
-                  echo=lambda line: None)
+    agent = Agent(
+        config, source=FakeTagSource(), interlock=interlock, outbox=outbox, cache=cache, client=client, echo=lambda line: None
+    )
     agent.pump.start()  # not agent.start(): no background upload competing with the timed path
     latencies: list[float] = []
     online = 0
@@ -104,13 +111,18 @@ def main() -> int:
     vehicles = []
     for index in range(VEHICLES):
         uid = bytes.fromhex("04B0") + index.to_bytes(5, "big")
-        claims: dict[str, Any] = {"cylinder_id": CylinderId(156, 4101, 30_000_000 + index), "plate": f"豫A{index:05d}",
-                  "vin": f"LSVAU2180N{index:07d}"}
+        claims: dict[str, Any] = {
+            "cylinder_id": CylinderId(156, 4101, 30_000_000 + index),
+            "plate": f"豫A{index:05d}",
+            "vin": f"LSVAU2180N{index:07d}",
+        }
         vehicles.append((uid, pki.ndef_message(uid, **claims), claims))
     reads = [(vehicles[i % VEHICLES][0], vehicles[i % VEHICLES][1]) for i in range(args.reads)]
     result: dict[str, Any] = {
         "benchmark": "station_agent read -> interlock command",
-        "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
         "goal": {"offline_p99_ms": 20},
     }
     with tempfile.TemporaryDirectory(prefix="bench-station-") as tmp:
@@ -122,10 +134,19 @@ def main() -> int:
             try:
                 for uid, _, claims in vehicles:
                     record = pki.record(uid, **claims)
-                    registry.register_vehicle(record.plate, record.vin, [{
-                        "cylinder_id": str(record.cylinder_id), "tag_uid": uid.hex().upper(),
-                        "next_due": record.next_due, "end_of_life": record.end_of_life,
-                        "record_sequence": record.sequence}])
+                    registry.register_vehicle(
+                        record.plate,
+                        record.vin,
+                        [
+                            {
+                                "cylinder_id": str(record.cylinder_id),
+                                "tag_uid": uid.hex().upper(),
+                                "next_due": record.next_due,
+                                "end_of_life": record.end_of_life,
+                                "record_sequence": record.sequence,
+                            }
+                        ],
+                    )
                 result["online"] = run(pki, reads, Path(tmp) / "online", registry)
                 result["online"]["registry"] = "in-process werkzeug + SQLite"
             finally:

@@ -16,7 +16,16 @@ from registry_service.models import Role
 from registry_service.node import registry
 from registry_service.principal import Principal, TokenCache, principal_for_user, resolve_token
 
-__all__ = ["Principal", "TokenCache", "bearer_token", "bearer_token_in", "current", "principal_for_user", "resolve_token", "roles"]
+__all__ = [
+    "Principal",
+    "TokenCache",
+    "bearer_token",
+    "bearer_token_in",
+    "current",
+    "principal_for_user",
+    "resolve_token",
+    "roles",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -100,8 +100,11 @@ def waitress_options(config: RegistryConfig, args: argparse.Namespace) -> dict[s
         "ident": "cylinder-registry",
     }
     if args.trusted_proxy:
-        options.update(trusted_proxy=args.trusted_proxy, trusted_proxy_count=1,
-                       trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"})
+        options.update(
+            trusted_proxy=args.trusted_proxy,
+            trusted_proxy_count=1,
+            trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
+        )
     return options
 
 
@@ -115,11 +118,24 @@ def cmd_publish_status_list(args: argparse.Namespace) -> int:
     sessions = make_session_factory(_engine(args))
     policy = status_lists.Policy(timedelta(hours=args.validity_h), timedelta(seconds=args.ttl_s))
     outcome = status_lists.publish(
-        lambda work: run_in_transaction(sessions, work), SignerClient(args.signer_socket), args.list_id,
-        datetime.now(UTC), policy, force=True,
+        lambda work: run_in_transaction(sessions, work),
+        SignerClient(args.signer_socket),
+        args.list_id,
+        datetime.now(UTC),
+        policy,
+        force=True,
     )
-    print(json.dumps({"list_id": outcome.list_id, "result": outcome.result, "sequence": outcome.sequence,
-                      "count": outcome.count, "detail": outcome.detail}))
+    print(
+        json.dumps(
+            {
+                "list_id": outcome.list_id,
+                "result": outcome.result,
+                "sequence": outcome.sequence,
+                "count": outcome.count,
+                "detail": outcome.detail,
+            }
+        )
+    )
     return EXIT_OK if outcome.result == "published" else EXIT_ERROR
 
 
@@ -241,8 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--threads", type=int, default=8)
     p.add_argument("--connection-limit", type=int, default=200, help="connections held at once (default 200)")
-    p.add_argument("--channel-timeout", type=int, default=30,
-                   help="seconds an idle connection is kept (default 30)")
+    p.add_argument("--channel-timeout", type=int, default=30, help="seconds an idle connection is kept (default 30)")
     p.add_argument("--trusted-proxy", help="address of the reverse proxy whose X-Forwarded-For/-Proto to trust")
     p.add_argument("--bureau-root", help="PEM of the bureau root that signs trust lists (or REGISTRY_BUREAU_ROOT)")
     p.add_argument("--signer-socket", help="publish status lists through this list signer (or REGISTRY_SIGNER_SOCKET)")

@@ -92,8 +92,9 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> R
     if socket := env.get("REGISTRY_SIGNER_SOCKET"):
         values["signer_socket"] = socket
     if "REGISTRY_MAX_BODY_BYTES" in env:  # the app and waitress (`serve`) refuse larger bodies with 413
-        values["max_body_bytes"] = _bounded_int(env["REGISTRY_MAX_BODY_BYTES"], "REGISTRY_MAX_BODY_BYTES",
-                                                1024, 1024 * 1024 * 1024)
+        values["max_body_bytes"] = _bounded_int(
+            env["REGISTRY_MAX_BODY_BYTES"], "REGISTRY_MAX_BODY_BYTES", 1024, 1024 * 1024 * 1024
+        )
     if "REGISTRY_LOCK_WAIT_MS" in env:
         values["lock_wait_s"] = _milliseconds(env["REGISTRY_LOCK_WAIT_MS"], "REGISTRY_LOCK_WAIT_MS")
     values.update({k: v for k, v in overrides.items() if v is not None})

@@ -85,8 +85,11 @@ def make_engine(config: RegistryConfig) -> Engine:
         max_overflow=config.max_overflow,
         pool_timeout=config.pool_timeout_s,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 5, "application_name": "cylinder-registry",
-                      "options": pg_session_options(lock_wait_s=config.lock_wait_s)},
+        connect_args={
+            "connect_timeout": 5,
+            "application_name": "cylinder-registry",
+            "options": pg_session_options(lock_wait_s=config.lock_wait_s),
+        },
     )
     event.listen(engine, "handle_error", _mark_stale)
     return engine

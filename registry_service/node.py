@@ -47,11 +47,22 @@ class Registry:
         self.revoked = threading.Event()
         self.trust_stores = TrustStoreCache()
         postgresql = self.engine.dialect.name == "postgresql"
-        self._pg_status = ThreadLocalPg(self.engine, options=pg_session_options(
-            lock_wait_s=config.lock_wait_s, statement_timeout_s=config.station_statement_timeout_s)) if postgresql else None
+        self._pg_status = (
+            ThreadLocalPg(
+                self.engine,
+                options=pg_session_options(
+                    lock_wait_s=config.lock_wait_s, statement_timeout_s=config.station_statement_timeout_s
+                ),
+            )
+            if postgresql
+            else None
+        )
         # SQLite has no statement timeout; its busy timeout (lock_wait_s) bounds the lock wait.
-        self._station_timeout: TextClause | None = text(
-            f"SET LOCAL statement_timeout = {max(1, round(config.station_statement_timeout_s * 1000))}") if postgresql else None
+        self._station_timeout: TextClause | None = (
+            text(f"SET LOCAL statement_timeout = {max(1, round(config.station_statement_timeout_s * 1000))}")
+            if postgresql
+            else None
+        )
 
     def transaction(self, work: Callable[[Session], T]) -> T:
         return run_in_transaction(self.sessions, work)

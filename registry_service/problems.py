@@ -35,9 +35,16 @@ class TextSafeResponse(Response):
         super().set_data(encode_text(value) if isinstance(value, str) else value)
 
 
-def problem_document(status: int, slug: str, title: str, detail: str, instance: str, *,
-                     retry_after_s: int = ServiceUnavailable.retry_after_s,
-                     **extra: Any) -> tuple[bytes, list[tuple[str, str]]]:
+def problem_document(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str,
+    *,
+    retry_after_s: int = ServiceUnavailable.retry_after_s,
+    **extra: Any,
+) -> tuple[bytes, list[tuple[str, str]]]:
     """The body and headers of a problem response, without Flask (the status fast path uses it)."""
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, "instance": instance}
     body.update({k: v for k, v in extra.items() if v})
@@ -51,8 +58,9 @@ def problem_document(status: int, slug: str, title: str, detail: str, instance: 
 
 def problem_for(error: RegistryError, instance: str) -> tuple[bytes, list[tuple[str, str]]]:
     retry_after_s = getattr(error, "retry_after_s", ServiceUnavailable.retry_after_s)
-    return problem_document(error.status, error.type_slug, error.title, error.detail, instance,
-                            retry_after_s=retry_after_s, errors=error.errors)
+    return problem_document(
+        error.status, error.type_slug, error.title, error.detail, instance, retry_after_s=retry_after_s, errors=error.errors
+    )
 
 
 def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Response:

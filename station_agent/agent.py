@@ -85,27 +85,45 @@ class Agent:
         self.clock = clock
         self.monotonic = monotonic
         self.echo = echo
-        self.pump = PumpGuard(interlock, heartbeat_s=config.heartbeat.total_seconds(), clock=monotonic,
-                              on_change=self._pump_changed)
+        self.pump = PumpGuard(
+            interlock, heartbeat_s=config.heartbeat.total_seconds(), clock=monotonic, on_change=self._pump_changed
+        )
         self.faults = FaultBoard(config.pump, outbox.add_report)
         self.clock_offset = clock_offset or ClockOffset(monotonic)
         # One view of the registry's reachability for reads and the sync thread: once it is known
         # down, reads decide offline at once.
         self.breaker = RegistryBreaker(max_backoff_s=config.registry.max_backoff.total_seconds(), monotonic=monotonic)
-        self.sync = SyncWorker(
-            outbox, cache, client, config.station_code, pump=config.pump, batch=config.registry.upload_batch,
-            sync_interval_s=config.registry.sync_interval.total_seconds(),
-            max_backoff_s=config.registry.max_backoff.total_seconds(),
-            upload_debounce_s=config.registry.upload_debounce.total_seconds(), breaker=self.breaker, clock=clock,
-            monotonic=monotonic,
-        ) if client is not None else None
-        self.assessor = Assessor(cache, self.policy, client=client, budget_s=config.registry.budget.total_seconds(),
-                                 last_fill=outbox.last_fill, breaker=self.breaker, riders=self.sync)
+        self.sync = (
+            SyncWorker(
+                outbox,
+                cache,
+                client,
+                config.station_code,
+                pump=config.pump,
+                batch=config.registry.upload_batch,
+                sync_interval_s=config.registry.sync_interval.total_seconds(),
+                max_backoff_s=config.registry.max_backoff.total_seconds(),
+                upload_debounce_s=config.registry.upload_debounce.total_seconds(),
+                breaker=self.breaker,
+                clock=clock,
+                monotonic=monotonic,
+            )
+            if client is not None
+            else None
+        )
+        self.assessor = Assessor(
+            cache,
+            self.policy,
+            client=client,
+            budget_s=config.registry.budget.total_seconds(),
+            last_fill=outbox.last_fill,
+            breaker=self.breaker,
+            riders=self.sync,
+        )
         self.session: VehicleSession | None = None
         self.reader_problem: str | None = None
         self.attendant = config.attendant  # who is on shift at this pump: written into every event
-        self.throttle = PasswordThrottle(lock_after=config.override_lock_after,
-                                         lock_for_s=config.override_lock.total_seconds())
+        self.throttle = PasswordThrottle(lock_after=config.override_lock_after, lock_for_s=config.override_lock.total_seconds())
         self.recent: deque[str] = deque(maxlen=20)
         self.undelivered = 0  # events the registry refused for good or the outbox quarantined (reported)
         self.version = 0  # bumps on every change the attendant's page should show
@@ -200,8 +218,14 @@ class Agent:
         return result
 
     def _context(self, session: VehicleSession, attendant: str | None = None) -> EventContext:
-        return EventContext(self.config.station_code, self.config.pump, attendant or self.attendant, session.id,
-                            self.policy.enforcing, self.clock_offset.offset_ms())
+        return EventContext(
+            self.config.station_code,
+            self.config.pump,
+            attendant or self.attendant,
+            session.id,
+            self.policy.enforcing,
+            self.clock_offset.offset_ms(),
+        )
 
     def _assess(self, reading: TagReading, now: datetime, session: VehicleSession) -> CylinderResult:
         """The verdict on one read. A bug anywhere in judging refuses this read (it is still stored
@@ -211,9 +235,14 @@ class Agent:
         except Exception as error:
             log.exception("error while judging a read")
             self.faults.raise_fault(faults.AGENT, f"{type(error).__name__}: {error}", now)
-            return CylinderResult(tag_uid=reading.uid.hex().upper(), decision="refuse", reasons=(AGENT_ERROR,),
-                                  online=False, read_counter=reading.read_counter,
-                                  detail=f"{type(error).__name__}: {error}")
+            return CylinderResult(
+                tag_uid=reading.uid.hex().upper(),
+                decision="refuse",
+                reasons=(AGENT_ERROR,),
+                online=False,
+                read_counter=reading.read_counter,
+                detail=f"{type(error).__name__}: {error}",
+            )
 
     def tick(self) -> None:
         """Housekeeping between reads: expire idle sessions, notice a fill ended by timeout or by a
@@ -264,8 +293,9 @@ class Agent:
         if offset is None:
             return
         if abs(offset) > CLOCK_SKEW_RAISE_MS:
-            if self.faults.raise_fault(faults.CLOCK_SKEW, f"station clock is {offset / 1000:+.0f} s off the registry's",
-                                       self.clock()):
+            if self.faults.raise_fault(
+                faults.CLOCK_SKEW, f"station clock is {offset / 1000:+.0f} s off the registry's", self.clock()
+            ):
                 self._changed()
         elif abs(offset) < CLOCK_SKEW_RAISE_MS / 2:
             self._clear(faults.CLOCK_SKEW)
@@ -358,8 +388,9 @@ class Agent:
             self.attendant = code
             self._changed()
 
-    def override(self, attendant: object, supervisor_id: object, password: object, reason: object, *,
-                 client: str = "local") -> None:
+    def override(
+        self, attendant: object, supervisor_id: object, password: object, reason: object, *, client: str = "local"
+    ) -> None:
         """Release a refused session. BoothInputError for a typed value the registry would refuse,
         OverrideLocked while the supervisor or the client must wait, OverrideRefused unless every
         rule in overrides.py allows it. All of them leave the pump as it was. `client` is who asked
@@ -381,8 +412,10 @@ class Agent:
             context = self._context(session, code)
             cylinders = self._filled_cylinders(session)
             try:  # every event is made before any is stored: one that cannot be made refuses them all
-                events = [scan_event(result, context, now, supervisor=supervisor, override_reason=why)
-                          for result in session.refused_cylinders]
+                events = [
+                    scan_event(result, context, now, supervisor=supervisor, override_reason=why)
+                    for result in session.refused_cylinders
+                ]
             except Exception as error:
                 log.error("override refused: its event cannot be made: %s", error)
                 raise OverrideRefused(f"cannot record the override: {error}") from error
@@ -407,19 +440,30 @@ class Agent:
         failure = self.throttle.failed(supervisor, client, mono)
         known = self.config.supervisor(supervisor) is not None
         rule = "wrong_password" if known else "unknown_supervisor"
-        log.warning("override refused at pump %d: %s for supervisor %r from %s", self.config.pump, rule, supervisor,
-                    client)
-        reports = [fault_report("station_fault", OVERRIDE_REFUSED,
-                                f"override refused ({rule}): supervisor {supervisor!r}, client {client}",
-                                at=now, pump=self.config.pump)]
+        log.warning("override refused at pump %d: %s for supervisor %r from %s", self.config.pump, rule, supervisor, client)
+        reports = [
+            fault_report(
+                "station_fault",
+                OVERRIDE_REFUSED,
+                f"override refused ({rule}): supervisor {supervisor!r}, client {client}",
+                at=now,
+                pump=self.config.pump,
+            )
+        ]
         if failure.newly_locked:
             minutes = self.throttle.lock_for_s / 60
             locked = ", ".join(failure.newly_locked)
             log.warning("override locked at pump %d for %.0f min: %s", self.config.pump, minutes, locked)
-            reports.append(fault_report(
-                "station_fault", SUPERVISOR_LOCKED,
-                f"overrides locked for {minutes:.0f} min after {self.throttle.lock_after} wrong passwords: {locked}",
-                at=now, pump=self.config.pump, cleared_at=now + timedelta(seconds=failure.locked_until - mono)))
+            reports.append(
+                fault_report(
+                    "station_fault",
+                    SUPERVISOR_LOCKED,
+                    f"overrides locked for {minutes:.0f} min after {self.throttle.lock_after} wrong passwords: {locked}",
+                    at=now,
+                    pump=self.config.pump,
+                    cleared_at=now + timedelta(seconds=failure.locked_until - mono),
+                )
+            )
         try:
             for report in reports:
                 self.outbox.add_report(report)

@@ -126,9 +126,14 @@ class Assessor:
             return result  # the registry is known down: decide offline now, not after the budget
         riders = self.riders.take_riders() if self.riders is not None else []
         try:
-            status, stored = self.client.status_with_events(result.plate, result.cylinder_id, result.tag_uid,
-                                                            self.budget_s, result.record_sequence,
-                                                            [p.body["registry"] for p in riders])
+            status, stored = self.client.status_with_events(
+                result.plate,
+                result.cylinder_id,
+                result.tag_uid,
+                self.budget_s,
+                result.record_sequence,
+                [p.body["registry"] for p in riders],
+            )
         except RegistryUnavailable as error:
             self.breaker.failure(error.retry_after_s)
             log.info("deciding offline: %s", error)
@@ -143,8 +148,7 @@ class Assessor:
         if status.get("decision") == UNKNOWN:
             # The registry has not yet seen the record on this tag (it lags the centre's upload): its
             # older view must not override a newer signed record. Keep the offline verdict.
-            log.info("registry does not know record %s of %s yet: deciding offline", result.record_sequence,
-                     result.cylinder_id)
+            log.info("registry does not know record %s of %s yet: deciding offline", result.record_sequence, result.cylinder_id)
             return result
         reasons = [r for r in status.get("reasons", []) if isinstance(r, str)]
         merged = result.reasons + tuple(r for r in reasons if r not in result.reasons)

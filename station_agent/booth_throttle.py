@@ -65,8 +65,7 @@ class PasswordThrottle:
                 locked = locked or counter.locked_until > now
         if locked:
             minutes = max(1, math.ceil(wait / 60))
-            raise OverrideLocked(f"locked after too many wrong passwords, try again in {minutes} min",
-                                 retry_after_s=wait)
+            raise OverrideLocked(f"locked after too many wrong passwords, try again in {minutes} min", retry_after_s=wait)
         if wait > 0:
             raise OverrideLocked(f"too many wrong passwords, try again in {math.ceil(wait)} s", retry_after_s=wait)
 
@@ -105,12 +104,17 @@ class PasswordThrottle:
     def _forget_idle(self, now: float) -> None:
         """Drop keys with nothing pending; if every key is busy, the oldest half (an attack with
         made-up ids: the per-client key still throttles it)."""
-        idle = [k for k, c in self._counters.items()
-                if c.not_before <= now and (not c.failures or c.failures[-1] <= now - self.lock_for_s)]
+        idle = [
+            k
+            for k, c in self._counters.items()
+            if c.not_before <= now and (not c.failures or c.failures[-1] <= now - self.lock_for_s)
+        ]
         for key in idle:
             del self._counters[key]
         if len(self._counters) >= MAX_KEYS:
-            oldest = sorted(self._counters, key=lambda k: self._counters[k].failures[-1] if self._counters[k].failures
-                            else self._counters[k].locked_until)
+            oldest = sorted(
+                self._counters,
+                key=lambda k: self._counters[k].failures[-1] if self._counters[k].failures else self._counters[k].locked_until,
+            )
             for key in oldest[: MAX_KEYS // 2]:
                 del self._counters[key]

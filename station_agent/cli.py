@@ -19,6 +19,8 @@ from functools import partial
 from pathlib import Path
 from types import FrameType
 
+from cryptography.x509 import Certificate
+
 from station_agent.agent import Agent, utc_now
 from station_agent.clock_offset import ClockOffset
 from station_agent.config import StationConfig, load_config
@@ -37,7 +39,7 @@ from tag_tools.errors import TrustError
 log = logging.getLogger(__name__)
 
 
-def load_root(config: StationConfig) -> object:
+def load_root(config: StationConfig) -> Certificate:
     try:
         return pki.load_certificate(config.root_certificate.read_bytes())
     except OSError as error:
@@ -46,8 +48,13 @@ def load_root(config: StationConfig) -> object:
         raise ConfigError(f"trust.root_certificate: {config.root_certificate} is not a certificate: {error}") from error
 
 
-def build_agent(config: StationConfig, *, source: TagSource | None = None, interlock: Interlock | None = None,
-                wall_clock: Callable[[], datetime] = utc_now) -> Agent:
+def build_agent(
+    config: StationConfig,
+    *,
+    source: TagSource | None = None,
+    interlock: Interlock | None = None,
+    wall_clock: Callable[[], datetime] = utc_now,
+) -> Agent:
     """Everything `run` wires together, so tests and the benchmark can swap the source or the output."""
     root = load_root(config)
     initial = None
@@ -58,12 +65,25 @@ def build_agent(config: StationConfig, *, source: TagSource | None = None, inter
             raise ConfigError(f"trust.initial_trust_list: cannot read {config.initial_trust_list}: {error.strerror}") from error
     outbox = Outbox(config.outbox_path, pump=config.pump, clock=wall_clock)
     try:
-        cache = TrustCache(outbox, root, config.policy.trust_list_max_age, initial,  # type: ignore[arg-type]
-                           clock=wall_clock)
+        cache = TrustCache(
+            outbox,
+            root,
+            config.policy.trust_list_max_age,
+            initial,
+            clock=wall_clock,
+        )
         clock_offset = ClockOffset()
-        client = (HttpRegistryClient(config.registry.url, config.registry.token or "", timezone=config.policy.timezone,
-                                     clock_offset=clock_offset, wall_clock=wall_clock)
-                  if config.registry.url else None)
+        client = (
+            HttpRegistryClient(
+                config.registry.url,
+                config.registry.token or "",
+                timezone=config.policy.timezone,
+                clock_offset=clock_offset,
+                wall_clock=wall_clock,
+            )
+            if config.registry.url
+            else None
+        )
         return Agent(
             config,
             source=source or open_tag_source(config.reader_path, repeat_after_s=config.repeat_after.total_seconds()),
@@ -112,8 +132,10 @@ def cmd_run(args: argparse.Namespace, wall_clock: Callable[[], datetime] = utc_n
     try:
         server = AttendantServer(agent, config.listen_host, config.listen_port)
     except OSError as error:
-        print(f"station-agent: cannot serve the attendant page on {config.listen_host}:{config.listen_port}: {error}",
-              file=sys.stderr)
+        print(
+            f"station-agent: cannot serve the attendant page on {config.listen_host}:{config.listen_port}: {error}",
+            file=sys.stderr,
+        )
         _shut_down(agent)
         return 1
 
@@ -125,8 +147,11 @@ def cmd_run(args: argparse.Namespace, wall_clock: Callable[[], datetime] = utc_n
     signal.signal(signal.SIGINT, stop)
     server.start()
     try:
-        print(f"station-agent: station {config.station_code} pump {config.pump}, {config.policy.mode} mode, "
-              f"attendant page {server.url}", flush=True)
+        print(
+            f"station-agent: station {config.station_code} pump {config.pump}, {config.policy.mode} mode, "
+            f"attendant page {server.url}",
+            flush=True,
+        )
         agent.run()
     finally:
         server.stop()
@@ -146,9 +171,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config))
     load_root(config)
     open_interlock(config.interlock_path).close()
-    print(f"ok: station {config.station_code} pump {config.pump}, reader {config.reader_path}, "
-          f"interlock {config.interlock_path}, {config.policy.mode} mode, "
-          f"registry {config.registry.url or 'none (offline only)'}, {len(config.supervisors)} supervisor(s)")
+    print(
+        f"ok: station {config.station_code} pump {config.pump}, reader {config.reader_path}, "
+        f"interlock {config.interlock_path}, {config.policy.mode} mode, "
+        f"registry {config.registry.url or 'none (offline only)'}, {len(config.supervisors)} supervisor(s)"
+    )
     return 0
 
 
@@ -184,8 +211,9 @@ def main(argv: list[str] | None = None, *, wall_clock: Callable[[], datetime] | 
     hashing.set_defaults(handler=cmd_hash_password)
     add_salvage_command(sub)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         with private_files.private_umask():  # the outbox, its folder and anything else made: 0600 / 0700
             return int(args.handler(args))

@@ -37,8 +37,11 @@ class ClockOffset:
     def observe(self, sent: datetime, received: datetime, registry_time: datetime) -> None:
         round_trip = received - sent
         midpoint = sent + round_trip / 2
-        sample = Sample(round((midpoint - registry_time).total_seconds() * 1000),
-                        max(0, round(round_trip.total_seconds() * 1000)), self.monotonic())
+        sample = Sample(
+            round((midpoint - registry_time).total_seconds() * 1000),
+            max(0, round(round_trip.total_seconds() * 1000)),
+            self.monotonic(),
+        )
         with self._lock:
             self._samples.append(sample)
 

@@ -125,11 +125,13 @@ def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationCon
     host, port = _listen(_get(screen, "attendant.listen", str, "127.0.0.1:8080"))
     language = _get(screen, "attendant.language", str, "zh")
     if language not in ("zh", "en"):
-        raise ConfigError("attendant.language must be \"zh\" or \"en\"")
+        raise ConfigError('attendant.language must be "zh" or "en"')
     allowed_hosts = _allowed_hosts(_get(screen, "attendant.allowed_hosts", list, []))
     if host in ("0.0.0.0", "::", "") and not allowed_hosts:
-        raise ConfigError("attendant.listen on every interface needs attendant.allowed_hosts (the name or "
-                          "address the booth display opens, e.g. [\"192.168.1.20:8080\"])")
+        raise ConfigError(
+            "attendant.listen on every interface needs attendant.allowed_hosts (the name or "
+            'address the booth display opens, e.g. ["192.168.1.20:8080"])'
+        )
     lock_minutes = _number(screen, "attendant.lock_minutes", 15.0)
     if not 0 < lock_minutes <= 24 * 60:
         raise ConfigError("attendant.lock_minutes must be more than 0 and at most 1440")
@@ -160,8 +162,20 @@ def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationCon
 
 
 def _policy(table: dict[str, Any]) -> Policy:
-    _only(table, "policy", {"mode", "warning_days", "trust_list_max_age_h", "refuse_non_genuine_chip", "timezone",
-                            "session_window_s", "min_refill_interval_min", "overridable"})
+    _only(
+        table,
+        "policy",
+        {
+            "mode",
+            "warning_days",
+            "trust_list_max_age_h",
+            "refuse_non_genuine_chip",
+            "timezone",
+            "session_window_s",
+            "min_refill_interval_min",
+            "overridable",
+        },
+    )
     mode = _get(table, "policy.mode", str, "enforce")
     if mode not in ("enforce", "monitor"):
         raise ConfigError('policy.mode must be "enforce" or "monitor"')
@@ -187,8 +201,11 @@ def _policy(table: dict[str, Any]) -> Policy:
 
 
 def _registry(table: dict[str, Any], base: Path) -> RegistrySettings:
-    _only(table, "registry", {"url", "token", "token_file", "budget_ms", "sync_interval_s", "upload_batch", "max_backoff_s",
-                              "upload_debounce_s"})
+    _only(
+        table,
+        "registry",
+        {"url", "token", "token_file", "budget_ms", "sync_interval_s", "upload_batch", "max_backoff_s", "upload_debounce_s"},
+    )
     token = _get(table, "registry.token", str, None)
     token_file = _get(table, "registry.token_file", str, None)
     if token and token_file:
@@ -301,16 +318,19 @@ def _text(rule: TextRule, dotted: str, value: str) -> str:
 
 
 # A host name or IPv4 address, or a bracketed IPv6 address, with an optional port.
-_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])"
-                   r"(?::[0-9]{1,5})?")
+_HOST = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])"
+    r"(?::[0-9]{1,5})?"
+)
 
 
 def _allowed_hosts(entries: list[Any]) -> tuple[str, ...]:
     hosts = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, str) or _HOST.fullmatch(entry.strip().lower()) is None:
-            raise ConfigError(f"attendant.allowed_hosts[{index}] must be HOST or HOST:PORT (no scheme, path or "
-                              f"wildcard), not {entry!r}")
+            raise ConfigError(
+                f"attendant.allowed_hosts[{index}] must be HOST or HOST:PORT (no scheme, path or wildcard), not {entry!r}"
+            )
         hosts.append(entry.strip().lower())
     return tuple(hosts)
 

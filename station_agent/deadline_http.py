@@ -85,16 +85,18 @@ class DeadlineHttp:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="registry-http")
         self._local = threading.local()
 
-    def exchange(self, method: str, path: str, *, deadline_s: float, body: bytes | None = None,
-                 headers: dict[str, str] | None = None) -> Answer:
+    def exchange(
+        self, method: str, path: str, *, deadline_s: float, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Answer:
         """One request and its whole answer within `deadline_s` seconds, or ExchangeFailed."""
         deadline = time.monotonic() + deadline_s
         if not self._slots.acquire(blocking=False):
             raise ExchangeFailed("earlier requests to the registry are still stuck; not trying now")
         call = _Call()
         try:
-            future: Future[Answer] = self._pool.submit(self._work, call, method, self.prefix + path, body,
-                                                       headers or {}, deadline)
+            future: Future[Answer] = self._pool.submit(
+                self._work, call, method, self.prefix + path, body, headers or {}, deadline
+            )
         except RuntimeError as error:  # the pool was shut down
             self._slots.release()
             raise ExchangeFailed(str(error)) from error
@@ -114,8 +116,9 @@ class DeadlineHttp:
 
     # -- in a worker thread ------------------------------------------------------------------
 
-    def _work(self, call: _Call, method: str, target: str, body: bytes | None, headers: dict[str, str],
-              deadline: float) -> Answer:
+    def _work(
+        self, call: _Call, method: str, target: str, body: bytes | None, headers: dict[str, str], deadline: float
+    ) -> Answer:
         reused = getattr(self._local, "connection", None) is not None
         try:
             return self._once(call, method, target, body, headers, deadline)
@@ -124,8 +127,9 @@ class DeadlineHttp:
                 raise
             return self._once(call, method, target, body, headers, deadline)  # the kept connection had gone stale
 
-    def _once(self, call: _Call, method: str, target: str, body: bytes | None, headers: dict[str, str],
-              deadline: float) -> Answer:
+    def _once(
+        self, call: _Call, method: str, target: str, body: bytes | None, headers: dict[str, str], deadline: float
+    ) -> Answer:
         connection = self._connection(deadline)
         try:
             call.attach(connection.sock)

@@ -99,8 +99,14 @@ def scan_event(
         "reasons": reasons[:EVENT_MAX_REASONS],
         "decided_offline": not result.online,
     }
-    optional = {**from_tag, "attendant": attendant, "session_id": session_id, "supervisor": supervisor_text,
-                "override_reason": reason_text, "clock_offset_ms": context.clock_offset_ms}
+    optional = {
+        **from_tag,
+        "attendant": attendant,
+        "session_id": session_id,
+        "supervisor": supervisor_text,
+        "override_reason": reason_text,
+        "clock_offset_ms": context.clock_offset_ms,
+    }
     registry.update({k: v for k, v in optional.items() if v is not None})
     body: dict[str, Any] = {
         "event_id": event_id,
@@ -129,8 +135,7 @@ def _typed(rule: TextRule, value: str | None, *, required: bool) -> str | None:
         raise EventFieldError(rule.field, str(error)) from error
 
 
-def _identifier(check: Callable[[object, str], str], field: str, value: str | None,
-                unreported: dict[str, Any]) -> str | None:
+def _identifier(check: Callable[[object, str], str], field: str, value: str | None, unreported: dict[str, Any]) -> str | None:
     if value is None:
         return None
     canonical = identifiers.canonical_or_none(check, value, field)

@@ -57,19 +57,26 @@ class FaultReport:
     def __post_init__(self) -> None:
         _check(is_uuid(self.report_id), "report_id must be a UUID")
         _check(self.kind in KINDS, f"kind must be one of {', '.join(KINDS)}")
-        _check(isinstance(self.code, str) and _CODE.fullmatch(self.code) is not None,
-               "code must be 1-64 characters of a-z 0-9 _ . -")
+        _check(
+            isinstance(self.code, str) and _CODE.fullmatch(self.code) is not None, "code must be 1-64 characters of a-z 0-9 _ . -"
+        )
         _check(self.pump is None or (type(self.pump) is int and 1 <= self.pump <= 64), "pump must be 1-64 or null")
         _check(_aware(self.occurred_at), "occurred_at must be a datetime with a UTC offset")
-        _check(self.cleared_at is None or (_aware(self.cleared_at) and self.cleared_at >= self.occurred_at),
-               "cleared_at must be null or an offset datetime not before occurred_at")
+        _check(
+            self.cleared_at is None or (_aware(self.cleared_at) and self.cleared_at >= self.occurred_at),
+            "cleared_at must be null or an offset datetime not before occurred_at",
+        )
         _check(isinstance(self.detail, str) and len(self.detail) <= MAX_DETAIL, f"detail must be text of <= {MAX_DETAIL}")
         _check(self.subject_id is None or is_uuid(self.subject_id), "subject_id must be an event UUID or null")
-        _check(self.payload_sha256 is None or (isinstance(self.payload_sha256, str)
-                                               and _SHA256.fullmatch(self.payload_sha256) is not None),
-               "payload_sha256 must be 64 lower-case hex digits or null")
-        _check(self.payload_b64 is None or self._inline_payload_matches(), "payload_b64 must be the base64 of "
-               f"<= {MAX_INLINE_PAYLOAD} bytes whose SHA-256 is payload_sha256")
+        _check(
+            self.payload_sha256 is None
+            or (isinstance(self.payload_sha256, str) and _SHA256.fullmatch(self.payload_sha256) is not None),
+            "payload_sha256 must be 64 lower-case hex digits or null",
+        )
+        _check(
+            self.payload_b64 is None or self._inline_payload_matches(),
+            f"payload_b64 must be the base64 of <= {MAX_INLINE_PAYLOAD} bytes whose SHA-256 is payload_sha256",
+        )
 
     def _inline_payload_matches(self) -> bool:
         try:

@@ -76,9 +76,17 @@ class FaultBoard:
             if fault is None:
                 return False
             # max(): a wall clock stepped back while the fault lasted must not date its end before its start.
-            self._waiting.append(fault_report("station_fault", code, fault.detail[:MAX_DETAIL], at=fault.since,
-                                              pump=self.pump, subject_id=fault.report_id,
-                                              cleared_at=max(at, fault.since)))
+            self._waiting.append(
+                fault_report(
+                    "station_fault",
+                    code,
+                    fault.detail[:MAX_DETAIL],
+                    at=fault.since,
+                    pump=self.pump,
+                    subject_id=fault.report_id,
+                    cleared_at=max(at, fault.since),
+                )
+            )
         log.warning("fault %s cleared", code)
         self.flush()
         return True

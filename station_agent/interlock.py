@@ -183,8 +183,9 @@ def _modbus_rtu(path: str, timeout: float) -> Interlock:
         raise InterlockPathError(f"parity must be N, E or O in {path!r}")
     from pymodbus.client import ModbusSerialClient
 
-    client = ModbusSerialClient(parts.path, baudrate=_int_option(path, options, "baud") or 9600, parity=parity,
-                                timeout=timeout, retries=1)
+    client = ModbusSerialClient(
+        parts.path, baudrate=_int_option(path, options, "baud") or 9600, parity=parity, timeout=timeout, retries=1
+    )
     return ModbusInterlock(path, client, unit, coil, _int_option(path, options, "watchdog"))
 
 

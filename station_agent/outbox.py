@@ -90,6 +90,7 @@ class Counts:
 @dataclass(frozen=True)
 class Problem:
     """A rejected or quarantined event, for the attendant's screen."""
+
     event_id: str
     kind: Literal["rejected", "quarantined"]
     why: str
@@ -100,6 +101,7 @@ class Problem:
 @dataclass(frozen=True)
 class StoredEvent:
     """One events row as stored, for copying rows between outboxes (salvage)."""
+
     event_id: str
     body: str
     sent_at: str | None = None
@@ -146,8 +148,10 @@ class Outbox:
     def _open(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:  # checked before any pragma below can write to the file
-            raise OutboxError(f"outbox {self.path} has schema version {version}, newer than this agent's "
-                              f"{SCHEMA_VERSION}: left untouched; run the newer agent or move the file aside")
+            raise OutboxError(
+                f"outbox {self.path} has schema version {version}, newer than this agent's "
+                f"{SCHEMA_VERSION}: left untouched; run the newer agent or move the file aside"
+            )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         # No automatic checkpoint: it would run inside whichever commit crosses the threshold,
@@ -176,13 +180,21 @@ class Outbox:
     def _report_legacy_rejections(self) -> None:
         """Events rejected before reports existed: the bureau hears of them now, dated now."""
         at = self.clock()
-        rows = self._db.execute("SELECT seq, CAST(event_id AS BLOB), CAST(body AS BLOB), CAST(rejected AS BLOB) "
-                                "FROM events WHERE rejected IS NOT NULL").fetchall()
+        rows = self._db.execute(
+            "SELECT seq, CAST(event_id AS BLOB), CAST(body AS BLOB), CAST(rejected AS BLOB) "
+            "FROM events WHERE rejected IS NOT NULL"
+        ).fetchall()
         for seq, event_id, body, why in rows:
             self._db.execute("UPDATE events SET problem_at = ? WHERE seq = ?", (at.isoformat(), seq))
-            self._queue_event_report(bytes(event_id), "rejected_event", "registry_rejected",
-                                     f"rejected by the registry (before this agent version): {_text(why)}",
-                                     at, self.pump, bytes(body))
+            self._queue_event_report(
+                bytes(event_id),
+                "rejected_event",
+                "registry_rejected",
+                f"rejected by the registry (before this agent version): {_text(why)}",
+                at,
+                self.pump,
+                bytes(body),
+            )
 
     @contextmanager
     def _guard(self, what: str) -> Iterator[None]:
@@ -223,13 +235,15 @@ class Outbox:
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
         with self._lock, self._guard("store an event"), self._transaction():
             self._db.execute("INSERT INTO events (event_id, body) VALUES (?, ?)", (event_id, text))
-            self._db.executemany("INSERT OR REPLACE INTO fills (cylinder_id, filled_at) VALUES (?, ?)",
-                                 [(c, at.isoformat()) for c in cylinders])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO fills (cylinder_id, filled_at) VALUES (?, ?)", [(c, at.isoformat()) for c in cylinders]
+            )
 
     def record_fill(self, cylinders: list[str], at: datetime) -> None:
         with self._lock, self._guard("record a fill"):
-            self._db.executemany("INSERT OR REPLACE INTO fills (cylinder_id, filled_at) VALUES (?, ?)",
-                                 [(c, at.isoformat()) for c in cylinders])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO fills (cylinder_id, filled_at) VALUES (?, ?)", [(c, at.isoformat()) for c in cylinders]
+            )
 
     def last_fill(self, cylinder_id: str) -> datetime | None:
         with self._lock, self._guard("read fill times"):
@@ -267,42 +281,58 @@ class Outbox:
         with self._transaction():
             for seq, event_id, raw, code, why in rows:
                 log.error("outbox event %r (row %d) quarantined: %s", _text(event_id), seq, why)
-                self._db.execute("UPDATE events SET quarantined = ?, problem_at = ? WHERE seq = ?",
-                                 (why[:500], at.isoformat(), seq))
-                self._queue_event_report(event_id, "quarantined_event", code,
-                                         f"stored event cannot be sent: {why}", at, self.pump, raw)
+                self._db.execute(
+                    "UPDATE events SET quarantined = ?, problem_at = ? WHERE seq = ?", (why[:500], at.isoformat(), seq)
+                )
+                self._queue_event_report(
+                    event_id, "quarantined_event", code, f"stored event cannot be sent: {why}", at, self.pump, raw
+                )
 
-    def _queue_event_report(self, event_id: str | bytes, kind: Kind, code: str, detail: str, at: datetime,
-                            pump: int | None, payload: bytes) -> None:
+    def _queue_event_report(
+        self, event_id: str | bytes, kind: Kind, code: str, detail: str, at: datetime, pump: int | None, payload: bytes
+    ) -> None:
         """`event_id` as stored (bytes when damage left it unreadable as text), to link the report."""
         text = _text(event_id)
-        report = fault_report(kind, code, f"event {text}: {detail}", at=at, pump=pump,
-                              subject_id=text if is_uuid(text) else None, payload=payload)
+        report = fault_report(
+            kind, code, f"event {text}: {detail}", at=at, pump=pump, subject_id=text if is_uuid(text) else None, payload=payload
+        )
         self._insert_report(report, event_id)
 
     def _insert_report(self, report: FaultReport, event_id: str | bytes | None) -> None:
-        self._db.execute("INSERT OR IGNORE INTO reports (report_id, event_id, body) VALUES (?, CAST(? AS TEXT), ?)",
-                         (report.report_id, event_id, json.dumps(report.to_json(), separators=(",", ":"))))
+        self._db.execute(
+            "INSERT OR IGNORE INTO reports (report_id, event_id, body) VALUES (?, CAST(? AS TEXT), ?)",
+            (report.report_id, event_id, json.dumps(report.to_json(), separators=(",", ":"))),
+        )
 
     def mark_sent(self, event_ids: list[str], at: datetime) -> None:
         with self._lock, self._guard("mark events sent"):
             self._db.executemany("UPDATE events SET sent_at = ? WHERE event_id = ?", [(at.isoformat(), e) for e in event_ids])
 
-    def mark_rejected(self, event_id: str, why: str, *, at: datetime | None = None, pump: int | None = None,
-                      code: str = "registry_rejected") -> None:
+    def mark_rejected(
+        self, event_id: str, why: str, *, at: datetime | None = None, pump: int | None = None, code: str = "registry_rejected"
+    ) -> None:
         """The registry refused this event as invalid: keep it, stop retrying it, and queue one fault
         report (raw event bytes included) in the same transaction. `at` and `pump` default to the
         outbox's clock and pump. Marking an event twice queues no second report."""
         at = self.clock() if at is None else at
         with self._lock, self._guard("mark an event rejected"), self._transaction():
-            row = self._db.execute("SELECT CAST(body AS BLOB) FROM events WHERE event_id = ? AND rejected IS NULL",
-                                   (event_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT CAST(body AS BLOB) FROM events WHERE event_id = ? AND rejected IS NULL", (event_id,)
+            ).fetchone()
             if row is None:
                 return
-            self._db.execute("UPDATE events SET rejected = ?, problem_at = ? WHERE event_id = ?",
-                             (why[:500], at.isoformat(), event_id))
-            self._queue_event_report(event_id, "rejected_event", code, f"rejected by the registry: {why}", at,
-                                     self.pump if pump is None else pump, bytes(row[0]))
+            self._db.execute(
+                "UPDATE events SET rejected = ?, problem_at = ? WHERE event_id = ?", (why[:500], at.isoformat(), event_id)
+            )
+            self._queue_event_report(
+                event_id,
+                "rejected_event",
+                code,
+                f"rejected by the registry: {why}",
+                at,
+                self.pump if pump is None else pump,
+                bytes(row[0]),
+            )
 
     def add_report(self, report: FaultReport) -> None:
         """Queue a fault report durably; adding the same report_id again changes nothing. A report
@@ -314,8 +344,10 @@ class Outbox:
         """Up to `limit` undelivered reports (their JSON), oldest first. A stored report that no longer
         decodes is set aside (`damaged`) and logged, so it cannot block the others."""
         with self._lock, self._guard("read unsent reports"):
-            rows = self._db.execute("SELECT seq, CAST(body AS BLOB) FROM reports WHERE sent_at IS NULL AND damaged IS NULL "
-                                    "ORDER BY seq LIMIT ?", (limit,)).fetchall()
+            rows = self._db.execute(
+                "SELECT seq, CAST(body AS BLOB) FROM reports WHERE sent_at IS NULL AND damaged IS NULL ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
             good: list[dict[str, Any]] = []
             for seq, raw in rows:
                 document, why = _json_object(bytes(raw))
@@ -328,8 +360,7 @@ class Outbox:
 
     def mark_reports_sent(self, report_ids: Iterable[str], at: datetime) -> None:
         with self._lock, self._guard("mark reports sent"):
-            self._db.executemany("UPDATE reports SET sent_at = ? WHERE report_id = ?",
-                                 [(at.isoformat(), r) for r in report_ids])
+            self._db.executemany("UPDATE reports SET sent_at = ? WHERE report_id = ?", [(at.isoformat(), r) for r in report_ids])
 
     def problems(self, limit: int = 20) -> list[Problem]:
         """Rejected and quarantined events, newest first."""
@@ -339,9 +370,13 @@ class Outbox:
                 "problem_at, NOT EXISTS (SELECT 1 FROM reports r WHERE r.event_id = events.event_id "
                 "AND r.sent_at IS NULL AND r.damaged IS NULL) "
                 "FROM events WHERE rejected IS NOT NULL OR quarantined IS NOT NULL "
-                "ORDER BY julianday(problem_at) DESC, seq DESC LIMIT ?", (limit,)).fetchall()
-        return [Problem(_text(event_id), "quarantined" if quarantined else "rejected", _text(why),
-                        _time_or_none(at), bool(reported)) for event_id, quarantined, why, at, reported in rows]
+                "ORDER BY julianday(problem_at) DESC, seq DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            Problem(_text(event_id), "quarantined" if quarantined else "rejected", _text(why), _time_or_none(at), bool(reported))
+            for event_id, quarantined, why, at, reported in rows
+        ]
 
     def counts(self) -> Counts:
         with self._lock, self._guard("count events"):
@@ -360,8 +395,10 @@ class Outbox:
         """Copy rows as they were stored (salvage): states kept, known event ids skipped. Returns rows added."""
         with self._lock, self._guard("import events"), self._transaction():
             before = self._db.total_changes
-            self._db.executemany(f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                                 [(r.event_id, r.body, r.sent_at, r.rejected, r.quarantined, r.problem_at) for r in rows])
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.event_id, r.body, r.sent_at, r.rejected, r.quarantined, r.problem_at) for r in rows],
+            )
             return self._db.total_changes - before
 
     def get_state(self, key: str) -> bytes | None:
@@ -392,7 +429,9 @@ class Outbox:
             self._db.execute(
                 "DELETE FROM events WHERE (rejected IS NOT NULL OR quarantined IS NOT NULL) "
                 "AND julianday(problem_at) < julianday(?) AND NOT EXISTS (SELECT 1 FROM reports r "
-                "WHERE r.event_id = events.event_id AND r.sent_at IS NULL AND r.damaged IS NULL)", (cut,))
+                "WHERE r.event_id = events.event_id AND r.sent_at IS NULL AND r.damaged IS NULL)",
+                (cut,),
+            )
             self._db.execute("DELETE FROM reports WHERE sent_at IS NOT NULL AND julianday(sent_at) < julianday(?)", (cut,))
             self._db.execute("DELETE FROM fills WHERE julianday(filled_at) < julianday(?)", (fills_cut,))
             deleted = self._db.total_changes - before

@@ -30,8 +30,11 @@ def check_session(config: StationConfig, session: VehicleSession | None) -> None
         raise OverrideRefused("no refused vehicle to override")
     if session.missing():
         raise OverrideRefused(f"read the remaining {session.missing()} cylinder(s) first")
-    blocked = sorted({r for c in session.refused_cylinders for r in c.reasons} - config.policy.overridable
-                     - {"due_soon", "chip_not_genuine_warning"})
+    blocked = sorted(
+        {r for c in session.refused_cylinders for r in c.reasons}
+        - config.policy.overridable
+        - {"due_soon", "chip_not_genuine_warning"}
+    )
     if blocked:
         raise OverrideRefused(f"the policy does not allow overriding: {', '.join(blocked)}")
 

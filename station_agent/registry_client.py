@@ -37,13 +37,21 @@ class TrustListDownload:
 
 
 class RegistryClient(Protocol):
-    def status(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
-               record_sequence: int | None = None) -> dict[str, Any]:
+    def status(
+        self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float, record_sequence: int | None = None
+    ) -> dict[str, Any]:
         """The registry's status of one cylinder (the `cylinders[0]` item of POST /status). With the
         tag's record sequence, a registry that has not seen that record yet answers "unknown"."""
 
-    def status_with_events(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
-                           record_sequence: int | None, events: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def status_with_events(
+        self,
+        plate: str | None,
+        cylinder_id: str,
+        tag_uid: str,
+        budget_s: float,
+        record_sequence: int | None,
+        events: list[dict[str, Any]],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """`status`, with pending scan events riding along; also returns the registry's word on them
         ({received, accepted, duplicates} or {error})."""
 
@@ -72,8 +80,9 @@ def classify(method: str, path: str, answer: Answer) -> Answer:
         problem = _problem(answer)
         if problem is not None:
             raise RegistryRejected(f"{what} {problem.get('title', '')}: {str(problem.get('detail', ''))[:400]}")
-        raise RegistryUnavailable(f"{what} without a problem+json body: not the registry's answer "
-                                  f"({answer.content_type or 'no content type'})")
+        raise RegistryUnavailable(
+            f"{what} without a problem+json body: not the registry's answer ({answer.content_type or 'no content type'})"
+        )
     raise RegistryUnavailable(f"{what} {answer.body[:200]!r}", retry_after_s=_retry_after(answer))
 
 
@@ -112,20 +121,27 @@ def json_object(method: str, path: str, answer: Answer) -> dict[str, Any]:
 class HttpRegistryClient:
     """The registry over HTTP(S), every call within its deadline. Thread-safe."""
 
-    def __init__(self, base_url: str, token: str, *, timeout_s: float = 10.0, timezone: str | None = None,
-                 clock_offset: ClockOffset | None = None,
-                 wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float = 10.0,
+        timezone: str | None = None,
+        clock_offset: ClockOffset | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.timezone = timezone  # the station's zone: the registry judges "today" in it
         self.clock_offset = clock_offset
         self.wall_clock = wall_clock
         self._http = DeadlineHttp(self.base_url)
-        self._headers = {"Authorization": f"Bearer {token}", "User-Agent": "station-agent/0.1",
-                         "Accept": "application/json"}
+        self._headers = {"Authorization": f"Bearer {token}", "User-Agent": "station-agent/0.1", "Accept": "application/json"}
 
-    def _call(self, method: str, path: str, deadline_s: float, *, json_body: Any = None,
-              headers: dict[str, str] | None = None) -> Answer:
+    def _call(
+        self, method: str, path: str, deadline_s: float, *, json_body: Any = None, headers: dict[str, str] | None = None
+    ) -> Answer:
         body = None
         merged = {**self._headers, **(headers or {})}
         if json_body is not None:
@@ -153,12 +169,20 @@ class HttpRegistryClient:
         if stamp.tzinfo is not None:
             self.clock_offset.observe(sent, self.wall_clock(), stamp)
 
-    def status(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
-               record_sequence: int | None = None) -> dict[str, Any]:
+    def status(
+        self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float, record_sequence: int | None = None
+    ) -> dict[str, Any]:
         return self.status_with_events(plate, cylinder_id, tag_uid, budget_s, record_sequence, [])[0]
 
-    def status_with_events(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
-                           record_sequence: int | None, events: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def status_with_events(
+        self,
+        plate: str | None,
+        cylinder_id: str,
+        tag_uid: str,
+        budget_s: float,
+        record_sequence: int | None,
+        events: list[dict[str, Any]],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         # Identifiers in canonical form (tag_tools.identifiers); one the registry would refuse (an
         # old record's odd plate) is left out rather than cost the read its status answer.
         item: dict[str, Any] = {"cylinder_id": cylinder_id}

@@ -68,6 +68,7 @@ class _Image:
 @dataclass
 class _Pages:
     """All page versions, looked up as of a position so a cell meets its own overflow pages."""
+
     size: int
     usable: int
     versions: dict[int, list[_Image]] = field(default_factory=dict)
@@ -103,15 +104,21 @@ def salvage(damaged: Path, target: Path, *, at: datetime | None = None) -> Salva
         added = outbox.import_events(rows)
         restored = _restore_reports(outbox, list(found.reports.values()))
         when = datetime.now(UTC) if at is None else at
-        outbox.add_report(fault_report(
-            "station_fault", "outbox_salvaged",
-            f"outbox {damaged.name} was damaged; salvaged {added} events ({_unsent(rows)} unsent) and {restored} "
-            f"reports; {found.unreadable} unreadable pages, {found.damaged_cells} undecodable cells",
-            at=when, pump=None))
+        outbox.add_report(
+            fault_report(
+                "station_fault",
+                "outbox_salvaged",
+                f"outbox {damaged.name} was damaged; salvaged {added} events ({_unsent(rows)} unsent) and {restored} "
+                f"reports; {found.unreadable} unreadable pages, {found.damaged_cells} undecodable cells",
+                at=when,
+                pump=None,
+            )
+        )
     finally:
         outbox.close()
-    return SalvageResult(found.page_size, found.pages_read, found.wal_frames, found.unreadable, found.damaged_cells,
-                         added, _unsent(rows), restored)
+    return SalvageResult(
+        found.page_size, found.pages_read, found.wal_frames, found.unreadable, found.damaged_cells, added, _unsent(rows), restored
+    )
 
 
 @dataclass
@@ -203,11 +210,12 @@ def _time(text: str) -> datetime:
 
 # --- the two files, page by page -------------------------------------------------------------------
 
+
 def _load(database: bytes, wal: bytes, size: int) -> _Pages:
     reserved = database[20] if database[:16] == b"SQLite format 3\x00" and len(database) > 20 else 0
     pages = _Pages(size, size - reserved)
     for index in range(len(database) // size):
-        pages.add(_Image(index + 1, database[index * size:(index + 1) * size], 0, 0))
+        pages.add(_Image(index + 1, database[index * size : (index + 1) * size], 0, 0))
     for image in _wal_images(wal, size):
         pages.add(image)
     return pages
@@ -246,8 +254,8 @@ def _wal_images(wal: bytes, size: int) -> Iterator[_Image]:
     used = 0
     offset = _WAL_HEADER
     while offset + _FRAME_HEADER + size <= len(wal):
-        header = wal[offset:offset + _FRAME_HEADER]
-        data = wal[offset + _FRAME_HEADER:offset + _FRAME_HEADER + size]
+        header = wal[offset : offset + _FRAME_HEADER]
+        data = wal[offset + _FRAME_HEADER : offset + _FRAME_HEADER + size]
         offset += _FRAME_HEADER + size
         pgno, commit = struct.unpack_from(">II", header)
         stored = struct.unpack_from(">II", header, 16)
@@ -266,7 +274,7 @@ def _wal_images(wal: bytes, size: int) -> Iterator[_Image]:
 
 def _checksum(order: str, data: bytes, seed: tuple[int, int]) -> tuple[int, int]:
     s0, s1 = seed
-    words = struct.unpack(f"{order}{len(data) // 4}I", data[:len(data) // 4 * 4])
+    words = struct.unpack(f"{order}{len(data) // 4}I", data[: len(data) // 4 * 4])
     for index in range(0, len(words) - 1, 2):
         s0 = (s0 + words[index] + s1) & 0xFFFFFFFF
         s1 = (s1 + words[index + 1] + s0) & 0xFFFFFFFF
@@ -274,6 +282,7 @@ def _checksum(order: str, data: bytes, seed: tuple[int, int]) -> tuple[int, int]
 
 
 # --- b-tree pages, cells and records ---------------------------------------------------------------
+
 
 def _page_type(page: bytes, pgno: int) -> int:
     offset = 100 if pgno == 1 else 0
@@ -287,7 +296,9 @@ def _is_btree_page(page: bytes, pgno: int, size: int) -> bool:
     cells, content = struct.unpack_from(">HH", page, offset + 3)
     header = 8 if page[offset] in (0x0A, 0x0D) else 12
     content = 65536 if content == 0 else content
-    return offset + header + 2 * cells <= min(content, size) and (cells > 0 or page[offset] in (0x0A, 0x0D))  # leaves may be empty
+    return offset + header + 2 * cells <= min(content, size) and (
+        cells > 0 or page[offset] in (0x0A, 0x0D)
+    )  # leaves may be empty
 
 
 def _cells(image: _Image, pages: _Pages) -> Iterator[tuple[int, list[Any]] | None]:
@@ -314,13 +325,13 @@ def _payload(page: bytes, at: int, length: int, snapshot: int, pages: _Pages) ->
     if length <= most:
         if at + length > len(page):
             raise ValueError("cell runs past its page")
-        return page[at:at + length]
+        return page[at : at + length]
     least = (usable - 12) * 32 // 255 - 23
     local = least + (length - least) % (usable - 4)
     local = local if local <= most else least
     if at + local + 4 > len(page):
         raise ValueError("cell runs past its page")
-    parts = [page[at:at + local]]
+    parts = [page[at : at + local]]
     remaining = length - local
     following = struct.unpack_from(">I", page, at + local)[0]
     seen: set[int] = set()
@@ -331,7 +342,7 @@ def _payload(page: bytes, at: int, length: int, snapshot: int, pages: _Pages) ->
         seen.add(following)
         pages.overflow_used.add((image.pgno, image.position))
         take = min(remaining, usable - 4)
-        parts.append(image.data[4:4 + take])
+        parts.append(image.data[4 : 4 + take])
         remaining -= take
         following = struct.unpack_from(">I", image.data)[0]
     return b"".join(parts)
@@ -368,7 +379,7 @@ def _record(payload: bytes) -> list[Any]:
         width = _WIDTHS.get(serial, (serial - 12) // 2 if serial >= 12 else -1)
         if width < 0 or at + width > len(payload):
             raise ValueError(f"bad serial type {serial} or column past the payload")
-        raw = payload[at:at + width]
+        raw = payload[at : at + width]
         at += width
         if serial == 0:
             values.append(None)
@@ -422,6 +433,7 @@ def _as_report(values: list[Any]) -> tuple[dict[str, Any], str | None] | None:
 
 # --- command line ----------------------------------------------------------------------------------
 
+
 def add_salvage_command(subparsers: Any) -> None:
     """Register `outbox salvage DAMAGED NEW` on the station-agent command line."""
     outbox = subparsers.add_parser("outbox", help="maintain the local event outbox")
@@ -434,8 +446,10 @@ def add_salvage_command(subparsers: Any) -> None:
 
 def cmd_salvage(args: argparse.Namespace) -> int:
     result = salvage(args.damaged, args.new)
-    print(f"salvaged {result.rows_recovered} events ({result.unsent_recovered} unsent) and "
-          f"{result.reports_recovered} reports into {args.new}: {result.pages_read} pages read "
-          f"({result.wal_frames_used} from the WAL), {result.unreadable_pages} unreadable, "
-          f"{result.damaged_cells} undecodable cells")
+    print(
+        f"salvaged {result.rows_recovered} events ({result.unsent_recovered} unsent) and "
+        f"{result.reports_recovered} reports into {args.new}: {result.pages_read} pages read "
+        f"({result.wal_frames_used} from the WAL), {result.unreadable_pages} unreadable, "
+        f"{result.damaged_cells} undecodable cells"
+    )
     return 0

@@ -102,8 +102,12 @@ class VehicleSession:
             # A refusal sticks for the session: re-reading after unplugging the network (offline,
             # without the registry's newer revocation) must not turn a refused cylinder into an allowed one.
             missing = tuple(r for r in earlier.reasons if r not in result.reasons)
-            result = replace(result, decision="refuse", reasons=missing + result.reasons,
-                             detail="; ".join(filter(None, ["refused earlier in this session", result.detail])))
+            result = replace(
+                result,
+                decision="refuse",
+                reasons=missing + result.reasons,
+                detail="; ".join(filter(None, ["refused earlier in this session", result.detail])),
+            )
         self.cylinders[result.key] = result
         self.last_read_mono = mono_now
         self._update_state()

@@ -77,8 +77,13 @@ class StatusListCache:
         now = self.clock()
         held = self._lists.get(list_id)
         try:
-            candidate = parse_status_list(blob, trust_list.status_signers(now), now=now, list_id=list_id,
-                                          min_sequence=held.sequence if held is not None else 0)
+            candidate = parse_status_list(
+                blob,
+                trust_list.status_signers(now),
+                now=now,
+                list_id=list_id,
+                min_sequence=held.sequence if held is not None else 0,
+            )
             if held is not None and candidate.sequence == held.sequence:
                 return False  # the list held, again
             if held is not None:
@@ -91,8 +96,7 @@ class StatusListCache:
             if etag:
                 self.outbox.put_state(_etag_key(list_id), etag.encode())
         self._lists[list_id] = candidate
-        log.info("status list %d sequence %d adopted from %s (%d entries)", list_id, candidate.sequence, source,
-                 len(candidate))
+        log.info("status list %d sequence %d adopted from %s (%d entries)", list_id, candidate.sequence, source, len(candidate))
         return True
 
 

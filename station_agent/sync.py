@@ -48,8 +48,15 @@ class TrustCache:
     root's signature, or a list signer the root certified and has not revoked) and may succeed it
     (tag_tools.trustlist.check_succession: no rollback, no list from a signer the root revoked)."""
 
-    def __init__(self, outbox: Outbox, root: x509.Certificate, max_age: timedelta, initial: bytes | None = None,
-                 *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        root: x509.Certificate,
+        max_age: timedelta,
+        initial: bytes | None = None,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.outbox = outbox
         self.root = root
         self.max_age = max_age

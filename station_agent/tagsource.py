@@ -84,8 +84,9 @@ class FileTagSource(FakeTagSource):
                 continue
             try:
                 item = json.loads(line)
-                chip = ChipEvidence(Originality(item.get("originality", "not_available")), item.get("chip"),
-                                    item.get("read_counter"))
+                chip = ChipEvidence(
+                    Originality(item.get("originality", "not_available")), item.get("chip"), item.get("read_counter")
+                )
                 self.push(bytes.fromhex(item["uid"]), bytes.fromhex(item["ndef"]) if item.get("ndef") else None, chip)
             except (ValueError, KeyError, TypeError) as error:
                 raise TagSourceError(f"{path}:{number}: not a read: {error}") from error
@@ -123,9 +124,17 @@ class ReaderTagSource:
     returns reads again as soon as it is back, on the same source object.
     """
 
-    def __init__(self, path: str, *, repeat_after_s: float = 3.0, options: object | None = None,
-                 backoff: Backoff = Backoff(), opener: Callable[[str], Reader] = _open_reader,
-                 clock: Callable[[], float] = time.monotonic, rng: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        repeat_after_s: float = 3.0,
+        options: object | None = None,
+        backoff: Backoff = Backoff(),
+        opener: Callable[[str], Reader] = _open_reader,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
         from tag_tools.readers.errors import ReaderError
 
         self.path = path

@@ -44,6 +44,7 @@ class ShownAgent(Protocol):
     undelivered: int
     version: int
 
+
 # Colour of the big panel: green fill, amber wait or warning, red stop.
 COLOURS = {
     SessionState.READY: "green",
@@ -112,8 +113,10 @@ def snapshot(agent: ShownAgent) -> dict[str, Any]:
         "attendant": agent.attendant,
         "registry_online": sync.online if sync is not None else None,
         "fault": agent.fault,
-        "faults": [{"code": f.code, "detail": f.detail, "since": f.since.isoformat(), "blocks_pump": f.blocks_pump}
-                   for f in agent.faults.active()],
+        "faults": [
+            {"code": f.code, "detail": f.detail, "since": f.since.isoformat(), "blocks_pump": f.blocks_pump}
+            for f in agent.faults.active()
+        ],
         "undelivered": agent.undelivered,
         "clock_offset_ms": agent.clock_offset.offset_ms(),
         "reader_problem": agent.reader_problem,
@@ -137,11 +140,14 @@ def snapshot(agent: ShownAgent) -> dict[str, Any]:
     return body
 
 
-def console_line(now: datetime, pump: int, result: CylinderResult, session: VehicleSession, pump_on: bool,
-                 fault: str | None) -> str:
+def console_line(
+    now: datetime, pump: int, result: CylinderResult, session: VehicleSession, pump_on: bool, fault: str | None
+) -> str:
     expected = session.expected if session.expected is not None else "?"
     reasons = ",".join(result.reasons) or "-"
     where = "online" if result.online else "offline"
     tail = f"FAULT {fault}" if fault else ("PUMP ON" if pump_on else "pump off")
-    return (f"{now:%H:%M:%S} pump {pump} {session.plate or '-'} {result.cylinder_id or result.tag_uid} "
-            f"{result.decision.upper()} {reasons} ({where}) [{len(session.cylinders)}/{expected}] {tail}")
+    return (
+        f"{now:%H:%M:%S} pump {pump} {session.plate or '-'} {result.cylinder_id or result.tag_uid} "
+        f"{result.decision.upper()} {reasons} ({where}) [{len(session.cylinders)}/{expected}] {tail}"
+    )

@@ -69,9 +69,17 @@ class BadBody(ValueError):
 
 
 class AttendantServer:
-    def __init__(self, agent: Agent, host: str = "127.0.0.1", port: int = 8080, *,
-                 allowed_hosts: tuple[str, ...] | None = None, max_connections: int = MAX_CONNECTIONS,
-                 stream_slots: int = STREAM_SLOTS, request_timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        allowed_hosts: tuple[str, ...] | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        stream_slots: int = STREAM_SLOTS,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
+    ) -> None:
         self.agent = agent
         self.httpd = _BoundedServer((host, port), _Handler, max_connections)
         bound_port = int(self.httpd.server_address[1])
@@ -132,15 +140,15 @@ class _BoundedServer(HTTPServer):
         if not self.slots.acquire(blocking=False):
             try:
                 request.settimeout(1.0)
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n"
-                                b"Retry-After: 1\r\n\r\n")
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
+                )
             except OSError:
                 pass
             finally:
                 self.shutdown_request(request)
             return
-        thread = threading.Thread(target=self._serve, args=(request, client_address), name="attendant-request",
-                                  daemon=True)
+        thread = threading.Thread(target=self._serve, args=(request, client_address), name="attendant-request", daemon=True)
         try:
             thread.start()
         except RuntimeError:  # no thread could be made: the same as a full house
@@ -249,13 +257,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _json(self, status: int, value: object, extra: tuple[tuple[str, str], ...] = ()) -> None:
         # ASCII JSON: no text the agent holds can make the encoder fail.
-        self._send(status, json.dumps(value, ensure_ascii=True).encode("ascii"), "application/json; charset=utf-8",
-                   extra)
+        self._send(status, json.dumps(value, ensure_ascii=True).encode("ascii"), "application/json; charset=utf-8", extra)
 
     def _refuse(self, refused: RequestRefused) -> None:
         path = self.path[:100]
-        log.warning("attendant page: %s %r from %s refused (%s)", self.command, path, self.client_address[0],
-                    refused.rule)
+        log.warning("attendant page: %s %r from %s refused (%s)", self.command, path, self.client_address[0], refused.rule)
         self.server.note_refusal(path, refused.rule)
         self._json(refused.status, {"error": str(refused), "rule": refused.rule})
 
@@ -286,11 +292,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path == "/":
             guard.check_host(self.headers)
-            self._send(HTTPStatus.OK, page_html(guard.token), "text/html; charset=utf-8",
-                       (("Set-Cookie", guard.cookie()),))
-        elif path.startswith("/static/") and path[len("/static/"):] in STATIC:
+            self._send(HTTPStatus.OK, page_html(guard.token), "text/html; charset=utf-8", (("Set-Cookie", guard.cookie()),))
+        elif path.startswith("/static/") and path[len("/static/") :] in STATIC:
             guard.check_host(self.headers)
-            name = path[len("/static/"):]
+            name = path[len("/static/") :]
             self._send(HTTPStatus.OK, static_file(name), STATIC[name])
         elif path == "/api/state":
             guard.check_read(self.headers)
@@ -364,14 +369,22 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/api/attendant":
                 agent.set_attendant(body.get("attendant", ""))
             else:
-                agent.override(body.get("attendant", ""), body.get("supervisor", ""), body.get("password", ""),
-                               body.get("reason", ""), client=str(self.client_address[0]))
+                agent.override(
+                    body.get("attendant", ""),
+                    body.get("supervisor", ""),
+                    body.get("password", ""),
+                    body.get("reason", ""),
+                    client=str(self.client_address[0]),
+                )
         except BoothInputError as error:
             self._json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
             return
         except OverrideLocked as error:
-            self._json(HTTPStatus.TOO_MANY_REQUESTS, {"error": str(error)},
-                       (("Retry-After", str(max(1, int(error.retry_after_s + 0.999)))),))
+            self._json(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                {"error": str(error)},
+                (("Retry-After", str(max(1, int(error.retry_after_s + 0.999)))),),
+            )
             return
         except OverrideRefused as error:
             self._json(HTTPStatus.FORBIDDEN, {"error": str(error)})

@@ -187,7 +187,12 @@ def _check_leaf(
         or (isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(public_key.curve, ec.SECP256R1))
     ):
         raise ProfileError(Clause.KEY_TYPE, f"unsupported key type {type(public_key).__name__}: only Ed25519 and ECDSA P-256")
-    if not (root.not_valid_before_utc <= certificate.not_valid_before_utc <= certificate.not_valid_after_utc <= root.not_valid_after_utc):
+    if not (
+        root.not_valid_before_utc
+        <= certificate.not_valid_before_utc
+        <= certificate.not_valid_after_utc
+        <= root.not_valid_after_utc
+    ):
         raise ProfileError(Clause.VALIDITY, f"{what} certificate's validity does not lie within the root's")
     if now is not None:
         check_valid_at(root, now, "root")
@@ -257,7 +262,8 @@ def _extensions(certificate: x509.Certificate, what: str, allowed: Mapping[x509.
         if critical is None:
             if extension.critical:
                 raise ProfileError(
-                    Clause.CRITICAL_EXTENSION, f"{what} certificate carries an unknown critical extension {extension.oid.dotted_string}"
+                    Clause.CRITICAL_EXTENSION,
+                    f"{what} certificate carries an unknown critical extension {extension.oid.dotted_string}",
                 )
         elif extension.critical is not critical:
             clause, name = _EXTENSION_CLAUSES[extension.oid]

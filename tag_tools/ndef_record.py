@@ -95,7 +95,9 @@ def decode_message(message: bytes) -> list[NdefRecord]:
         _check_tnf(tnf, type_, record_id, payload)
         continuing = bool(chunks)
         if continuing != (tnf == _TNF_UNCHANGED):
-            raise RecordFormatError("not a well-formed NDEF message: TNF 6 (unchanged) must mark, and only mark, a following chunk")
+            raise RecordFormatError(
+                "not a well-formed NDEF message: TNF 6 (unchanged) must mark, and only mark, a following chunk"
+            )
         if continuing and (type_ or record_id):
             raise RecordFormatError("not a well-formed NDEF message: a following chunk carries a type or an ID")
         if flags & _CF or continuing:

@@ -69,8 +69,10 @@ _MIN_SALT, _MIN_DIGEST = 8, 16
 _MAX_ARGON2_KIB, _MAX_ARGON2_TIME = 1024 * 1024, 100
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
 
-_ARGON2ID = re.compile(r"\$argon2id\$v=19\$m=([1-9][0-9]{0,9}),t=([1-9][0-9]{0,9}),p=([1-9][0-9]{0,2})"
-                       r"\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)")
+_ARGON2ID = re.compile(
+    r"\$argon2id\$v=19\$m=([1-9][0-9]{0,9}),t=([1-9][0-9]{0,9}),p=([1-9][0-9]{0,2})"
+    r"\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)"
+)
 _NUMBER = re.compile(r"[1-9][0-9]{0,9}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+")
@@ -114,8 +116,9 @@ def verify_password(password: object, stored: str) -> bool:
         except VerificationError as error:  # parsed, but libargon2 still refused it
             raise PasswordHashError(f"unusable Argon2id hash: {error}") from None
         return usable is not None
-    actual = hashlib.scrypt(candidate, salt=parsed.salt, n=parsed.n, r=parsed.r, p=parsed.p,
-                            dklen=len(parsed.digest), maxmem=_SCRYPT_MAXMEM)
+    actual = hashlib.scrypt(
+        candidate, salt=parsed.salt, n=parsed.n, r=parsed.r, p=parsed.p, dklen=len(parsed.digest), maxmem=_SCRYPT_MAXMEM
+    )
     return hmac.compare_digest(actual, parsed.digest) and usable is not None
 
 
@@ -143,8 +146,14 @@ def dummy_hash(cost: Argon2Cost = CURRENT) -> str:
 
 @functools.cache
 def _hasher(cost: Argon2Cost) -> PasswordHasher:
-    return PasswordHasher(time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism,
-                          hash_len=_HASH_LEN, salt_len=_SALT_LEN, type=low_level.Type.ID)
+    return PasswordHasher(
+        time_cost=cost.time_cost,
+        memory_cost=cost.memory_kib,
+        parallelism=cost.parallelism,
+        hash_len=_HASH_LEN,
+        salt_len=_SALT_LEN,
+        type=low_level.Type.ID,
+    )
 
 
 def _parse(stored: object) -> _Argon2id | _Scrypt:
@@ -153,8 +162,9 @@ def _parse(stored: object) -> _Argon2id | _Scrypt:
             return _parse_argon2id(stored)
         if stored.startswith("scrypt$"):
             return _parse_scrypt(stored)
-    raise PasswordHashError("a password hash must be $argon2id$v=19$m=..,t=..,p=..$SALT$HASH "
-                            "(or a legacy scrypt$N$r$p$SALT$HASH)")
+    raise PasswordHashError(
+        "a password hash must be $argon2id$v=19$m=..,t=..,p=..$SALT$HASH (or a legacy scrypt$N$r$p$SALT$HASH)"
+    )
 
 
 def _parse_argon2id(stored: str) -> _Argon2id:

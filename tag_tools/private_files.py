@@ -66,6 +66,5 @@ def warn_if_open(path: Path, holds: str) -> bool:
     """Log a warning when `path` is open to other users; True when it is. `holds` says what is at stake."""
     if not world_accessible(path):
         return False
-    log.warning("%s is open to other users and holds %s: chmod %s %s", path, holds,
-                "700" if path.is_dir() else "600", path)
+    log.warning("%s is open to other users and holds %s: chmod %s %s", path, holds, "700" if path.is_dir() else "600", path)
     return True

@@ -81,11 +81,16 @@ class ReasonCatalogue:
     def get(self, code: str) -> ReasonEntry | None:
         return next((e for e in self.entries if e.code == code), None)
 
-    def codes_where(self, *, severity: Severity | None = None, origin: Origin | None = None,
-                    overridable: bool | None = None) -> tuple[str, ...]:
-        return tuple(e.code for e in self.entries
-                     if (severity is None or e.severity is severity) and (origin is None or e.origin is origin)
-                     and (overridable is None or e.overridable is overridable))
+    def codes_where(
+        self, *, severity: Severity | None = None, origin: Origin | None = None, overridable: bool | None = None
+    ) -> tuple[str, ...]:
+        return tuple(
+            e.code
+            for e in self.entries
+            if (severity is None or e.severity is severity)
+            and (origin is None or e.origin is origin)
+            and (overridable is None or e.overridable is overridable)
+        )
 
     def msgids(self) -> frozenset[str]:
         """Every message the reason texts use: what each reasons.po must hold, and nothing more."""

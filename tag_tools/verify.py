@@ -163,8 +163,7 @@ def _claims(payload: bytes) -> CylinderRecord:
         raise RecordRejectedError(Reason.MALFORMED, str(error)) from None
 
 
-def _status_findings(record: CylinderRecord, status_lists: Mapping[int, StatusList],
-                     now: datetime) -> list[tuple[Reason, str]]:
+def _status_findings(record: CylinderRecord, status_lists: Mapping[int, StatusList], now: datetime) -> list[tuple[Reason, str]]:
     """What the record's entry in its signed status list says (O(1)): nothing when the record has
     no status reference or names a list not held (the revocation feed judges it then)."""
     reference = record.status_ref

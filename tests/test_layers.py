@@ -164,12 +164,16 @@ def test_no_import_points_up_a_layer() -> None:
 
 
 def test_registry_services_and_models_do_not_import_flask() -> None:
-    wrong = [m for m in sorted(_modules()) if _within(m, "registry_service.services", "registry_service.models") and _flask_imports(m)]
+    wrong = [
+        m for m in sorted(_modules()) if _within(m, "registry_service.services", "registry_service.models") and _flask_imports(m)
+    ]
     assert wrong == []
 
 
 def test_the_checks_find_a_planted_cycle_and_an_upward_import() -> None:
-    assert _cycles({"a": frozenset({"b"}), "b": frozenset({"c"}), "c": frozenset({"a"}), "d": frozenset({"a"})}) == [["a", "b", "c"]]
+    assert _cycles({"a": frozenset({"b"}), "b": frozenset({"c"}), "c": frozenset({"a"}), "d": frozenset({"a"})}) == [
+        ["a", "b", "c"]
+    ]
     assert _upward("tag_tools.verdict", "tag_tools.readers.base") is not None
     assert _upward("registry_service.services.events", "registry_service.auth") is not None
     assert _upward("tag_tools.readers.ntag_protocol", "tag_tools.verdict") is None

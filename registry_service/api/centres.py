@@ -64,7 +64,9 @@ def reverse_condemnation(cylinder_id: str) -> tuple[Response, int]:
     body = parse.json_body()
     parse.only_fields(body, {"reason"})
     reason = parse.required_text(body, "reason", max_len=400)
-    return created(tx(lambda s: cylinders.reversal_json(cylinders.reverse_condemnation(s, current(), now(), cylinder_id, reason))))
+    return created(
+        tx(lambda s: cylinders.reversal_json(cylinders.reverse_condemnation(s, current(), now(), cylinder_id, reason)))
+    )
 
 
 @blueprint.post("/cylinders/<cylinder_id>/revocations")

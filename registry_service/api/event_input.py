@@ -75,7 +75,11 @@ def _checked_event(item: object) -> events.ScanEventIn:
     if not item.keys() <= EVENT_FIELDS:
         parse.only_fields(item, EVENT_FIELDS)
     reasons = item.get("reasons", [])
-    if not isinstance(reasons, list) or len(reasons) > MAX_REASONS or not all(isinstance(r, str) and REASON.match(r) for r in reasons):
+    if (
+        not isinstance(reasons, list)
+        or len(reasons) > MAX_REASONS
+        or not all(isinstance(r, str) and REASON.match(r) for r in reasons)
+    ):
         raise InvalidInput(f"reasons must be a list of at most {MAX_REASONS} reason codes")
     decision = item.get("decision")
     if decision not in DECISIONS:
@@ -97,7 +101,9 @@ def _checked_event(item: object) -> events.ScanEventIn:
         supervisor=_typed(item, SUPERVISOR),
         override_reason=_typed(item, OVERRIDE_REASON),
         session_id=_typed(item, SESSION_ID),
-        clock_offset_ms=parse.integer(item, "clock_offset_ms", required=False, nullable=True, low=-MAX_OFFSET_MS, high=MAX_OFFSET_MS),
+        clock_offset_ms=parse.integer(
+            item, "clock_offset_ms", required=False, nullable=True, low=-MAX_OFFSET_MS, high=MAX_OFFSET_MS
+        ),
     )
 
 

@@ -19,8 +19,21 @@ from registry_service.api import parse
 from registry_service.errors import InvalidInput
 from registry_service.services.station_faults import MAX_DETAIL, MAX_PAYLOAD, MAX_REPORTS, FaultReportIn, storable
 
-FIELDS = frozenset({"schema", "report_id", "kind", "code", "pump", "occurred_at", "cleared_at", "detail",
-                    "subject_id", "payload_sha256", "payload_b64"})
+FIELDS = frozenset(
+    {
+        "schema",
+        "report_id",
+        "kind",
+        "code",
+        "pump",
+        "occurred_at",
+        "cleared_at",
+        "detail",
+        "subject_id",
+        "payload_sha256",
+        "payload_b64",
+    }
+)
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}\Z")
 
 

@@ -194,8 +194,9 @@ def vin(value: object, key: str) -> str:
     return _identifier(identifiers.vin, value, key)
 
 
-def optional_identifier(data: Mapping[str, Any], key: str, check: Callable[[object, str], str], *,
-                        nullable: bool = False) -> str | None:
+def optional_identifier(
+    data: Mapping[str, Any], key: str, check: Callable[[object, str], str], *, nullable: bool = False
+) -> str | None:
     """`check(data[key])` when the key is there; None when it is absent (or null where allowed)."""
     value = data.get(key)
     if value is None:

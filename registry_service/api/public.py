@@ -34,8 +34,15 @@ def log_in() -> tuple[Response, int]:
     label = parse.text(body, "label", required=False, max_len=120) or ""
     # Throttled with the dashboard's sign-in (one table): a lock on either path refuses both,
     # answered here as 429 problem+json with Retry-After.
-    issued = accounts.login(tx, now(), username=username, password=password, label=label,
-                            client=request.remote_addr, policy=current_app.extensions.get(POLICY_EXTENSION, DEFAULT_POLICY))
+    issued = accounts.login(
+        tx,
+        now(),
+        username=username,
+        password=password,
+        label=label,
+        client=request.remote_addr,
+        policy=current_app.extensions.get(POLICY_EXTENSION, DEFAULT_POLICY),
+    )
     return created(
         {
             "token": issued.token,

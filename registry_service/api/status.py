@@ -108,8 +108,9 @@ def answer_status(registry: Registry, environ: dict[str, Any]) -> tuple[int, Hea
         if principal.role not in STATUS_ROLES:
             raise Forbidden(f"role {principal.role.value} may not call this endpoint")
         config = registry.config
-        asked = parse_status_request(_json_body(environ, config.max_body_bytes), config.max_status_cylinders,
-                                     config.max_status_events)
+        asked = parse_status_request(
+            _json_body(environ, config.max_body_bytes), config.max_status_cylinders, config.max_status_events
+        )
         now = registry.clock()
         today = rules.local_today(now, asked.zone or registry.default_zone)
         result = registry.status_read(

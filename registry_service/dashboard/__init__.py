@@ -32,8 +32,9 @@ class DashboardOnlySessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def register_dashboard(app: Flask, *, secret_key: str | bytes | None = None, throttle: ThrottlePolicy | None = None,
-                       secure_cookies: bool = False) -> None:
+def register_dashboard(
+    app: Flask, *, secret_key: str | bytes | None = None, throttle: ThrottlePolicy | None = None, secure_cookies: bool = False
+) -> None:
     from registry_service.dashboard import views  # noqa: F401  (registers the routes)
     from registry_service.dashboard.web import blueprint
 

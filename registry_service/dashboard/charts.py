@@ -81,12 +81,16 @@ def daily_chart(days: Sequence[DayCounts], lang: Lang, width: int = 860, height:
             h = plot_h * count / top_value
             y -= h
             tip = f"{format_day_short(day.day, lang)} {translate(name, lang)}: {format_int(count, lang)}"
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{colour}" '
-                         f'data-series="{name}" data-day="{day.day.isoformat()}" data-count="{count}">'
-                         f"<title>{escape(tip)}</title></rect>")
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{colour}" '
+                f'data-series="{name}" data-day="{day.day.isoformat()}" data-count="{count}">'
+                f"<title>{escape(tip)}</title></rect>"
+            )
         if index % label_every == 0:
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" class="axis">'
-                         f"{escape(format_day_short(day.day, lang))}</text>")
+            parts.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" class="axis">'
+                f"{escape(format_day_short(day.day, lang))}</text>"
+            )
     parts.append(_legend(left, 16, lang))
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -101,17 +105,21 @@ def _legend(x: float, y: float, lang: Lang) -> str:
     items = []
     for name, colour in SERIES:
         label = escape(translate(name, lang))
-        items.append(f'<rect x="{x:.0f}" y="{y - 10:.0f}" width="12" height="12" fill="{colour}"/>'
-                     f'<text x="{x + 16:.0f}" y="{y:.0f}" class="legend">{label}</text>')
+        items.append(
+            f'<rect x="{x:.0f}" y="{y - 10:.0f}" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{x + 16:.0f}" y="{y:.0f}" class="legend">{label}</text>'
+        )
         x += 36 + text_width(str(label))
     return "".join(items)
 
 
 def stacked_bar(counts: Mapping[str, int], scale_max: int, width: int = 260, height: int = 16) -> Markup:
     """One horizontal stacked bar for a table row; all rows share `scale_max` so they compare."""
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="bar" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" aria-hidden="true">',
-             f'<rect x="0" y="0" width="{width}" height="{height}" class="track"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="bar" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" aria-hidden="true">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" class="track"/>',
+    ]
     x = 0.0
     for name, colour in SERIES:
         count = counts.get(name, 0)

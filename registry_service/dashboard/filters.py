@@ -56,8 +56,7 @@ class DashboardQuery:
 
     def params(self, **changes: object) -> dict[str, str]:
         """The query string of this query with some fields changed (None drops a field)."""
-        values: dict[str, object] = {"since": self.since, "until": self.until,
-                                     "outcome": ",".join(self.events.outcomes) or None}
+        values: dict[str, object] = {"since": self.since, "until": self.until, "outcome": ",".join(self.events.outcomes) or None}
         values.update({key: getattr(self.events, key) for key in EVENT_KEYS if key != "outcome"})
         values.update({"sort": self.sort, "descending": self.descending, "page": self.page})
         values.update(changes)
@@ -84,7 +83,9 @@ def today_local(now: datetime, utc_offset_hours: int) -> date:
     return now.astimezone(timezone(timedelta(hours=utc_offset_hours))).date()
 
 
-def parse_query(args: Mapping[str, str], now: datetime, utc_offset_hours: int, default_days: int = DEFAULT_DAYS) -> DashboardQuery:
+def parse_query(
+    args: Mapping[str, str], now: datetime, utc_offset_hours: int, default_days: int = DEFAULT_DAYS
+) -> DashboardQuery:
     """Validate a page's query string; empty fields mean "no filter" (what an HTML form sends)."""
     values = {key: value.strip() for key, value in args.items() if isinstance(value, str) and value.strip()}
     until = day(values["until"], "until") if "until" in values else today_local(now, utc_offset_hours)
@@ -102,6 +103,10 @@ def parse_query(args: Mapping[str, str], now: datetime, utc_offset_hours: int, d
     if not re.fullmatch(r"[0-9]{1,5}", page_text) or not 1 <= int(page_text) <= 10_000:
         raise InvalidInput("page must be a number from 1 to 10000")
     return DashboardQuery(
-        since=since, until=until, events=events, sort=sort, descending=values.get("order", "desc") != "asc",
+        since=since,
+        until=until,
+        events=events,
+        sort=sort,
+        descending=values.get("order", "desc") != "asc",
         page=int(page_text),
     )

@@ -27,8 +27,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "username": ("用户名", "User name"),
     "password": ("密码", "Password"),
     "bad_credentials": ("用户名或密码错误", "Wrong user name or password"),
-    "locked_out": ("登录失败次数过多，请于 {minutes} 分钟后再试",
-                   "Too many failed sign-ins: try again in {minutes} minutes"),
+    "locked_out": ("登录失败次数过多，请于 {minutes} 分钟后再试", "Too many failed sign-ins: try again in {minutes} minutes"),
     "role_refused": ("此账户无权使用监管平台", "This account may not use the bureau's dashboard"),
     "signed_in_as": ("当前用户", "Signed in as"),
     "overview": ("总览", "Overview"),
@@ -165,8 +164,10 @@ FAULT_LABELS: dict[str, tuple[str, str]] = {
 # The clone detector (services/clones.py) explains each suspect in an English sentence; these
 # patterns give the Chinese reading. A sentence they do not know is shown as it is.
 _CLONE_DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^(?P<km>[\d.]+) km in (?P<min>\d+) min \((?P<speed>\d+) km/h\)$"),
-     "{min} 分钟内相距 {km} 公里（约 {speed} 公里/小时）"),
+    (
+        re.compile(r"^(?P<km>[\d.]+) km in (?P<min>\d+) min \((?P<speed>\d+) km/h\)$"),
+        "{min} 分钟内相距 {km} 公里（约 {speed} 公里/小时）",
+    ),
     (re.compile(r"^read counter (?P<now>\d+) after (?P<before>\d+)$"), "读取计数 {now}，低于上次的 {before}"),
     (re.compile(r"^two fills (?P<min>\d+) min apart$"), "两次加气相隔 {min} 分钟"),
     (re.compile(r"^(?P<count>\d+) fills on (?P<day>[\d-]+)$"), "{day} 加气 {count} 次"),

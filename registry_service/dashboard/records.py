@@ -67,9 +67,11 @@ class StationHistory:
 
 def _scans(session: Session, now: datetime, *conditions: Any, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
     rows = session.execute(
-        select(ScanEvent, Station.code, Station.name).join(Station, Station.id == ScanEvent.station_id)
+        select(ScanEvent, Station.code, Station.name)
+        .join(Station, Station.id == ScanEvent.station_id)
         .where(ScanEvent.occurred_at >= now - HISTORY_WINDOW, *conditions)
-        .order_by(ScanEvent.occurred_at.desc(), ScanEvent.event_uuid.desc()).limit(limit)
+        .order_by(ScanEvent.occurred_at.desc(), ScanEvent.event_uuid.desc())
+        .limit(limit)
     ).all()
     return [queries.event_json(e, code, name) | {"_at": e.occurred_at} for e, code, name in rows]
 
@@ -77,10 +79,12 @@ def _scans(session: Session, now: datetime, *conditions: Any, limit: int = HISTO
 def _inspections(session: Session, cylinder_pks: list[int], centre_id: int | None) -> list[dict[str, Any]]:
     if not cylinder_pks:
         return []
-    query = (select(Inspection, Cylinder.cylinder_id, InspectionCentre.code, InspectionCentre.name)
-             .join(Cylinder, Cylinder.id == Inspection.cylinder_pk)
-             .join(InspectionCentre, InspectionCentre.id == Inspection.centre_id)
-             .where(Inspection.cylinder_pk.in_(cylinder_pks)))
+    query = (
+        select(Inspection, Cylinder.cylinder_id, InspectionCentre.code, InspectionCentre.name)
+        .join(Cylinder, Cylinder.id == Inspection.cylinder_pk)
+        .join(InspectionCentre, InspectionCentre.id == Inspection.centre_id)
+        .where(Inspection.cylinder_pk.in_(cylinder_pks))
+    )
     if centre_id is not None:
         query = query.where(Inspection.centre_id == centre_id)
     rows = session.execute(query.order_by(Inspection.inspected_on.desc(), Inspection.id.desc()).limit(HISTORY_LIMIT))
@@ -88,9 +92,17 @@ def _inspections(session: Session, cylinder_pks: list[int], centre_id: int | Non
 
 
 def _inspection_row(inspection: Inspection, cylinder_id: str, centre_code: str, centre_name: str) -> dict[str, Any]:
-    return {"report_number": inspection.report_number, "cylinder_id": cylinder_id, "inspected_on": inspection.inspected_on,
-            "result": inspection.result, "next_due": inspection.next_due, "sequence": inspection.sequence,
-            "tag_uid": inspection.tag_uid, "centre": centre_code, "centre_name": centre_name}
+    return {
+        "report_number": inspection.report_number,
+        "cylinder_id": cylinder_id,
+        "inspected_on": inspection.inspected_on,
+        "result": inspection.result,
+        "next_due": inspection.next_due,
+        "sequence": inspection.sequence,
+        "tag_uid": inspection.tag_uid,
+        "centre": centre_code,
+        "centre_name": centre_name,
+    }
 
 
 def vehicle_history(session: Session, plate: str, now: datetime) -> VehicleHistory:
@@ -116,8 +128,11 @@ def cylinder_history(session: Session, cylinder_id: str, now: datetime, centre_i
             raise NotFound(f"no cylinder {cylinder_id}")
         return CylinderHistory(cylinder, None, inspections, [], [])
     vehicle = session.get(Vehicle, cylinder.vehicle_id) if cylinder.vehicle_id else None
-    revocations = list(session.scalars(
-        select(Revocation).where(Revocation.cylinder_pk == cylinder.id).order_by(Revocation.id.desc()).limit(HISTORY_LIMIT)))
+    revocations = list(
+        session.scalars(
+            select(Revocation).where(Revocation.cylinder_pk == cylinder.id).order_by(Revocation.id.desc()).limit(HISTORY_LIMIT)
+        )
+    )
     scans = _scans(session, now, ScanEvent.cylinder_pk == cylinder.id)
     return CylinderHistory(cylinder, vehicle, inspections, scans, revocations)
 
@@ -134,18 +149,23 @@ def station_history(session: Session, code: str, query: DashboardQuery, now: dat
         key = attendant or "?"
         attendants[key] = attendants.get(key, 0) + 1
     return StationHistory(
-        station=station, trail=region_trail(session, station.region), pumps=len(station.pumps),
-        days=daily_counts(session, scoped, now, utc_offset_hours), problems=problems,
+        station=station,
+        trail=region_trail(session, station.region),
+        pumps=len(station.pumps),
+        days=daily_counts(session, scoped, now, utc_offset_hours),
+        problems=problems,
         overrides_by_attendant=sorted(attendants.items(), key=lambda kv: (-kv[1], kv[0])),
     )
 
 
 def centre_inspections(session: Session, centre_id: int | None, query: DashboardQuery) -> list[dict[str, Any]]:
     """Inspections reported in the date range: all for the bureau, a centre's own for a centre."""
-    statement = (select(Inspection, Cylinder.cylinder_id, InspectionCentre.code, InspectionCentre.name)
-                 .join(Cylinder, Cylinder.id == Inspection.cylinder_pk)
-                 .join(InspectionCentre, InspectionCentre.id == Inspection.centre_id)
-                 .where(Inspection.inspected_on >= query.since, Inspection.inspected_on <= query.until))
+    statement = (
+        select(Inspection, Cylinder.cylinder_id, InspectionCentre.code, InspectionCentre.name)
+        .join(Cylinder, Cylinder.id == Inspection.cylinder_pk)
+        .join(InspectionCentre, InspectionCentre.id == Inspection.centre_id)
+        .where(Inspection.inspected_on >= query.since, Inspection.inspected_on <= query.until)
+    )
     if centre_id is not None:
         statement = statement.where(Inspection.centre_id == centre_id)
     if query.events.cylinder_id:

@@ -118,7 +118,7 @@ def area_breakdown(session: Session, query: DashboardQuery, now: datetime, utc_o
         if region is not None and path == region.path:
             where[code] = rows.setdefault("station:" + code, AreaRow("station", code, name))
         else:
-            child_path = prefix + path[len(prefix):].split("/")[0]
+            child_path = prefix + path[len(prefix) :].split("/")[0]
             if child_path in rows:
                 where[code] = rows[child_path]
     flt = query.with_region(region.code if region else None).event_filter(utc_offset_hours)
@@ -161,7 +161,9 @@ class AttemptPage:
         return max(1, -(-self.total // PAGE_SIZE))
 
 
-def _attempts_query(session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int) -> Select[ScanEvent, str, str] | None:
+def _attempts_query(
+    session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int
+) -> Select[ScanEvent, str, str] | None:
     cond = queries.conditions(session, query.event_filter(utc_offset_hours), now)
     if cond.empty:
         return None
@@ -170,8 +172,12 @@ def _attempts_query(session: Session, query: DashboardQuery, now: datetime, utc_
     if query.sort != "time":
         order.append(ScanEvent.occurred_at.desc())
     order.append(ScanEvent.event_uuid.desc())
-    statement = (select(ScanEvent, Station.code, Station.name).join(Station, Station.id == ScanEvent.station_id)
-            .where(*cond.where).order_by(*order))
+    statement = (
+        select(ScanEvent, Station.code, Station.name)
+        .join(Station, Station.id == ScanEvent.station_id)
+        .where(*cond.where)
+        .order_by(*order)
+    )
     return statement
 
 
@@ -182,12 +188,17 @@ def attempt_page(session: Session, query: DashboardQuery, now: datetime, utc_off
     bounded = statement.with_only_columns(ScanEvent.event_uuid).order_by(None).limit(COUNT_CAP + 1).subquery()
     total = int(session.scalar(select(func.count()).select_from(bounded)) or 0)
     rows = session.execute(statement.offset((query.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    return AttemptPage([queries.event_json(e, code, name) | {"_at": e.occurred_at} for e, code, name in rows],
-                       min(total, COUNT_CAP), total > COUNT_CAP, query.page)
+    return AttemptPage(
+        [queries.event_json(e, code, name) | {"_at": e.occurred_at} for e, code, name in rows],
+        min(total, COUNT_CAP),
+        total > COUNT_CAP,
+        query.page,
+    )
 
 
-def attempts_for_export(session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int,
-                        lang: Lang) -> list[dict[str, Any]]:
+def attempts_for_export(
+    session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int, lang: Lang
+) -> list[dict[str, Any]]:
     """Every matching attempt in the page's order, up to EXPORT_CAP rows, with the local time and
     the reasons in words added for the people who read the file rather than process it."""
     statement = _attempts_query(session, query, now, utc_offset_hours)

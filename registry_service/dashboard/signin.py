@@ -93,5 +93,8 @@ def new_csrf_token() -> str:
 
 def csrf_ok(expected: object, given: str | None) -> bool:
     # As bytes: compare_digest raises TypeError (a 500) for a str with non-ASCII characters.
-    return isinstance(expected, str) and bool(given) and hmac.compare_digest(
-        expected.encode("utf-8", "surrogatepass"), (given or "").encode("utf-8", "surrogatepass"))
+    return (
+        isinstance(expected, str)
+        and bool(given)
+        and hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), (given or "").encode("utf-8", "surrogatepass"))
+    )

@@ -59,8 +59,7 @@ def overview() -> Any:
 def attempts() -> Any:
     query = _query()
     result = read(lambda s: reports.attempt_page(s, query, now(), offset_hours()))
-    return page("attempts.html", query=query, result=result, sorts=SORTS, outcomes=list(Outcome),
-                reasons=REASON_CODES)
+    return page("attempts.html", query=query, result=result, sorts=SORTS, outcomes=list(Outcome), reasons=REASON_CODES)
 
 
 @blueprint.get("/attempts.csv")

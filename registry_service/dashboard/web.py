@@ -31,8 +31,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
-blueprint = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
-                      static_url_path="/static")
+blueprint = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 
 
 def reg() -> Registry:
@@ -91,8 +90,10 @@ def _after(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'",
+    )
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 

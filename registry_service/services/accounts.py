@@ -159,8 +159,9 @@ def password_login(
     def finish(session: Session) -> T:
         login_throttle.succeeded(session, attempt, now, policy)
         if new_hash is not None:
-            session.execute(update(User).where(User.id == principal.user_id, User.password_hash == old_hash)
-                            .values(password_hash=new_hash))
+            session.execute(
+                update(User).where(User.id == principal.user_id, User.password_hash == old_hash).values(password_hash=new_hash)
+            )
         return then(session, principal)
 
     return transaction(finish)  # type: ignore[no-any-return]

@@ -76,7 +76,13 @@ def cylinder_status(
 
 
 def _one_status(
-    item: StatusQuery, row: StatusRow | None, plate: str | None, vehicle_id: int | None, vehicle_known: bool, today: date, due_soon_days: int
+    item: StatusQuery,
+    row: StatusRow | None,
+    plate: str | None,
+    vehicle_id: int | None,
+    vehicle_known: bool,
+    today: date,
+    due_soon_days: int,
 ) -> dict[str, Any]:
     if row is None:
         return {
@@ -230,8 +236,17 @@ def reverse_condemnation(
     )
     session.add(row)
     session.flush()
-    audit.record(session, principal, "reverse_condemnation", "cylinder", cylinder_id, now, reason=reason,
-                 revocation=condemnation.id, reversal=row.id)
+    audit.record(
+        session,
+        principal,
+        "reverse_condemnation",
+        "cylinder",
+        cylinder_id,
+        now,
+        reason=reason,
+        revocation=condemnation.id,
+        reversal=row.id,
+    )
     return row
 
 

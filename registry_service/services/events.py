@@ -128,7 +128,9 @@ def _insert_rows(session: Session, station_id: int, placed: list[tuple[ScanEvent
     if not placed:
         return 0
     ids = {e.cylinder_id for e, _ in placed if e.cylinder_id}
-    pks = dict(session.execute(select(Cylinder.cylinder_id, Cylinder.id).where(Cylinder.cylinder_id.in_(ids))).all()) if ids else {}
+    pks = (
+        dict(session.execute(select(Cylinder.cylinder_id, Cylinder.id).where(Cylinder.cylinder_id.in_(ids))).all()) if ids else {}
+    )
     rows = [_row(e, where, station_id, pks.get(e.cylinder_id or ""), now) for e, where in placed]
     # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" batches the rows.
     statement = insert_ignoring_duplicates(session, ScanEvent).returning(ScanEvent.event_uuid)

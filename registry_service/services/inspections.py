@@ -147,8 +147,16 @@ def _settle_revoked(session: Session, principal: Principal, now: datetime, cylin
     cylinder.state = CylinderState.ACTIVE
     reversal.reissued_sequence = record.sequence
     reversal.reissued_at = now
-    audit.record(session, principal, "reissue_after_reversal", "cylinder", cylinder.cylinder_id, now,
-                 reversal=reversal.id, sequence=record.sequence)
+    audit.record(
+        session,
+        principal,
+        "reissue_after_reversal",
+        "cylinder",
+        cylinder.cylinder_id,
+        now,
+        reversal=reversal.id,
+        sequence=record.sequence,
+    )
 
 
 def _result(record: CylinderRecord) -> str:
@@ -188,8 +196,9 @@ def _apply(cylinder: Cylinder, record: CylinderRecord) -> None:
 
 def _fit_to_vehicle(session: Session, cylinder: Cylinder, record: CylinderRecord) -> None:
     # Looked up and stored in canonical form (tag_tools.identifiers); the signed record keeps its bytes.
-    record = record.with_changes(plate=canonical(identifiers.plate, record.plate, "plate"),
-                                 vin=canonical(identifiers.vin, record.vin, "vin"))
+    record = record.with_changes(
+        plate=canonical(identifiers.plate, record.plate, "plate"), vin=canonical(identifiers.vin, record.vin, "vin")
+    )
     vehicle = session.scalar(select(Vehicle).where(Vehicle.plate == record.plate))
     if record.vin:
         holder = session.scalar(select(Vehicle.plate).where(Vehicle.vin == record.vin))

@@ -102,8 +102,9 @@ def admit(session: Session, attempt: Attempt, now: datetime, policy: ThrottlePol
         row.failures = 0
         row.locked_until = now + policy.lockout
         row.updated_at = now
-        audit.record(session, ACTOR, "login_locked", f"login_{scope}", label, now,
-                     until=row.locked_until.isoformat(), failures=limit)
+        audit.record(
+            session, ACTOR, "login_locked", f"login_{scope}", label, now, until=row.locked_until.isoformat(), failures=limit
+        )
     if full:
         session.flush()
         return policy.lockout
@@ -159,7 +160,10 @@ def _row(session: Session, key: str, scope: str, now: datetime) -> LoginThrottle
         .on_conflict_do_nothing(index_elements=["key"])
     )
     row = session.scalar(
-        select(LoginThrottleEntry).where(LoginThrottleEntry.key == key).with_for_update().execution_options(populate_existing=True)
+        select(LoginThrottleEntry)
+        .where(LoginThrottleEntry.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     assert row is not None  # inserted or already there, in this transaction
     return row

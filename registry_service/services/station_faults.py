@@ -129,8 +129,9 @@ def list_faults(session: Session, flt: FaultFilter, now: datetime, limit: int, c
         query = query.where(StationFault.kind == flt.kind)
     if cursor:
         at, ident = decode_cursor(cursor)
-        query = query.where(or_(StationFault.received_at < at,
-                                and_(StationFault.received_at == at, StationFault.report_uuid < ident)))
+        query = query.where(
+            or_(StationFault.received_at < at, and_(StationFault.received_at == at, StationFault.report_uuid < ident))
+        )
     rows = session.execute(query).all()
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1][0].received_at, page[-1][0].report_uuid) if len(rows) > limit else None

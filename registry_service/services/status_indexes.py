@@ -63,8 +63,17 @@ def allocate(session: Session, principal: Principal, now: datetime, centre_code:
     block = StatusIndexBlock(centre_id=centre.id, list_id=list_id, first=first, count=count, allocated_at=now)
     session.add(block)
     session.flush()
-    audit.record(session, principal, "allocate_status_indexes", "inspection_centre", centre_code, now,
-                 list_id=list_id, first=first, count=count)
+    audit.record(
+        session,
+        principal,
+        "allocate_status_indexes",
+        "inspection_centre",
+        centre_code,
+        now,
+        list_id=list_id,
+        first=first,
+        count=count,
+    )
     return block
 
 
@@ -86,15 +95,28 @@ def claim(session: Session, centre_id: int, cylinder_pk: int, record_sequence: i
             f"status index {ref.list_id}/{ref.index} is already used by another record",
             errors=[{"reason": "status_index_used"}],
         )
-    session.add(StatusEntry(list_id=ref.list_id, idx=ref.index, cylinder_pk=cylinder_pk,
-                            record_sequence=record_sequence, value=StatusValue.VALID, changed_at=now))
+    session.add(
+        StatusEntry(
+            list_id=ref.list_id,
+            idx=ref.index,
+            cylinder_pk=cylinder_pk,
+            record_sequence=record_sequence,
+            value=StatusValue.VALID,
+            changed_at=now,
+        )
+    )
     session.flush()
 
 
 def supersede_older(session: Session, cylinder_pk: int, record_sequence: int, now: datetime) -> None:
     """A newer record of the cylinder exists: its older VALID entries become SUPERSEDED."""
-    _raise(session, now, StatusValue.SUPERSEDED, StatusEntry.cylinder_pk == cylinder_pk,
-           StatusEntry.record_sequence < record_sequence)
+    _raise(
+        session,
+        now,
+        StatusValue.SUPERSEDED,
+        StatusEntry.cylinder_pk == cylinder_pk,
+        StatusEntry.record_sequence < record_sequence,
+    )
 
 
 def revoke(session: Session, cylinder_pk: int, kind: RevocationKind, now: datetime) -> None:

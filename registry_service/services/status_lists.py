@@ -45,8 +45,9 @@ class Runner(Protocol):
 class ListSigner(Protocol):
     """What the registry needs of list_signer.client.SignerClient."""
 
-    def sign_status_list(self, list_id: int, sequence: int, statuses: StatusArray, issued_at: datetime,
-                         expires_at: datetime, ttl: timedelta) -> bytes: ...
+    def sign_status_list(
+        self, list_id: int, sequence: int, statuses: StatusArray, issued_at: datetime, expires_at: datetime, ttl: timedelta
+    ) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -143,19 +144,47 @@ def publish(
         code = error.code.value if isinstance(error, RefusedError) else "unavailable"
         detail, index = str(error), getattr(error, "index", None)
         log.error("status list %d sequence %d not signed (%s); stations keep the last list", list_id, sequence, detail)
-        run(lambda s: audit.record(s, PUBLISHER, "status_list_refused", "status_list", list_id, now,
-                                   sequence=sequence, refusal=code, detail=detail, index=index))
+        run(
+            lambda s: audit.record(
+                s,
+                PUBLISHER,
+                "status_list_refused",
+                "status_list",
+                list_id,
+                now,
+                sequence=sequence,
+                refusal=code,
+                detail=detail,
+                index=index,
+            )
+        )
         return Outcome(list_id, "refused", sequence, statuses.count, detail)
 
     def store(session: Session) -> None:
-        session.add(StatusListPublication(list_id=list_id, sequence=sequence, blob=blob, count=statuses.count,
-                                          content_sha256=sha, ttl_s=int(policy.ttl.total_seconds()),
-                                          published_at=now, expires_at=now + policy.validity))
+        session.add(
+            StatusListPublication(
+                list_id=list_id,
+                sequence=sequence,
+                blob=blob,
+                count=statuses.count,
+                content_sha256=sha,
+                ttl_s=int(policy.ttl.total_seconds()),
+                published_at=now,
+                expires_at=now + policy.validity,
+            )
+        )
         session.flush()
-        keep = select(StatusListPublication.sequence).where(StatusListPublication.list_id == list_id).order_by(
-            StatusListPublication.sequence.desc()).limit(KEEP_LISTS)
-        session.execute(delete(StatusListPublication).where(
-            StatusListPublication.list_id == list_id, StatusListPublication.sequence.not_in(keep.scalar_subquery())))
+        keep = (
+            select(StatusListPublication.sequence)
+            .where(StatusListPublication.list_id == list_id)
+            .order_by(StatusListPublication.sequence.desc())
+            .limit(KEEP_LISTS)
+        )
+        session.execute(
+            delete(StatusListPublication).where(
+                StatusListPublication.list_id == list_id, StatusListPublication.sequence.not_in(keep.scalar_subquery())
+            )
+        )
 
     run(store)
     log.info("published status list %d sequence %d (%d entries, %d bytes)", list_id, sequence, statuses.count, len(blob))

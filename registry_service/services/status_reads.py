@@ -102,8 +102,10 @@ class CoreStatusReads:
 
 # The same queries as above, for PostgreSQL; tests/registry/test_status_path.py checks that both
 # ways give the same rows. Arrays (= ANY) keep one prepared statement whatever the list length.
-_PG_COLUMNS = ("c.cylinder_id, c.tag_uid, c.state, c.next_due, c.end_of_life, c.last_result, c.record_sequence, "
-               "c.vehicle_id, v.plate")  # StatusRow's fields, in order
+_PG_COLUMNS = (
+    "c.cylinder_id, c.tag_uid, c.state, c.next_due, c.end_of_life, c.last_result, c.record_sequence, "
+    "c.vehicle_id, v.plate"
+)  # StatusRow's fields, in order
 _PG_CYLINDERS = "cylinders c LEFT OUTER JOIN vehicles v ON v.id = c.vehicle_id"
 _PG_SELECT = f"SELECT {_PG_COLUMNS} FROM {_PG_CYLINDERS} "
 _PG_STATEMENTS = {
@@ -135,8 +137,17 @@ def _int(value: bytes | None) -> int | None:
 def _status_row(v: list[bytes | None]) -> StatusRow:
     # Columns in _PG_COLUMNS order; NOT NULL columns are asserted, not guessed.
     assert v[0] is not None and v[2] is not None and v[4] is not None and v[6] is not None
-    return StatusRow(v[0].decode(), _text(v[1]), CylinderState(v[2].decode()), _date(v[3]), date.fromisoformat(v[4].decode()),
-                     _text(v[5]), int(v[6]), _int(v[7]), _text(v[8]))
+    return StatusRow(
+        v[0].decode(),
+        _text(v[1]),
+        CylinderState(v[2].decode()),
+        _date(v[3]),
+        date.fromisoformat(v[4].decode()),
+        _text(v[5]),
+        int(v[6]),
+        _int(v[7]),
+        _text(v[8]),
+    )
 
 
 def _text_array(values: list[str]) -> bytes:
@@ -247,8 +258,12 @@ class ThreadLocalPg:
         connection = getattr(self._local, "connection", None)
         if connection is None or connection.closed:
             connection = psycopg.connect(
-                self._conninfo, autocommit=True, connect_timeout=5, application_name="cylinder-registry",
-                client_encoding="UTF8", options=self._options,
+                self._conninfo,
+                autocommit=True,
+                connect_timeout=5,
+                application_name="cylinder-registry",
+                client_encoding="UTF8",
+                options=self._options,
             )
             self._local.connection = connection
             self._local.prepared = set()

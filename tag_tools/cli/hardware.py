@@ -63,7 +63,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _add_reader_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--reader", required=True, metavar="PATH", help="nfcpy:usb[:VID:PID], nfcpy:tty:..., nfcpy:udp:HOST:PORT, pcsc[:NAME]")
+    parser.add_argument(
+        "--reader", required=True, metavar="PATH", help="nfcpy:usb[:VID:PID], nfcpy:tty:..., nfcpy:udp:HOST:PORT, pcsc[:NAME]"
+    )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a tag (default 10)")
 
 

@@ -54,8 +54,9 @@ def _verify(args: argparse.Namespace) -> ExitCode:
         read_input(args.trust_list, "trust list"),
         timedelta(days=args.max_age_days),
     )
-    policy = VerificationPolicy(warning_days=args.warning_days, refuse_non_genuine_chip=not args.allow_non_genuine,
-                                local_timezone=zone_from(args))
+    policy = VerificationPolicy(
+        warning_days=args.warning_days, refuse_non_genuine_chip=not args.allow_non_genuine, local_timezone=zone_from(args)
+    )
     verdict = verify_tag(
         parse_hex(args.uid, "--uid"),
         TagMemory(data) if args.memory else data,

@@ -245,8 +245,12 @@ class NtagEmulator:
         handler = handlers.get(command)
         answer = handler(args) if handler is not None else None
         if answer is None or answer == NAK:
-            log.debug("command %s: %s, tag goes %s", frame[:1].hex(), "NAK" if answer else "no answer",
-                      "HALT" if self._woken_from_halt else "IDLE")
+            log.debug(
+                "command %s: %s, tag goes %s",
+                frame[:1].hex(),
+                "NAK" if answer else "no answer",
+                "HALT" if self._woken_from_halt else "IDLE",
+            )
             self._error()
         return answer
 

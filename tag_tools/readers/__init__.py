@@ -1,8 +1,8 @@
 """Read and write cylinder tags on real readers (nfcpy, PC/SC): see docs/readers.md.
 
-    from tag_tools.readers import open_reader
-    with open_reader("pcsc:ACR122") as reader:
-        tag = reader.read_tag(timeout=10)
+from tag_tools.readers import open_reader
+with open_reader("pcsc:ACR122") as reader:
+    tag = reader.read_tag(timeout=10)
 """
 
 from tag_tools.readers.base import Reader, ReadOptions, TagRead, WriteResult

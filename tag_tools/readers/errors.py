@@ -78,9 +78,7 @@ class TagFullError(ReaderError):
 class PartialWriteError(ReaderError):
     """A write stopped half-way or did not read back: the tag now holds neither old nor new data."""
 
-    def __init__(
-        self, message: str, *, pages_written: int, pages_total: int, cause: BaseException | None = None
-    ) -> None:
+    def __init__(self, message: str, *, pages_written: int, pages_total: int, cause: BaseException | None = None) -> None:
         super().__init__(message, cause=cause)
         self.pages_written = pages_written
         self.pages_total = pages_total

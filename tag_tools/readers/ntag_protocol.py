@@ -192,8 +192,13 @@ def read_tag(transport: Transport, options: ReadOptions) -> TagRead:
         read_only=cc.read_only if cc is not None else False,
         data_area_size=data_area_size,
     )
-    log.info("read %s (%s): %s bytes of NDEF in %d round trips", result.uid.hex(), result.chip,
-             len(message) if message is not None else "no", result.round_trips)
+    log.info(
+        "read %s (%s): %s bytes of NDEF in %d round trips",
+        result.uid.hex(),
+        result.chip,
+        len(message) if message is not None else "no",
+        result.round_trips,
+    )
     return result
 
 
@@ -252,14 +257,17 @@ def write_tag(transport: Transport, message: bytes, *, lock: bool) -> WriteResul
             raise PartialWriteError(
                 f"write stopped at page {page} after {written} of {total} pages ({error}); "
                 "the tag now holds an empty or incomplete NDEF message: write it again",
-                pages_written=written, pages_total=total, cause=error,
+                pages_written=written,
+                pages_total=total,
+                cause=error,
             ) from error
     readback = read_pages(transport, first_page, total)
     if readback != padded:
         bad = next(i for i in range(total) if readback[i * 4 : i * 4 + 4] != tlv_pages[i])
         raise PartialWriteError(
             f"read-back differs from what was written at page {first_page + bad}: write it again",
-            pages_written=total, pages_total=total,
+            pages_written=total,
+            pages_total=total,
         )
     if lock:
         _lock(transport, head, chip, config, total)
@@ -284,5 +292,7 @@ def _lock(transport: Transport, head: bytes, chip: ChipModel | None, config: byt
         except (TagCommandError, TagRemovedError) as error:
             raise PartialWriteError(
                 f"message written and verified, but locking stopped at the {name} (page {page}): {error}",
-                pages_written=total, pages_total=total, cause=error,
+                pages_written=total,
+                pages_total=total,
+                cause=error,
             ) from error

@@ -37,4 +37,6 @@ def open_reader(path: str, *, command_timeout: float | None = None) -> Reader:
         from tag_tools.readers.nfcpy_backend import NfcpyReader
 
         return NfcpyReader(rest, command_timeout=command_timeout)
-    raise ReaderPathError(f"unknown reader path {path!r}: use nfcpy:usb[:VID:PID], nfcpy:tty:..., nfcpy:udp:HOST:PORT or pcsc[:NAME]")
+    raise ReaderPathError(
+        f"unknown reader path {path!r}: use nfcpy:usb[:VID:PID], nfcpy:tty:..., nfcpy:udp:HOST:PORT or pcsc[:NAME]"
+    )

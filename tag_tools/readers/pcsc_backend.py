@@ -106,8 +106,12 @@ class PcscTransport(Transport):
 
     def _failure(self, hresult: int) -> ReaderError:
         scard = _scard()
-        if hresult in (scard.SCARD_E_READER_UNAVAILABLE, scard.SCARD_E_NO_SERVICE, scard.SCARD_E_UNKNOWN_READER,
-                       scard.SCARD_E_INVALID_HANDLE):
+        if hresult in (
+            scard.SCARD_E_READER_UNAVAILABLE,
+            scard.SCARD_E_NO_SERVICE,
+            scard.SCARD_E_UNKNOWN_READER,
+            scard.SCARD_E_INVALID_HANDLE,
+        ):
             return ReaderNotFoundError(f"reader {self._reader} went away: {_pcsc_error(hresult)}", cause=_cause(hresult))
         return TagRemovedError(f"tag {self.uid.hex()} stopped answering: {_pcsc_error(hresult)}", cause=_cause(hresult))
 
@@ -133,9 +137,9 @@ class PcscTransport(Transport):
         """The generic PC/SC way: the reader powers the card off and on, and selects it again."""
         scard = _scard()
         self.round_trips += 1
-        hresult, protocol = scard.SCardReconnect(self._card, scard.SCARD_SHARE_EXCLUSIVE,
-                                                 scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
-                                                 scard.SCARD_RESET_CARD)
+        hresult, protocol = scard.SCardReconnect(
+            self._card, scard.SCARD_SHARE_EXCLUSIVE, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, scard.SCARD_RESET_CARD
+        )
         if hresult != scard.SCARD_S_SUCCESS:
             error = self._failure(hresult)
             if isinstance(error, ReaderNotFoundError):
@@ -250,7 +254,9 @@ class PcscReader(Reader):
             if hresult == scard.SCARD_S_SUCCESS:
                 break
             if hresult == scard.SCARD_E_SHARING_VIOLATION:
-                raise ReaderBusyError(f"reader {self.reader!r} is held by another program ({_pcsc_error(hresult)})", cause=_cause(hresult))
+                raise ReaderBusyError(
+                    f"reader {self.reader!r} is held by another program ({_pcsc_error(hresult)})", cause=_cause(hresult)
+                )
             if hresult in (scard.SCARD_W_REMOVED_CARD, scard.SCARD_E_NO_SMARTCARD):
                 continue  # the tag left between presence and connect: wait again
             if hresult == scard.SCARD_W_UNRESPONSIVE_CARD:

@@ -24,8 +24,9 @@ def csrf_token(client: FlaskClient) -> str:
 
 
 def sign_in(client: FlaskClient, username: str, password: str = PASSWORD, **extra: str) -> TestResponse:
-    return client.post("/dashboard/sign-in", data={"username": username, "password": password,
-                                                   "csrf_token": csrf_token(client), **extra})
+    return client.post(
+        "/dashboard/sign-in", data={"username": username, "password": password, "csrf_token": csrf_token(client), **extra}
+    )
 
 
 def local_window(since: str, until: str) -> tuple[datetime, datetime]:
@@ -37,5 +38,11 @@ def local_window(since: str, until: str) -> tuple[datetime, datetime]:
 def count_events(engine: Engine, since: str, until: str, *where: object) -> int:
     start, end = local_window(since, until)
     with engine.connect() as connection:
-        return int(connection.scalar(select(func.count()).select_from(ScanEvent).where(
-            ScanEvent.occurred_at >= start, ScanEvent.occurred_at < end, *where)) or 0)
+        return int(
+            connection.scalar(
+                select(func.count())
+                .select_from(ScanEvent)
+                .where(ScanEvent.occurred_at >= start, ScanEvent.occurred_at < end, *where)
+            )
+            or 0
+        )

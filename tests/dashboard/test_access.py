@@ -14,9 +14,17 @@ from registry_service.models import DashboardSession
 from tests.dashboard.helpers import CSRF, csrf_token, sign_in
 from tests.dashboard.world import Clock
 
-PROTECTED = ["/dashboard/", "/dashboard/overview", "/dashboard/attempts", "/dashboard/attempts.csv",
-             "/dashboard/inspections", "/dashboard/stations/ST-410105-01", "/dashboard/vehicles/X",
-             "/dashboard/cylinders/156-4101-20000001", "/dashboard/station-faults"]
+PROTECTED = [
+    "/dashboard/",
+    "/dashboard/overview",
+    "/dashboard/attempts",
+    "/dashboard/attempts.csv",
+    "/dashboard/inspections",
+    "/dashboard/stations/ST-410105-01",
+    "/dashboard/vehicles/X",
+    "/dashboard/cylinders/156-4101-20000001",
+    "/dashboard/station-faults",
+]
 
 
 @pytest.mark.parametrize("path", PROTECTED)
@@ -63,8 +71,12 @@ def test_centre_user_sees_only_its_own_inspections(client: FlaskClient) -> None:
     text = client.get("/dashboard/inspections").get_data(as_text=True)
     assert text.count("ZZTJ01-2026-") == 20
     assert "ZZTJ02-2026-" not in text
-    for bureau_page in ("/dashboard/overview", "/dashboard/attempts", "/dashboard/attempts.csv",
-                        "/dashboard/stations/ST-410105-01"):
+    for bureau_page in (
+        "/dashboard/overview",
+        "/dashboard/attempts",
+        "/dashboard/attempts.csv",
+        "/dashboard/stations/ST-410105-01",
+    ):
         assert client.get(bureau_page).status_code == 403, bureau_page
     own = client.get("/dashboard/cylinders/156-4101-20000001")
     assert own.status_code == 200

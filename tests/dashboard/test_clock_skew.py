@@ -28,14 +28,23 @@ def test_offsets_read_in_the_largest_sensible_unit() -> None:
 def test_skewed_events_carry_the_offset_badge(app: Flask, client: FlaskClient) -> None:
     plate = f"豫Z{uuid.uuid4().hex[:5].upper()}"
     happened = NOW - timedelta(hours=2)
-    fast = {"event_id": str(uuid.uuid4()), "occurred_at": (happened + timedelta(minutes=11)).isoformat(), "pump": 1,
-            "plate": plate, "decision": "allow", "outcome": "allowed", "reasons": [], "clock_offset_ms": 660_000}
+    fast = {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": (happened + timedelta(minutes=11)).isoformat(),
+        "pump": 1,
+        "plate": plate,
+        "decision": "allow",
+        "outcome": "allowed",
+        "reasons": [],
+        "clock_offset_ms": 660_000,
+    }
     unset = {**fast, "event_id": str(uuid.uuid4()), "occurred_at": "1970-01-01T00:03:00Z"}
     del unset["clock_offset_ms"]
     registry = app.extensions["registry"]
     token = registry.transaction(lambda s: accounts.issue_token(s, "test", NOW, username="station").token)
-    response = app.test_client().post(f"/api/v1/stations/{STATION}/scan-events", json={"events": [fast, unset]},
-                                      headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().post(
+        f"/api/v1/stations/{STATION}/scan-events", json={"events": [fast, unset]}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 200 and response.get_json()["accepted"] == 2, response.get_data()
 
     assert sign_in(client, "bureau").status_code == 302

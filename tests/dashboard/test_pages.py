@@ -45,11 +45,17 @@ def test_drill_down_from_city_to_district_to_cell(bureau: FlaskClient, seeded: t
     assert 'data-code="410105"' in city and "金水区" in city
     district = bureau.get("/dashboard/overview?region=410105").get_data(as_text=True)
     with engine.connect() as connection:
-        streets = connection.scalars(select(Region.code).where(Region.path.like("4101/410105/%"),
-                                                               ~Region.path.like("4101/410105/%/%"))).all()
-        district_refused = count_events(engine, *DEFAULT_RANGE, ScanEvent.outcome == Outcome.REFUSED,
-                                        ScanEvent.station_id.in_(select(Station.id).join(Region, Region.id == Station.region_id)
-                                                                 .where(Region.path.like("4101/410105/%"))))
+        streets = connection.scalars(
+            select(Region.code).where(Region.path.like("4101/410105/%"), ~Region.path.like("4101/410105/%/%"))
+        ).all()
+        district_refused = count_events(
+            engine,
+            *DEFAULT_RANGE,
+            ScanEvent.outcome == Outcome.REFUSED,
+            ScanEvent.station_id.in_(
+                select(Station.id).join(Region, Region.id == Station.region_id).where(Region.path.like("4101/410105/%"))
+            ),
+        )
     rows = re.findall(r'<tr data-code="([^"]+)">.*?<td class="num">([\d,]+)</td>', district, re.S)
     assert sorted(code for code, _ in rows) == sorted(streets)
     assert sum(int(n.replace(",", "")) for _, n in rows) == district_refused
@@ -68,11 +74,16 @@ def test_attempts_filter_by_outcome_and_region(bureau: FlaskClient, seeded: tupl
     rows = ROW.findall(text)
     assert rows and {outcome for outcome, _ in rows} == {"overridden"}
     with seeded[0].connect() as connection:
-        jinshui = connection.scalars(select(Station.name).join(Region, Region.id == Station.region_id)
-                                     .where(Region.path.like("4101/410105/%"))).all()
+        jinshui = connection.scalars(
+            select(Station.name).join(Region, Region.id == Station.region_id).where(Region.path.like("4101/410105/%"))
+        ).all()
     assert all(any(name in body for name in jinshui) for _, body in rows)
-    expected = count_events(seeded[0], *DEFAULT_RANGE, ScanEvent.outcome == Outcome.OVERRIDDEN,
-                            ScanEvent.station_id.in_(select(Station.id).where(Station.name.in_(jinshui))))
+    expected = count_events(
+        seeded[0],
+        *DEFAULT_RANGE,
+        ScanEvent.outcome == Outcome.OVERRIDDEN,
+        ScanEvent.station_id.in_(select(Station.id).where(Station.name.in_(jinshui))),
+    )
     assert f"共 {expected} 条记录" in text
 
 
@@ -91,8 +102,9 @@ def test_csv_export_has_every_matching_attempt(bureau: FlaskClient, seeded: tupl
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    expected = count_events(seeded[0], *DEFAULT_RANGE, ScanEvent.outcome == Outcome.REFUSED,
-                            ScanEvent.reasons.contains("inspection_overdue"))
+    expected = count_events(
+        seeded[0], *DEFAULT_RANGE, ScanEvent.outcome == Outcome.REFUSED, ScanEvent.reasons.contains("inspection_overdue")
+    )
     assert len(rows) == expected > 50  # more than one page: the export is not just the page shown
     assert {r["outcome"] for r in rows} == {"refused"}
     assert all(r["reason_text"] == "气瓶超期未检" for r in rows)
@@ -120,8 +132,10 @@ def test_station_and_vehicle_pages(bureau: FlaskClient, seeded: tuple[Engine, st
     assert 'id="cylinders"' in vehicle and "156-4101-" in vehicle
 
 
-@pytest.mark.parametrize("query", ["since=2026-13-01", "outcome=maybe", "sort=secret", "page=0",
-                                   "region=%27%3B--", "since=2025-01-01&until=2026-11-22"])
+@pytest.mark.parametrize(
+    "query",
+    ["since=2026-13-01", "outcome=maybe", "sort=secret", "page=0", "region=%27%3B--", "since=2025-01-01&until=2026-11-22"],
+)
 def test_bad_filters_get_a_page_not_a_crash(bureau: FlaskClient, query: str) -> None:
     response = bureau.get(f"/dashboard/attempts?{query}")
     assert response.status_code == 422
@@ -129,8 +143,12 @@ def test_bad_filters_get_a_page_not_a_crash(bureau: FlaskClient, query: str) -> 
 
 
 def test_unknown_places_are_404_pages(bureau: FlaskClient) -> None:
-    for path in ("/dashboard/stations/NOPE", "/dashboard/vehicles/NOPE", "/dashboard/cylinders/1-2-3",
-                 "/dashboard/overview?region=9999"):
+    for path in (
+        "/dashboard/stations/NOPE",
+        "/dashboard/vehicles/NOPE",
+        "/dashboard/cylinders/1-2-3",
+        "/dashboard/overview?region=9999",
+    ):
         response = bureau.get(path)
         assert response.status_code == 404 and response.mimetype == "text/html", path
 
@@ -144,12 +162,14 @@ def test_overrides_show_supervisor_and_reason_and_offline_is_marked(bureau: Flas
     assert "授权主管: S-0" in text and "强制加气理由: " in text
     with seeded[0].connect() as connection:
         offline = connection.execute(
-            select(ScanEvent.tag_uid, ScanEvent.event_uuid).where(
+            select(ScanEvent.tag_uid, ScanEvent.event_uuid)
+            .where(
                 ScanEvent.decided_offline.is_(True),
                 ScanEvent.occurred_at >= datetime(2026, 11, 10, tzinfo=UTC),
                 ScanEvent.occurred_at < datetime(2026, 11, 21, tzinfo=UTC),
                 ScanEvent.tag_uid.is_not(None),
-            ).limit(1)
+            )
+            .limit(1)
         ).first()
     assert offline is not None
     page = bureau.get(f"/dashboard/attempts?tag_uid={offline.tag_uid}").get_data(as_text=True)

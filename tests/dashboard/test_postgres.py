@@ -37,8 +37,14 @@ def test_every_page_renders_on_postgresql(pg_client: FlaskClient, pg_seeded: tup
     overview = pg_client.get("/dashboard/overview").get_data(as_text=True)
     refused = count_events(pg_seeded[0], "2026-11-09", "2026-11-22", ScanEvent.outcome == Outcome.REFUSED)
     assert refused > 0 and f'<span class="value">{refused:,}</span>' in overview
-    for path in ("/dashboard/overview?region=410105", "/dashboard/overview?region=410105-01",
-                 "/dashboard/attempts?sort=outcome&order=asc&page=2", "/dashboard/attempts?reason=inspection_overdue",
-                 "/dashboard/attempts.csv?outcome=overridden", "/dashboard/stations/ST-410105-01",
-                 "/dashboard/inspections", "/dashboard/cylinders/156-4101-20000001"):
+    for path in (
+        "/dashboard/overview?region=410105",
+        "/dashboard/overview?region=410105-01",
+        "/dashboard/attempts?sort=outcome&order=asc&page=2",
+        "/dashboard/attempts?reason=inspection_overdue",
+        "/dashboard/attempts.csv?outcome=overridden",
+        "/dashboard/stations/ST-410105-01",
+        "/dashboard/inspections",
+        "/dashboard/cylinders/156-4101-20000001",
+    ):
         assert pg_client.get(path).status_code == 200, path

@@ -23,22 +23,40 @@ STATION = "ST-410105-01"
 def _post_reports(app: Flask, reports: list[Any]) -> None:
     registry = app.extensions["registry"]
     token = registry.transaction(lambda s: accounts.issue_token(s, "test", NOW, username="station").token)
-    response = app.test_client().post(f"/api/v1/stations/{STATION}/faults", json={"reports": reports},
-                                      headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().post(
+        f"/api/v1/stations/{STATION}/faults", json={"reports": reports}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 200 and response.get_json()["accepted"] == len(reports), response.get_data()
 
 
 @pytest.fixture
 def reported(app: Flask) -> dict[str, str]:
     ids = {"rejected": str(uuid.uuid4()), "fault": str(uuid.uuid4()), "marker": uuid.uuid4().hex[:12]}
-    _post_reports(app, [
-        {"schema": 1, "report_id": ids["rejected"], "kind": "rejected_event", "code": "registry_rejected", "pump": 3,
-         "occurred_at": (NOW - timedelta(hours=1)).isoformat(), "detail": f"422 from the registry {ids['marker']}",
-         "subject_id": "8c9e7c1e-1c1a-4d8e-9a55-0a0b0c0d0e0f", "payload_b64": base64.b64encode(b"{broken").decode()},
-        {"schema": 1, "report_id": ids["fault"], "kind": "station_fault", "code": "interlock_fault",
-         "occurred_at": (NOW - timedelta(minutes=30)).isoformat(), "detail": f"relay gone {ids['marker']}"},
-        {"kind": 17, "detail": f"garbled {ids['marker']}"},
-    ])
+    _post_reports(
+        app,
+        [
+            {
+                "schema": 1,
+                "report_id": ids["rejected"],
+                "kind": "rejected_event",
+                "code": "registry_rejected",
+                "pump": 3,
+                "occurred_at": (NOW - timedelta(hours=1)).isoformat(),
+                "detail": f"422 from the registry {ids['marker']}",
+                "subject_id": "8c9e7c1e-1c1a-4d8e-9a55-0a0b0c0d0e0f",
+                "payload_b64": base64.b64encode(b"{broken").decode(),
+            },
+            {
+                "schema": 1,
+                "report_id": ids["fault"],
+                "kind": "station_fault",
+                "code": "interlock_fault",
+                "occurred_at": (NOW - timedelta(minutes=30)).isoformat(),
+                "detail": f"relay gone {ids['marker']}",
+            },
+            {"kind": 17, "detail": f"garbled {ids['marker']}"},
+        ],
+    )
     return ids
 
 

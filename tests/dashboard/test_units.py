@@ -16,16 +16,20 @@ from registry_service.services.queries import EventFilter
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("value", "ceiling", "ticks"), [(0, 1, 1), (1, 1, 1), (2, 2, 2), (3, 5, 5), (7, 10, 5),
-                                                         (11, 20, 4), (99, 100, 5), (101, 200, 4), (4999, 5000, 5)])
+@pytest.mark.parametrize(
+    ("value", "ceiling", "ticks"),
+    [(0, 1, 1), (1, 1, 1), (2, 2, 2), (3, 5, 5), (7, 10, 5), (11, 20, 4), (99, 100, 5), (101, 200, 4), (4999, 5000, 5)],
+)
 def test_axis_is_round(value: int, ceiling: int, ticks: int) -> None:
     assert charts.nice_ceiling(value) == ceiling
     assert charts.axis_ticks(ceiling) == ticks
 
 
 def test_daily_chart_stacks_series_and_escapes_nothing_unsafe() -> None:
-    days = [charts.DayCounts(date(2026, 11, 20), {"refused": 3, "overridden": 1}),
-            charts.DayCounts(date(2026, 11, 21), {"would_refuse": 2})]
+    days = [
+        charts.DayCounts(date(2026, 11, 20), {"refused": 3, "overridden": 1}),
+        charts.DayCounts(date(2026, 11, 21), {"would_refuse": 2}),
+    ]
     svg = str(charts.daily_chart(days, "zh"))
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert 'data-max="5"' in svg
@@ -71,7 +75,8 @@ def test_filters_default_to_two_weeks_of_local_days() -> None:
     assert parse_query({"plate": " ", "outcome": ""}, NOW, 8).events == EventFilter()  # empty form fields mean no filter
     # The fields are read as the API reads them (api/event_filter.py): canonical plate, the same checks.
     assert parse_query({"plate": "粤ｂ 12345", "outcome": "refused"}, NOW, 8).events == EventFilter(
-        outcomes=(Outcome.REFUSED,), plate="粤B12345")
+        outcomes=(Outcome.REFUSED,), plate="粤B12345"
+    )
     with pytest.raises(InvalidInput, match="station is not a code"):
         parse_query({"station": "ST 1"}, NOW, 8)
     assert query.query_string(region="410105", page=1) == "since=2026-11-09&until=2026-11-22&region=410105"
@@ -79,13 +84,16 @@ def test_filters_default_to_two_weeks_of_local_days() -> None:
         parse_query({"since": "2026-11-23", "until": "2026-11-22"}, NOW, 8)
 
 
-@pytest.mark.parametrize(("detail", "zh"), [
-    ("28.8 km in 5 min (345 km/h)", "5 分钟内相距 28.8 公里（约 345 公里/小时）"),
-    ("read counter 63 after 68", "读取计数 63，低于上次的 68"),
-    ("two fills 28 min apart", "两次加气相隔 28 分钟"),
-    ("6 fills on 2026-11-20", "2026-11-20 加气 6 次"),
-    ("something new", "something new"),
-])
+@pytest.mark.parametrize(
+    ("detail", "zh"),
+    [
+        ("28.8 km in 5 min (345 km/h)", "5 分钟内相距 28.8 公里（约 345 公里/小时）"),
+        ("read counter 63 after 68", "读取计数 63，低于上次的 68"),
+        ("two fills 28 min apart", "两次加气相隔 28 分钟"),
+        ("6 fills on 2026-11-20", "2026-11-20 加气 6 次"),
+        ("something new", "something new"),
+    ],
+)
 def test_clone_details_read_in_chinese(detail: str, zh: str) -> None:
     assert i18n.clone_detail(detail, "zh") == zh
     assert i18n.clone_detail(detail, "en") == detail

@@ -28,8 +28,9 @@ USERS = (  # name, role, station, centre
     ("centre1", Role.CENTRE, None, "ZZTJ01"),
     ("centre2", Role.CENTRE, None, "ZZTJ02"),
 )
-SHAPE = DemoShape(vehicles=600, stations_per_district=4, event_days=14, fills_per_vehicle_per_week=3.0,
-                  overdue_share=0.12, condemned_share=0.01)
+SHAPE = DemoShape(
+    vehicles=600, stations_per_district=4, event_days=14, fills_per_vehicle_per_week=3.0, overdue_share=0.12, condemned_share=0.01
+)
 
 
 def build_database(url: str) -> Engine:
@@ -44,8 +45,9 @@ def build_database(url: str) -> Engine:
         places.create_centre(session, "test", NOW, code="ZZTJ01", name="郑州市特种设备检验中心", region_code="4101")
         places.create_centre(session, "test", NOW, code="ZZTJ02", name="河南省锅炉压力容器检验站")
         for name, role, station, centre in USERS:
-            accounts.create_user(session, "test", NOW, username=name, role=role, password=PASSWORD,
-                                 station_code=station, centre_code=centre)
+            accounts.create_user(
+                session, "test", NOW, username=name, role=role, password=PASSWORD, station_code=station, centre_code=centre
+            )
 
     registry.transaction(people)
     registry.transaction(_inspections)
@@ -59,13 +61,23 @@ def _inspections(session) -> None:  # type: ignore[no-untyped-def]
     for cylinder in session.scalars(select(Cylinder).where(Cylinder.id <= 40).order_by(Cylinder.id)):
         centre = "ZZTJ01" if cylinder.id <= 20 else "ZZTJ02"
         inspected = TODAY - timedelta(days=7 * cylinder.id)  # all within the last 40 weeks
-        rows.append({
-            "cylinder_pk": cylinder.id, "centre_id": centres[centre], "certificate_id": None,
-            "report_number": f"{centre}-2026-{cylinder.id:05d}", "inspected_on": inspected,
-            "result": cylinder.last_result or "pass", "next_due": cylinder.next_due, "sequence": 1,
-            "issued_at": NOW - timedelta(days=30), "tag_uid": cylinder.tag_uid or "04000000000000",
-            "record": b"\xd1\x01", "submitted_at": NOW - timedelta(days=30), "submitted_by": None,
-        })
+        rows.append(
+            {
+                "cylinder_pk": cylinder.id,
+                "centre_id": centres[centre],
+                "certificate_id": None,
+                "report_number": f"{centre}-2026-{cylinder.id:05d}",
+                "inspected_on": inspected,
+                "result": cylinder.last_result or "pass",
+                "next_due": cylinder.next_due,
+                "sequence": 1,
+                "issued_at": NOW - timedelta(days=30),
+                "tag_uid": cylinder.tag_uid or "04000000000000",
+                "record": b"\xd1\x01",
+                "submitted_at": NOW - timedelta(days=30),
+                "submitted_by": None,
+            }
+        )
     session.execute(insert(Inspection), rows)
 
 

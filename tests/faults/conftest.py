@@ -93,23 +93,45 @@ MakePump = Callable[..., Pump]
 
 
 @pytest.fixture
-def make_pump(tmp_path: Path, fault_pki: TestPki, originality_key: bytes, registry: RegistryProcess,
-              udp_rig: Rig, relay: RelayModule) -> Iterator[MakePump]:
+def make_pump(
+    tmp_path: Path, fault_pki: TestPki, originality_key: bytes, registry: RegistryProcess, udp_rig: Rig, relay: RelayModule
+) -> Iterator[MakePump]:
     """make_pump(registry_url=..., clock_file=..., state_dir=..., rig=..., start=True, **table overrides)."""
     made: list[Pump] = []
 
-    def make(*, registry_url: str | None = None, clock_file: Path | None = None, state_dir: Path | None = None,
-             rig: Rig | None = None, start: bool = True, **overrides: Any) -> Pump:
+    def make(
+        *,
+        registry_url: str | None = None,
+        clock_file: Path | None = None,
+        state_dir: Path | None = None,
+        rig: Rig | None = None,
+        start: bool = True,
+        **overrides: Any,
+    ) -> Pump:
         rig = rig or udp_rig
         directory = tmp_path / f"pump{len(made)}"
         directory.mkdir()
-        config = write_config(directory, fault_pki, reader_path=rig.reader_path, interlock_path=relay.path,
-                              registry_url=registry_url or registry.url, token=registry.token, state_dir=state_dir,
-                              **overrides)
+        config = write_config(
+            directory,
+            fault_pki,
+            reader_path=rig.reader_path,
+            interlock_path=relay.path,
+            registry_url=registry_url or registry.url,
+            token=registry.token,
+            state_dir=state_dir,
+            **overrides,
+        )
         state = state_dir or directory / "state"
-        pump = Pump(AgentProcess(config, directory, clock_file), rig, relay, registry, fault_pki, originality_key,
-                    Outbox(state / "outbox.sqlite3"),
-                    fill_timeout_s=overrides.get("interlock", {}).get("fill_timeout_s", FILL_TIMEOUT_S))
+        pump = Pump(
+            AgentProcess(config, directory, clock_file),
+            rig,
+            relay,
+            registry,
+            fault_pki,
+            originality_key,
+            Outbox(state / "outbox.sqlite3"),
+            fill_timeout_s=overrides.get("interlock", {}).get("fill_timeout_s", FILL_TIMEOUT_S),
+        )
         made.append(pump)
         if start:
             pump.agent.start_ready()

@@ -58,8 +58,7 @@ class Child:
         assert not self.alive, f"{self.name} is already running"
         self.starts += 1
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
-            self.process = subprocess.Popen(self.argv, stdout=out, stderr=err, cwd=ROOT, env=self.env,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(self.argv, stdout=out, stderr=err, cwd=ROOT, env=self.env, start_new_session=True)
         return self
 
     @property
@@ -125,8 +124,17 @@ class AgentProcess(Child):
         if clock_file is None:
             argv = [str(BIN / "station-agent"), "-v", "run", "--config", str(config)]
         else:
-            argv = [sys.executable, "-m", "tests.faults.agent_with_clock", str(clock_file), "--", "-v", "run",
-                    "--config", str(config)]
+            argv = [
+                sys.executable,
+                "-m",
+                "tests.faults.agent_with_clock",
+                str(clock_file),
+                "--",
+                "-v",
+                "run",
+                "--config",
+                str(config),
+            ]
         super().__init__(name, argv, directory)
         self.config = config
         self.page_url = ""
@@ -134,8 +142,9 @@ class AgentProcess(Child):
     def start_ready(self) -> AgentProcess:
         """Start and wait for the attendant page (printed once the read loop is about to run)."""
         self.start()
-        match = wait_for(lambda: PAGE.search(self.stdout()) or (not self.alive and "exited"),
-                         f"{self.name} to serve its page", START_S)
+        match = wait_for(
+            lambda: PAGE.search(self.stdout()) or (not self.alive and "exited"), f"{self.name} to serve its page", START_S
+        )
         if match == "exited":
             raise AssertionError(f"{self.name} exited with {self.returncode} at start\n{self.output()}")
         self.page_url = match.group(1).rstrip("/")
@@ -161,6 +170,7 @@ class AgentProcess(Child):
 
     def wait_line(self, marker: str, after: int, limit: float = 20.0) -> str:
         """The first stdout line past line `after` that contains `marker`."""
+
         def found() -> str | None:
             if not self.alive:
                 raise AssertionError(f"{self.name} died (exit {self.returncode})\n{self.output()}")
@@ -189,8 +199,11 @@ class Outbox:
         return [str(row["event_id"]) for row in self.rows()]
 
     def unsent(self) -> list[str]:
-        return [str(r["event_id"]) for r in self.rows() if r.get("sent_at") is None and r.get("rejected") is None
-                and r.get("quarantined") is None]
+        return [
+            str(r["event_id"])
+            for r in self.rows()
+            if r.get("sent_at") is None and r.get("rejected") is None and r.get("quarantined") is None
+        ]
 
     def rejected(self) -> list[dict[str, Any]]:
         return [r for r in self.rows() if r.get("rejected") is not None]
@@ -202,8 +215,20 @@ class RegistryProcess:
 
     def __init__(self, peer: RegistryPeer, root_pem: Path, directory: Path) -> None:
         self.peer = peer
-        argv = [str(BIN / "cylinder-registry"), "--database-url", peer.database_url, "serve", "--host", "127.0.0.1",
-                "--port", str(peer.port), "--threads", "4", "--bureau-root", str(root_pem)]
+        argv = [
+            str(BIN / "cylinder-registry"),
+            "--database-url",
+            peer.database_url,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(peer.port),
+            "--threads",
+            "4",
+            "--bureau-root",
+            str(root_pem),
+        ]
         self.child = Child("registry", argv, directory)
         self._bureau_token: str | None = None
 
@@ -240,15 +265,25 @@ class RegistryProcess:
         """The bureau's view of the station's fault reports (GET /bureau/station-faults), or None
         when this registry has no such endpoint."""
         if self._bureau_token is None:
+
             def issue(session: Any) -> str:
                 now = datetime.now(UTC)
-                accounts.create_user(session, "test", now, username="bureau-faults", role=Role.BUREAU, password=None,
-                                     station_code=None, centre_code=None)
+                accounts.create_user(
+                    session,
+                    "test",
+                    now,
+                    username="bureau-faults",
+                    role=Role.BUREAU,
+                    password=None,
+                    station_code=None,
+                    centre_code=None,
+                )
                 return str(accounts.issue_token(session, "test", now, username="bureau-faults").token)
 
             self._bureau_token = str(self.peer.registry.transaction(issue))
-        request = urllib.request.Request(f"{self.url}/bureau/station-faults?station={STATION}",
-                                         headers={"Authorization": f"Bearer {self._bureau_token}"})
+        request = urllib.request.Request(
+            f"{self.url}/bureau/station-faults?station={STATION}", headers={"Authorization": f"Bearer {self._bureau_token}"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:
                 return list(json.load(answer)["faults"])

@@ -31,8 +31,10 @@ class Mode(StrEnum):
 
 
 CAPTIVE_PAGE = b"<html><head><title>Welcome</title></head><body>Please sign in to the network.</body></html>"
-NGINX_404 = (b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n"
-             b"<hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n")
+NGINX_404 = (
+    b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n"
+    b"<hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n"
+)
 
 
 def _answer(status: str, body: bytes, content_type: str, server: str = "") -> bytes:

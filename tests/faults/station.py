@@ -48,21 +48,37 @@ def toml_document(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_config(directory: Path, pki: TestPki, *, reader_path: str, interlock_path: str, registry_url: str | None,
-                 token: str | None, state_dir: Path | None = None, **overrides: dict[str, Any]) -> Path:
+def write_config(
+    directory: Path,
+    pki: TestPki,
+    *,
+    reader_path: str,
+    interlock_path: str,
+    registry_url: str | None,
+    token: str | None,
+    state_dir: Path | None = None,
+    **overrides: dict[str, Any],
+) -> Path:
     """station.toml for one pump; `overrides` replace keys table by table (e.g. policy={...})."""
     root, trust_list = directory / "root.pem", directory / "trust-list.cose"
     root.write_bytes(pki.root_certificate_pem)
     trust_list.write_bytes(pki.trust_list_bytes)
-    document = config_document(state_dir or directory / "state", root, timezone="UTC", min_refill_interval_min=0,
-                               refuse_non_genuine_chip=False)
+    document = config_document(
+        state_dir or directory / "state", root, timezone="UTC", min_refill_interval_min=0, refuse_non_genuine_chip=False
+    )
     document["reader"] = {"path": reader_path, "repeat_after_s": 30}
     document["interlock"] = {"path": interlock_path, "heartbeat_s": HEARTBEAT_S, "fill_timeout_s": FILL_TIMEOUT_S}
     document["trust"]["initial_trust_list"] = str(trust_list)
     if registry_url is not None:
         # Short intervals: the whole suite has three minutes (the debounce batches a busy pump's reads).
-        document["registry"] = {"url": registry_url, "token": token, "budget_ms": BUDGET_MS, "sync_interval_s": 0.5,
-                                "max_backoff_s": MAX_BACKOFF_S, "upload_debounce_s": 0.2}
+        document["registry"] = {
+            "url": registry_url,
+            "token": token,
+            "budget_ms": BUDGET_MS,
+            "sync_interval_s": 0.5,
+            "max_backoff_s": MAX_BACKOFF_S,
+            "upload_debounce_s": 0.2,
+        }
     for table, values in overrides.items():
         document.setdefault(table, {}).update(values)
     path = directory / "station.toml"
@@ -103,8 +119,9 @@ class Pump:
         """A fresh vehicle, registered as its records say (fresh UIDs: the reader's repeat filter never hides it)."""
         return new_vehicle(self.registry.peer, self.pki, cylinders)
 
-    def present(self, vehicle: Vehicle, index: int = 0, *, allowed_window: bool = True, acknowledged: bool = True,
-                limit: float = 20.0) -> Read:
+    def present(
+        self, vehicle: Vehicle, index: int = 0, *, allowed_window: bool = True, acknowledged: bool = True, limit: float = 20.0
+    ) -> Read:
         """Put cylinder `index`'s tag on the reader, wait for the agent's line about it, take it off.
 
         `allowed_window`: the pump may be ON from now until `end_window()` or the fill deadline.
@@ -151,7 +168,8 @@ class Pump:
     def assert_decided_in_time(self, read: Read) -> None:
         assert read.seconds <= DECISION_LIMIT_S, (
             f"decision took {read.seconds:.2f} s (limit {DECISION_LIMIT_S:.2f} s = budget {BUDGET_MS} ms + "
-            f"{READ_ALLOWANCE_S} s for the reader): {read.line}")
+            f"{READ_ALLOWANCE_S} s for the reader): {read.line}"
+        )
 
     def assert_delivered_exactly_once(self, limit: float = DELIVERY_S, exempt: frozenset[str] = frozenset()) -> None:
         """Every read the agent acknowledged is one event in its outbox, and every outbox event (but
@@ -173,8 +191,10 @@ class Pump:
             wait_for(arrived, "every acknowledged event at the registry", limit, every=0.2)
         except AssertionError:
             missing = [e for e in wanted if not counts[e]]
-            raise AssertionError(f"{len(missing)} of {len(wanted)} events never reached the registry: {missing}\n"
-                                 f"outbox: {self.outbox.rows()}\n{self.agent.output()}") from None
+            raise AssertionError(
+                f"{len(missing)} of {len(wanted)} events never reached the registry: {missing}\n"
+                f"outbox: {self.outbox.rows()}\n{self.agent.output()}"
+            ) from None
         time.sleep(0.3)  # a late duplicate upload, if any, lands now
         counts = Counter(self.registry.event_ids())
         assert all(counts[e] == 1 for e in wanted), {e: counts[e] for e in wanted if counts[e] != 1}
@@ -198,5 +218,8 @@ class Pump:
 
 def wait_pump(pump: Pump, enabled: bool, limit: float = 10.0) -> dict[str, Any]:
     """The attendant page's pump indicator reaches `enabled`."""
-    return dict(wait_for(lambda: (s := pump.state())["pump_enabled"] is enabled and s,
-                         f"pump_enabled={enabled} on the page", limit, every=0.05))
+    return dict(
+        wait_for(
+            lambda: (s := pump.state())["pump_enabled"] is enabled and s, f"pump_enabled={enabled} on the page", limit, every=0.05
+        )
+    )

@@ -38,8 +38,9 @@ def _on_spans(history: list[CoilWrite]) -> list[float]:
 def test_clock_stepped_forwards_and_back(make_pump: MakePump, tmp_path: Path) -> None:
     clock = tmp_path / "clock-offset"
     step_clock(clock, 0.0)
-    pump = make_pump(clock_file=clock, policy={"session_window_s": SESSION_WINDOW_S},
-                     interlock={"fill_timeout_s": FILL_TIMEOUT_S})
+    pump = make_pump(
+        clock_file=clock, policy={"session_window_s": SESSION_WINDOW_S}, interlock={"fill_timeout_s": FILL_TIMEOUT_S}
+    )
 
     # Stepped back while a vehicle is half read: its session must still close after the window.
     stale = pump.vehicle(cylinders=2)
@@ -60,7 +61,8 @@ def test_clock_stepped_forwards_and_back(make_pump: MakePump, tmp_path: Path) ->
     step_clock(clock, 2 * HOUR)
     second = pump.present(both, 1)
     assert second.allowed and "[2/2]" in second.line and "PUMP ON" in second.line, (
-        f"a forward step cut the vehicle's session short: {second.line}")
+        f"a forward step cut the vehicle's session short: {second.line}"
+    )
     pump.assert_decided_in_time(second)
 
     # Stepped back and forward again mid-fill: the fill deadline still ends the fill on time.

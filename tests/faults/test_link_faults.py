@@ -80,13 +80,24 @@ def _lock(database_url: str) -> sqlite3.Connection:
 
 def _probe_upload(registry: RegistryProcess) -> tuple[int, str | None, float]:
     """One upload of a fresh event straight to the registry: (status, Retry-After, seconds)."""
-    event = {"event_id": str(uuid.uuid4()), "occurred_at": datetime.now(UTC).isoformat(), "pump": 2,
-             "tag_uid": "04A2C4D2E15A80", "decision": "allow", "outcome": "allowed", "reasons": [], "attendant": "probe",
-             "decided_offline": True, "session_id": "lock-probe"}
-    request = urllib.request.Request(f"{registry.url}/stations/{STATION}/scan-events", method="POST",
-                                     data=json.dumps({"events": [event]}).encode(),
-                                     headers={"Authorization": f"Bearer {registry.token}",
-                                              "Content-Type": "application/json"})
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "pump": 2,
+        "tag_uid": "04A2C4D2E15A80",
+        "decision": "allow",
+        "outcome": "allowed",
+        "reasons": [],
+        "attendant": "probe",
+        "decided_offline": True,
+        "session_id": "lock-probe",
+    }
+    request = urllib.request.Request(
+        f"{registry.url}/stations/{STATION}/scan-events",
+        method="POST",
+        data=json.dumps({"events": [event]}).encode(),
+        headers={"Authorization": f"Bearer {registry.token}", "Content-Type": "application/json"},
+    )
     started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
@@ -109,8 +120,11 @@ def test_locked_registry_database(make_pump: MakePump, proxy: HostileProxy, regi
         probe = _probe_upload(registry)
         read = pump.present(vehicle)
         pump.fill_done()
-        wait_for(lambda: [a for a in proxy.answers if SCAN_EVENTS in a.request and a.started >= locked_at],
-                 "the agent's upload answered while the database is locked", LOCK_S)
+        wait_for(
+            lambda: [a for a in proxy.answers if SCAN_EVENTS in a.request and a.started >= locked_at],
+            "the agent's upload answered while the database is locked",
+            LOCK_S,
+        )
     finally:
         lock.rollback()
         lock.close()

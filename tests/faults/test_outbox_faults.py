@@ -49,8 +49,11 @@ def test_damaged_outbox_row_is_quarantined_and_the_rest_flows(make_pump: MakePum
         pump.fill_done()
     first = reads[0]
     assert pump.agent.stop() == 0, pump.agent.output()
-    damaged_id = next(row["event_id"] for row in pump.outbox.rows()
-                      if json.loads(row["body"])["registry"]["tag_uid"] == first.vehicle.uids[0].hex().upper())
+    damaged_id = next(
+        row["event_id"]
+        for row in pump.outbox.rows()
+        if json.loads(row["body"])["registry"]["tag_uid"] == first.vehicle.uids[0].hex().upper()
+    )
     damaged = _damage(pump.outbox.path, damaged_id)
     pump.reads.remove(first)  # its stored copy is gone: what is owed now is a report of it
 
@@ -65,9 +68,14 @@ def test_damaged_outbox_row_is_quarantined_and_the_rest_flows(make_pump: MakePum
     faults = pump.registry.station_faults()
     if faults is not None:  # the bureau sees a report naming the event or the damaged bytes
         digest = hashlib.sha256(damaged).hexdigest()
-        wait_for(lambda: [f for f in pump.registry.station_faults() or []
-                          if f["subject_id"] == damaged_id or f["payload_sha256"] == digest],
-                 f"a fault report about {damaged_id} at the registry", 20, every=0.2)
+        wait_for(
+            lambda: [
+                f for f in pump.registry.station_faults() or [] if f["subject_id"] == damaged_id or f["payload_sha256"] == digest
+            ],
+            f"a fault report about {damaged_id} at the registry",
+            20,
+            every=0.2,
+        )
     state = pump.state()  # the page names it, or counts it among the events the registry will never have
     page = json.dumps(state, ensure_ascii=False)
     shown = damaged_id in page or "quarantin" in page.lower() or int(state.get("undelivered") or 0) >= 1
@@ -82,8 +90,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount.mkdir()
     if os.geteuid() != 0:
         peer_unavailable("size-limited tmpfs", "mounting one needs root")
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mount)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mount)], capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         peer_unavailable("size-limited tmpfs", f"mount failed: {result.stderr.strip()}")
     yield mount

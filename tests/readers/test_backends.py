@@ -52,8 +52,9 @@ def write(rig: Rig, message: bytes, lock: bool = True):  # type: ignore[no-untyp
         return reader.write_tag(message, lock=lock, timeout=TIMEOUT)
 
 
-def test_write_read_verify_allow(rig: Rig, originality_keys: tuple[bytes, bytes], test_pki: TestPki, uid: bytes,
-                                 signed_message: bytes, now: datetime) -> None:
+def test_write_read_verify_allow(
+    rig: Rig, originality_keys: tuple[bytes, bytes], test_pki: TestPki, uid: bytes, signed_message: bytes, now: datetime
+) -> None:
     emulator = genuine_chip(uid, originality_keys)
     rig.present(emulator)
     result = write(rig, signed_message)
@@ -70,8 +71,7 @@ def test_write_read_verify_allow(rig: Rig, originality_keys: tuple[bytes, bytes]
     assert read(rig, originality_keys).read_counter == 2
 
 
-def test_locked_tag_refuses_overwrite(rig: Rig, originality_keys: tuple[bytes, bytes], uid: bytes,
-                                      signed_message: bytes) -> None:
+def test_locked_tag_refuses_overwrite(rig: Rig, originality_keys: tuple[bytes, bytes], uid: bytes, signed_message: bytes) -> None:
     emulator = genuine_chip(uid, originality_keys)
     rig.present(emulator)
     write(rig, signed_message)
@@ -82,8 +82,9 @@ def test_locked_tag_refuses_overwrite(rig: Rig, originality_keys: tuple[bytes, b
     assert read(rig, originality_keys).ndef_message == signed_message
 
 
-def test_unlocked_tag_can_be_rewritten(rig: Rig, originality_keys: tuple[bytes, bytes], uid: bytes,
-                                       signed_message: bytes) -> None:
+def test_unlocked_tag_can_be_rewritten(
+    rig: Rig, originality_keys: tuple[bytes, bytes], uid: bytes, signed_message: bytes
+) -> None:
     rig.present(genuine_chip(uid, originality_keys))
     assert not write(rig, b"\xd1\x01\x05T\x02enhi", lock=False).locked
     write(rig, signed_message, lock=False)
@@ -91,8 +92,9 @@ def test_unlocked_tag_can_be_rewritten(rig: Rig, originality_keys: tuple[bytes, 
     assert tag.ndef_message == signed_message and not tag.read_only and tag.read_counter is None
 
 
-def test_record_copied_to_another_tag_is_refused(rig: Rig, originality_keys: tuple[bytes, bytes], test_pki: TestPki,
-                                                 uid: bytes, signed_message: bytes, now: datetime) -> None:
+def test_record_copied_to_another_tag_is_refused(
+    rig: Rig, originality_keys: tuple[bytes, bytes], test_pki: TestPki, uid: bytes, signed_message: bytes, now: datetime
+) -> None:
     rig.present(genuine_chip(OTHER_UID, originality_keys))  # a genuine blank tag, bought by a forger
     write(rig, signed_message)
     tag = read(rig, originality_keys)
@@ -103,9 +105,15 @@ def test_record_copied_to_another_tag_is_refused(rig: Rig, originality_keys: tup
 
 
 @pytest.mark.parametrize("signature", ["other-key", "random"])
-def test_chip_with_wrong_signature_is_not_genuine(rig: Rig, originality_keys: tuple[bytes, bytes], test_pki: TestPki,
-                                                  uid: bytes, signed_message: bytes, now: datetime,
-                                                  signature: str) -> None:
+def test_chip_with_wrong_signature_is_not_genuine(
+    rig: Rig,
+    originality_keys: tuple[bytes, bytes],
+    test_pki: TestPki,
+    uid: bytes,
+    signed_message: bytes,
+    now: datetime,
+    signature: str,
+) -> None:
     forged = ntag.sign_uid(uid, ntag.generate_test_key()[0]) if signature == "other-key" else os.urandom(32)
     rig.present(NtagEmulator.blank(uid, signature=forged))
     write(rig, signed_message)
@@ -123,8 +131,9 @@ def test_nxp_key_by_default(rig: Rig, originality_keys: tuple[bytes, bytes], uid
 
 
 @pytest.mark.parametrize("after", [1, 2, 3])
-def test_tag_removed_mid_read(rig: Rig, originality_keys: tuple[bytes, bytes], uid: bytes, signed_message: bytes,
-                              after: int) -> None:
+def test_tag_removed_mid_read(
+    rig: Rig, originality_keys: tuple[bytes, bytes], uid: bytes, signed_message: bytes, after: int
+) -> None:
     emulator = genuine_chip(uid, originality_keys)
     rig.present(emulator)
     write(rig, signed_message)
@@ -135,8 +144,9 @@ def test_tag_removed_mid_read(rig: Rig, originality_keys: tuple[bytes, bytes], u
     assert "left the field" in str(caught.value) or "stopped answering" in str(caught.value)
 
 
-def test_tag_removed_mid_write_is_a_partial_write(rig: Rig, originality_keys: tuple[bytes, bytes], uid: bytes,
-                                                  signed_message: bytes) -> None:
+def test_tag_removed_mid_write_is_a_partial_write(
+    rig: Rig, originality_keys: tuple[bytes, bytes], uid: bytes, signed_message: bytes
+) -> None:
     emulator = genuine_chip(uid, originality_keys)
     rig.present(emulator)
     emulator.remove_after_commands(20)

@@ -35,9 +35,16 @@ def read_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int,
     return code, json.loads(out) if code in (ExitCode.OK, ExitCode.REFUSED) else {}
 
 
-def test_write_then_read_with_verdict(udp_rig: Rig, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                      originality_keys: tuple[bytes, bytes], trust_files: list[str], uid: bytes,
-                                      signed_message: bytes, now: datetime) -> None:
+def test_write_then_read_with_verdict(
+    udp_rig: Rig,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    originality_keys: tuple[bytes, bytes],
+    trust_files: list[str],
+    uid: bytes,
+    signed_message: bytes,
+    now: datetime,
+) -> None:
     udp_rig.present(NtagEmulator.blank(uid, signature=ntag.sign_uid(uid, originality_keys[0])))
     record = tmp_path / "record.ndef"
     record.write_bytes(signed_message)
@@ -75,7 +82,11 @@ def _emulate(image: Path, *where: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "tag_tools.cli.main", "emulate", "--image", str(image), *where, "--save", str(image)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -84,8 +95,14 @@ def _emulate(image: Path, *where: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.parametrize("stack", ["udp", "vpcd"])
-def test_emulate_command(stack: str, request: pytest.FixtureRequest, tmp_path: Path, uid: bytes,
-                         signed_message: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+def test_emulate_command(
+    stack: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    uid: bytes,
+    signed_message: bytes,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     image = tmp_path / "tag.json"
     save_image(TagImage(NtagEmulator.blank(uid)), image)
     if stack == "udp":

@@ -28,8 +28,7 @@ def test_chip_names(version: bytes | None, name: str) -> None:
 
 def test_memory_maps_match_the_datasheet() -> None:
     assert (ntag.NTAG213.user_bytes, ntag.NTAG215.user_bytes, ntag.NTAG216.user_bytes) == (144, 504, 888)
-    assert (ntag.NTAG213.dynamic_lock_page, ntag.NTAG215.dynamic_lock_page, ntag.NTAG216.dynamic_lock_page) == (
-        0x28, 0x82, 0xE2)
+    assert (ntag.NTAG213.dynamic_lock_page, ntag.NTAG215.dynamic_lock_page, ntag.NTAG216.dynamic_lock_page) == (0x28, 0x82, 0xE2)
     assert (ntag.NTAG213.cfg1_page, ntag.NTAG215.cfg1_page, ntag.NTAG216.cfg1_page) == (0x2A, 0x84, 0xE4)
     assert (ntag.NTAG213.total_pages, ntag.NTAG215.total_pages, ntag.NTAG216.total_pages) == (45, 135, 231)
 

@@ -38,7 +38,9 @@ def refused(emulator: NtagEmulator, frame: bytes) -> bool:
 
 def test_factory_memory() -> None:
     emulator = chip()
-    assert answer(emulator, b"\x30\x00")[:9] == bytes.fromhex("04A2C4") + bytes([0x88 ^ 0x04 ^ 0xA2 ^ 0xC4]) + bytes.fromhex("D2E15A80") + bytes([0xD2 ^ 0xE1 ^ 0x5A ^ 0x80])
+    assert answer(emulator, b"\x30\x00")[:9] == bytes.fromhex("04A2C4") + bytes([0x88 ^ 0x04 ^ 0xA2 ^ 0xC4]) + bytes.fromhex(
+        "D2E15A80"
+    ) + bytes([0xD2 ^ 0xE1 ^ 0x5A ^ 0x80])
     assert emulator.page(3) == bytes.fromhex("E1103E00")
     assert emulator.handle(b"\x60") == bytes.fromhex("0004040201001103")
     assert emulator.handle(b"\x3c\x00") == bytes(range(32))

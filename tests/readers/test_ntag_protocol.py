@@ -173,7 +173,11 @@ def test_ultralight_without_get_version() -> None:
     transport = EmulatorTransport(emulator)
     tag = read_tag(transport, ReadOptions())
     assert (tag.chip, tag.ndef_message, tag.originality, tag.read_counter) == (
-        "Ultralight", message, Originality.NOT_AVAILABLE, None)
+        "Ultralight",
+        message,
+        Originality.NOT_AVAILABLE,
+        None,
+    )
     assert all(frame[0] in (0x60, 0x30) for frame in transport.sent)
 
 

@@ -8,7 +8,9 @@ from tag_tools.readers import open_reader
 from tag_tools.readers.errors import ReaderBusyError, ReaderNotFoundError, ReaderPathError
 
 
-@pytest.mark.parametrize("path", ["", "usb", "nfcpy", "nfcpy:pcsc", "nfcpy:udp:localhost", "nfcpy:udp:host:port", "nfcpy:tty", "serial:x"])
+@pytest.mark.parametrize(
+    "path", ["", "usb", "nfcpy", "nfcpy:pcsc", "nfcpy:udp:localhost", "nfcpy:udp:host:port", "nfcpy:tty", "serial:x"]
+)
 def test_bad_paths(path: str) -> None:
     with pytest.raises(ReaderPathError):
         open_reader(path)

@@ -46,7 +46,8 @@ def test_emulated_reader_apdus() -> None:
     assert reader.respond(bytes.fromhex("FF00000004D4421A00")) == bytes.fromhex("D543019000")  # silent
     assert reader.respond(bytes.fromhex("FFB0000410")) == b"\x63\x00"  # ...and now IDLE: READ fails too
     assert reader.respond(bytes.fromhex("FF00000004D44A0100")) == (
-        bytes.fromhex("D54B0101004400") + bytes([7]) + UID + b"\x90\x00")  # InListPassiveTarget: selected
+        bytes.fromhex("D54B0101004400") + bytes([7]) + UID + b"\x90\x00"
+    )  # InListPassiveTarget: selected
     assert reader.respond(bytes.fromhex("FFB0000410"))[-2:] == b"\x90\x00"
     assert reader.respond(bytes.fromhex("FFD600000401020304")) == b"\x63\x00"  # UID page: NAK
     assert reader.respond(bytes.fromhex("FFD6000404010203")) == b"\x63\x00"  # wrong length

@@ -50,7 +50,11 @@ def event(occurred_at: datetime, **fields: Any) -> dict[str, Any]:
 
 
 def refused(occurred_at: datetime, reasons: list[str], outcome: str = "refused", **fields: Any) -> dict[str, Any]:
-    extra = {"attendant": "A-007", "supervisor": "S-01", "override_reason": "paper certificate seen"} if outcome == "overridden" else {}
+    extra = (
+        {"attendant": "A-007", "supervisor": "S-01", "override_reason": "paper certificate seen"}
+        if outcome == "overridden"
+        else {}
+    )
     return event(occurred_at, decision="refuse", outcome=outcome, reasons=reasons, **extra, **fields)
 
 

@@ -20,15 +20,30 @@ SERVICE_UMASK = 0o022  # what many service managers leave: files 0644, folders 0
 
 
 @contextmanager
-def serving(database_url: str, *extra: str, env: Mapping[str, str] | None = None,
-            log: Path | None = None) -> Iterator[str]:
+def serving(database_url: str, *extra: str, env: Mapping[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
     """The registry serving `database_url` (already migrated); yields its base URL."""
     port = free_port()
     stderr = log.open("wb") if log else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "-m", "registry_service.cli", "--database-url", database_url, "serve", "--port", str(port),
-         "--threads", "2", *extra],
-        stdout=subprocess.DEVNULL, stderr=stderr, cwd=REPO, umask=SERVICE_UMASK, env={**os.environ, **(env or {})})
+        [
+            sys.executable,
+            "-m",
+            "registry_service.cli",
+            "--database-url",
+            database_url,
+            "serve",
+            "--port",
+            str(port),
+            "--threads",
+            "2",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        cwd=REPO,
+        umask=SERVICE_UMASK,
+        env={**os.environ, **(env or {})},
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

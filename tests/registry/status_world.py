@@ -59,7 +59,10 @@ class Centre:
 
     def row(self, number: int, sequence: int = 3, **changes: Any) -> dict[str, Any]:
         fields = typical_record(
-            uid(number), self.pki.now, cylinder_id=CylinderId(156, 4101, number), sequence=sequence,
+            uid(number),
+            self.pki.now,
+            cylinder_id=CylinderId(156, 4101, number),
+            sequence=sequence,
             report_number=f"R-{number}-{sequence}",
         ).to_json()
         for generated in ("issued_at", "centre_id", "status_ref"):

@@ -129,8 +129,11 @@ def test_a_legacy_scrypt_hash_is_replaced_by_argon2id_at_the_next_log_in(client,
     assert upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and verify_password("legacy registry pw", upgraded)
     assert log_in("legacy registry pw") == 201 and stored() == upgraded  # current now: not re-hashed again
     with engine.begin() as c:  # a hash of an outdated Argon2id cost is upgraded the same way
-        c.execute(update(User).where(User.username == "veteran")
-                  .values(password_hash=hash_password("a long passphrase", cost=CHEAP_FOR_TESTS)))
+        c.execute(
+            update(User)
+            .where(User.username == "veteran")
+            .values(password_hash=hash_password("a long passphrase", cost=CHEAP_FOR_TESTS))
+        )
     assert log_in("a long passphrase") == 201 and stored().startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 

@@ -33,21 +33,26 @@ def test_an_event_batch_with_a_full_width_plate_is_taken_in_canonical_form(clien
     assert response.status_code == 200, response.json
     assert response.json["accepted"] == 3
     with engine.connect() as c:
-        rows = c.execute(select(ScanEvent.plate, ScanEvent.cylinder_id, ScanEvent.tag_uid, ScanEvent.cylinder_pk)
-                         .order_by(ScanEvent.occurred_at)).all()
+        rows = c.execute(
+            select(ScanEvent.plate, ScanEvent.cylinder_id, ScanEvent.tag_uid, ScanEvent.cylinder_pk).order_by(
+                ScanEvent.occurred_at
+            )
+        ).all()
     assert [r.plate for r in rows] == ["豫A12345"] * 3
     assert rows[0].cylinder_id == CYLINDER and rows[0].cylinder_pk is not None  # resolved to the cylinder
     assert rows[1].tag_uid == "04A1B2C3D4E5F6"
-    found = client.get("/api/v1/bureau/refuel-attempts", query_string={"plate": "豫Ａ１２３４５"},
-                       headers=world.auth("bureau"))
+    found = client.get("/api/v1/bureau/refuel-attempts", query_string={"plate": "豫Ａ１２３４５"}, headers=world.auth("bureau"))
     assert found.status_code == 200 and len(found.json["attempts"]) == 3
 
 
 def test_a_status_lookup_with_a_full_width_plate_finds_the_vehicle(client, world) -> None:
     _taxi(world)
     for typed in ("豫Ａ１２３４５", " 豫a 12345 ", "豫A·12345"):
-        response = client.post("/api/v1/status", json={"plate": typed, "cylinders": [{"cylinder_id": f" {CYLINDER} "}]},
-                               headers=world.auth("station"))
+        response = client.post(
+            "/api/v1/status",
+            json={"plate": typed, "cylinders": [{"cylinder_id": f" {CYLINDER} "}]},
+            headers=world.auth("station"),
+        )
         assert response.status_code == 200, response.json
         assert response.json["plate"] == "豫A12345" and response.json["vehicle_registered"] is True
         [cylinder] = response.json["cylinders"]
@@ -67,8 +72,11 @@ def test_csv_rows_spelling_one_plate_two_ways_make_one_vehicle(engine: Engine, t
     vehicles = tmp_path / "vehicles.csv"
     vehicles.write_text("plate,vin,use,region\n粤b 12345,lsvau2180n2183744,taxi,\n粤Ｂ１２３４５,,taxi,\n", encoding="utf-8")
     cylinders = tmp_path / "cylinders.csv"
-    cylinders.write_text("cylinder_id,serial,manufactured_on,end_of_life,tag_uid,plate\n"
-                         "156 - 4101 - 8802,S-1,2019-06-01,2034-05-31,04:a1:b2:c3:d4:e5:f7,粤B·12345\n", encoding="utf-8")
+    cylinders.write_text(
+        "cylinder_id,serial,manufactured_on,end_of_life,tag_uid,plate\n"
+        "156 - 4101 - 8802,S-1,2019-06-01,2034-05-31,04:a1:b2:c3:d4:e5:f7,粤B·12345\n",
+        encoding="utf-8",
+    )
     sessions = sessionmaker(engine)
     now = datetime(2026, 11, 22, tzinfo=UTC)
     assert import_csv(sessions, "vehicles", vehicles, now, "test", progress=False).errors == []

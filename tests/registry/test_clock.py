@@ -59,8 +59,11 @@ def test_fast_and_slow_stations_lose_no_event_and_the_bureau_sees_the_offset(cli
     assert set(_attempts(client, world, clock_skewed="false")) == {on_time["event_id"]}
     r = client.get("/api/v1/bureau/refuel-attempts", headers=world.auth("bureau"), query_string={"clock_skewed": "yes"})
     assert r.status_code == 422
-    csv_text = client.get("/api/v1/bureau/refuel-attempts", headers=world.auth("bureau"),
-                          query_string={"format": "csv", "clock_skewed": "true", "outcome": "refused"}).get_data(as_text=True)
+    csv_text = client.get(
+        "/api/v1/bureau/refuel-attempts",
+        headers=world.auth("bureau"),
+        query_string={"format": "csv", "clock_skewed": "true", "outcome": "refused"},
+    ).get_data(as_text=True)
     assert csv_text.lstrip("\ufeff").splitlines()[1].endswith(",660000,True")
 
 
@@ -90,7 +93,9 @@ def test_an_offset_that_corrects_into_nonsense_falls_back_to_receipt(client: Any
     assert counts(post_events(client, world, "ST-JS-01", [wrong, absurd]))["accepted"] == 2
     rows = _stored(engine)
     assert rows[wrong["event_id"]].occurred_at == now and rows[wrong["event_id"]].clock_skewed
-    assert rows[absurd["event_id"]].occurred_at == now and rows[absurd["event_id"]].station_time == datetime.min.replace(tzinfo=UTC)
+    assert rows[absurd["event_id"]].occurred_at == now and rows[absurd["event_id"]].station_time == datetime.min.replace(
+        tzinfo=UTC
+    )
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -98,8 +103,11 @@ def test_corrected_events_land_in_the_days_partition_on_postgresql(client: Any, 
     now = world.clock()
     with engine.begin() as c:
         partitions.ensure_daily_partitions(c, now.date(), days_ahead=1, days_back=1)
-    skewed = [event(datetime(1970, 1, 1, tzinfo=UTC)), event(now + FAST, clock_offset_ms=_ms(FAST)),
-              event(now + SLOW, clock_offset_ms=_ms(SLOW))]
+    skewed = [
+        event(datetime(1970, 1, 1, tzinfo=UTC)),
+        event(now + FAST, clock_offset_ms=_ms(FAST)),
+        event(now + SLOW, clock_offset_ms=_ms(SLOW)),
+    ]
     assert counts(post_events(client, world, "ST-JS-01", skewed))["accepted"] == 3
     with engine.connect() as c:
         assert c.scalar(text(f"SELECT count(*) FROM {partitions.partition_name(now.date())}")) == 3
@@ -122,7 +130,11 @@ def _sequence(world: Any, cylinder_id: str, sequence: int) -> None:
 
 
 def test_a_lagging_registry_answers_unknown_for_a_newer_record(client: Any, world: Any) -> None:
-    add_vehicle(world, "豫A30002", [{"cylinder_id": OK, "tag_uid": "04A1B2C3D4E5F6", "next_due": world.clock().date() - timedelta(days=3)}])
+    add_vehicle(
+        world,
+        "豫A30002",
+        [{"cylinder_id": OK, "tag_uid": "04A1B2C3D4E5F6", "next_due": world.clock().date() - timedelta(days=3)}],
+    )
     _sequence(world, OK, 4)
 
     def ask(sequence: int) -> dict[str, Any]:
@@ -132,8 +144,14 @@ def test_a_lagging_registry_answers_unknown_for_a_newer_record(client: Any, worl
         answer: dict[str, Any] = r.json["cylinders"][0]
         return answer
 
-    assert ask(5) == {"cylinder_id": OK, "tag_uid": "04A1B2C3D4E5F6", "registered": True, "decision": "unknown",
-                      "reasons": ["record_newer_than_registry"], "record_sequence": 4}
+    assert ask(5) == {
+        "cylinder_id": OK,
+        "tag_uid": "04A1B2C3D4E5F6",
+        "registered": True,
+        "decision": "unknown",
+        "reasons": ["record_newer_than_registry"],
+        "record_sequence": 4,
+    }
     for sequence in (4, 3, 0):  # the registry knows this record or a newer one: its answer stands
         answer = ask(sequence)
         assert answer["decision"] == "refuse" and answer["reasons"] == ["inspection_overdue"] and answer["record_sequence"] == 4
@@ -160,5 +178,7 @@ def test_the_stations_zone_decides_today_at_the_day_boundary(client: Any, world:
     assert ask()["reasons"] == ["inspection_overdue"]  # the registry's default zone: Asia/Shanghai
     assert ask(timezone="America/Los_Angeles")["reasons"] == ["due_soon"]
     for bad in ("Mars/Olympus", "../../etc/passwd", "", 8):
-        r = client.post("/api/v1/status", json={"cylinders": [{"cylinder_id": OK}], "timezone": bad}, headers=world.auth("station"))
+        r = client.post(
+            "/api/v1/status", json={"cylinders": [{"cylinder_id": OK}], "timezone": bad}, headers=world.auth("station")
+        )
         assert r.status_code == 422 and "timezone" in r.json["detail"], bad

@@ -112,8 +112,11 @@ def test_the_latest_record_decides_not_an_earlier_one(client, world, cylinder):
 
 @SQLITE_ONLY
 def test_a_suspended_centre_may_not_condemn(client, world, cylinder):
-    r = client.put("/api/v1/bureau/centres/ZZTJ01/active", json={"active": False, "reason": "licence suspended"},
-                   headers=world.auth("bureau"))
+    r = client.put(
+        "/api/v1/bureau/centres/ZZTJ01/active",
+        json={"active": False, "reason": "licence suspended"},
+        headers=world.auth("bureau"),
+    )
     assert r.status_code == 200, r.json
     r = condemn(client, world, cylinder, "centre")
     assert r.status_code == 403 and "suspended" in r.json["detail"]
@@ -160,8 +163,11 @@ def test_only_a_condemned_cylinder_can_be_reversed(client, world, cylinder):
     assert reverse(client, world, cylinder).status_code == 201
     assert reverse(client, world, cylinder).status_code == 409  # already reversed, awaiting the new record
     add_vehicle(world, "豫A0C002", [{"cylinder_id": UNINSPECTED}])
-    r = client.post(f"/api/v1/cylinders/{UNINSPECTED}/revocations", json={"kind": "scrapped", "reason": "cut up"},
-                    headers=world.auth("bureau"))
+    r = client.post(
+        f"/api/v1/cylinders/{UNINSPECTED}/revocations",
+        json={"kind": "scrapped", "reason": "cut up"},
+        headers=world.auth("bureau"),
+    )
     assert r.status_code == 201
     assert reverse(client, world, UNINSPECTED).status_code == 409  # scrapped is not condemned
 

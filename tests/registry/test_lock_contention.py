@@ -71,8 +71,9 @@ def test_upload_under_lock_is_refused_quickly_and_the_retry_is_stored_once(clien
 def test_fault_reports_under_lock_are_refused_quickly_too(client, world, engine):
     report = {"schema": 1, "kind": "station_fault", "code": "reader_lost", "occurred_at": world.clock().isoformat()}
     with write_lock(engine):
-        response, elapsed = timed(lambda: client.post("/api/v1/stations/ST-JS-01/faults", json={"reports": [report]},
-                                                      headers=world.auth("station")))
+        response, elapsed = timed(
+            lambda: client.post("/api/v1/stations/ST-JS-01/faults", json={"reports": [report]}, headers=world.auth("station"))
+        )
         assert_busy(response, elapsed)
     again = client.post("/api/v1/stations/ST-JS-01/faults", json={"reports": [report]}, headers=world.auth("station"))
     assert again.json == {"received": 1, "accepted": 1, "duplicates": 0}

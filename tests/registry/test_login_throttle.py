@@ -45,16 +45,20 @@ def people(world: Any) -> Any:
 
 
 def api_login(client: Any, username: str, password: str = PASSWORD, address: str = "127.0.0.1") -> Any:
-    return client.post("/api/v1/auth/tokens", json={"username": username, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/api/v1/auth/tokens", json={"username": username, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
 
 
 def dashboard_sign_in(client: Any, username: str, password: str = PASSWORD, address: str = "127.0.0.1") -> Any:
     page = client.get("/dashboard/sign-in", environ_base={"REMOTE_ADDR": address}).get_data(as_text=True)
     token = CSRF.search(page)
     assert token is not None
-    return client.post("/dashboard/sign-in", data={"username": username, "password": password, "csrf_token": token.group(1)},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/dashboard/sign-in",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def test_a_lock_earned_on_the_dashboard_refuses_the_api(client, people, engine):
@@ -140,8 +144,12 @@ def test_unknown_disabled_and_broken_users_cost_one_kdf_like_a_wrong_password(cl
         c.execute(update(User).where(User.username == "u3").values(password_hash="scrypt$broken"))
     wrong = api_login(client, "bureau", "wrong password!")
     answers = [wrong]
-    for attempt in (lambda: api_login(client, "no-such-user"), lambda: api_login(client, "u1"),
-                    lambda: api_login(client, "u2"), lambda: api_login(client, "u3")):
+    for attempt in (
+        lambda: api_login(client, "no-such-user"),
+        lambda: api_login(client, "u1"),
+        lambda: api_login(client, "u2"),
+        lambda: api_login(client, "u3"),
+    ):
         before = len(calls)
         answers.append(attempt())
         assert len(calls) == before + 1  # the KDF ran once, for a user that does not exist or cannot log in

@@ -49,8 +49,19 @@ def test_downgrade_then_upgrade_keeps_data(fresh_engine: Engine) -> None:
             )
         )
         c.execute(insert(Vehicle), [{"plate": "豫A00001", "use": "taxi"}])
-        c.execute(insert(StationFault), [{"report_uuid": uuid.uuid4(), "station_id": 1, "kind": "station_fault",
-                                          "code": "reader_lost", "received_at": datetime.now(UTC), "detail": ""}])
+        c.execute(
+            insert(StationFault),
+            [
+                {
+                    "report_uuid": uuid.uuid4(),
+                    "station_id": 1,
+                    "kind": "station_fault",
+                    "code": "reader_lost",
+                    "received_at": datetime.now(UTC),
+                    "detail": "",
+                }
+            ],
+        )
     migrate.downgrade(fresh_engine, "0002")
     assert "station_faults" not in inspect(fresh_engine).get_table_names()
     migrate.upgrade(fresh_engine)
@@ -147,11 +158,19 @@ def test_0004_adds_the_clock_columns_to_stored_events_and_removes_them_again(fre
     at = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
     with fresh_engine.begin() as c:
         c.execute(insert(Region), [{"id": 1, "code": "4101", "name": "郑州市", "level": RegionLevel.CITY, "path": "4101"}])
-        c.execute(text("INSERT INTO stations (id, code, name, region_id, monitor_mode, active) VALUES (1, 'S', 'S', 1, false, true)"))
-        c.execute(text("INSERT INTO scan_events (event_uuid, occurred_at, received_at, station_id, decision, outcome, reasons, "
-                       "reason_mask, decided_offline) VALUES (:id, :at, :at, 1, 'allow', 'allowed', '', 0, false)"),
-                  {"id": uuid.uuid4() if fresh_engine.dialect.name == "postgresql" else uuid.uuid4().hex,
-                   "at": at if fresh_engine.dialect.name == "postgresql" else at.replace(tzinfo=None)})
+        c.execute(
+            text("INSERT INTO stations (id, code, name, region_id, monitor_mode, active) VALUES (1, 'S', 'S', 1, false, true)")
+        )
+        c.execute(
+            text(
+                "INSERT INTO scan_events (event_uuid, occurred_at, received_at, station_id, decision, outcome, reasons, "
+                "reason_mask, decided_offline) VALUES (:id, :at, :at, 1, 'allow', 'allowed', '', 0, false)"
+            ),
+            {
+                "id": uuid.uuid4() if fresh_engine.dialect.name == "postgresql" else uuid.uuid4().hex,
+                "at": at if fresh_engine.dialect.name == "postgresql" else at.replace(tzinfo=None),
+            },
+        )
     migrate.upgrade(fresh_engine)
     with fresh_engine.connect() as c:
         stored = c.execute(select(ScanEvent)).one()
@@ -174,31 +193,51 @@ def test_0007_rewrites_stored_identifiers_and_leaves_conflicts_for_the_bureau(
     cylinder = {"serial": "S", "manufactured_on": date(2019, 6, 1), "end_of_life": date(2034, 5, 31)}
     with fresh_engine.begin() as c:
         c.execute(insert(Region), [{"id": 1, "code": "4101", "name": "郑州市", "level": RegionLevel.CITY, "path": "4101"}])
-        c.execute(text("INSERT INTO stations (id, code, name, region_id, monitor_mode, active) VALUES (1, 'S', 'S', 1, false, true)"))
-        c.execute(insert(Vehicle), [
-            {"id": 1, "plate": "豫ａ１２３４５", "vin": "lsvau2180n2183744", "use": "taxi"},  # full-width, lower case
-            {"id": 2, "plate": "豫A·22222", "vin": None, "use": "taxi"},
-            {"id": 3, "plate": "粤B12345", "vin": None, "use": "taxi"},  # already canonical ...
-            {"id": 4, "plate": "粤b 12345", "vin": None, "use": "taxi"},  # ... so this one would collide with it
-            {"id": 5, "plate": "TEST-PLATE", "vin": None, "use": "taxi"},  # not a plate: left, reported
-        ])
-        c.execute(insert(Cylinder), [
-            {"id": 1, "cylinder_id": "156-04101-7", "tag_uid": "04:a1:b2:c3", "vehicle_id": 1, **cylinder},
-            {"id": 2, "cylinder_id": "１５６－４１０１－８", "tag_uid": "04A1B2C4", "vehicle_id": 2, **cylinder},
-        ])
-        c.execute(insert(ScanEvent), [{**_event(1, at), "plate": "豫ａ１２３４５", "cylinder_id": "156-04101-7", "tag_uid": "04a1b2c3"},
-                                      {**_event(1, at), "plate": "豫A12345", "cylinder_id": None, "tag_uid": None}])
+        c.execute(
+            text("INSERT INTO stations (id, code, name, region_id, monitor_mode, active) VALUES (1, 'S', 'S', 1, false, true)")
+        )
+        c.execute(
+            insert(Vehicle),
+            [
+                {"id": 1, "plate": "豫ａ１２３４５", "vin": "lsvau2180n2183744", "use": "taxi"},  # full-width, lower case
+                {"id": 2, "plate": "豫A·22222", "vin": None, "use": "taxi"},
+                {"id": 3, "plate": "粤B12345", "vin": None, "use": "taxi"},  # already canonical ...
+                {"id": 4, "plate": "粤b 12345", "vin": None, "use": "taxi"},  # ... so this one would collide with it
+                {"id": 5, "plate": "TEST-PLATE", "vin": None, "use": "taxi"},  # not a plate: left, reported
+            ],
+        )
+        c.execute(
+            insert(Cylinder),
+            [
+                {"id": 1, "cylinder_id": "156-04101-7", "tag_uid": "04:a1:b2:c3", "vehicle_id": 1, **cylinder},
+                {"id": 2, "cylinder_id": "１５６－４１０１－８", "tag_uid": "04A1B2C4", "vehicle_id": 2, **cylinder},
+            ],
+        )
+        c.execute(
+            insert(ScanEvent),
+            [
+                {**_event(1, at), "plate": "豫ａ１２３４５", "cylinder_id": "156-04101-7", "tag_uid": "04a1b2c3"},
+                {**_event(1, at), "plate": "豫A12345", "cylinder_id": None, "tag_uid": None},
+            ],
+        )
     capsys.readouterr()
     migrate.upgrade(fresh_engine)
     err = capsys.readouterr().err
     with fresh_engine.connect() as c:
         assert dict(c.execute(select(Vehicle.id, Vehicle.plate)).all()) == {
-            1: "豫A12345", 2: "豫A22222", 3: "粤B12345", 4: "粤b 12345", 5: "TEST-PLATE"}
+            1: "豫A12345",
+            2: "豫A22222",
+            3: "粤B12345",
+            4: "粤b 12345",
+            5: "TEST-PLATE",
+        }
         assert c.scalar(select(Vehicle.vin).where(Vehicle.id == 1)) == "LSVAU2180N2183744"
         assert dict(c.execute(select(Cylinder.id, Cylinder.cylinder_id)).all()) == {1: "156-4101-7", 2: "156-4101-8"}
         assert c.scalar(select(Cylinder.tag_uid).where(Cylinder.id == 1)) == "04A1B2C3"
         assert set(c.execute(select(ScanEvent.plate, ScanEvent.cylinder_id, ScanEvent.tag_uid)).all()) == {
-            ("豫A12345", "156-4101-7", "04A1B2C3"), ("豫A12345", None, None)}
+            ("豫A12345", "156-4101-7", "04A1B2C3"),
+            ("豫A12345", None, None),
+        }
     assert "CONFLICT vehicles.plate" in err and "'粤b 12345'" in err and "id 3" in err
     assert "vehicles.plate: 1 value(s) are not valid identifiers" in err and "TEST-PLATE" in err
     assert migrate.schema_differences(fresh_engine) == []

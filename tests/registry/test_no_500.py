@@ -55,8 +55,9 @@ SPEC = yaml.safe_load((Path(__file__).parents[2] / "schemas" / "registry-api.yam
 TODAY = date(2026, 11, 22)
 PASSWORD = "correct-horse-battery"
 CHEAP_PASSWORD_COST = CHEAP_FOR_TESTS  # tag_tools.passwords: Argon2id at 8 KiB
-SHAPE = DemoShape(vehicles=40, stations_per_district=1, event_days=3, fills_per_vehicle_per_week=3.0,
-                  overdue_share=0.1, condemned_share=0.05)
+SHAPE = DemoShape(
+    vehicles=40, stations_per_district=1, event_days=3, fills_per_vehicle_per_week=3.0, overdue_share=0.1, condemned_share=0.05
+)
 USERS = {Role.BUREAU: "bureau", Role.ADMIN: "admin", Role.STATION: "station", Role.CENTRE: "centre"}
 # Who calls a route: the first of its roles in this order (every role's handler body is the same code).
 ROLE_ORDER = (Role.BUREAU, Role.CENTRE, Role.STATION, Role.ADMIN)
@@ -70,19 +71,59 @@ def _cursor(stamp: str) -> str:
 # One of each class seen to cause a 500, per kind of slot. Every value goes into every slot of that
 # kind of every route (query values on dashboard pages: see dashboard_query_calls).
 QUERY_VALUES: tuple[str, ...] = (
-    "\x00", "\ud800", "١٢", "１２", "²", "0001-01-01", "9999-12-31", "9999-12-31T23:59:59-14:00",
-    "0001-01-01T00:00:00+14:00", "9" * 40, "a\r\nX-Injected: 1",
-    _cursor("0001-01-01T00:00:00+14:00"), _cursor("9999-12-31T23:59:59-14:00"),
+    "\x00",
+    "\ud800",
+    "١٢",
+    "１２",
+    "²",
+    "0001-01-01",
+    "9999-12-31",
+    "9999-12-31T23:59:59-14:00",
+    "0001-01-01T00:00:00+14:00",
+    "9" * 40,
+    "a\r\nX-Injected: 1",
+    _cursor("0001-01-01T00:00:00+14:00"),
+    _cursor("9999-12-31T23:59:59-14:00"),
 )
-PATH_VALUES: tuple[str, ...] = ("\x00", "A\x00B", "\ud800", "١٢", "9" * 40, "9" * 400, "a\r\nb", "x" * 3000, "..",
-                                "\u202e🙂", " ")
-FORM_VALUES: tuple[str, ...] = ("\x00", "\ud800", "١٢", "x" * 3000, "/dashboard/\r\nX-Injected: 1",
-                                "/dashboard/\n", "//evil.example/", "")
+PATH_VALUES: tuple[str, ...] = (
+    "\x00",
+    "A\x00B",
+    "\ud800",
+    "١٢",
+    "9" * 40,
+    "9" * 400,
+    "a\r\nb",
+    "x" * 3000,
+    "..",
+    "\u202e🙂",
+    " ",
+)
+FORM_VALUES: tuple[str, ...] = (
+    "\x00",
+    "\ud800",
+    "١٢",
+    "x" * 3000,
+    "/dashboard/\r\nX-Injected: 1",
+    "/dashboard/\n",
+    "//evil.example/",
+    "",
+)
 DEEP = 100_000
 # JSON values for a body field.
 JSON_VALUES: tuple[Any, ...] = (
-    "\ud800", "A\x00B", "１２", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "9999-12-31",
-    10**40, -(10**40), True, None, [], {"\ud800": "\x00"}, [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
+    "\ud800",
+    "A\x00B",
+    "１２",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "9999-12-31",
+    10**40,
+    -(10**40),
+    True,
+    None,
+    [],
+    {"\ud800": "\x00"},
+    [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
 )
 # Whole query strings, sent to every route: a place that selects nothing with a group_by that breaks
 # a header (the aggregate then never validates it), non-ASCII paging digits, NUL and bad UTF-8 in names.
@@ -95,13 +136,36 @@ WHOLE_QUERIES: tuple[str, ...] = (
 )
 # Whole bodies, sent as application/json.
 NASTY_BODIES: tuple[bytes, ...] = (
-    b"[" * DEEP, b"[" * DEEP + b"]" * DEEP, b'{"a":' * DEEP, b'{"events":' + b"[" * DEEP + b"]" * DEEP + b"}",
-    b"", b"null", b"[]", b'"x"', b"1", b"{", b"\xff\xfe\x00", b'"\\ud800"', b'{"\\ud800": 1}', b"9" * 5000,
-    b"1e999999", b"NaN", b'{"a": Infinity}', b"\xef\xbb\xbf{}", b'{"a": 1, "a": 2}', b"\x00",
+    b"[" * DEEP,
+    b"[" * DEEP + b"]" * DEEP,
+    b'{"a":' * DEEP,
+    b'{"events":' + b"[" * DEEP + b"]" * DEEP + b"}",
+    b"",
+    b"null",
+    b"[]",
+    b'"x"',
+    b"1",
+    b"{",
+    b"\xff\xfe\x00",
+    b'"\\ud800"',
+    b'{"\\ud800": 1}',
+    b"9" * 5000,
+    b"1e999999",
+    b"NaN",
+    b'{"a": Infinity}',
+    b"\xef\xbb\xbf{}",
+    b'{"a": 1, "a": 2}',
+    b"\x00",
 )
 CONTENT_TYPES: tuple[str | None, ...] = (
-    None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-    "application/json; charset=utf-16", "application/xml", "application/cose", "application/problem+json",
+    None,
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/json; charset=utf-16",
+    "application/xml",
+    "application/cose",
+    "application/problem+json",
 )
 
 
@@ -136,16 +200,27 @@ def _build(url: str) -> Target:
         places.ensure_region(session, EMPTY_REGION, "无站点街道")  # a place filter that selects no station
         tokens = {}
         for role, name in USERS.items():
-            user = accounts.create_user(session, "test", now, username=name, role=role,
-                                        station_code=station if role is Role.STATION else None,
-                                        centre_code="ZZTJ01" if role is Role.CENTRE else None)
+            user = accounts.create_user(
+                session,
+                "test",
+                now,
+                username=name,
+                role=role,
+                station_code=station if role is Role.STATION else None,
+                centre_code="ZZTJ01" if role is Role.CENTRE else None,
+            )
             user.password_hash = security.hash_password(PASSWORD, cost=CHEAP_PASSWORD_COST)
             tokens[role] = accounts.issue_token(session, "test", now, username=name).token
         values = {
             "cylinder_id": session.scalars(select(Cylinder.cylinder_id).order_by(Cylinder.id)).first(),
             "plate": session.scalars(select(Vehicle.plate).order_by(Vehicle.id)).first(),
-            "station_code": station, "code": "ZZTJ01", "username": "admin", "fingerprint": "0" * 64,
-            "token_id": "999999", "list_id": "0", "filename": "dashboard.css",
+            "station_code": station,
+            "code": "ZZTJ01",
+            "username": "admin",
+            "fingerprint": "0" * 64,
+            "token_id": "999999",
+            "list_id": "0",
+            "filename": "dashboard.css",
         }
         return tokens, values
 
@@ -311,8 +386,9 @@ def client_for(target: Target, role: Role | None) -> FlaskClient:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token, "the sign-in page carries a CSRF token"
     if role is not None:
-        answer = client.post("/dashboard/sign-in", data={"username": USERS[role], "password": PASSWORD,
-                                                         "csrf_token": token.group(1)})
+        answer = client.post(
+            "/dashboard/sign-in", data={"username": USERS[role], "password": PASSWORD, "csrf_token": token.group(1)}
+        )
         assert answer.status_code == 302, answer.status_code
         page = client.get("/dashboard/sign-in", follow_redirects=True).get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
@@ -345,8 +421,13 @@ def send(target: Target, call: Call) -> TestResponse:
         if route.method == "POST":
             form = {"csrf_token": target.csrf[caller if route.roles else None], **(call.form or {})}
             raw = "&".join(f"{_path_segment(k)}={_path_segment(v)}" for k, v in form.items())
-            return client.open(call.url, method="POST", query_string=call.query, data=raw.encode(),
-                               content_type="application/x-www-form-urlencoded")
+            return client.open(
+                call.url,
+                method="POST",
+                query_string=call.query,
+                data=raw.encode(),
+                content_type="application/x-www-form-urlencoded",
+            )
         if "next" in call.query or route.rule.endpoint == "dashboard.sign_in":
             client = client_for(target, None)  # the sign-in page with next= is what anonymous users get
     else:
@@ -405,8 +486,7 @@ def fixed_calls(target: Target, route: Route) -> Iterator[Call]:
     if not route.dashboard:
         for key in query_keys(route):
             for value in QUERY_VALUES:
-                yield Call(route, base.url, query=f"{key}={_path_segment(value)}", body=base.body,
-                           content_type=base.content_type)
+                yield Call(route, base.url, query=f"{key}={_path_segment(value)}", body=base.body, content_type=base.content_type)
     for query in WHOLE_QUERIES:
         yield Call(route, base.url, query=query, body=base.body, content_type=base.content_type)
     if route.dashboard and route.method == "POST":
@@ -420,8 +500,9 @@ def fixed_calls(target: Target, route: Route) -> Iterator[Call]:
         body = json.loads(base.body)
         for where in leaf_paths(body):
             for value in JSON_VALUES:
-                yield Call(route, base.url, body=json.dumps(replaced(body, where, value)).encode(),
-                           content_type="application/json")
+                yield Call(
+                    route, base.url, body=json.dumps(replaced(body, where, value)).encode(), content_type="application/json"
+                )
         for raw in NASTY_BODIES:
             yield Call(route, base.url, body=raw, content_type="application/json")
     for content_type in CONTENT_TYPES:
@@ -466,8 +547,10 @@ def _refused(response: TestResponse) -> bool:
 def _still_answers(target: Target) -> None:
     assert target.app.test_client().get("/api/v1/health").status_code == 200
     status = target.app.test_client().post(
-        "/api/v1/status", json={"plate": target.path_values["plate"]},
-        headers={"Authorization": f"Bearer {target.tokens[Role.STATION]}"})
+        "/api/v1/status",
+        json={"plate": target.path_values["plate"]},
+        headers={"Authorization": f"Bearer {target.tokens[Role.STATION]}"},
+    )
     assert status.status_code == 200, status.get_data()
     assert client_for(target, Role.BUREAU).get("/dashboard/overview").status_code == 200
 
@@ -504,8 +587,7 @@ text_values = st.sampled_from(QUERY_VALUES + PATH_VALUES + FORM_VALUES) | any_te
 def test_generated_values_anywhere(target: Target) -> None:
     every = [route for route in routes(target.app) if route.rule.endpoint != "dashboard.static"]
 
-    @settings(max_examples=60, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
     @given(data=st.data())
     def probe(data: st.DataObject) -> None:
         route = data.draw(st.sampled_from(every))

@@ -21,10 +21,16 @@ DATE_REASONS = {"inspection_overdue", "past_service_life", "due_soon"}
 
 
 def _online(client: Any, world: Any, next_due: date, end_of_life: date) -> tuple[str, list[str]]:
-    add_vehicle(world, "豫A8M2K7", [{"cylinder_id": CYLINDER, "tag_uid": TYPICAL_UID.hex().upper(),
-                                    "next_due": next_due, "end_of_life": end_of_life}])
-    body = {"plate": "豫A8M2K7", "cylinders": [{"cylinder_id": CYLINDER, "tag_uid": TYPICAL_UID.hex().upper()}],
-            "timezone": "Asia/Shanghai"}
+    add_vehicle(
+        world,
+        "豫A8M2K7",
+        [{"cylinder_id": CYLINDER, "tag_uid": TYPICAL_UID.hex().upper(), "next_due": next_due, "end_of_life": end_of_life}],
+    )
+    body = {
+        "plate": "豫A8M2K7",
+        "cylinders": [{"cylinder_id": CYLINDER, "tag_uid": TYPICAL_UID.hex().upper()}],
+        "timezone": "Asia/Shanghai",
+    }
     r = client.post("/api/v1/status", json=body, headers=world.auth("station"))
     assert r.status_code == 200, r.json
     answer: dict[str, Any] = r.json["cylinders"][0]
@@ -37,11 +43,16 @@ def _offline(pki: Any, now: datetime, next_due: date, end_of_life: date) -> tupl
     return verdict.decision.value, [reason.value for reason in verdict.reasons]
 
 
-@pytest.mark.parametrize("moment", [datetime(2026, 11, 22, 2, 0, tzinfo=UTC), datetime(2026, 11, 22, 17, 0, tzinfo=UTC)],
-                         ids=["same-day-in-utc", "next-day-in-shanghai"])
+@pytest.mark.parametrize(
+    "moment",
+    [datetime(2026, 11, 22, 2, 0, tzinfo=UTC), datetime(2026, 11, 22, 17, 0, tzinfo=UTC)],
+    ids=["same-day-in-utc", "next-day-in-shanghai"],
+)
 @pytest.mark.parametrize("which", ["next_due", "end_of_life"])
 @pytest.mark.parametrize("days", [-1, 0, 1])
-def test_the_last_valid_day_gives_the_same_answer_online_and_offline(client: Any, world: Any, pki: Any, clock: Any, moment: Any, which: Any, days: Any) -> None:
+def test_the_last_valid_day_gives_the_same_answer_online_and_offline(
+    client: Any, world: Any, pki: Any, clock: Any, moment: Any, which: Any, days: Any
+) -> None:
     clock.now = moment
     today = rules.local_today(moment, SHANGHAI)
     dates = {"next_due": today + timedelta(days=200), "end_of_life": today + timedelta(days=400)}
@@ -49,6 +60,9 @@ def test_the_last_valid_day_gives_the_same_answer_online_and_offline(client: Any
     online = _online(client, world, **dates)
     offline = _offline(pki, moment, **dates)
     assert online == offline
-    expected = {-1: ("refuse", ["inspection_overdue" if which == "next_due" else "past_service_life"]),
-                0: ("allow_with_warning", ["due_soon"]), 1: ("allow_with_warning", ["due_soon"])}[days]
+    expected = {
+        -1: ("refuse", ["inspection_overdue" if which == "next_due" else "past_service_life"]),
+        0: ("allow_with_warning", ["due_soon"]),
+        1: ("allow_with_warning", ["due_soon"]),
+    }[days]
     assert online == expected and set(online[1]) <= DATE_REASONS

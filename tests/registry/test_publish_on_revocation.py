@@ -29,8 +29,11 @@ def test_a_revocation_wakes_the_publisher(app: Any, client: Any, world: Any) -> 
     publisher.interval_s = 3600.0  # far longer than the test: only the revocation can wake it
     publisher.start()
     try:
-        answer = client.post(f"/api/v1/cylinders/{CYLINDER}/revocations", json={"kind": "scrapped", "reason": "cut open"},
-                             headers=world.auth("bureau"))
+        answer = client.post(
+            f"/api/v1/cylinders/{CYLINDER}/revocations",
+            json={"kind": "scrapped", "reason": "cut open"},
+            headers=world.auth("bureau"),
+        )
         assert answer.status_code == 201, answer.json
         assert woke.wait(10), "the publisher kept waiting out its interval"
     finally:

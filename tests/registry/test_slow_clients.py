@@ -49,8 +49,9 @@ def _exchange(base: str, request: bytes, timeout: float = 10) -> bytes:
 
 
 def _post(path: str, length: int, body: bytes) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: registry\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {length}\r\n\r\n").encode() + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: registry\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    ).encode() + body
 
 
 def _healthy(base: str) -> None:
@@ -63,8 +64,9 @@ def test_a_body_over_the_limit_is_refused_with_413(base: str, path: str) -> None
     answer = _exchange(base, _post(path, LIMIT + 1, b"{" + b" " * LIMIT))
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     chunk = b" " * 8192
-    chunked = (f"POST {path} HTTP/1.1\r\nHost: registry\r\nContent-Type: application/json\r\n"
-               "Transfer-Encoding: chunked\r\n\r\n").encode()
+    chunked = (
+        f"POST {path} HTTP/1.1\r\nHost: registry\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
     chunked += b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(LIMIT // len(chunk) + 2)) + b"0\r\n\r\n"
     answer = _exchange(base, chunked)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]

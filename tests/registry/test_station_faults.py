@@ -51,8 +51,15 @@ def stored(engine: Any) -> list[StationFault]:
 def test_reports_are_stored_once_with_their_payload(client, world, engine):
     payload = b'{"event_id": "not-a-uuid", "\xff broken'
     good = report(world, payload_b64=base64.b64encode(payload).decode())
-    fault = report(world, kind="station_fault", code="interlock_fault", subject_id=None, pump=None,
-                   cleared_at=world.clock().isoformat(), detail="relay module did not answer")
+    fault = report(
+        world,
+        kind="station_fault",
+        code="interlock_fault",
+        subject_id=None,
+        pump=None,
+        cleared_at=world.clock().isoformat(),
+        detail="relay module did not answer",
+    )
     r = post(client, world, [good, fault])
     assert r.status_code == 200, r.json
     assert r.json == {"received": 2, "accepted": 2, "duplicates": 0}
@@ -145,8 +152,13 @@ def test_bureau_lists_and_filters_fault_reports(client, world):
     for index in range(5):
         post(client, world, [report(world, detail=f"r{index}")])
         world.clock.advance(minutes=1)
-    post(client, world, [report(world, kind="station_fault", code="clock_skew")], who="station2",
-         url="/api/v1/stations/ST-EQ-01/faults")
+    post(
+        client,
+        world,
+        [report(world, kind="station_fault", code="clock_skew")],
+        who="station2",
+        url="/api/v1/stations/ST-EQ-01/faults",
+    )
     auth = world.auth("bureau")
     everything = client.get("/api/v1/bureau/station-faults", headers=auth).json
     assert len(everything["faults"]) == 6 and everything["faults"][0]["station"] == "ST-EQ-01"

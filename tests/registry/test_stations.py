@@ -110,9 +110,19 @@ def test_scan_events_store_every_field_as_sent(client, world, engine):
 
     _taxi(world)
     now = world.clock()
-    full = refused(now - timedelta(seconds=90), ["inspection_overdue", "past_service_life"], outcome="overridden",
-                   cylinder_id=OVERDUE, tag_uid="04A1B2C3D4E5F6", read_counter=77, record_sequence=3, plate="豫A12345",
-                   decided_offline=True, session_id="S-9", pump=3)
+    full = refused(
+        now - timedelta(seconds=90),
+        ["inspection_overdue", "past_service_life"],
+        outcome="overridden",
+        cylinder_id=OVERDUE,
+        tag_uid="04A1B2C3D4E5F6",
+        read_counter=77,
+        record_sequence=3,
+        plate="豫A12345",
+        decided_offline=True,
+        session_id="S-9",
+        pump=3,
+    )
     bare = event(now - timedelta(seconds=30), cylinder_id="156-4101-424242")
     r = post_events(client, world, "ST-JS-01", [full, bare])
     assert counts(r) == {"received": 2, "accepted": 2, "duplicates": 0}
@@ -121,7 +131,12 @@ def test_scan_events_store_every_field_as_sent(client, world, engine):
         rows = {str(row.event_uuid): row for row in c.execute(select(ScanEvent))}
     stored = rows[full["event_id"]]
     assert stored.occurred_at == now - timedelta(seconds=90) and stored.received_at == now
-    assert (stored.cylinder_pk, stored.cylinder_id, stored.tag_uid, stored.read_counter) == (overdue_pk, OVERDUE, "04A1B2C3D4E5F6", 77)
+    assert (stored.cylinder_pk, stored.cylinder_id, stored.tag_uid, stored.read_counter) == (
+        overdue_pk,
+        OVERDUE,
+        "04A1B2C3D4E5F6",
+        77,
+    )
     assert (stored.record_sequence, stored.plate, stored.pump_number, stored.session_id) == (3, "豫A12345", 3, "S-9")
     assert (stored.decision, stored.outcome.value, stored.decided_offline) == ("refuse", "overridden", True)
     assert stored.reasons == "inspection_overdue,past_service_life"
@@ -257,13 +272,17 @@ def test_override_fields_round_trip(client, world):
         "/api/v1/bureau/refuel-attempts", headers=world.auth("bureau"), query_string={"format": "csv", "outcome": "overridden"}
     ).get_data(as_text=True)
     header, row = csv_text.lstrip("\ufeff").splitlines()[:2]
-    assert header.endswith(",attendant,supervisor,override_reason,decided_offline,session_id,station_time,clock_offset_ms,clock_skewed")
-    assert "A-009,S-01,\"巡检报告已出示, paper certificate seen\",True,3f1c-session" in row
+    assert header.endswith(
+        ",attendant,supervisor,override_reason,decided_offline,session_id,station_time,clock_offset_ms,clock_skewed"
+    )
+    assert 'A-009,S-01,"巡检报告已出示, paper certificate seen",True,3f1c-session' in row
 
 
 def test_override_validation_is_a_problem_document(client, world):
     now = world.clock()
-    r = post_events(client, world, "ST-JS-01", [refused(now, ["inspection_overdue"], outcome="overridden") | {"supervisor": None}])
+    r = post_events(
+        client, world, "ST-JS-01", [refused(now, ["inspection_overdue"], outcome="overridden") | {"supervisor": None}]
+    )
     assert r.status_code == 422 and r.content_type == "application/problem+json"
     assert "events[0]" in r.json["detail"] and "supervisor" in r.json["detail"]
     r = post_events(client, world, "ST-JS-01", [event(now, supervisor="S-01")])

@@ -80,14 +80,19 @@ def test_blocks_never_overlap_and_belong_to_their_centre(client, world, monkeypa
     assert [b.status_code for b in blocks] == [200, 403, 200, 200]  # centre2 asked for ZZTJ01's block
     assert allocate(client, world, 5, "centre2", "ZZTJ02").json == {"list_id": 0, "first": 18, "count": 5}
     got = [b.json for b in blocks if b.status_code == 200]
-    assert got == [{"list_id": 0, "first": 0, "count": 10}, {"list_id": 0, "first": 10, "count": 1},
-                   {"list_id": 0, "first": 11, "count": 7}]
+    assert got == [
+        {"list_id": 0, "first": 0, "count": 10},
+        {"list_id": 0, "first": 10, "count": 1},
+        {"list_id": 0, "first": 11, "count": 7},
+    ]
     for count in (0, 100_001, "5"):
         assert allocate(client, world, count).status_code == 422
     assert allocate(client, world, 1, code="NOPE").status_code == 404
     monkeypatch.setattr(status_indexes, "LIST_CAPACITY", 30)  # list 0 is full after 30: the next block opens list 1
     assert allocate(client, world, 8).json == {"list_id": 1, "first": 0, "count": 8}
-    r = client.put("/api/v1/bureau/centres/ZZTJ01/active", json={"active": False, "reason": "audit"}, headers=world.auth("bureau"))
+    r = client.put(
+        "/api/v1/bureau/centres/ZZTJ01/active", json={"active": False, "reason": "audit"}, headers=world.auth("bureau")
+    )
     assert r.status_code == 200 and allocate(client, world, 1).status_code == 409  # a suspended centre gets none
 
 
@@ -96,10 +101,44 @@ def test_sign_upload_revoke_reinspect_publish_and_serve(app, client, trusted, ce
     (tmp_path / "token").write_text(world.tokens["centre"])
     block = tmp_path / "block.json"
     for url in serve_http(app):
-        assert cylinder_tag(["status-block", "fetch", "--registry", url, "--token-file", str(tmp_path / "token"),
-                             "--centre", "ZZTJ01", "--count", "10", "--out", str(block)]) == 0
-        assert cylinder_tag(["status-block", "fetch", "--registry", url, "--token-file", str(tmp_path / "token"),
-                             "--centre", "ZZTJ02", "--count", "10", "--out", str(tmp_path / "other.json")]) == 3
+        assert (
+            cylinder_tag(
+                [
+                    "status-block",
+                    "fetch",
+                    "--registry",
+                    url,
+                    "--token-file",
+                    str(tmp_path / "token"),
+                    "--centre",
+                    "ZZTJ01",
+                    "--count",
+                    "10",
+                    "--out",
+                    str(block),
+                ]
+            )
+            == 0
+        )
+        assert (
+            cylinder_tag(
+                [
+                    "status-block",
+                    "fetch",
+                    "--registry",
+                    url,
+                    "--token-file",
+                    str(tmp_path / "token"),
+                    "--centre",
+                    "ZZTJ02",
+                    "--count",
+                    "10",
+                    "--out",
+                    str(tmp_path / "other.json"),
+                ]
+            )
+            == 3
+        )
     assert json.loads(block.read_text()) == {"list_id": 0, "next": 0, "end": 10}
     assert allocate(client, world, 5, "centre2", "ZZTJ02").json["first"] == 10  # centre 2's indexes: 10..14
 
@@ -116,7 +155,11 @@ def test_sign_upload_revoke_reinspect_publish_and_serve(app, client, trusted, ce
     foreign = pki.ndef_message(uid(4), cylinder_id=cylinder_id(4), report_number="R-4", status_ref=StatusReference(0, 12))
     used = pki.ndef_message(uid(5), cylinder_id=cylinder_id(5), report_number="R-5", status_ref=StatusReference(0, 2))
     beyond = pki.ndef_message(uid(6), cylinder_id=cylinder_id(6), report_number="R-6", status_ref=StatusReference(0, 99))
-    for record, reason in [(foreign, "status_index_not_allocated"), (used, "status_index_used"), (beyond, "status_index_not_allocated")]:
+    for record, reason in [
+        (foreign, "status_index_not_allocated"),
+        (used, "status_index_used"),
+        (beyond, "status_index_not_allocated"),
+    ]:
         r = upload(client, world, record)
         assert r.status_code == 422 and r.json["errors"][0]["reason"] == reason, r.json
     assert upload(client, world, record_file(out, 1)).status_code == 200  # an identical retry stays fine
@@ -134,8 +177,11 @@ def test_sign_upload_revoke_reinspect_publish_and_serve(app, client, trusted, ce
     assert fetch(client, world, '"0-1"').status_code == 304
 
     # Cylinder 1 reported stolen; cylinder 2 re-inspected (its index 1 superseded, the new one is 3).
-    r = client.post(f"/api/v1/cylinders/{cylinder(1)}/revocations", json={"kind": "reported_stolen", "reason": "police report"},
-                    headers=world.auth("bureau"))
+    r = client.post(
+        f"/api/v1/cylinders/{cylinder(1)}/revocations",
+        json={"kind": "reported_stolen", "reason": "police report"},
+        headers=world.auth("bureau"),
+    )
     assert r.status_code == 201
     assert centre.sign_csv([centre.row(2, sequence=4)], block, out, "again.csv") == 0
     assert upload(client, world, record_file(out, 2)).status_code == 201
@@ -180,7 +226,9 @@ def test_background_publisher_brings_a_revocation_to_the_next_list(engine, confi
     try:
         before = wait_for_list(client, world, lambda held: held.sequence >= 1, pki, clock)
         assert before.status(2) is V
-        r = client.post(f"/api/v1/cylinders/{cylinder(7)}/condemnation", json={"reason": "corroded"}, headers=world.auth("centre"))
+        r = client.post(
+            f"/api/v1/cylinders/{cylinder(7)}/condemnation", json={"reason": "corroded"}, headers=world.auth("centre")
+        )
         assert r.status_code == 201
         after = wait_for_list(client, world, lambda held: held.status(2) is SCRAPPED, pki, clock)
         assert after.sequence > before.sequence
@@ -207,13 +255,21 @@ def test_no_code_path_lowers_an_entry(client, trusted, pki, engine, clock):
     assert allocate(client, world, 10).status_code == 200
 
     def submit(number: int, sequence: int, index: int) -> None:
-        record = pki.ndef_message(uid(number), cylinder_id=cylinder_id(number), sequence=sequence,
-                                  report_number=f"R-{number}-{sequence}", status_ref=StatusReference(0, index))
+        record = pki.ndef_message(
+            uid(number),
+            cylinder_id=cylinder_id(number),
+            sequence=sequence,
+            report_number=f"R-{number}-{sequence}",
+            status_ref=StatusReference(0, index),
+        )
         assert upload(client, world, record).status_code == 201
 
     def revoke(number: int, kind: str) -> None:
-        r = client.post(f"/api/v1/cylinders/{cylinder(number)}/revocations", json={"kind": kind, "reason": "test"},
-                        headers=world.auth("bureau"))
+        r = client.post(
+            f"/api/v1/cylinders/{cylinder(number)}/revocations",
+            json={"kind": kind, "reason": "test"},
+            headers=world.auth("bureau"),
+        )
         assert r.status_code == 201, r.json
 
     steps = [
@@ -247,7 +303,12 @@ def test_publish_command_signs_through_the_signer(client, trusted, config, signe
     argv = ["--database-url", config.database_url, "publish-status-list", "--signer-socket", str(signer.socket), "--ttl-s", "60"]
     assert cylinder_registry(argv) == 0
     assert json.loads(capsys.readouterr().out) | {"detail": ""} == {
-        "list_id": 0, "result": "published", "sequence": 1, "count": 3, "detail": ""}
+        "list_id": 0,
+        "result": "published",
+        "sequence": 1,
+        "count": 3,
+        "detail": "",
+    }
     served = fetch(client, trusted)
     assert served.headers["Cache-Control"] == "max-age=60"
     assert len(parse_status_list(served.data, pki.signer_certificate, now=live_clock()(), list_id=0)) == 3

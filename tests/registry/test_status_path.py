@@ -22,10 +22,14 @@ LOOSE = "156-4101-2003"  # registered, fitted to no vehicle
 
 def _fleet(world) -> None:  # type: ignore[no-untyped-def]
     today = world.clock().date()
-    add_vehicle(world, "豫A00001", [
-        {"cylinder_id": OK, "tag_uid": "04A1B2C3D4E5F6"},
-        {"cylinder_id": OVERDUE, "next_due": today - timedelta(days=1), "last_result": "fail"},
-    ])
+    add_vehicle(
+        world,
+        "豫A00001",
+        [
+            {"cylinder_id": OK, "tag_uid": "04A1B2C3D4E5F6"},
+            {"cylinder_id": OVERDUE, "next_due": today - timedelta(days=1), "last_result": "fail"},
+        ],
+    )
     add_vehicle(world, "豫A00002", [])
     add_vehicle(world, "豫A00003", [{"cylinder_id": LOOSE}])
 
@@ -43,8 +47,11 @@ REQUESTS = [
     ("station", {"plate": "豫A00001"}, "application/json"),
     ("bureau", {"plate": "豫A00002"}, "application/json"),
     ("station", {"plate": "豫Z99999"}, "application/json"),
-    ("station", {"plate": "豫A00001", "cylinders": [{"cylinder_id": OK, "tag_uid": "04FFFFFFFFFFFF"}, {"tag_uid": "04A1B2C3D4E5F6"}]},
-     "application/json"),
+    (
+        "station",
+        {"plate": "豫A00001", "cylinders": [{"cylinder_id": OK, "tag_uid": "04FFFFFFFFFFFF"}, {"tag_uid": "04A1B2C3D4E5F6"}]},
+        "application/json",
+    ),
     ("station", {"cylinders": [{"cylinder_id": LOOSE}, {"cylinder_id": "156-4101-9"}]}, "application/json"),
     ("station", {"cylinders": "x"}, "application/json"),
     ("station", {"plate": "豫A00001"}, "text/plain"),
@@ -112,10 +119,16 @@ def test_fast_path_statuses_and_problems(client, world) -> None:  # type: ignore
 def test_oversized_status_body_is_413(engine, pki, clock, world) -> None:  # type: ignore[no-untyped-def]
     from registry_service.app import create_app
 
-    small = create_app(RegistryConfig(database_url=str(engine.url), bureau_root_pem=pki.root_certificate_pem,
-                                      token_cache_s=0, max_body_bytes=64), engine=engine, clock=clock)
-    r = small.test_client().post("/api/v1/status", json={"plate": "豫A00001", "cylinders": [{"cylinder_id": OK}] * 5},
-                                 headers=world.auth("station"))
+    small = create_app(
+        RegistryConfig(
+            database_url=str(engine.url), bureau_root_pem=pki.root_certificate_pem, token_cache_s=0, max_body_bytes=64
+        ),
+        engine=engine,
+        clock=clock,
+    )
+    r = small.test_client().post(
+        "/api/v1/status", json={"plate": "豫A00001", "cylinders": [{"cylinder_id": OK}] * 5}, headers=world.auth("station")
+    )
     assert r.status_code == 413 and r.content_type == "application/problem+json"
 
 

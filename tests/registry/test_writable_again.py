@@ -45,13 +45,25 @@ REGISTRY = Path(sys.executable).with_name("cylinder-registry")
 
 
 def _events() -> dict[str, object]:
-    return {"events": [{"event_id": str(uuid.uuid4()), "occurred_at": datetime.now(UTC).isoformat(),
-                        "decision": "allow", "outcome": "allowed"}]}
+    return {
+        "events": [
+            {
+                "event_id": str(uuid.uuid4()),
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "decision": "allow",
+                "outcome": "allowed",
+            }
+        ]
+    }
 
 
 def _post(url: str, token: str, body: dict[str, object]) -> tuple[int, dict[str, str]]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers)
@@ -83,7 +95,8 @@ def served_sqlite(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
         _unprivileged([str(REGISTRY), "--database-url", url, "serve", "--port", str(port), "--threads", "2"]),
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30

@@ -23,8 +23,17 @@ class Answer:
         return json.loads(self.body)
 
 
-def request(url: str, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-            *, host: str | None = None, length: str | None = None, timeout: float = 10.0) -> Answer:
+def request(
+    url: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    *,
+    host: str | None = None,
+    length: str | None = None,
+    timeout: float = 10.0,
+) -> Answer:
     """One request with exactly these headers: `host` replaces the Host header, `length` the
     Content-Length (any text, or "" for none)."""
     parts = urlsplit(url)

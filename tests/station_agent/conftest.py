@@ -105,12 +105,21 @@ def make_station(tmp_path: Path, root_pem: Path, test_pki: TestPki, clock: Clock
     def make(online: bool = True, **policy: Any) -> Station:
         config: StationConfig = parse_config(config_document(tmp_path / f"state{len(made)}", root_pem, **policy))
         outbox = Outbox(config.outbox_path)
-        cache = TrustCache(outbox, test_pki.root_certificate, config.policy.trust_list_max_age, test_pki.trust_list_bytes,
-                           clock=clock)
+        cache = TrustCache(
+            outbox, test_pki.root_certificate, config.policy.trust_list_max_age, test_pki.trust_list_bytes, clock=clock
+        )
         registry = FakeRegistry(down=not online)
         interlock = LogInterlock()
-        agent = Agent(config, source=_NoSource(), interlock=interlock, outbox=outbox, cache=cache, client=registry,
-                      clock=clock, monotonic=clock.monotonic)
+        agent = Agent(
+            config,
+            source=_NoSource(),
+            interlock=interlock,
+            outbox=outbox,
+            cache=cache,
+            client=registry,
+            clock=clock,
+            monotonic=clock.monotonic,
+        )
         agent.assessor.riders = None  # events stay in the outbox for the tests to inspect (test_riders.py rides)
         station = Station(agent, test_pki, clock, registry, interlock)
         agent.echo = station.lines.append
@@ -130,5 +139,3 @@ class _NoSource:
 
     def close(self) -> None:
         pass
-
-

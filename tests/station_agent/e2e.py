@@ -46,8 +46,13 @@ class Vehicle:
     overrides: list[dict[str, Any]] = field(default_factory=list)
 
     def claims(self, index: int) -> dict[str, Any]:
-        return {"cylinder_id": self.cylinder_ids[index], "plate": self.plate, "vin": self.vin,
-                "vehicle_cylinders": len(self.uids), **self.overrides[index]}
+        return {
+            "cylinder_id": self.cylinder_ids[index],
+            "plate": self.plate,
+            "vin": self.vin,
+            "vehicle_cylinders": len(self.uids),
+            **self.overrides[index],
+        }
 
     def message(self, pki: TestPki, index: int) -> bytes:
         return pki.ndef_message(self.uids[index], **self.claims(index))
@@ -56,12 +61,18 @@ class Vehicle:
 _counter = iter(range(1, 10_000))
 
 
-def new_vehicle(registry: RegistryPeer | None, pki: TestPki, cylinders: int = 1,
-                overrides: list[dict[str, Any]] | None = None, register: bool = True) -> Vehicle:
+def new_vehicle(
+    registry: RegistryPeer | None,
+    pki: TestPki,
+    cylinders: int = 1,
+    overrides: list[dict[str, Any]] | None = None,
+    register: bool = True,
+) -> Vehicle:
     """A vehicle with fresh plate, VIN, tag UIDs and cylinder ids; registered like its records say."""
     n = next(_counter) + (id(pki) % 1000) * 10_000
     vehicle = Vehicle(
-        plate=f"豫A{n % 100000:05d}", vin=f"LSVAU2180N{n % 10_000_000:07d}",
+        plate=f"豫A{n % 100000:05d}",
+        vin=f"LSVAU2180N{n % 10_000_000:07d}",
         uids=[bytes.fromhex("04") + (n * 8 + i).to_bytes(6, "big") for i in range(cylinders)],
         cylinder_ids=[CylinderId(156, 4101, 20_000_000 + n * 8 + i) for i in range(cylinders)],
         overrides=overrides or [{} for _ in range(cylinders)],
@@ -70,9 +81,15 @@ def new_vehicle(registry: RegistryPeer | None, pki: TestPki, cylinders: int = 1,
         specs = []
         for index in range(cylinders):
             record = pki.record(vehicle.uids[index], **vehicle.claims(index))
-            specs.append({"cylinder_id": str(record.cylinder_id), "tag_uid": vehicle.uids[index].hex().upper(),
-                          "next_due": record.next_due, "end_of_life": record.end_of_life,
-                          "record_sequence": record.sequence})
+            specs.append(
+                {
+                    "cylinder_id": str(record.cylinder_id),
+                    "tag_uid": vehicle.uids[index].hex().upper(),
+                    "next_due": record.next_due,
+                    "end_of_life": record.end_of_life,
+                    "record_sequence": record.sequence,
+                }
+            )
         registry.register_vehicle(vehicle.plate, vehicle.vin, specs)
     return vehicle
 
@@ -97,18 +114,42 @@ class RecordingInterlock(Interlock):
 class RunningAgent:
     """An Agent running its own read loop in a thread, as `station-agent run` does."""
 
-    def __init__(self, tmp: Path, pki: TestPki, root_pem: Path, source: TagSource, interlock_path: str,
-                 registry_url: str, token: str, clock: Any, **policy: Any) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        pki: TestPki,
+        root_pem: Path,
+        source: TagSource,
+        interlock_path: str,
+        registry_url: str,
+        token: str,
+        clock: Any,
+        **policy: Any,
+    ) -> None:
         document = config_document(tmp, root_pem, **policy)
-        document["registry"] = {"url": registry_url, "token": token, "budget_ms": 2000, "sync_interval_s": 0.5,
-                                "max_backoff_s": 0.5, "upload_debounce_s": 0.1}
+        document["registry"] = {
+            "url": registry_url,
+            "token": token,
+            "budget_ms": 2000,
+            "sync_interval_s": 0.5,
+            "max_backoff_s": 0.5,
+            "upload_debounce_s": 0.1,
+        }
         config = parse_config(document)
         outbox = Outbox(config.outbox_path)
         cache = TrustCache(outbox, pki.root_certificate, config.policy.trust_list_max_age, pki.trust_list_bytes)
         self.interlock = RecordingInterlock(open_interlock(interlock_path))
         self.lines: list[str] = []
-        self.agent = Agent(config, source=source, interlock=self.interlock, outbox=outbox, cache=cache,
-                           client=HttpRegistryClient(registry_url, token), clock=clock, echo=self.lines.append)
+        self.agent = Agent(
+            config,
+            source=source,
+            interlock=self.interlock,
+            outbox=outbox,
+            cache=cache,
+            client=HttpRegistryClient(registry_url, token),
+            clock=clock,
+            echo=self.lines.append,
+        )
         self.thread = threading.Thread(target=self.agent.run, daemon=True)
 
     def __enter__(self) -> RunningAgent:

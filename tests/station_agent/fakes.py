@@ -57,8 +57,15 @@ class FakeRegistry:
         if self.down:
             raise RegistryUnavailable("connection refused (fake)")
 
-    def status_with_events(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
-                           record_sequence: int | None, events: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def status_with_events(
+        self,
+        plate: str | None,
+        cylinder_id: str,
+        tag_uid: str,
+        budget_s: float,
+        record_sequence: int | None,
+        events: list[dict[str, Any]],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         item = self.status(plate, cylinder_id, tag_uid, budget_s, record_sequence)
         if not events:
             return item, {}
@@ -67,8 +74,9 @@ class FakeRegistry:
         self.riders += len(events)
         return item, self._store(events)
 
-    def status(self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float,
-               record_sequence: int | None = None) -> dict[str, Any]:
+    def status(
+        self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float, record_sequence: int | None = None
+    ) -> dict[str, Any]:
         self.status_attempts += 1
         self._check()
         self.status_calls += 1
@@ -113,5 +121,8 @@ class FakeRegistry:
         self.revocation_calls += 1
         self._check()
         items = [r for r in self.revocation_feed if r["id"] > since][:limit]
-        return {"revocations": items, "next_cursor": items[-1]["id"] if items else since,
-                "has_more": len([r for r in self.revocation_feed if r["id"] > since]) > limit}
+        return {
+            "revocations": items,
+            "next_cursor": items[-1]["id"] if items else since,
+            "has_more": len([r for r in self.revocation_feed if r["id"] > since]) > limit,
+        }

@@ -110,8 +110,10 @@ class ModbusRtuPeer:
         socat = shutil.which("socat")
         if socat is None:
             raise RuntimeError("socat is not installed (apt-get install socat)")
-        self._socat = subprocess.Popen([socat, f"pty,raw,echo=0,link={self.server_port}",
-                                        f"pty,raw,echo=0,link={self.agent_port}"], stderr=subprocess.DEVNULL)
+        self._socat = subprocess.Popen(
+            [socat, f"pty,raw,echo=0,link={self.server_port}", f"pty,raw,echo=0,link={self.agent_port}"],
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while not (self.server_port.exists() and self.agent_port.exists()):
             if time.monotonic() > deadline or self._socat.poll() is not None:
@@ -119,16 +121,16 @@ class ModbusRtuPeer:
             time.sleep(0.02)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            device = ModbusDeviceContext(co=ModbusSequentialDataBlock(1, [False] * BLOCK_SIZE),
-                                         hr=ModbusSequentialDataBlock(1, [0] * BLOCK_SIZE))
+            device = ModbusDeviceContext(
+                co=ModbusSequentialDataBlock(1, [False] * BLOCK_SIZE), hr=ModbusSequentialDataBlock(1, [0] * BLOCK_SIZE)
+            )
             context = ModbusServerContext(devices={1: device}, single=False)
         ready = threading.Event()
 
         def serve() -> None:
             async def main() -> None:
                 self._loop = asyncio.get_running_loop()
-                self._server = ModbusSerialServer(context, framer=FramerType.RTU, port=str(self.server_port),
-                                                  baudrate=9600)
+                self._server = ModbusSerialServer(context, framer=FramerType.RTU, port=str(self.server_port), baudrate=9600)
                 self._loop.call_soon(ready.set)
                 await self._server.serve_forever()
 

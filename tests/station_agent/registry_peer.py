@@ -66,8 +66,9 @@ class RegistryPeer:
             city = places.ensure_region(s, "4101", "郑州市")
             places.ensure_region(s, "410105", "金水区", city)
             places.create_station(s, "test", now, code=STATION, name="金水一站", region_code="410105", pumps=4)
-            accounts.create_user(s, "test", now, username="station", role=Role.STATION, password=None,
-                                 station_code=STATION, centre_code=None)
+            accounts.create_user(
+                s, "test", now, username="station", role=Role.STATION, password=None, station_code=STATION, centre_code=None
+            )
             trust.publish(s, "test", now, self.pki.trust_list_bytes, self.pki.root_certificate_pem)
             return accounts.issue_token(s, "test", now, username="station").token
 
@@ -77,15 +78,26 @@ class RegistryPeer:
         def work(s):  # type: ignore[no-untyped-def]
             upsert_vehicle(s, plate, vin, "taxi", None)
             for position, spec in enumerate(cylinders_, start=1):
-                upsert_cylinder(s, CylinderIn(
-                    cylinder_id=spec["cylinder_id"], serial=f"S-{spec['cylinder_id']}",
-                    manufactured_on=date(2019, 6, 1), end_of_life=spec.get("end_of_life", date(2034, 5, 31)),
-                    next_due=spec["next_due"], tag_uid=spec["tag_uid"], plate=plate, position=position,
-                ))
+                upsert_cylinder(
+                    s,
+                    CylinderIn(
+                        cylinder_id=spec["cylinder_id"],
+                        serial=f"S-{spec['cylinder_id']}",
+                        manufactured_on=date(2019, 6, 1),
+                        end_of_life=spec.get("end_of_life", date(2034, 5, 31)),
+                        next_due=spec["next_due"],
+                        tag_uid=spec["tag_uid"],
+                        plate=plate,
+                        position=position,
+                    ),
+                )
                 # As if the centre's inspection upload had arrived: the registry knows this record,
                 # so it answers for it instead of "unknown" (a newer record than it holds).
-                s.execute(update(Cylinder).where(Cylinder.cylinder_id == spec["cylinder_id"])
-                          .values(record_sequence=spec.get("record_sequence", 0)))
+                s.execute(
+                    update(Cylinder)
+                    .where(Cylinder.cylinder_id == spec["cylinder_id"])
+                    .values(record_sequence=spec.get("record_sequence", 0))
+                )
 
         self.registry.transaction(work)
 

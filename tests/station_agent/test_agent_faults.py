@@ -72,7 +72,7 @@ def test_relay_lost_during_a_fill_ends_it_and_comes_back_off(make_station) -> No
     station.agent.tick()
     assert station.agent.fault is None and relay.coil is False  # back, and OFF
     assert relay.first_failure is not None
-    assert True not in relay.attempts[relay.first_failure + 1:]  # no ON from the agent itself after the loss
+    assert True not in relay.attempts[relay.first_failure + 1 :]  # no ON from the agent itself after the loss
     station.agent.new_vehicle()
     station.read(uid_for(0), **vehicle_claims(0))  # a new allowed session may fill again
     assert relay.coil is True

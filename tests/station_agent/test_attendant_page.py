@@ -59,8 +59,7 @@ def test_page_follows_reads_in_chinese_and_english(make_station, page_for) -> No
     while station.agent.attendant != "A-012":  # the POST has landed before the reads below
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    page.wait_for_function("() => fetch('/api/state').then(r => r.json()).then(s => s.attendant === 'A-012')",
-                           timeout=WAIT_MS)
+    page.wait_for_function("() => fetch('/api/state').then(r => r.json()).then(s => s.attendant === 'A-012')", timeout=WAIT_MS)
 
     station.read(uid_for(0), **vehicle_claims(0, 2))  # first of two cylinders: amber, keep reading
     expect(headline).to_contain_text("请继续读取本车其他气瓶", timeout=WAIT_MS)

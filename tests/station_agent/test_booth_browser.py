@@ -23,8 +23,12 @@ from tests.station_agent.test_attendant_page import WAIT_MS
 # Two names Chromium resolves to this machine: the attacker's (rebinding) and the LAN display's.
 RESOLVER = "--host-resolver-rules=MAP rebind.test 127.0.0.1, MAP booth-display.lan 127.0.0.1"
 BODIES = {
-    "/api/override": {"attendant": "A-666", "supervisor": "S-01", "password": SUPERVISOR_PASSWORD,
-                      "reason": "forged from another site"},
+    "/api/override": {
+        "attendant": "A-666",
+        "supervisor": "S-01",
+        "password": SUPERVISOR_PASSWORD,
+        "reason": "forged from another site",
+    },
     "/api/attendant": {"attendant": "EVIL"},
     "/api/fill-done": {},
     "/api/new-vehicle": {},
@@ -126,8 +130,10 @@ def test_other_origins_and_rebinding_pages_change_nothing(make_station, browser,
         outcomes += page.evaluate(ATTACK_JS, [f"http://rebind.test:{port}", BODIES])
         rebound = page.evaluate("() => fetch('/').then((r) => r.status)")
         assert rebound == 421
-        _wait_for_refusals(server, {(path + tail, rule) for path in BODIES for tail, rule in
-                                    (("", "origin"), ("?via=form", "origin"), ("", "host"))})
+        _wait_for_refusals(
+            server,
+            {(path + tail, rule) for path in BODIES for tail, rule in (("", "origin"), ("?via=form", "origin"), ("", "host"))},
+        )
     finally:
         context.close()
         server.stop()

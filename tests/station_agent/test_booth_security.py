@@ -45,14 +45,17 @@ def _reports(station: Any, code: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(
     ("attendant", "supervisor", "reason"),
-    [("A-009", "S-01", "chip replaced\x00, ticket 77"),  # NUL: PostgreSQL refuses it at the registry
-     ("A-\ud800", "S-01", GOOD_REASON),  # lone surrogate: not UTF-8, breaks every JSON writer
-     ("A-009", "S-01\n", GOOD_REASON + "\x1b[2J"),
-     ("A-009", "S-01", "x" * 201),  # longer than the registry keeps: it would be cut, or refused later
-     ("A-009", "S-01", "  ok  ")],  # too short once stripped
+    [
+        ("A-009", "S-01", "chip replaced\x00, ticket 77"),  # NUL: PostgreSQL refuses it at the registry
+        ("A-\ud800", "S-01", GOOD_REASON),  # lone surrogate: not UTF-8, breaks every JSON writer
+        ("A-009", "S-01\n", GOOD_REASON + "\x1b[2J"),
+        ("A-009", "S-01", "x" * 201),  # longer than the registry keeps: it would be cut, or refused later
+        ("A-009", "S-01", "  ok  "),
+    ],  # too short once stripped
 )
 def test_override_with_text_the_registry_refuses_is_refused_before_the_pump(  # type: ignore[no-untyped-def]
-        make_station, attendant: str, supervisor: str, reason: str) -> None:
+    make_station, attendant: str, supervisor: str, reason: str
+) -> None:
     station = make_station()
     _refused_vehicle(station)
     with pytest.raises(BoothInputError):
@@ -118,8 +121,9 @@ def test_config_checks_attendant_supervisor_ids_and_hosts(tmp_path: Path, root_p
         parse(attendant={"listen": "0.0.0.0:8080"})
     with pytest.raises(ConfigError, match=r"allowed_hosts\[0\]"):
         parse(attendant={"listen": "0.0.0.0:8080", "allowed_hosts": ["http://booth.lan/"]})
-    lan = parse(attendant={"listen": "0.0.0.0:8080", "allowed_hosts": ["Booth.LAN:8080"], "lock_after_failures": 3,
-                           "lock_minutes": 5})
+    lan = parse(
+        attendant={"listen": "0.0.0.0:8080", "allowed_hosts": ["Booth.LAN:8080"], "lock_after_failures": 3, "lock_minutes": 5}
+    )
     assert lan.allowed_hosts == ("booth.lan:8080",) and lan.override_lock_after == 3
     assert lan.override_lock.total_seconds() == 300
 
@@ -148,7 +152,8 @@ def test_no_refused_vehicle_is_answered_without_looking_at_the_password(make_sta
 
 
 def test_wrong_passwords_are_delayed_then_locked_per_supervisor_and_reported(  # type: ignore[no-untyped-def]
-        make_station, caplog) -> None:
+    make_station, caplog
+) -> None:
     caplog.set_level(logging.DEBUG)
     station = make_station()
     agent, clock = station.agent, station.clock
@@ -157,9 +162,9 @@ def test_wrong_passwords_are_delayed_then_locked_per_supervisor_and_reported(  #
         with pytest.raises(OverrideRefused, match="unknown supervisor or wrong password"):
             agent.override("A-009", "S-01", f"guess-{attempt}", GOOD_REASON, client="10.0.0.5")
         if attempt < 4:  # exponential delay: the right password is refused until it has passed
-            with pytest.raises(OverrideLocked, match=f"try again in {2 ** attempt} s"):
+            with pytest.raises(OverrideLocked, match=f"try again in {2**attempt} s"):
                 agent.override("A-009", "S-01", SUPERVISOR_PASSWORD, GOOD_REASON, client="10.0.0.5")
-            clock.advance(seconds=2 ** attempt)
+            clock.advance(seconds=2**attempt)
     for client in ("10.0.0.5", "10.0.0.6"):  # locked: the supervisor from anywhere, and this client
         with pytest.raises(OverrideLocked, match="locked after too many wrong passwords, try again in 15 min"):
             agent.override("A-009", "S-01", SUPERVISOR_PASSWORD, GOOD_REASON, client=client)
@@ -195,7 +200,7 @@ def test_a_client_trying_many_supervisor_ids_is_locked(make_station, monkeypatch
     for attempt in range(5):
         with pytest.raises(OverrideRefused, match="unknown supervisor or wrong password"):
             agent.override("A-009", f"S-9{attempt}", SUPERVISOR_PASSWORD, GOOD_REASON, client="10.0.0.7")
-        clock.advance(seconds=2 ** attempt)
+        clock.advance(seconds=2**attempt)
     # Unknown ids cost one verification against a hash of the current algorithm and cost.
     assert len(stored) == 5 and all(h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") for h in stored)
     assert _reports(station, "override_refused")[0]["detail"].startswith("override refused (unknown_supervisor)")
@@ -244,10 +249,22 @@ def test_bad_input_answers_4xx_and_changes_nothing(served) -> None:  # type: ign
         ("/api/attendant", b'{"attendant": "A\\u0000"}', {}, None, 400),
         ("/api/attendant", b'{"attendant": ["A-1"]}', {}, None, 400),
         ("/api/attendant", b'{"attendant": "A-1", "admin": true}', {}, None, 400),
-        ("/api/override", json.dumps({"attendant": "A\ud800", "supervisor": "S-01", "password": SUPERVISOR_PASSWORD,
-                                      "reason": GOOD_REASON}).encode(), {}, None, 400),
-        ("/api/override", json.dumps({"attendant": "A-9", "supervisor": "S-01", "password": "\ud800",
-                                      "reason": GOOD_REASON}).encode(), {}, None, 403),
+        (
+            "/api/override",
+            json.dumps(
+                {"attendant": "A\ud800", "supervisor": "S-01", "password": SUPERVISOR_PASSWORD, "reason": GOOD_REASON}
+            ).encode(),
+            {},
+            None,
+            400,
+        ),
+        (
+            "/api/override",
+            json.dumps({"attendant": "A-9", "supervisor": "S-01", "password": "\ud800", "reason": GOOD_REASON}).encode(),
+            {},
+            None,
+            403,
+        ),
         ("/api/attendant", b"not json", {}, None, 400),
         ("/api/attendant", b"\xff\xfe{}", {}, None, 400),
         ("/api/attendant", b"[" * 5000 + b"]" * 5000, {}, None, 413),
@@ -266,8 +283,13 @@ def test_bad_input_answers_4xx_and_changes_nothing(served) -> None:  # type: ign
         answer = request(server.url, "POST", path, body, sent, length=length)
         assert answer.status == status, (path, body[:40], headers, length, answer.status, answer.body[:200])
         assert json.loads(answer.body)["error"]
-    for method, path in (("GET", "/nowhere"), ("GET", "/static/../web.py"), ("PUT", "/api/attendant"),
-                         ("DELETE", "/"), ("GET", "/api/%00")):
+    for method, path in (
+        ("GET", "/nowhere"),
+        ("GET", "/static/../web.py"),
+        ("PUT", "/api/attendant"),
+        ("DELETE", "/"),
+        ("GET", "/api/%00"),
+    ):
         answer = request(server.url, method, path)
         assert 400 <= answer.status < 500 or answer.status == 501, (method, path, answer.status)
         assert answer.headers["X-Frame-Options"] == "DENY"
@@ -298,9 +320,15 @@ def test_a_bug_in_a_handler_answers_500_and_touches_nothing(served, monkeypatch)
 def test_every_answer_carries_the_security_headers_and_the_page_no_inline_script(served) -> None:  # type: ignore[no-untyped-def]
     _, server = served
     client = BoothClient(server.url)
-    answers = [request(server.url, "GET", "/"), client.get("/api/state"), request(server.url, "GET", "/api/state"),
-               request(server.url, "GET", "/", host="evil.test"), request(server.url, "OPTIONS", "/api/override"),
-               client.get("/static/attendant.js"), client.post("/api/nowhere")]
+    answers = [
+        request(server.url, "GET", "/"),
+        client.get("/api/state"),
+        request(server.url, "GET", "/api/state"),
+        request(server.url, "GET", "/", host="evil.test"),
+        request(server.url, "OPTIONS", "/api/override"),
+        client.get("/static/attendant.js"),
+        client.post("/api/nowhere"),
+    ]
     for answer in answers:
         assert answer.headers["X-Frame-Options"] == "DENY"
         assert answer.headers["Content-Security-Policy"].startswith("default-src 'self'; frame-ancestors 'none'")
@@ -325,14 +353,22 @@ def test_state_changes_need_host_origin_json_and_token(served) -> None:  # type:
         (client.post("/api/attendant", body, {"X-Booth-Token": "x" + client.token[1:]}), 403, "token"),
         (client.post("/api/attendant", body, {"X-Booth-Token": "é" * 10}), 403, "token"),
         (client.post("/api/attendant", body, {"Content-Type": "text/plain"}), 415, "content-type"),
-        (client.post("/api/attendant", body, {"Content-Type": "application/x-www-form-urlencoded"}), 415,
-         "content-type"),
+        (client.post("/api/attendant", body, {"Content-Type": "application/x-www-form-urlencoded"}), 415, "content-type"),
         (client.post("/api/attendant", body, {"Origin": f"http://127.0.0.1:{port + 1}"}), 403, "origin"),
         (client.post("/api/attendant", body, {"Origin": "null"}), 403, "origin"),
         (client.post("/api/attendant", body, {"Referer": "http://evil.test/attack.html"}), 403, "origin"),
-        (request(server.url, "POST", "/api/attendant", json.dumps(body).encode(),
-                 {"Content-Type": "application/json", "X-Booth-Token": client.token}, host=f"evil.test:{port}"),
-         421, "host"),
+        (
+            request(
+                server.url,
+                "POST",
+                "/api/attendant",
+                json.dumps(body).encode(),
+                {"Content-Type": "application/json", "X-Booth-Token": client.token},
+                host=f"evil.test:{port}",
+            ),
+            421,
+            "host",
+        ),
         (request(server.url, "GET", "/", host=f"evil.test:{port}"), 421, "host"),  # DNS rebinding reads nothing
         (request(server.url, "GET", "/api/state"), 403, "token"),
         (request(server.url, "GET", "/api/stream"), 403, "token"),
@@ -341,8 +377,14 @@ def test_state_changes_need_host_origin_json_and_token(served) -> None:  # type:
         assert (answer.status, answer.json().get("rule")) == (status, rule), answer
     for path in ("/api/fill-done", "/api/new-vehicle"):
         assert client.post(path, {}, {"X-Booth-Token": ""}).status == 403
-    assert client.post("/api/override", {"attendant": "A-9", "supervisor": "S-01", "password": SUPERVISOR_PASSWORD,
-                                         "reason": GOOD_REASON}, {"X-Booth-Token": ""}).status == 403
+    assert (
+        client.post(
+            "/api/override",
+            {"attendant": "A-9", "supervisor": "S-01", "password": SUPERVISOR_PASSWORD, "reason": GOOD_REASON},
+            {"X-Booth-Token": ""},
+        ).status
+        == 403
+    )
     _unchanged(station, server, session)
     # The page's own request, same origin and with its token, is taken.
     answer = client.post("/api/attendant", body, {"Origin": f"http://127.0.0.1:{port}"})
@@ -357,8 +399,9 @@ def test_lan_display_with_an_allow_listed_host(make_station) -> None:  # type: i
     try:
         port = server.httpd.server_address[1]
         display = BoothClient(server.url, host=f"booth-display.lan:{port}")
-        assert display.post("/api/attendant", {"attendant": "A-020"},
-                            {"Origin": f"http://booth-display.lan:{port}"}).status == 200
+        assert (
+            display.post("/api/attendant", {"attendant": "A-020"}, {"Origin": f"http://booth-display.lan:{port}"}).status == 200
+        )
         assert station.agent.attendant == "A-020"
         for host in (f"other.lan:{port}", "booth-display.lan:1", f"0.0.0.0:{port}", f"booth-display.lan.evil.test:{port}"):
             assert request(server.url, "GET", "/", host=host).status == 421
@@ -372,8 +415,7 @@ def test_lan_display_with_an_allow_listed_host(make_station) -> None:  # type: i
 
 def test_connections_and_streams_are_bounded_and_slow_clients_cut_off(make_station) -> None:  # type: ignore[no-untyped-def]
     station = make_station()
-    server = AttendantServer(station.agent, "127.0.0.1", 0, max_connections=4, stream_slots=1,
-                             request_timeout_s=1.0).start()
+    server = AttendantServer(station.agent, "127.0.0.1", 0, max_connections=4, stream_slots=1, request_timeout_s=1.0).start()
     address = ("127.0.0.1", int(server.httpd.server_address[1]))
     try:
         client = BoothClient(server.url)
@@ -391,15 +433,20 @@ def test_connections_and_streams_are_bounded_and_slow_clients_cut_off(make_stati
         assert time.monotonic() - started < 3
         time.sleep(0.1)
         stream = socket.create_connection(address, timeout=5)
-        stream.sendall(f"GET /api/stream HTTP/1.1\r\nHost: {address[0]}:{address[1]}\r\nCookie: {client.cookie}\r\n\r\n"
-                       .encode())
+        stream.sendall(f"GET /api/stream HTTP/1.1\r\nHost: {address[0]}:{address[1]}\r\nCookie: {client.cookie}\r\n\r\n".encode())
         assert stream.recv(4096).startswith(b"HTTP/1.1 200")
         time.sleep(1.2)  # the request deadline does not cut a stream
         assert client.get("/api/stream").status == 503  # one stream slot
         assert client.state()["attendant"] == "A-007"  # the page's other requests still go through
         stream.close()
-        large = request(server.url, "POST", "/api/attendant", None,
-                        {"Content-Type": "application/json", "X-Booth-Token": client.token}, length="100000")
+        large = request(
+            server.url,
+            "POST",
+            "/api/attendant",
+            None,
+            {"Content-Type": "application/json", "X-Booth-Token": client.token},
+            length="100000",
+        )
         assert large.status == 413  # answered from the headers: the body was never awaited
     finally:
         server.stop()

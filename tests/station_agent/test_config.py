@@ -86,9 +86,11 @@ def test_supervisor_hashes_in_either_format_work_and_others_are_config_errors(tm
     registry's (base64) ones an operator may have copied; anything else is refused at load time."""
     argon2 = hash_password("argon2 supervisor", cost=CHEAP_FOR_TESTS)
     document = _with(tmp_path, {})
-    document["supervisors"] = [{"id": "S-01", "password_hash": AGENT_LEGACY},
-                               {"id": "S-02", "password_hash": REGISTRY_LEGACY},
-                               {"id": "S-03", "password_hash": argon2}]
+    document["supervisors"] = [
+        {"id": "S-01", "password_hash": AGENT_LEGACY},
+        {"id": "S-02", "password_hash": REGISTRY_LEGACY},
+        {"id": "S-03", "password_hash": argon2},
+    ]
     config = parse_config(document)
     assert credentials_match(config, "S-01", "legacy agent pw") and not credentials_match(config, "S-01", "legacy agent pw!")
     assert credentials_match(config, "S-02", "legacy registry pw") and credentials_match(config, "S-03", "argon2 supervisor")

@@ -28,8 +28,9 @@ PARKING_UID = bytes.fromhex("04000000000002")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki,
-             now: Any) -> Iterator[RegistryPeer]:
+def registry(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki, now: Any
+) -> Iterator[RegistryPeer]:
     peer = RegistryPeer(database_url(request.param, tmp_path_factory.mktemp("registry")), test_pki, lambda: now)
     yield peer.start()
     peer.dispose()
@@ -59,18 +60,42 @@ def rig(request: pytest.FixtureRequest) -> Iterator[Any]:
     started.stop()
 
 
-def _agent(tmp_path: Path, test_pki: TestPki, root_pem: Path, source: Any, modbus: ModbusPeer,
-           registry: RegistryPeer, clock: Clock, **policy: Any) -> RunningAgent:
-    return RunningAgent(tmp_path, test_pki, root_pem, source, f"modbus-tcp://127.0.0.1:{modbus.port}/1/{COIL}",
-                        registry.url, registry.token, clock, **policy)
+def _agent(
+    tmp_path: Path,
+    test_pki: TestPki,
+    root_pem: Path,
+    source: Any,
+    modbus: ModbusPeer,
+    registry: RegistryPeer,
+    clock: Clock,
+    **policy: Any,
+) -> RunningAgent:
+    return RunningAgent(
+        tmp_path,
+        test_pki,
+        root_pem,
+        source,
+        f"modbus-tcp://127.0.0.1:{modbus.port}/1/{COIL}",
+        registry.url,
+        registry.token,
+        clock,
+        **policy,
+    )
 
 
 # Each reader stack once, each database once (the registry-down test below runs on both databases):
 # every pairing would double the slowest test without exercising anything new.
 @pytest.mark.parametrize(("rig", "registry"), [("nfcpy-udp", "postgresql"), ("pcsc-vpcd", "sqlite")], indirect=True)
-def test_readers_registry_and_relay(rig: Any, originality_keys: tuple[bytes, bytes], registry: RegistryPeer,
-                                    modbus: ModbusPeer, tmp_path: Path, test_pki: TestPki, root_pem: Path,
-                                    clock: Clock) -> None:
+def test_readers_registry_and_relay(
+    rig: Any,
+    originality_keys: tuple[bytes, bytes],
+    registry: RegistryPeer,
+    modbus: ModbusPeer,
+    tmp_path: Path,
+    test_pki: TestPki,
+    root_pem: Path,
+    clock: Clock,
+) -> None:
     source = ReaderTagSource(rig.reader_path, repeat_after_s=600, options=ReadOptions(originality_key=originality_keys[1]))
     private = originality_keys[0]
     rig.empty()  # nothing in the field when the agent starts
@@ -134,9 +159,9 @@ def test_readers_registry_and_relay(rig: Any, originality_keys: tuple[bytes, byt
     assert len(ids) == 9 and set(ids) <= set(registry.event_ids())
 
 
-def test_registry_down_decides_offline_then_delivers_exactly_once(registry: RegistryPeer, modbus: ModbusPeer,
-                                                                  tmp_path: Path, test_pki: TestPki, root_pem: Path,
-                                                                  clock: Clock) -> None:
+def test_registry_down_decides_offline_then_delivers_exactly_once(
+    registry: RegistryPeer, modbus: ModbusPeer, tmp_path: Path, test_pki: TestPki, root_pem: Path, clock: Clock
+) -> None:
     source = FakeTagSource()
     good = new_vehicle(registry, test_pki)
     overdue = new_vehicle(registry, test_pki, overrides=[OVERDUE])
@@ -192,9 +217,9 @@ def test_registry_down_decides_offline_then_delivers_exactly_once(registry: Regi
             registry.start()
 
 
-def test_override_reaches_the_registry_with_attendant_and_supervisor(registry: RegistryPeer, modbus: ModbusPeer,
-                                                                     tmp_path: Path, test_pki: TestPki,
-                                                                     root_pem: Path, clock: Clock) -> None:
+def test_override_reaches_the_registry_with_attendant_and_supervisor(
+    registry: RegistryPeer, modbus: ModbusPeer, tmp_path: Path, test_pki: TestPki, root_pem: Path, clock: Clock
+) -> None:
     """Every override is an event the bureau sees: attendant, supervisor and reason as separate fields."""
     source = FakeTagSource()
     vehicle = new_vehicle(registry, test_pki)

@@ -80,26 +80,77 @@ def _expected_identifier(check: Any, value: str | None, field: str) -> str | Non
     read_counter=st.one_of(st.none(), st.integers(-1, 2**25)),
     record_sequence=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
 )
-@example(attendant="A-007", supervisor="S-01", reason=" " * 300 + "reason", plate="粤B12345",
-         cylinder_id="156-4101-1", tag_uid="04A2C4D2E15A80", decision="refuse", read_counter=None, record_sequence=None)
-@example(attendant="A-007", supervisor="S-01", reason="paper certificate seen\x00", plate=None,
-         cylinder_id=None, tag_uid="04A2C4D2E15A80", decision="refuse", read_counter=None, record_sequence=None)
-@example(attendant="A-007\ud800", supervisor=None, reason="", plate=None,
-         cylinder_id=None, tag_uid="04A2C4D2E15A80", decision="refuse", read_counter=None, record_sequence=None)
-@example(attendant="A-007", supervisor=None, reason="", plate="粤Ｂ12345",
-         cylinder_id="156-4101-1", tag_uid="04A2C4D2E15A80", decision="refuse", read_counter=None, record_sequence=None)
+@example(
+    attendant="A-007",
+    supervisor="S-01",
+    reason=" " * 300 + "reason",
+    plate="粤B12345",
+    cylinder_id="156-4101-1",
+    tag_uid="04A2C4D2E15A80",
+    decision="refuse",
+    read_counter=None,
+    record_sequence=None,
+)
+@example(
+    attendant="A-007",
+    supervisor="S-01",
+    reason="paper certificate seen\x00",
+    plate=None,
+    cylinder_id=None,
+    tag_uid="04A2C4D2E15A80",
+    decision="refuse",
+    read_counter=None,
+    record_sequence=None,
+)
+@example(
+    attendant="A-007\ud800",
+    supervisor=None,
+    reason="",
+    plate=None,
+    cylinder_id=None,
+    tag_uid="04A2C4D2E15A80",
+    decision="refuse",
+    read_counter=None,
+    record_sequence=None,
+)
+@example(
+    attendant="A-007",
+    supervisor=None,
+    reason="",
+    plate="粤Ｂ12345",
+    cylinder_id="156-4101-1",
+    tag_uid="04A2C4D2E15A80",
+    decision="refuse",
+    read_counter=None,
+    record_sequence=None,
+)
 def test_what_the_station_builds_the_registry_accepts(
-    attendant: str, supervisor: str | None, reason: str, plate: str | None, cylinder_id: str | None,
-    tag_uid: str, decision: str, read_counter: int | None, record_sequence: int | None,
+    attendant: str,
+    supervisor: str | None,
+    reason: str,
+    plate: str | None,
+    cylinder_id: str | None,
+    tag_uid: str,
+    decision: str,
+    read_counter: int | None,
+    record_sequence: int | None,
 ) -> None:
     refused = decision == "refuse"
-    result = CylinderResult(tag_uid=tag_uid, decision=decision, reasons=("inspection_overdue",) if refused else (), online=True,
-                            cylinder_id=cylinder_id, plate=plate, read_counter=read_counter,
-                            record_sequence=record_sequence)
+    result = CylinderResult(
+        tag_uid=tag_uid,
+        decision=decision,
+        reasons=("inspection_overdue",) if refused else (),
+        online=True,
+        cylinder_id=cylinder_id,
+        plate=plate,
+        read_counter=read_counter,
+        record_sequence=record_sequence,
+    )
     context = EventContext("ZZ-0001", 2, attendant, "5f0c3d2e-6a7b-4c8d-9e0f-1a2b3c4d5e6f", enforcing=True)
     try:
-        _, body = scan_event(result, context, AT, supervisor=supervisor,
-                             override_reason=reason if supervisor is not None else None)
+        _, body = scan_event(
+            result, context, AT, supervisor=supervisor, override_reason=reason if supervisor is not None else None
+        )
     except EventFieldError as error:
         assert isinstance(error, StationAgentError) and isinstance(error, ValueError)
         assert error.field in {"attendant", "supervisor", "override_reason", "session_id"}
@@ -124,13 +175,37 @@ def test_what_the_station_builds_the_registry_accepts(
 
 def test_a_session_compares_plates_and_vins_in_canonical_form() -> None:
     session = VehicleSession(AT, 0.0)
-    first = CylinderResult(tag_uid="04A2C4D2E15A80", decision="allow", reasons=(), online=True, cylinder_id="156-4101-1",
-                           plate="粤B12345", vin="LSVAU2180N2183744", vehicle_cylinders=2)
-    second = CylinderResult(tag_uid="04A2C4D2E15A81", decision="allow", reasons=(), online=True, cylinder_id="156-4101-2",
-                            plate="粤Ｂ·12345", vin="lsvau2180n2183744", vehicle_cylinders=2)
+    first = CylinderResult(
+        tag_uid="04A2C4D2E15A80",
+        decision="allow",
+        reasons=(),
+        online=True,
+        cylinder_id="156-4101-1",
+        plate="粤B12345",
+        vin="LSVAU2180N2183744",
+        vehicle_cylinders=2,
+    )
+    second = CylinderResult(
+        tag_uid="04A2C4D2E15A81",
+        decision="allow",
+        reasons=(),
+        online=True,
+        cylinder_id="156-4101-2",
+        plate="粤Ｂ·12345",
+        vin="lsvau2180n2183744",
+        vehicle_cylinders=2,
+    )
     assert REGISTRATION_MISMATCH not in session.add(first, 1.0).reasons
     assert REGISTRATION_MISMATCH not in session.add(second, 2.0).reasons  # the same vehicle, spelt another way
     assert session.pump_allowed
-    other = CylinderResult(tag_uid="04A2C4D2E15A82", decision="allow", reasons=(), online=True, cylinder_id="156-4101-3",
-                           plate="粤B12346", vin="LSVAU2180N2183744", vehicle_cylinders=2)
+    other = CylinderResult(
+        tag_uid="04A2C4D2E15A82",
+        decision="allow",
+        reasons=(),
+        online=True,
+        cylinder_id="156-4101-3",
+        plate="粤B12346",
+        vin="LSVAU2180N2183744",
+        vehicle_cylinders=2,
+    )
     assert REGISTRATION_MISMATCH in session.add(other, 3.0).reasons

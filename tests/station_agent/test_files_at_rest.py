@@ -21,7 +21,8 @@ REPO = Path(__file__).parents[2]
 
 def _config(tmp_path: Path, root: Path, state_dir: Path, mode: int) -> Path:
     path = tmp_path / "station.toml"
-    path.write_text(f'''[station]
+    path.write_text(
+        f'''[station]
 code = "ST-JS-01"
 pump = 1
 state_dir = "{state_dir}"
@@ -43,7 +44,9 @@ listen = "127.0.0.1:0"
 id = "S-01"
 name = "Wang"
 password_hash = "{supervisor_hash()}"
-''', encoding="utf-8")
+''',
+        encoding="utf-8",
+    )
     path.chmod(mode)
     return path
 
@@ -51,8 +54,13 @@ password_hash = "{supervisor_hash()}"
 def _run_until_started(config: Path, log: Path) -> str:
     """Start the agent as systemd would (umask 022), wait for its start line, stop it; its stderr."""
     with log.open("wb") as err:
-        agent = subprocess.Popen([sys.executable, "-m", "station_agent.cli", "run", "--config", str(config)],
-                                 stdout=subprocess.PIPE, stderr=err, cwd=REPO, umask=0o022)
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "station_agent.cli", "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            cwd=REPO,
+            umask=0o022,
+        )
         try:
             assert agent.stdout is not None
             line = agent.stdout.readline().decode()

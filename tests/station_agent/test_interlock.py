@@ -19,8 +19,17 @@ from tests.station_agent.modbus_peer import ModbusPeer, ModbusRtuPeer, free_tcp_
 
 @pytest.mark.parametrize(
     "path",
-    ["modbus-tcp://host/1", "modbus-tcp://host/a/b", "modbus-tcp://host:99999/1/0", "modbus-tcp://h/1/0?bogus=1",
-     "modbus-rtu:///dev/ttyUSB0?unit=1", "modbus-rtu:///dev/ttyUSB0?unit=1&coil=0&parity=X", "gpio:17", "relay:1", ""],
+    [
+        "modbus-tcp://host/1",
+        "modbus-tcp://host/a/b",
+        "modbus-tcp://host:99999/1/0",
+        "modbus-tcp://h/1/0?bogus=1",
+        "modbus-rtu:///dev/ttyUSB0?unit=1",
+        "modbus-rtu:///dev/ttyUSB0?unit=1&coil=0&parity=X",
+        "gpio:17",
+        "relay:1",
+        "",
+    ],
 )
 def test_bad_paths_are_rejected(path: str) -> None:
     with pytest.raises(InterlockPathError):

@@ -24,18 +24,19 @@ KILL_AFTER = 300
 
 def _config(tmp: Path, pki_dir: Path, reads: Path, registry: RegistryPeer) -> Path:
     path = tmp / f"{reads.stem}.toml"
-    path.write_text(f'''
+    path.write_text(
+        f'''
 [station]
 code = "ST-JS-01"
 pump = 1
-state_dir = "{tmp / 'state'}"
+state_dir = "{tmp / "state"}"
 [reader]
 path = "file:{reads}"
 [interlock]
 path = "log:"
 [trust]
-root_certificate = "{pki_dir / 'root.pem'}"
-initial_trust_list = "{pki_dir / 'trust-list.cose'}"
+root_certificate = "{pki_dir / "root.pem"}"
+initial_trust_list = "{pki_dir / "trust-list.cose"}"
 [registry]
 url = "{registry.url}"
 token = "{registry.token}"
@@ -48,7 +49,9 @@ min_refill_interval_min = 0
 timezone = "UTC"
 [attendant]
 listen = "127.0.0.1:0"
-''', encoding="utf-8")
+''',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -63,8 +66,12 @@ def _events_in(db: Path) -> int:
 
 
 def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "station_agent.cli", "run", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=log.open("wb"), cwd=Path(__file__).parents[2])
+    return subprocess.Popen(
+        [sys.executable, "-m", "station_agent.cli", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+        cwd=Path(__file__).parents[2],
+    )
 
 
 def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -76,8 +83,18 @@ def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path: Path) -> N
     try:
         vehicle = new_vehicle(registry, pki)
         message = vehicle.message(pki, 0).hex()
-        lines = [json.dumps({"uid": vehicle.uids[0].hex(), "ndef": message, "read_counter": 100 + i,
-                             "originality": "genuine", "chip": "NTAG215"}) for i in range(READS)]
+        lines = [
+            json.dumps(
+                {
+                    "uid": vehicle.uids[0].hex(),
+                    "ndef": message,
+                    "read_counter": 100 + i,
+                    "originality": "genuine",
+                    "chip": "NTAG215",
+                }
+            )
+            for i in range(READS)
+        ]
         first = tmp_path / "burst.jsonl"
         first.write_text("\n".join(lines), encoding="utf-8")
         db = tmp_path / "state" / "outbox.sqlite3"

@@ -93,8 +93,12 @@ def test_startup_with_corrupt_outbox_exits_1_and_drives_pump_off(tmp_path: Path)
     config.write_text(text, encoding="utf-8")
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "outbox.sqlite3").write_bytes(b"garbage" * 1000)
-    done = subprocess.run([sys.executable, "-m", "station_agent.cli", "-v", "run", "--config", str(config)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "station_agent.cli", "-v", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1, done.stderr
     assert "corrupt" in done.stderr and "interlock log:: pump disabled" in done.stderr
 
@@ -118,8 +122,12 @@ def test_port_in_use_exits_1_with_the_pump_driven_off(tmp_path: Path) -> None:
         text = text.replace("modbus-tcp://192.168.10.20:502/1/1?watchdog=100", "log:")
         text = text.replace('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{port}"')
         config.write_text(text, encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "station_agent.cli", "-v", "run", "--config", str(config)],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "station_agent.cli", "-v", "run", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 1, done.stderr
     assert "cannot serve the attendant page" in done.stderr and "interlock log:: pump disabled" in done.stderr
 
@@ -160,8 +168,12 @@ def _legacy_file(path: Path) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.executescript(LEGACY_SCHEMA)
-    rows = [(IDS[0], json.dumps(_event(0)), None, None), (IDS[1], json.dumps(_event(1)), AT.isoformat(), None),
-            (IDS[2], json.dumps(_event(2)), None, "registry 422: unknown tag"), (IDS[3], json.dumps(_event(3)), None, None)]
+    rows = [
+        (IDS[0], json.dumps(_event(0)), None, None),
+        (IDS[1], json.dumps(_event(1)), AT.isoformat(), None),
+        (IDS[2], json.dumps(_event(2)), None, "registry 422: unknown tag"),
+        (IDS[3], json.dumps(_event(3)), None, None),
+    ]
     db.executemany("INSERT INTO events (event_id, body, sent_at, rejected) VALUES (?, ?, ?, ?)", rows)
     db.execute("INSERT INTO state VALUES ('trust', x'0102')")
     db.execute("INSERT INTO fills VALUES ('156-4101-1', ?)", (AT.isoformat(),))
@@ -242,10 +254,15 @@ def test_damaged_rows_are_quarantined_and_reported_and_the_rest_flow(tmp_path: P
     reports = {r["subject_id"]: r for r in outbox.unsent_reports(10)}
     assert len(outbox.unsent_reports(10)) == 5 and None in reports  # the non-UTF-8 id cannot be a subject
     assert {r["code"] for r in reports.values()} == {
-        "outbox_invalid_json", "outbox_not_an_object", "outbox_no_registry_object", "outbox_invalid_utf8",
-        "outbox_bad_event_id"}
-    assert all(r["kind"] == "quarantined_event" and r["pump"] == 2 and r["occurred_at"] == AT.isoformat()
-               for r in reports.values())
+        "outbox_invalid_json",
+        "outbox_not_an_object",
+        "outbox_no_registry_object",
+        "outbox_invalid_utf8",
+        "outbox_bad_event_id",
+    }
+    assert all(
+        r["kind"] == "quarantined_event" and r["pump"] == 2 and r["occurred_at"] == AT.isoformat() for r in reports.values()
+    )
     assert base64.b64decode(reports[IDS[4]]["payload_b64"]) == b'{"\xff'  # the raw bytes, as stored
     assert base64.b64decode(reports[IDS[1]]["payload_b64"]) == b'{"registry": {'
     problems = outbox.problems(10)
@@ -265,8 +282,12 @@ def test_rejection_queues_one_report_in_the_same_transaction(tmp_path: Path) -> 
     outbox.mark_rejected("no-such-event", "x")
     outbox.mark_rejected(IDS[2], "no time given")  # the compatible call: the outbox's clock and pump
     first, second = outbox.unsent_reports(10)
-    assert (first["subject_id"], first["pump"], first["occurred_at"], first["code"]) == (IDS[1], 2, AT.isoformat(),
-                                                                                         "registry_rejected")
+    assert (first["subject_id"], first["pump"], first["occurred_at"], first["code"]) == (
+        IDS[1],
+        2,
+        AT.isoformat(),
+        "registry_rejected",
+    )
     assert "bad signature" in first["detail"] and parse_fault_report(first).payload_sha256 is not None
     assert (second["subject_id"], second["pump"]) == (IDS[2], 4)
     assert [p.event_id for p in outbox.problems()] == [IDS[2], IDS[1]]
@@ -275,8 +296,9 @@ def test_rejection_queues_one_report_in_the_same_transaction(tmp_path: Path) -> 
 
 def test_reports_are_durable_idempotent_and_a_damaged_one_is_set_aside(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "o.sqlite3")
-    report = fault_report("station_fault", "relay_unreachable", "relay gone 1.5 s", at=AT, pump=1,
-                          cleared_at=AT + timedelta(seconds=2))
+    report = fault_report(
+        "station_fault", "relay_unreachable", "relay gone 1.5 s", at=AT, pump=1, cleared_at=AT + timedelta(seconds=2)
+    )
     outbox.add_report(report)
     outbox.add_report(report)
     outbox._db.execute("INSERT INTO reports (report_id, body) VALUES ('x', 'not json')")
@@ -309,8 +331,7 @@ def test_prune_keeps_what_is_undelivered_and_the_wal_shrinks(tmp_path: Path) -> 
     wal = tmp_path / "o.sqlite3-wal"
     assert wal.stat().st_size > 0
     # a cutoff written with another UTC offset means the same instant
-    deleted = outbox.prune((AT - 30 * day).astimezone(datetime.now().astimezone().tzinfo),
-                           fills_before=AT - timedelta(hours=1))
+    deleted = outbox.prune((AT - 30 * day).astimezone(datetime.now().astimezone().tzinfo), fills_before=AT - timedelta(hours=1))
     remaining = outbox.event_ids()
     assert remaining == [IDS[1], IDS[3], IDS[4], IDS[5]]  # sent recently, unreported rejection, unsent
     assert deleted == 3 + 2 + 1  # events 0, 2 and 7; two delivered reports; one fill

@@ -36,12 +36,19 @@ def test_override_of_an_overridable_refusal_is_recorded_then_enables(make_statio
 
 @pytest.mark.parametrize(
     ("supervisor", "password", "reason", "message"),
-    [("S-01", "wrong password", "a good reason", "wrong password"),
-     ("S-99", SUPERVISOR_PASSWORD, "a good reason", "unknown supervisor"),
-     ("S-01", SUPERVISOR_PASSWORD, "  ", "override_reason needs at least 4")],
+    [
+        ("S-01", "wrong password", "a good reason", "wrong password"),
+        ("S-99", SUPERVISOR_PASSWORD, "a good reason", "unknown supervisor"),
+        ("S-01", SUPERVISOR_PASSWORD, "  ", "override_reason needs at least 4"),
+    ],
 )
-def test_override_needs_credentials_and_a_reason(make_station, supervisor: str, password: str, reason: str,  # type: ignore[no-untyped-def]
-                                                 message: str) -> None:
+def test_override_needs_credentials_and_a_reason(
+    make_station,
+    supervisor: str,
+    password: str,
+    reason: str,  # type: ignore[no-untyped-def]
+    message: str,
+) -> None:
     station = make_station()
     _non_genuine_read(station)
     with pytest.raises(OverrideRefused, match=message):

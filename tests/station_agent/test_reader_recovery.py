@@ -68,8 +68,9 @@ def test_lost_reader_is_reopened_with_backoff_on_the_same_source() -> None:
     first = ScriptedReader([uid_for(0), ReaderNotFoundError("reader went away: unplugged?")])
     second = ScriptedReader([uid_for(1)])
     opener = Opener([first, second])
-    source = ReaderTagSource("pcsc:Fake", repeat_after_s=0, backoff=Backoff(1.0, 4.0), opener=opener,
-                             clock=lambda: now[0], rng=lambda: 1.0)
+    source = ReaderTagSource(
+        "pcsc:Fake", repeat_after_s=0, backoff=Backoff(1.0, 4.0), opener=opener, clock=lambda: now[0], rng=lambda: 1.0
+    )
     reading = source.next_read(0.1)
     assert reading is not None and reading.uid == uid_for(0)
 

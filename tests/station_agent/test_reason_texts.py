@@ -13,7 +13,7 @@ from tag_tools.messages import LOCALE_PATH_ENV
 from tests.station_agent.conftest import OVERDUE, uid_for, vehicle_claims
 
 # A translator's first draft: two reasons and the hour; everything else falls back to English.
-SPANISH_STUB = '''\
+SPANISH_STUB = """\
 msgid ""
 msgstr ""
 "Language: es\\n"
@@ -30,7 +30,7 @@ msgid "interval.minutes"
 msgid_plural "interval.minutes.plural"
 msgstr[0] "{n} minuto"
 msgstr[1] "{n} minutos"
-'''
+"""
 
 
 @pytest.fixture
@@ -52,8 +52,11 @@ def _refill_twice(station) -> dict:  # type: ignore[no-untyped-def, type-arg]
 
 def test_the_station_says_its_configured_interval(make_station) -> None:  # type: ignore[no-untyped-def]
     reason = _refill_twice(make_station(min_refill_interval_min=90))
-    assert reason == {"code": "refilled_too_soon", "zh": "该气瓶在90分钟内已加过气",
-                      "en": "Cylinder already filled within 90 minutes"}
+    assert reason == {
+        "code": "refilled_too_soon",
+        "zh": "该气瓶在90分钟内已加过气",
+        "en": "Cylinder already filled within 90 minutes",
+    }
     reason = _refill_twice(make_station(min_refill_interval_min=60))
     assert reason["zh"] == "该气瓶在1小时内已加过气"
 
@@ -68,7 +71,11 @@ def test_a_spanish_catalogue_alone_switches_the_reason_texts(spanish: None, make
     overdue_claims: dict[str, Any] = {**OVERDUE}
     station.read(uid_for(0), **vehicle_claims(0, **overdue_claims))
     (overdue,) = station.agent.snapshot()["session"]["cylinders"][0]["reasons"]
-    assert overdue == {"code": "inspection_overdue", "zh": "气瓶超期未检", "en": "Periodic inspection overdue",
-                       "es": "Inspección periódica vencida"}
+    assert overdue == {
+        "code": "inspection_overdue",
+        "zh": "气瓶超期未检",
+        "en": "Periodic inspection overdue",
+        "es": "Inspección periódica vencida",
+    }
     station.agent.new_vehicle()
     assert _refill_twice(station)["es"] == "Cilindro ya cargado en los últimos 45 minutos"

@@ -37,8 +37,14 @@ def test_status_upload_trust_list_and_revocations(registry: RegistryPeer, test_p
     unknown = client.status(None, "156-4101-1", "04000000000009", 2.0)
     assert unknown["decision"] == "refuse" and unknown["reasons"] == ["unregistered"]
 
-    event = {"event_id": str(uuid.uuid4()), "occurred_at": now.isoformat(), "pump": 1, "decision": "allow",
-             "outcome": "allowed", "reasons": []}
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": now.isoformat(),
+        "pump": 1,
+        "decision": "allow",
+        "outcome": "allowed",
+        "reasons": [],
+    }
     assert client.upload("ST-JS-01", [event])["accepted"] == 1
     assert client.upload("ST-JS-01", [event])["duplicates"] == 1
     with pytest.raises(RegistryRejected, match="HTTP 422"):
@@ -140,23 +146,30 @@ class CannedServer:
 
 
 def _http(status: str, content_type: str, body: bytes) -> bytes:
-    return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n").encode() + body
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
 
 
 NGINX_404 = _http("404 Not Found", "text/html", b"<html><head><title>404 Not Found</title></head><body>nginx</body></html>")
-PROBLEM_422 = _http("422 Unprocessable Entity", "application/problem+json",
-                    json.dumps({"type": "about:blank", "title": "Invalid input", "status": 422, "detail": "bad"}).encode())
+PROBLEM_422 = _http(
+    "422 Unprocessable Entity",
+    "application/problem+json",
+    json.dumps({"type": "about:blank", "title": "Invalid input", "status": 422, "detail": "bad"}).encode(),
+)
 
 
-@pytest.mark.parametrize("raw, what", [
-    (_http("200 OK", "text/html", b"<html>captive portal</html>"), "not a JSON object"),
-    (_http("200 OK", "application/json", b"[1, 2]"), "not a JSON object"),
-    (NGINX_404, r"without a problem\+json body"),
-    (_http("404 Not Found", "application/problem+json", b"{not json"), r"without a problem\+json body"),
-    (_http("503 Service Unavailable", "application/problem+json", b"{}"), "HTTP 503"),
-    (b"SSH-2.0-OpenSSH_9.2\r\n", "BadStatusLine"),
-])
+@pytest.mark.parametrize(
+    "raw, what",
+    [
+        (_http("200 OK", "text/html", b"<html>captive portal</html>"), "not a JSON object"),
+        (_http("200 OK", "application/json", b"[1, 2]"), "not a JSON object"),
+        (NGINX_404, r"without a problem\+json body"),
+        (_http("404 Not Found", "application/problem+json", b"{not json"), r"without a problem\+json body"),
+        (_http("503 Service Unavailable", "application/problem+json", b"{}"), "HTTP 503"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "BadStatusLine"),
+    ],
+)
 def test_answers_that_are_not_the_registrys_are_network_faults(raw: bytes, what: str) -> None:
     server = CannedServer(raw)
     try:
@@ -179,7 +192,9 @@ def test_only_a_problem_json_refusal_rejects() -> None:
 
 
 def test_retry_after_is_carried() -> None:
-    raw = _http("503 Service Unavailable", "application/problem+json", b"{}").replace(b"Connection", b"Retry-After: 7\r\nConnection")
+    raw = _http("503 Service Unavailable", "application/problem+json", b"{}").replace(
+        b"Connection", b"Retry-After: 7\r\nConnection"
+    )
     server = CannedServer(raw)
     try:
         with pytest.raises(RegistryUnavailable) as caught:

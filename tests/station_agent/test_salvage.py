@@ -92,15 +92,15 @@ def _damage(damaged: Path, page_size: int) -> None:
     intact.unlink()
     data = bytearray(damaged.read_bytes())
     data[0:100] = random.Random(1).randbytes(100)
-    data[(zeroed - 1) * page_size:zeroed * page_size] = bytes(page_size)
+    data[(zeroed - 1) * page_size : zeroed * page_size] = bytes(page_size)
     damaged.write_bytes(bytes(data))
     wal = damaged.with_name(damaged.name + "-wal")
     log = wal.read_bytes()
     # The newest frame is the last one with the header's salts: older frames of an earlier cycle may
     # follow it in the file, since a restarted WAL is overwritten from its start, not cut.
     starts = range(32, len(log) - FRAME - page_size + 1, FRAME + page_size)
-    newest = max(start for start in starts if log[start + 8:start + 16] == log[16:24])
-    wal.write_bytes(log[:newest + FRAME + page_size // 2])
+    newest = max(start for start in starts if log[start + 8 : start + 16] == log[16:24])
+    wal.write_bytes(log[: newest + FRAME + page_size // 2])
 
 
 def _recovered(target: Path) -> dict[str, tuple[dict[str, object], str | None, str | None]]:
@@ -145,10 +145,16 @@ def test_legacy_five_column_rows_and_a_file_without_header_or_wal(tmp_path: Path
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA page_size = 2048")
     db.executescript(LEGACY_SCHEMA)
-    db.executemany("INSERT INTO events (event_id, body, sent_at, rejected) VALUES (?, ?, ?, ?)",
-                   [(IDS[0], json.dumps(_body(0)), AT.isoformat(), None), (IDS[1], json.dumps(_body(1)), None, None),
-                    (IDS[2], json.dumps(_body(2)), None, None), ("not-a-uuid", "{}", None, None),
-                    (str(uuid.uuid4()), "not json", None, None)])
+    db.executemany(
+        "INSERT INTO events (event_id, body, sent_at, rejected) VALUES (?, ?, ?, ?)",
+        [
+            (IDS[0], json.dumps(_body(0)), AT.isoformat(), None),
+            (IDS[1], json.dumps(_body(1)), None, None),
+            (IDS[2], json.dumps(_body(2)), None, None),
+            ("not-a-uuid", "{}", None, None),
+            (str(uuid.uuid4()), "not json", None, None),
+        ],
+    )
     db.close()
     data = bytearray(path.read_bytes())
     data[0:100] = bytes(100)  # page size unknown: found from the pages themselves
@@ -204,14 +210,13 @@ _patches = st.lists(st.tuples(st.booleans(), st.integers(0, 200_000), st.binary(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(patches=_patches, cut_database=st.integers(0, 200_000), cut_wal=st.integers(0, 400_000))
-def test_random_damage_never_crashes_salvage(patches: list[tuple[bool, int, bytes]], cut_database: int,
-                                             cut_wal: int) -> None:
+def test_random_damage_never_crashes_salvage(patches: list[tuple[bool, int, bytes]], cut_database: int, cut_wal: int) -> None:
     files = [bytearray(data) for data in _pristine()]
     for in_wal, offset, data in patches:
         target = files[in_wal]
         if target:
             start = offset % len(target)
-            target[start:start + len(data)] = data
+            target[start : start + len(data)] = data
     files[0] = files[0][:cut_database]
     files[1] = files[1][:cut_wal]
     with tempfile.TemporaryDirectory() as directory:

@@ -16,16 +16,28 @@ from tests.station_agent.fakes import FakeRegistry
 from tests.testkit import TestPki
 
 
-def signed(pki_: TestPki, sequence: int, values: dict[int, StatusValue], key: crypto.PrivateKey | None = None,
-           certificate: object = None) -> bytes:
-    body = StatusList(0, sequence, pki_.now - timedelta(minutes=5), pki_.now + timedelta(days=2),
-                      timedelta(minutes=5), StatusArray.from_mapping(values, 128))
+def signed(
+    pki_: TestPki, sequence: int, values: dict[int, StatusValue], key: crypto.PrivateKey | None = None, certificate: object = None
+) -> bytes:
+    body = StatusList(
+        0,
+        sequence,
+        pki_.now - timedelta(minutes=5),
+        pki_.now + timedelta(days=2),
+        timedelta(minutes=5),
+        StatusArray.from_mapping(values, 128),
+    )
     return build_status_list(body, key or pki_.signer_key, certificate or pki_.signer_certificate)  # type: ignore[arg-type]
 
 
 def cache_with_signer(tmp_path: Path, pki_: TestPki) -> TrustCache:
-    cache = TrustCache(Outbox(tmp_path / "o.sqlite3"), pki_.root_certificate, timedelta(days=7),
-                       pki_.signed_trust_list(2), clock=lambda: pki_.now)
+    cache = TrustCache(
+        Outbox(tmp_path / "o.sqlite3"),
+        pki_.root_certificate,
+        timedelta(days=7),
+        pki_.signed_trust_list(2),
+        clock=lambda: pki_.now,
+    )
     assert cache.sequence == 2 and cache.trust_list is not None
     return cache
 
@@ -39,8 +51,7 @@ def test_fetched_with_etag_kept_across_restarts(tmp_path: Path, test_pki: TestPk
     assert cache.status_lists.etag(0) is not None
     worker.sync_trust()  # unchanged: the ETag makes it a 304 (None)
     cache.outbox.close()
-    again = TrustCache(Outbox(tmp_path / "o.sqlite3"), test_pki.root_certificate, timedelta(days=7),
-                       clock=lambda: test_pki.now)
+    again = TrustCache(Outbox(tmp_path / "o.sqlite3"), test_pki.root_certificate, timedelta(days=7), clock=lambda: test_pki.now)
     assert again.status_lists.lists[0].sequence == 3
 
 

@@ -27,8 +27,9 @@ def test_lower_sequence_never_replaces_higher_and_state_survives_restart(tmp_pat
     assert not cache.offer(signed_list(test_pki, 3), "registry") and cache.sequence == 5
     assert not cache.offer(b"\x84garbage", "registry") and cache.sequence == 5
     outbox.close()
-    restarted = TrustCache(Outbox(tmp_path / "o.sqlite3"), test_pki.root_certificate, timedelta(days=7),
-                           test_pki.trust_list_bytes)  # the provisioning file holds sequence 1
+    restarted = TrustCache(
+        Outbox(tmp_path / "o.sqlite3"), test_pki.root_certificate, timedelta(days=7), test_pki.trust_list_bytes
+    )  # the provisioning file holds sequence 1
     assert restarted.sequence == 5 and restarted.store.trust_list is not None
 
 
@@ -64,8 +65,9 @@ def test_worker_thread_delivers_after_the_registry_comes_back(tmp_path: Path, te
     for index in range(450):
         outbox.add(f"e{index}", {"registry": {"event_id": f"e{index}"}})
     registry = FakeRegistry(down=True)
-    worker = SyncWorker(outbox, cache, registry, "ST-JS-01", batch=100, sync_interval_s=0.05, max_backoff_s=0.1,
-                        upload_debounce_s=0.01).start()
+    worker = SyncWorker(
+        outbox, cache, registry, "ST-JS-01", batch=100, sync_interval_s=0.05, max_backoff_s=0.1, upload_debounce_s=0.01
+    ).start()
     try:
         _until(lambda: worker.status.online is False)
         registry.down = False
@@ -96,8 +98,16 @@ def test_reads_never_trigger_trust_syncs_and_uploads_coalesce(tmp_path: Path, te
     outbox = Outbox(tmp_path / "o.sqlite3")
     cache = TrustCache(outbox, test_pki.root_certificate, timedelta(days=7), test_pki.trust_list_bytes)
     registry, ticks = FakeRegistry(), Ticks()
-    worker = SyncWorker(outbox, cache, registry, "ST-JS-01", sync_interval_s=60, upload_debounce_s=5,
-                        monotonic=ticks, uniform=lambda low, high: (low + high) / 2)
+    worker = SyncWorker(
+        outbox,
+        cache,
+        registry,
+        "ST-JS-01",
+        sync_interval_s=60,
+        upload_debounce_s=5,
+        monotonic=ticks,
+        uniform=lambda low, high: (low + high) / 2,
+    )
     worker.run_once()  # start: leftover uploads and the first trust sync
     assert registry.trust_list_calls == 1 and registry.revocation_calls == 1
     for index in range(20):  # 20 reads in 2 s, each poking the sender as the agent does
@@ -121,8 +131,9 @@ def test_a_down_registry_backs_off_with_jitter_then_recovers(tmp_path: Path, tes
     outbox = Outbox(tmp_path / "o.sqlite3")
     cache = TrustCache(outbox, test_pki.root_certificate, timedelta(days=7), test_pki.trust_list_bytes)
     registry, ticks = FakeRegistry(down=True), Ticks()
-    worker = SyncWorker(outbox, cache, registry, "ST-JS-01", upload_debounce_s=1, max_backoff_s=8, monotonic=ticks,
-                        uniform=lambda low, high: low)
+    worker = SyncWorker(
+        outbox, cache, registry, "ST-JS-01", upload_debounce_s=1, max_backoff_s=8, monotonic=ticks, uniform=lambda low, high: low
+    )
     outbox.add("e0", {"registry": {"event_id": "e0"}})
     waits = []
     for _ in range(6):

@@ -26,8 +26,9 @@ def test_offset_is_the_midpoint_minus_the_registry_time() -> None:
 
 def test_the_client_measures_the_offset_from_registry_time() -> None:
     station_now = datetime(2026, 11, 22, 8, 0, 0, tzinfo=UTC)
-    body = json.dumps({"received": 0, "accepted": 0, "duplicates": 0,
-                       "registry_time": (station_now + timedelta(days=2)).isoformat()}).encode()
+    body = json.dumps(
+        {"received": 0, "accepted": 0, "duplicates": 0, "registry_time": (station_now + timedelta(days=2)).isoformat()}
+    ).encode()
     server = CannedServer(_http("200 OK", "application/json", body))
     try:
         offset = ClockOffset()

@@ -43,8 +43,11 @@ def test_state_page_and_errors(served: tuple[Any, str]) -> None:
     station.read(uid_for(0), **vehicle_claims(0, **OVERDUE))
     state = BoothClient(url).state()
     assert state["state"] == "refused" and state["headline"]["zh"] == "禁止加气"
-    assert state["session"]["cylinders"][0]["reasons"][0] == {"code": "inspection_overdue", "zh": "气瓶超期未检",
-                                                              "en": "Periodic inspection overdue"}
+    assert state["session"]["cylinders"][0]["reasons"][0] == {
+        "code": "inspection_overdue",
+        "zh": "气瓶超期未检",
+        "en": "Periodic inspection overdue",
+    }
     with urllib.request.urlopen(url, timeout=10) as response:
         assert "text/html" in response.headers["Content-Type"] and b"/static/attendant.js" in response.read()
     with urllib.request.urlopen(url + "static/attendant.js", timeout=10) as response:
@@ -55,8 +58,10 @@ def test_state_page_and_errors(served: tuple[Any, str]) -> None:
     assert status == 200 and body["attendant"] == "A-031" and station.agent.attendant == "A-031"
     assert _post(url + "api/override", b"[1, 2]") == (400, {"error": "send a JSON object"})
     assert _post(url + "api/override", b'{"supervisor": "S-01"}') == (400, {"error": "attendant must not be empty"})
-    status, body = _post(url + "api/override", json.dumps({"attendant": "A-1", "supervisor": "S-01",
-                                                           "password": "x", "reason": "some reason"}).encode())
+    status, body = _post(
+        url + "api/override",
+        json.dumps({"attendant": "A-1", "supervisor": "S-01", "password": "x", "reason": "some reason"}).encode(),
+    )
     # An overdue cylinder cannot be overridden: refused before any password is looked at.
     assert status == 403 and body["error"] == "the policy does not allow overriding: inspection_overdue"
 
@@ -90,8 +95,12 @@ def test_event_stream_sends_a_snapshot_on_each_change(served: tuple[Any, str]) -
 def test_file_source_serves_each_read_once(tmp_path: Path, test_pki) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "reads.jsonl"
     message = test_pki.ndef_message(uid_for(0))
-    path.write_text(json.dumps({"uid": uid_for(0).hex(), "ndef": message.hex(), "read_counter": 7,
-                                "originality": "genuine"}) + "\n\n" + json.dumps({"uid": "04aa", "ndef": None}) + "\n")
+    path.write_text(
+        json.dumps({"uid": uid_for(0).hex(), "ndef": message.hex(), "read_counter": 7, "originality": "genuine"})
+        + "\n\n"
+        + json.dumps({"uid": "04aa", "ndef": None})
+        + "\n"
+    )
     source = open_tag_source(f"file:{path}")
     first = source.next_read(0.1)
     assert first is not None and first.ndef_message == message and first.read_counter == 7
@@ -124,8 +133,16 @@ def _tag(uid: bytes) -> TagRead:
 
 
 def test_reader_source_debounces_and_translates_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    reader = FakeReader([_tag(uid_for(0)), _tag(uid_for(0)), ReadTimeout("none"), TagRemovedError("gone"),
-                         _tag(uid_for(1)), ReaderNotFoundError("unplugged")])
+    reader = FakeReader(
+        [
+            _tag(uid_for(0)),
+            _tag(uid_for(0)),
+            ReadTimeout("none"),
+            TagRemovedError("gone"),
+            _tag(uid_for(1)),
+            ReaderNotFoundError("unplugged"),
+        ]
+    )
     monkeypatch.setattr("tag_tools.readers.open_reader", lambda path: reader)
     monkeypatch.setattr(tagsource.time, "sleep", lambda s: None)
     source = ReaderTagSource("pcsc:Fake", repeat_after_s=60)

@@ -37,8 +37,17 @@ Extensions = dict[x509.ObjectIdentifier, tuple[x509.ExtensionType, bool]]
 
 
 def key_usage(*bits: str) -> x509.KeyUsage:
-    names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
-             "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+    names = (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    )
     return x509.KeyUsage(**{name: name in bits for name in names})
 
 
@@ -107,8 +116,13 @@ def build_root(
     }
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Hand-made root")])
     builder = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
     )
     for oid, (value, critical) in extensions.items():
         if oid not in drop:
@@ -154,6 +168,7 @@ def test_the_builder_meets_the_profile(test_pki, now):
 
 def _der_elements(der: bytes) -> list[bytes]:
     """The TLVs inside one DER SEQUENCE (definite lengths only: all DER is)."""
+
     def length_at(data: bytes, i: int) -> tuple[int, int]:
         first = data[i]
         if first < 0x80:
@@ -173,7 +188,11 @@ def _der_elements(der: bytes) -> list[bytes]:
 def _der_sequence(elements: list[bytes], tag: int = 0x30) -> bytes:
     body = b"".join(elements)
     size = len(body)
-    length = bytes([size]) if size < 0x80 else bytes([0x80 | ((size.bit_length() + 7) // 8)]) + size.to_bytes((size.bit_length() + 7) // 8, "big")
+    length = (
+        bytes([size])
+        if size < 0x80
+        else bytes([0x80 | ((size.bit_length() + 7) // 8)]) + size.to_bytes((size.bit_length() + 7) // 8, "big")
+    )
     return bytes([tag]) + length + body
 
 
@@ -201,9 +220,11 @@ def test_signature_algorithm_must_be_the_roots(test_pki):
     centre_refused(test_pki, Clause.SIGNATURE_ALGORITHM, certificate)
 
 
-@pytest.mark.parametrize("make_key", [lambda: ec.generate_private_key(ec.SECP384R1()),
-                                      lambda: rsa.generate_private_key(public_exponent=65537, key_size=1024)],
-                         ids=["p384", "rsa"])
+@pytest.mark.parametrize(
+    "make_key",
+    [lambda: ec.generate_private_key(ec.SECP384R1()), lambda: rsa.generate_private_key(public_exponent=65537, key_size=1024)],
+    ids=["p384", "rsa"],
+)
 def test_key_type_must_be_ed25519_or_p256(test_pki, make_key):
     centre_refused(test_pki, Clause.KEY_TYPE, build(test_pki, key=make_key())[1])
 
@@ -265,21 +286,29 @@ def test_an_expired_pinned_root_refuses_every_record(now):
 # --- basicConstraints --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("change, drop", [
-    ({BC: (x509.BasicConstraints(ca=True, path_length=0), True)}, ()),
-    ({BC: (x509.BasicConstraints(ca=False, path_length=None), False)}, ()),
-    (None, (BC,)),
-], ids=["ca", "not-critical", "missing"])
+@pytest.mark.parametrize(
+    "change, drop",
+    [
+        ({BC: (x509.BasicConstraints(ca=True, path_length=0), True)}, ()),
+        ({BC: (x509.BasicConstraints(ca=False, path_length=None), False)}, ()),
+        (None, (BC,)),
+    ],
+    ids=["ca", "not-critical", "missing"],
+)
 def test_leaf_basic_constraints(test_pki, change, drop):
     centre_refused(test_pki, Clause.BASIC_CONSTRAINTS, build(test_pki, change, drop)[1])
 
 
-@pytest.mark.parametrize("constraints", [
-    (x509.BasicConstraints(ca=False, path_length=None), True),
-    (x509.BasicConstraints(ca=True, path_length=1), True),
-    (x509.BasicConstraints(ca=True, path_length=None), True),
-    (x509.BasicConstraints(ca=True, path_length=0), False),
-], ids=["not-ca", "path-1", "no-path-limit", "not-critical"])
+@pytest.mark.parametrize(
+    "constraints",
+    [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.BasicConstraints(ca=True, path_length=1), True),
+        (x509.BasicConstraints(ca=True, path_length=None), True),
+        (x509.BasicConstraints(ca=True, path_length=0), False),
+    ],
+    ids=["not-ca", "path-1", "no-path-limit", "not-critical"],
+)
 def test_root_basic_constraints(now, constraints):
     _, root = build_root({BC: constraints}, not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.BASIC_CONSTRAINTS, cert_profile.check_root, root)
@@ -288,24 +317,37 @@ def test_root_basic_constraints(now, constraints):
 # --- keyUsage ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("change, drop", [
-    ({KU: (key_usage("key_encipherment"), True)}, ()),
-    ({KU: (key_usage("digital_signature", "key_cert_sign"), True)}, ()),
-    ({KU: (key_usage("digital_signature", "content_commitment"), True)}, ()),
-    ({KU: (key_usage("digital_signature"), False)}, ()),
-    (None, (KU,)),
-], ids=["key-encipherment", "plus-cert-sign", "plus-non-repudiation", "not-critical", "missing"])
+@pytest.mark.parametrize(
+    "change, drop",
+    [
+        ({KU: (key_usage("key_encipherment"), True)}, ()),
+        ({KU: (key_usage("digital_signature", "key_cert_sign"), True)}, ()),
+        ({KU: (key_usage("digital_signature", "content_commitment"), True)}, ()),
+        ({KU: (key_usage("digital_signature"), False)}, ()),
+        (None, (KU,)),
+    ],
+    ids=["key-encipherment", "plus-cert-sign", "plus-non-repudiation", "not-critical", "missing"],
+)
 def test_leaf_key_usage_is_exactly_digital_signature(test_pki, now, change, drop):
     centre_refused(test_pki, Clause.KEY_USAGE, build(test_pki, change, drop)[1])
-    refused(Clause.KEY_USAGE, cert_profile.check_list_signer, build(test_pki, change, drop, purpose=LIST)[1],
-            test_pki.root_certificate, now)
+    refused(
+        Clause.KEY_USAGE,
+        cert_profile.check_list_signer,
+        build(test_pki, change, drop, purpose=LIST)[1],
+        test_pki.root_certificate,
+        now,
+    )
 
 
-@pytest.mark.parametrize("usage", [
-    (key_usage("key_cert_sign", "crl_sign", "digital_signature"), True),
-    (key_usage("key_cert_sign"), True),
-    (key_usage("key_cert_sign", "crl_sign"), False),
-], ids=["plus-digital-signature", "no-crl-sign", "not-critical"])
+@pytest.mark.parametrize(
+    "usage",
+    [
+        (key_usage("key_cert_sign", "crl_sign", "digital_signature"), True),
+        (key_usage("key_cert_sign"), True),
+        (key_usage("key_cert_sign", "crl_sign"), False),
+    ],
+    ids=["plus-digital-signature", "no-crl-sign", "not-critical"],
+)
 def test_root_key_usage_is_exactly_cert_and_crl_sign(now, usage):
     _, root = build_root({KU: usage}, not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.KEY_USAGE, cert_profile.check_root, root)
@@ -314,29 +356,43 @@ def test_root_key_usage_is_exactly_cert_and_crl_sign(now, usage):
 # --- extendedKeyUsage --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("usages", [
-    [REC, ExtendedKeyUsageOID.SERVER_AUTH],
-    [REC, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE],
-    [ExtendedKeyUsageOID.SERVER_AUTH],
-    [REC, LIST],
-    [LIST],
-    [REC, REC],
-], ids=["plus-server-auth", "plus-any", "server-auth", "plus-list-signing", "list-signing", "twice"])
+@pytest.mark.parametrize(
+    "usages",
+    [
+        [REC, ExtendedKeyUsageOID.SERVER_AUTH],
+        [REC, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE],
+        [ExtendedKeyUsageOID.SERVER_AUTH],
+        [REC, LIST],
+        [LIST],
+        [REC, REC],
+    ],
+    ids=["plus-server-auth", "plus-any", "server-auth", "plus-list-signing", "list-signing", "twice"],
+)
 def test_centre_extended_key_usage_is_exactly_record_signing(test_pki, usages):
     centre_refused(test_pki, Clause.EXTENDED_KEY_USAGE, build(test_pki, {EKU: (x509.ExtendedKeyUsage(usages), True)})[1])
 
 
-@pytest.mark.parametrize("change, drop", [
-    ({EKU: (x509.ExtendedKeyUsage([REC]), False)}, ()),
-    (None, (EKU,)),
-], ids=["not-critical", "missing"])
+@pytest.mark.parametrize(
+    "change, drop",
+    [
+        ({EKU: (x509.ExtendedKeyUsage([REC]), False)}, ()),
+        (None, (EKU,)),
+    ],
+    ids=["not-critical", "missing"],
+)
 def test_centre_extended_key_usage_is_critical_and_present(test_pki, change, drop):
     centre_refused(test_pki, Clause.EXTENDED_KEY_USAGE, build(test_pki, change, drop)[1])
 
 
-@pytest.mark.parametrize("usages", [
-    [LIST, ExtendedKeyUsageOID.SERVER_AUTH], [LIST, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE], [REC],
-], ids=["plus-server-auth", "plus-any", "record-signing"])
+@pytest.mark.parametrize(
+    "usages",
+    [
+        [LIST, ExtendedKeyUsageOID.SERVER_AUTH],
+        [LIST, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE],
+        [REC],
+    ],
+    ids=["plus-server-auth", "plus-any", "record-signing"],
+)
 def test_list_signer_extended_key_usage_is_exactly_list_signing(test_pki, now, usages):
     _, certificate = build(test_pki, {EKU: (x509.ExtendedKeyUsage(usages), True)}, purpose=LIST)
     refused(Clause.EXTENDED_KEY_USAGE, cert_profile.check_list_signer, certificate, test_pki.root_certificate, now)
@@ -350,10 +406,14 @@ def test_root_carries_no_extended_key_usage(now):
 # --- criticality: unknown critical extensions; key identifiers ---------------------------------------
 
 
-@pytest.mark.parametrize("extension", [
-    x509.UnrecognizedExtension(x509.ObjectIdentifier("2.25.1"), b"\x05\x00"),
-    x509.SubjectAlternativeName([x509.DNSName("pump.example.org")]),
-], ids=["private", "subject-alt-name"])
+@pytest.mark.parametrize(
+    "extension",
+    [
+        x509.UnrecognizedExtension(x509.ObjectIdentifier("2.25.1"), b"\x05\x00"),
+        x509.SubjectAlternativeName([x509.DNSName("pump.example.org")]),
+    ],
+    ids=["private", "subject-alt-name"],
+)
 def test_unknown_critical_extensions_are_refused(test_pki, now, extension):
     centre_refused(test_pki, Clause.CRITICAL_EXTENSION, build(test_pki, {extension.oid: (extension, True)})[1])
     # Not critical, the same extension is ignored (RFC 5280 4.2).
@@ -381,12 +441,16 @@ def test_root_needs_a_subject_key_identifier(now):
 # --- subject and region ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("subject", [
-    [(NameOID.ORGANIZATION_NAME, "Centre")],
-    [(NameOID.ORGANIZATION_NAME, "Centre"), (NameOID.SERIAL_NUMBER, "A"), (NameOID.SERIAL_NUMBER, "B")],
-    [(NameOID.ORGANIZATION_NAME, "Centre"), (NameOID.SERIAL_NUMBER, "Z" * 33)],
-    [(NameOID.SERIAL_NUMBER, "ZZTJ01")],
-], ids=["no-centre-id", "two-centre-ids", "centre-id-too-long", "no-organisation"])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        [(NameOID.ORGANIZATION_NAME, "Centre")],
+        [(NameOID.ORGANIZATION_NAME, "Centre"), (NameOID.SERIAL_NUMBER, "A"), (NameOID.SERIAL_NUMBER, "B")],
+        [(NameOID.ORGANIZATION_NAME, "Centre"), (NameOID.SERIAL_NUMBER, "Z" * 33)],
+        [(NameOID.SERIAL_NUMBER, "ZZTJ01")],
+    ],
+    ids=["no-centre-id", "two-centre-ids", "centre-id-too-long", "no-organisation"],
+)
 def test_centre_subject(test_pki, subject):
     centre_refused(test_pki, Clause.SUBJECT, build(test_pki, subject=subject)[1])
 
@@ -396,12 +460,16 @@ def test_list_signer_subject(test_pki, now):
     refused(Clause.SUBJECT, cert_profile.check_list_signer, certificate, test_pki.root_certificate, now)
 
 
-@pytest.mark.parametrize("change, drop", [
-    (None, (REGION,)),
-    ({REGION: (x509.UnrecognizedExtension(REGION, b"\x0c\x06410105"), True)}, ()),
-    ({REGION: (x509.UnrecognizedExtension(REGION, b"\x04\x06410105"), False)}, ()),
-    ({REGION: (x509.UnrecognizedExtension(REGION, b"\x0c\x00"), False)}, ()),
-], ids=["missing", "critical", "octet-string", "empty"])
+@pytest.mark.parametrize(
+    "change, drop",
+    [
+        (None, (REGION,)),
+        ({REGION: (x509.UnrecognizedExtension(REGION, b"\x0c\x06410105"), True)}, ()),
+        ({REGION: (x509.UnrecognizedExtension(REGION, b"\x04\x06410105"), False)}, ()),
+        ({REGION: (x509.UnrecognizedExtension(REGION, b"\x0c\x00"), False)}, ()),
+    ],
+    ids=["missing", "critical", "octet-string", "empty"],
+)
 def test_centre_region(test_pki, change, drop):
     centre_refused(test_pki, Clause.CENTRE_REGION, build(test_pki, change, drop)[1])
 
@@ -412,19 +480,28 @@ def test_centre_region(test_pki, change, drop):
 def raw_trust_list(p: TestPki, centres: list[x509.Certificate], signers: tuple[x509.Certificate, ...] = ()) -> bytes:
     """A root-signed trust list made by hand, without build_trust_list's checks (as an attacker or
     a buggy CA would)."""
-    body: dict[int, object] = {1: 2 if signers else 1, 2: 9, 3: int((p.now - timedelta(hours=1)).timestamp()),
-                               4: int((p.now + timedelta(days=7)).timestamp()),
-                               5: [pki.certificate_to_der(c) for c in centres], 6: []}
+    body: dict[int, object] = {
+        1: 2 if signers else 1,
+        2: 9,
+        3: int((p.now - timedelta(hours=1)).timestamp()),
+        4: int((p.now + timedelta(days=7)).timestamp()),
+        5: [pki.certificate_to_der(c) for c in centres],
+        6: [],
+    }
     if signers:
         body[7] = [pki.certificate_to_der(c) for c in signers]
     return cose.sign1(cbor_codec.encode(body), p.root_key, pki.kid_of(p.root_certificate))
 
 
-@pytest.mark.parametrize("change", [
-    {KU: (key_usage("key_encipherment", "digital_signature"), True)},
-    {EKU: (x509.ExtendedKeyUsage([REC, ExtendedKeyUsageOID.SERVER_AUTH]), True)},
-    {EKU: (x509.ExtendedKeyUsage([REC, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE]), True)},
-], ids=["tls-key-usage", "server-auth", "any-extended-key-usage"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {KU: (key_usage("key_encipherment", "digital_signature"), True)},
+        {EKU: (x509.ExtendedKeyUsage([REC, ExtendedKeyUsageOID.SERVER_AUTH]), True)},
+        {EKU: (x509.ExtendedKeyUsage([REC, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE]), True)},
+    ],
+    ids=["tls-key-usage", "server-auth", "any-extended-key-usage"],
+)
 def test_a_tls_like_certificate_cannot_sign_records(test_pki, now, change):
     key, certificate = build(test_pki, change)
     message = sign_record(typical_record(b"\x04" * 7, now), key, certificate)

@@ -280,9 +280,21 @@ def _sign_inspected_on(bureau: Path, tmp_path: Path, inspected: str, now: str, *
     inspection = {**json.loads((bureau / "inspection.json").read_text(encoding="utf-8")), "inspected": inspected}
     (tmp_path / "early.json").write_text(json.dumps(inspection, ensure_ascii=False), encoding="utf-8")
     return cylinder_tag(
-        "sign", "--json", str(tmp_path / "early.json"), "--key", str(bureau / "centre/centre-key.pem"),
-        "--cert", str(bureau / "centre/cert.pem"), "--out", str(tmp_path / "early.ndef"), "--now", now,
-        "--passphrase-env", "CENTRE_PASS", *extra, check=False,
+        "sign",
+        "--json",
+        str(tmp_path / "early.json"),
+        "--key",
+        str(bureau / "centre/centre-key.pem"),
+        "--cert",
+        str(bureau / "centre/cert.pem"),
+        "--out",
+        str(tmp_path / "early.ndef"),
+        "--now",
+        now,
+        "--passphrase-env",
+        "CENTRE_PASS",
+        *extra,
+        check=False,
     )
 
 
@@ -323,7 +335,9 @@ def test_sign_with_a_status_block_numbers_records_and_never_reuses_an_index(bure
     assert result.returncode == 3 and "signed 2 of 4 rows" in result.stdout
     assert ":3: " in result.stderr and ":5: " in result.stderr and "used up" in result.stderr
     assert json.loads(block.read_text()) == {"list_id": 0, "next": 42, "end": 42}
-    claims = [json.loads(cylinder_tag("show", str(f), "--json").stdout)["claims"] for f in sorted((tmp_path / "out").glob("*.ndef"))]
+    claims = [
+        json.loads(cylinder_tag("show", str(f), "--json").stdout)["claims"] for f in sorted((tmp_path / "out").glob("*.ndef"))
+    ]
     assert [c["status_ref"] for c in claims] == [{"list_id": 0, "index": 40}, {"list_id": 0, "index": 41}]
     block.write_text('{"list_id": 0, "next": 5}')
     broken = cylinder_tag(

@@ -112,8 +112,18 @@ def test_tlv_parser_raises_only_its_own_error(data):
 # Well-formed NDEF messages mixing the cylinder record with look-alikes (same type bytes under another
 # TNF, other cases, near-miss types) and chunked records: the parser must pick exactly the one TNF 4
 # record whose type is `gcyl.org:r` in any case, and refuse when there are two or it is chunked.
-ndef_types = st.sampled_from([b"gcyl.org:r", b"GCYL.ORG:R", b"gCyL.oRg:R", b"urn:nfc:ext:gcyl.org:r", b"gcyl.org:rr",
-                              b"text/plain", b"gcyl.org:r\x00", b"\xffgcyl.org:r"])
+ndef_types = st.sampled_from(
+    [
+        b"gcyl.org:r",
+        b"GCYL.ORG:R",
+        b"gCyL.oRg:R",
+        b"urn:nfc:ext:gcyl.org:r",
+        b"gcyl.org:rr",
+        b"text/plain",
+        b"gcyl.org:r\x00",
+        b"\xffgcyl.org:r",
+    ]
+)
 NDEF_FUZZ = settings(FUZZ, max_examples=200)  # pure parsing: fewer examples find the same cases
 ndef_records = st.tuples(st.sampled_from([1, 2, 3, 4]), ndef_types, st.binary(max_size=20), st.integers(1, 3))
 

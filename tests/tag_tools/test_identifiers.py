@@ -136,8 +136,12 @@ def test_comparison_keys_never_raise_on_what_a_tag_says() -> None:
 
 def test_records_are_signed_with_canonical_identifiers() -> None:
     typed = typical_record(bytes.fromhex("04A2C4D2E15A80"), datetime(2026, 11, 22, tzinfo=UTC)).to_json()
-    typed |= {"plate": "豫ａ·8m2k7", "vin": "lsvau2180n2183744", "cylinder_id": "１５６-4101-0019012345",
-              "tag_uid": "04:a2:c4:d2:e1:5a:80"}
+    typed |= {
+        "plate": "豫ａ·8m2k7",
+        "vin": "lsvau2180n2183744",
+        "cylinder_id": "１５６-4101-0019012345",
+        "tag_uid": "04:a2:c4:d2:e1:5a:80",
+    }
     record = CylinderRecord.from_json(typed)
     assert (record.plate, record.vin, str(record.cylinder_id)) == ("豫A8M2K7", "LSVAU2180N2183744", "156-4101-19012345")
     assert record.tag_uid == bytes.fromhex("04A2C4D2E15A80")

@@ -50,12 +50,16 @@ def test_the_written_record_is_tnf_4_with_the_external_type(signed_message, cose
     assert (only.tnf, only.type, only.payload, only.chunked) == (TNF_EXTERNAL, TYPE, cose_bytes, False)
 
 
-@pytest.mark.parametrize("tnf, type_", [
-    (TNF_URI, URN),  # an absolute URI that spells the external type's URN
-    (TNF_MEDIA, URN),
-    (TNF_MEDIA, TYPE),
-    (TNF_WELL_KNOWN, TYPE),
-], ids=["absolute-uri-urn", "media-type-urn", "media-type", "well-known"])
+@pytest.mark.parametrize(
+    "tnf, type_",
+    [
+        (TNF_URI, URN),  # an absolute URI that spells the external type's URN
+        (TNF_MEDIA, URN),
+        (TNF_MEDIA, TYPE),
+        (TNF_WELL_KNOWN, TYPE),
+    ],
+    ids=["absolute-uri-urn", "media-type-urn", "media-type", "well-known"],
+)
 def test_another_tnf_with_the_same_type_bytes_is_not_the_cylinder_record(test_pki, uid, now, cose_bytes, tnf, type_):
     look_alike = message((tnf, type_, cose_bytes))
     with pytest.raises(NoRecordError):
@@ -116,22 +120,39 @@ def test_a_chunked_other_record_beside_the_real_one_is_ignored(test_pki, uid, no
     assert verdict_of(test_pki, uid, now, data).decision is Decision.ALLOW
 
 
-@pytest.mark.parametrize("data", [
-    record(TNF_UNCHANGED, b"", b"x", MB | ME),  # a following chunk with nothing before it
-    record(TNF_EXTERNAL, TYPE, b"x", MB | ME | CF),  # CF on the last record
-    record(TNF_MEDIA, b"a/b", b"x", MB | CF) + record(TNF_MEDIA, b"a/b", b"y", ME),  # chunk not TNF 6
-    record(TNF_MEDIA, b"a/b", b"x", MB | CF) + record(TNF_UNCHANGED, b"a/b", b"y", ME),  # typed following chunk
-    record(TNF_MEDIA, b"a/b", b"x", MB | CF) + record(TNF_UNCHANGED, b"", b"y", ME, record_id=b"i"),  # with an ID
-    record(7, b"", b"x", MB | ME),  # reserved TNF
-    record(TNF_EXTERNAL, b"", b"x", MB | ME),  # an external type needs a type
-    record(TNF_UNKNOWN, TYPE, b"x", MB | ME),  # TNF 5 has no type
-    record(TNF_EXTERNAL, TYPE, b"x", ME),  # no MB
-    record(TNF_EXTERNAL, TYPE, b"x", MB),  # no ME
-    record(TNF_EXTERNAL, TYPE, b"x", MB | ME) + b"\x00",  # bytes after ME
-    record(TNF_MEDIA, b"a/b", b"x", MB) + record(TNF_EXTERNAL, TYPE, b"y", MB | ME),  # MB twice
-    record(TNF_EXTERNAL, TYPE, b"xyz", MB | ME)[:-1],  # cut short
-], ids=["lone-unchanged", "cf-last", "chunk-not-unchanged", "chunk-with-type", "chunk-with-id", "tnf-7",
-        "external-without-type", "unknown-with-type", "no-mb", "no-me", "trailing", "mb-twice", "cut-short"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        record(TNF_UNCHANGED, b"", b"x", MB | ME),  # a following chunk with nothing before it
+        record(TNF_EXTERNAL, TYPE, b"x", MB | ME | CF),  # CF on the last record
+        record(TNF_MEDIA, b"a/b", b"x", MB | CF) + record(TNF_MEDIA, b"a/b", b"y", ME),  # chunk not TNF 6
+        record(TNF_MEDIA, b"a/b", b"x", MB | CF) + record(TNF_UNCHANGED, b"a/b", b"y", ME),  # typed following chunk
+        record(TNF_MEDIA, b"a/b", b"x", MB | CF) + record(TNF_UNCHANGED, b"", b"y", ME, record_id=b"i"),  # with an ID
+        record(7, b"", b"x", MB | ME),  # reserved TNF
+        record(TNF_EXTERNAL, b"", b"x", MB | ME),  # an external type needs a type
+        record(TNF_UNKNOWN, TYPE, b"x", MB | ME),  # TNF 5 has no type
+        record(TNF_EXTERNAL, TYPE, b"x", ME),  # no MB
+        record(TNF_EXTERNAL, TYPE, b"x", MB),  # no ME
+        record(TNF_EXTERNAL, TYPE, b"x", MB | ME) + b"\x00",  # bytes after ME
+        record(TNF_MEDIA, b"a/b", b"x", MB) + record(TNF_EXTERNAL, TYPE, b"y", MB | ME),  # MB twice
+        record(TNF_EXTERNAL, TYPE, b"xyz", MB | ME)[:-1],  # cut short
+    ],
+    ids=[
+        "lone-unchanged",
+        "cf-last",
+        "chunk-not-unchanged",
+        "chunk-with-type",
+        "chunk-with-id",
+        "tnf-7",
+        "external-without-type",
+        "unknown-with-type",
+        "no-mb",
+        "no-me",
+        "trailing",
+        "mb-twice",
+        "cut-short",
+    ],
+)
 def test_ill_formed_messages_are_malformed(test_pki, uid, now, data):
     with pytest.raises(RecordFormatError) as caught:
         ndef_record.record_payload(data)

@@ -21,8 +21,7 @@ CHEAP = CHEAP_FOR_TESTS
 # registry_service.security.hash_password("legacy registry pw", n=16): URL-safe base64, no padding
 REGISTRY_LEGACY = "scrypt$16$8$1$9M2u6U6obMBZzRo4h5B8cw$C50V3rY8RJ8RCwvlGtTVBogTDa7rUIZ4xvnp37oKiLM"
 # station_agent.passwords.hash_password("legacy agent pw", n=16): hexadecimal
-AGENT_LEGACY = ("scrypt$16$8$1$0def8da254c1d2e2330ec6ef76068d40"
-                "$69222498ba85f9c00cd5b35cc77f3ab887bc404a36759c088303711160a8fab5")
+AGENT_LEGACY = "scrypt$16$8$1$0def8da254c1d2e2330ec6ef76068d40$69222498ba85f9c00cd5b35cc77f3ab887bc404a36759c088303711160a8fab5"
 
 
 def test_argon2id_round_trip_with_a_fresh_salt() -> None:
@@ -59,29 +58,38 @@ def test_a_registry_hash_whose_salt_looks_like_hex_is_still_base64() -> None:
     assert verify_password("hexlike salt pw", stored) is True
 
 
-@pytest.mark.parametrize("stored", [
-    "", "plain text", "md5$abc", "$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
-    "$argon2id$v=16$m=8,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",  # only version 19
-    "$argon2id$v=19$m=4,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",  # m below 8 KiB per lane
-    "$argon2id$v=19$m=8,t=0,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
-    "$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",  # 95 GiB: refused, not run
-    "$argon2id$v=19$m=8,t=1,p=1$c2Fs$aGFzaGhhc2hoYXNoaGFzaA",  # a 3-byte salt
-    "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA==",  # padded
-    "scrypt$16$8$1$0def8da254c1d2e2330ec6ef76068d40",  # five fields
-    "scrypt$15$8$1$0def8da254c1d2e2330ec6ef76068d40$69222498ba85f9c00cd5b35cc77f3ab887bc404a36759c088303711160a8fab5",
-    "scrypt$1048576$8$1$0def8da254c1d2e2330ec6ef76068d40$69222498ba85f9c00cd5b35cc77f3ab887bc404a36759c088303711160a8fab5",
-    "scrypt$16$8$1$0def8da254c1d2e2330ec6ef76068d40$69222498ba85f9c0",  # an 8-byte digest
-    "scrypt$16$8$1$9M2u6U6obMBZzRo4h5B8cw$C50V3rY8RJ8RCwvlGtTVBogTDa7rUIZ4xvnp37oK+LM",  # '+' is not URL-safe
-    "scrypt$16$8$x$9M2u6U6obMBZzRo4h5B8cw$C50V3rY8RJ8RCwvlGtTVBogTDa7rUIZ4xvnp37oKiLM",
-])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "",
+        "plain text",
+        "md5$abc",
+        "$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=16$m=8,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",  # only version 19
+        "$argon2id$v=19$m=4,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",  # m below 8 KiB per lane
+        "$argon2id$v=19$m=8,t=0,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",  # 95 GiB: refused, not run
+        "$argon2id$v=19$m=8,t=1,p=1$c2Fs$aGFzaGhhc2hoYXNoaGFzaA",  # a 3-byte salt
+        "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA==",  # padded
+        "scrypt$16$8$1$0def8da254c1d2e2330ec6ef76068d40",  # five fields
+        "scrypt$15$8$1$0def8da254c1d2e2330ec6ef76068d40$69222498ba85f9c00cd5b35cc77f3ab887bc404a36759c088303711160a8fab5",
+        "scrypt$1048576$8$1$0def8da254c1d2e2330ec6ef76068d40$69222498ba85f9c00cd5b35cc77f3ab887bc404a36759c088303711160a8fab5",
+        "scrypt$16$8$1$0def8da254c1d2e2330ec6ef76068d40$69222498ba85f9c0",  # an 8-byte digest
+        "scrypt$16$8$1$9M2u6U6obMBZzRo4h5B8cw$C50V3rY8RJ8RCwvlGtTVBogTDa7rUIZ4xvnp37oK+LM",  # '+' is not URL-safe
+        "scrypt$16$8$x$9M2u6U6obMBZzRo4h5B8cw$C50V3rY8RJ8RCwvlGtTVBogTDa7rUIZ4xvnp37oKiLM",
+    ],
+)
 def test_a_malformed_stored_hash_is_a_typed_error_before_any_kdf(stored: str, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_kdf(*args: object, **kwargs: object) -> None:
         raise AssertionError("the KDF ran on a malformed hash")
 
     monkeypatch.setattr(low_level, "verify_secret", no_kdf)
     monkeypatch.setattr(hashlib, "scrypt", no_kdf)
-    for check in (lambda: verify_password("any password", stored), lambda: needs_rehash(stored),
-                  lambda: passwords.check_hash_format(stored)):
+    for check in (
+        lambda: verify_password("any password", stored),
+        lambda: needs_rehash(stored),
+        lambda: passwords.check_hash_format(stored),
+    ):
         with pytest.raises(PasswordHashError) as raised:
             check()
         assert isinstance(raised.value, TagToolsError) and isinstance(raised.value, ValueError)

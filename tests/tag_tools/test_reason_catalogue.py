@@ -59,10 +59,16 @@ def test_verdict_reasons_are_exactly_the_catalogues_verifier_codes() -> None:
 
 
 def test_station_codes_severities_and_overridable_defaults_come_from_the_catalogue() -> None:
-    assert set(station_reasons.STATION_CODES) <= set(catalogue().codes) and station_reasons.KNOWN_REASONS == set(catalogue().codes)
+    assert set(station_reasons.STATION_CODES) <= set(catalogue().codes) and station_reasons.KNOWN_REASONS == set(
+        catalogue().codes
+    )
     # The four refusals a supervisor could release before the catalogue existed; nothing else.
-    assert set(station_reasons.OVERRIDABLE_BY_DEFAULT) == {"trust_list_stale", "chip_not_genuine", "refilled_too_soon",
-                                                            "issued_in_future"}
+    assert set(station_reasons.OVERRIDABLE_BY_DEFAULT) == {
+        "trust_list_stale",
+        "chip_not_genuine",
+        "refilled_too_soon",
+        "issued_in_future",
+    }
     assert catalogue().codes_where(severity=Severity.INFO) == ("record_newer_than_registry",)
 
 
@@ -71,17 +77,20 @@ def _document() -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("edit, complaint", [
-    (lambda d: d["reasons"].append({**d["reasons"][-1], "code": "new_code", "msgid": "reason.new_code"}), "bit"),
-    (lambda d: d["reasons"].insert(3, d["reasons"].pop()), "bit"),  # a code moved to another bit
-    (lambda d: d["reasons"].pop(5), "bit"),  # a code dropped: every later bit moves
-    (lambda d: d["reasons"][4].update(code=d["reasons"][3]["code"]), "duplicate code"),
-    (lambda d: d["reasons"][17].update(overridable=True), "only a refusal"),
-    (lambda d: d["reasons"][0].update(severity="fatal"), "fatal"),
-    (lambda d: d["reasons"][0].update(origin="dashboard"), "dashboard"),
-    (lambda d: d["reasons"][0].pop("msgid"), "keys"),
-    (lambda d: d.update(format=2), "format"),
-])
+@pytest.mark.parametrize(
+    "edit, complaint",
+    [
+        (lambda d: d["reasons"].append({**d["reasons"][-1], "code": "new_code", "msgid": "reason.new_code"}), "bit"),
+        (lambda d: d["reasons"].insert(3, d["reasons"].pop()), "bit"),  # a code moved to another bit
+        (lambda d: d["reasons"].pop(5), "bit"),  # a code dropped: every later bit moves
+        (lambda d: d["reasons"][4].update(code=d["reasons"][3]["code"]), "duplicate code"),
+        (lambda d: d["reasons"][17].update(overridable=True), "only a refusal"),
+        (lambda d: d["reasons"][0].update(severity="fatal"), "fatal"),
+        (lambda d: d["reasons"][0].update(origin="dashboard"), "dashboard"),
+        (lambda d: d["reasons"][0].pop("msgid"), "keys"),
+        (lambda d: d.update(format=2), "format"),
+    ],
+)
 def test_a_broken_catalogue_is_refused(edit: Any, complaint: str) -> None:
     data = _document()
     parse(data)
@@ -111,7 +120,8 @@ def test_zh_cn_and_en_are_complete_and_no_message_is_unused() -> None:
             strings = _strings(m)
             assert all(strings) and not m.fuzzy, f"{path}: {key} untranslated or fuzzy"
             assert {p for s in strings for p in PLACEHOLDER.findall(s)} == {
-                p for s in _strings(english[key]) for p in PLACEHOLDER.findall(s)}, f"{path}: {key} placeholders differ from en"
+                p for s in _strings(english[key]) for p in PLACEHOLDER.findall(s)
+            }, f"{path}: {key} placeholders differ from en"
 
 
 def test_every_reason_has_words_in_both_languages() -> None:
@@ -126,7 +136,8 @@ def test_every_reason_has_words_in_both_languages() -> None:
 def test_the_refill_interval_is_said_not_hard_coded() -> None:
     assert reason_text("refilled_too_soon", "zh", interval=interval_text(timedelta(hours=1), "zh")) == "该气瓶在1小时内已加过气"
     assert reason_text("refilled_too_soon", "en", interval=interval_text(timedelta(minutes=90), "en")) == (
-        "Cylinder already filled within 90 minutes")
+        "Cylinder already filled within 90 minutes"
+    )
     assert interval_text(timedelta(hours=2), "en") == "2 hours" and interval_text(timedelta(seconds=1), "en") == "1 second"
     assert interval_text(timedelta(seconds=45), "zh") == "45秒"
     # The bureau's pages do not know a station's interval: the text says so in words, no "{interval}".

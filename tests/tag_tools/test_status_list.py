@@ -55,7 +55,9 @@ def make_signer(now: datetime, algorithm: crypto.Algorithm = crypto.Algorithm.ED
     # The bureau's root is Ed25519 by profile, so the signer's key sits in a list-signer certificate.
     root_key, key = crypto.generate_private_key(), crypto.generate_private_key(algorithm)
     root = pki.create_root(root_key, "Status bureau (test)", now - timedelta(days=30), valid_days=365)
-    return Signer(key, pki.issue_list_signer_certificate(key.public_key(), "Status", root, root_key, now - timedelta(days=30), 365))
+    return Signer(
+        key, pki.issue_list_signer_certificate(key.public_key(), "Status", root, root_key, now - timedelta(days=30), 365)
+    )
 
 
 @pytest.fixture(scope="module")

@@ -17,28 +17,41 @@ from tests.testkit import TestPki
 UID = bytes.fromhex("04A1B2C3D4E5F6")
 
 
-def held_list(pki: TestPki, values: dict[int, StatusValue], count: int = 64, expires_in: timedelta = timedelta(days=2)) -> StatusList:
+def held_list(
+    pki: TestPki, values: dict[int, StatusValue], count: int = 64, expires_in: timedelta = timedelta(days=2)
+) -> StatusList:
     """A list as the station holds it: signed by the list signer, then parsed and verified."""
-    body = StatusList(0, 7, pki.now - timedelta(minutes=5), pki.now + expires_in, timedelta(minutes=5),
-                      StatusArray.from_mapping(values, count))
+    body = StatusList(
+        0, 7, pki.now - timedelta(minutes=5), pki.now + expires_in, timedelta(minutes=5), StatusArray.from_mapping(values, count)
+    )
     token = build_status_list(body, pki.signer_key, pki.signer_certificate)
     return parse_status_list(token, pki.signer_certificate, now=pki.now, list_id=0)
 
 
-def verdict(pki: TestPki, index: int | None, lists: dict[int, StatusList], revocations: Revocations | None = None,
-            **kwargs: object):  # type: ignore[no-untyped-def]
+def verdict(
+    pki: TestPki, index: int | None, lists: dict[int, StatusList], revocations: Revocations | None = None, **kwargs: object
+):  # type: ignore[no-untyped-def]
     reference = StatusReference(0, index) if index is not None else None
     message = pki.ndef_message(UID, status_ref=reference)
-    return verify_tag(UID, message, trust=pki.trust_store(), now=kwargs.get("now", pki.now),  # type: ignore[arg-type]
-                      revocations=revocations or Revocations(), status_lists=lists)
+    return verify_tag(
+        UID,
+        message,
+        trust=pki.trust_store(),
+        now=kwargs.get("now", pki.now),  # type: ignore[arg-type]
+        revocations=revocations or Revocations(),
+        status_lists=lists,
+    )
 
 
-@pytest.mark.parametrize("value, decision, reason", [
-    (StatusValue.VALID, "allow", None),
-    (StatusValue.SUPERSEDED, "refuse", "record_superseded"),
-    (StatusValue.REVOKED_STOLEN, "refuse", "cylinder_revoked"),
-    (StatusValue.REVOKED_SCRAPPED, "refuse", "cylinder_revoked"),
-])
+@pytest.mark.parametrize(
+    "value, decision, reason",
+    [
+        (StatusValue.VALID, "allow", None),
+        (StatusValue.SUPERSEDED, "refuse", "record_superseded"),
+        (StatusValue.REVOKED_STOLEN, "refuse", "cylinder_revoked"),
+        (StatusValue.REVOKED_SCRAPPED, "refuse", "cylinder_revoked"),
+    ],
+)
 def test_the_entry_decides(test_pki: TestPki, value: StatusValue, decision: str, reason: str | None) -> None:
     result = verdict(test_pki, 5, {0: held_list(test_pki, {5: value})})
     assert result.decision.value == decision

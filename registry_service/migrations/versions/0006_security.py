@@ -49,18 +49,14 @@ def upgrade() -> None:
         sa.Column("granted_by", sa.Integer(), nullable=True),
         sa.Column("reissued_sequence", sa.Integer(), nullable=True),
         sa.Column("reissued_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["cylinder_pk"], ["cylinders.id"], name=op.f("fk_condemnation_reversals_cylinder_pk_cylinders")
-        ),
+        sa.ForeignKeyConstraint(["cylinder_pk"], ["cylinders.id"], name=op.f("fk_condemnation_reversals_cylinder_pk_cylinders")),
         sa.ForeignKeyConstraint(
             ["revocation_id"], ["revocations.id"], name=op.f("fk_condemnation_reversals_revocation_id_revocations")
         ),
         sa.ForeignKeyConstraint(["granted_by"], ["users.id"], name=op.f("fk_condemnation_reversals_granted_by_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_condemnation_reversals")),
     )
-    op.create_index(
-        op.f("ix_condemnation_reversals_cylinder_pk"), "condemnation_reversals", ["cylinder_pk"], unique=False
-    )
+    op.create_index(op.f("ix_condemnation_reversals_cylinder_pk"), "condemnation_reversals", ["cylinder_pk"], unique=False)
 
 
 def downgrade() -> None:

@@ -105,8 +105,10 @@ def rewrite_register(bind: sa.Connection, table: str, column: str, check: Check)
         if holder is not None or len(movers) > 1:
             spellings = ([(holder, canonical)] if holder is not None else []) + movers
             listed = ", ".join(f"id {row_id} {value!r}" for row_id, value in spellings)
-            report(f"CONFLICT {table}.{column}: {len(spellings)} rows would all become {canonical!r} "
-                   f"({listed}); left unchanged for the bureau to resolve")
+            report(
+                f"CONFLICT {table}.{column}: {len(spellings)} rows would all become {canonical!r} "
+                f"({listed}); left unchanged for the bureau to resolve"
+            )
             continue
         row_id, _ = movers[0]
         bind.execute(update, {"new": canonical, "id": row_id})
@@ -130,5 +132,7 @@ def rewrite_history(bind: sa.Connection, table: str, column: str, check: Check) 
 def _report_invalid(table: str, column: str, described: list[str]) -> None:
     if not described:
         return
-    shown = ", ".join(described[:MAX_LISTED]) + (f" and {len(described) - MAX_LISTED} more" if len(described) > MAX_LISTED else "")
+    shown = ", ".join(described[:MAX_LISTED]) + (
+        f" and {len(described) - MAX_LISTED} more" if len(described) > MAX_LISTED else ""
+    )
     report(f"{table}.{column}: {len(described)} value(s) are not valid identifiers and were left as stored: {shown}")
