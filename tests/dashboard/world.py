@@ -41,7 +41,7 @@ def build_database(url: str) -> Engine:
     app = create_app(RegistryConfig(database_url=url), engine=engine, clock=Clock())
     registry = app.extensions["registry"]
 
-    def people(session):  # type: ignore[no-untyped-def]
+    def people(session) -> None:  # type: ignore[no-untyped-def]
         places.create_centre(session, "test", NOW, code="ZZTJ01", name="郑州市特种设备检验中心", region_code="4101")
         places.create_centre(session, "test", NOW, code="ZZTJ02", name="河南省锅炉压力容器检验站")
         for name, role, station, centre in USERS:

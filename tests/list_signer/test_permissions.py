@@ -87,7 +87,7 @@ def probe(files: SignerFiles, *groups: str) -> dict[str, object]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_other_users_cannot_read_key_or_state_but_the_group_can_use_the_socket(shared_folder, live_pki, real_now):
+def test_other_users_cannot_read_key_or_state_but_the_group_can_use_the_socket(shared_folder, live_pki, real_now) -> None:
     signer_user = pwd.getpwnam(USER)
     files = SignerFiles(shared_folder / "signer", live_pki)
     files.folder.mkdir(mode=0o755)
@@ -120,7 +120,7 @@ def test_other_users_cannot_read_key_or_state_but_the_group_can_use_the_socket(s
         process.stop()
 
 
-def test_refuses_a_key_file_others_can_read(signer_files, tmp_path):
+def test_refuses_a_key_file_others_can_read(signer_files, tmp_path) -> None:
     signer_files.key.chmod(0o640)
     result = subprocess.run(
         [sys.executable, "-m", "list_signer.cli", *signer_files.serve_args()], capture_output=True, text=True, timeout=60

@@ -46,7 +46,7 @@ def softhsm(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("algorithm", [crypto.Algorithm.ES256, crypto.Algorithm.EDDSA])
-def test_signer_with_a_softhsm_key(softhsm, tmp_path, monkeypatch, live_pki, real_now, algorithm):
+def test_signer_with_a_softhsm_key(softhsm, tmp_path, monkeypatch, live_pki, real_now, algorithm) -> None:
     monkeypatch.setenv("SOFTHSM2_CONF", softhsm["SOFTHSM2_CONF"])
     hsm = [
         "--pkcs11-module",
@@ -98,7 +98,7 @@ def test_signer_with_a_softhsm_key(softhsm, tmp_path, monkeypatch, live_pki, rea
     assert parse_status_list(token, certificate, now=real_now, list_id=3).sequence == 1
 
 
-def test_wrong_pin_is_a_clear_error(softhsm, tmp_path, monkeypatch):
+def test_wrong_pin_is_a_clear_error(softhsm, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SOFTHSM2_CONF", softhsm["SOFTHSM2_CONF"])
     (tmp_path / "bad-pin").write_text("000000")
     result = subprocess.run(

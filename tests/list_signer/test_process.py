@@ -24,7 +24,7 @@ def sign(signer, sequence, array, now, list_id=LIST):
     return signer.client.sign_status_list(list_id, sequence, array, now, now + timedelta(days=1), TTL)
 
 
-def test_signs_a_sequence_and_refuses_to_clear_a_revocation(signer, live_pki, real_now):
+def test_signs_a_sequence_and_refuses_to_clear_a_revocation(signer, live_pki, real_now) -> None:
     first = sign(signer, 1, statuses(100), real_now)
     second = sign(signer, 2, statuses(120, i3=StatusValue.REVOKED_STOLEN, i50=StatusValue.SUPERSEDED), real_now)
     held = parse_status_list(second, live_pki.signer_certificate, now=real_now, list_id=LIST, min_sequence=1)
@@ -51,7 +51,7 @@ def test_signs_a_sequence_and_refuses_to_clear_a_revocation(signer, live_pki, re
     assert signer.client.status()["sequences"] == {f"status-{LIST}": 3}
 
 
-def test_memory_survives_a_restart(signer_files, real_now):
+def test_memory_survives_a_restart(signer_files, real_now) -> None:
     process = start_signer(signer_files.serve_args(), signer_files.socket)
     try:
         sign(process, 1, statuses(10, i4=StatusValue.REVOKED_SCRAPPED), real_now)
@@ -67,7 +67,7 @@ def test_memory_survives_a_restart(signer_files, real_now):
         restarted.stop()
 
 
-def test_forged_status_lists_are_refused_by_stations(signer, live_pki, real_now):
+def test_forged_status_lists_are_refused_by_stations(signer, live_pki, real_now) -> None:
     genuine = sign(signer, 1, statuses(16), real_now)
     parse_status_list(genuine, live_pki.signer_certificate, now=real_now, list_id=LIST)
     content = StatusList(LIST, 2, real_now, real_now + timedelta(days=1), TTL, statuses(16))
@@ -88,7 +88,7 @@ def test_forged_status_lists_are_refused_by_stations(signer, live_pki, real_now)
         parse_status_list(forged, live_pki.signer_certificate, now=real_now, list_id=LIST)
 
 
-def test_refuses_bad_times(signer, real_now):
+def test_refuses_bad_times(signer, real_now) -> None:
     with pytest.raises(RefusedError) as future:
         sign(signer, 1, statuses(8), real_now + timedelta(hours=2))
     assert future.value.code is Refusal.BAD_TIME
@@ -97,7 +97,7 @@ def test_refuses_bad_times(signer, real_now):
     assert long_lived.value.code is Refusal.BAD_TIME
 
 
-def test_garbage_on_the_socket_does_not_stop_the_signer(signer, real_now):
+def test_garbage_on_the_socket_does_not_stop_the_signer(signer, real_now) -> None:
     answer = signer.client.call({"op": "sign-status-list", "list_id": "seven"})
     assert answer["ok"] is False and answer["refusal"] == Refusal.BAD_REQUEST
     assert signer.client.call({"op": "format-disk"})["refusal"] == Refusal.BAD_REQUEST
@@ -112,7 +112,7 @@ def test_garbage_on_the_socket_does_not_stop_the_signer(signer, real_now):
     assert signer.process.poll() is None
 
 
-def test_signs_trust_lists_and_never_drops_a_revocation(signer, live_pki, real_now):
+def test_signs_trust_lists_and_never_drops_a_revocation(signer, live_pki, real_now) -> None:
     revoked = (RevokedSigner(b"\x01" * 8, real_now, RevocationReason.MISCONDUCT),)
     week = dict(issued_at=real_now, expires_at=real_now + timedelta(days=7))
     first = signer.client.sign_trust_list(live_pki.trust_list(sequence=5, revoked=revoked, **week))
@@ -132,7 +132,7 @@ def test_signs_trust_lists_and_never_drops_a_revocation(signer, live_pki, real_n
     check_succession(held, second)
 
 
-def test_an_es256_key_file_works_too_and_lists_never_outlive_the_signer(tmp_path, real_now):
+def test_an_es256_key_file_works_too_and_lists_never_outlive_the_signer(tmp_path, real_now) -> None:
     from tests.list_signer.conftest import SignerFiles
 
     es_pki = TestPki.create(real_now)

@@ -112,7 +112,7 @@ class World:
         self.tokens: dict[str, str] = {}
 
     def build(self) -> World:
-        def work(s):  # type: ignore[no-untyped-def]
+        def work(s) -> None:  # type: ignore[no-untyped-def]
             city = places.ensure_region(s, "4101", "郑州市")
             jinshui = places.ensure_region(s, "410105", "金水区", city)
             erqi = places.ensure_region(s, "410103", "二七区", city)

@@ -15,7 +15,7 @@ from registry_service.services.registration import CylinderIn, upsert_cylinder, 
 def add_vehicle(world: Any, plate: str, cylinders: list[dict[str, Any]]) -> None:
     today = world.clock().date()
 
-    def work(s):  # type: ignore[no-untyped-def]
+    def work(s) -> None:  # type: ignore[no-untyped-def]
         upsert_vehicle(s, plate, None, "taxi", None)
         for position, spec in enumerate(cylinders, start=1):
             upsert_cylinder(

@@ -39,7 +39,7 @@ def _flask_path(rule: str) -> str:
     return rule.removeprefix("/api/v1").replace("<int:", "{").replace("<", "{").replace(">", "}")
 
 
-def test_spec_and_app_list_the_same_operations_with_the_same_roles(app):
+def test_spec_and_app_list_the_same_operations_with_the_same_roles(app) -> None:
     in_app = {}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/"):  # the dashboard's pages are not API operations
@@ -52,7 +52,7 @@ def test_spec_and_app_list_the_same_operations_with_the_same_roles(app):
 
 
 @pytest.mark.parametrize(("method", "path", "roles"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS])
-def test_authorisation_matrix(client, world, method, path, roles):
+def test_authorisation_matrix(client, world, method, path, roles) -> None:
     for caller in CALLERS:
         headers = world.auth(caller) if caller else {}
         kwargs = {"json": {}} if method in ("POST", "PUT") and "trust-list" not in path else {}
@@ -72,7 +72,7 @@ def test_authorisation_matrix(client, world, method, path, roles):
             assert response.status_code not in (401, 403), (caller, response.status_code, response.json)
 
 
-def test_bad_revoked_and_expired_tokens_are_refused(client, world, clock):
+def test_bad_revoked_and_expired_tokens_are_refused(client, world, clock) -> None:
     assert client.get("/api/v1/auth/whoami", headers={"Authorization": "Bearer cgr_nope"}).status_code == 401
     assert client.get("/api/v1/auth/whoami", headers={"Authorization": "Basic abc"}).status_code == 401
     me = client.get("/api/v1/auth/whoami", headers=world.auth("station")).json
@@ -85,7 +85,7 @@ def test_bad_revoked_and_expired_tokens_are_refused(client, world, clock):
     assert r.status_code == 401 and "expired" in r.json["detail"]
 
 
-def test_tokens_are_stored_hashed_and_passwords_with_argon2id(client, world, engine):
+def test_tokens_are_stored_hashed_and_passwords_with_argon2id(client, world, engine) -> None:
     world.add_user("inspector", Role.BUREAU, password="correct horse battery")
     with engine.connect() as c:
         stored = set(c.scalars(select(ApiToken.token_hash)))
@@ -100,7 +100,7 @@ def test_tokens_are_stored_hashed_and_passwords_with_argon2id(client, world, eng
     assert client.get("/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"}).json["username"] == "inspector"
 
 
-def test_password_hashing():
+def test_password_hashing() -> None:
     stored = hash_password("a long passphrase", cost=CHEAP_FOR_TESTS)
     assert verify_password("a long passphrase", stored)
     assert not verify_password("a long passphrasf", stored)
@@ -110,7 +110,7 @@ def test_password_hashing():
         hash_password("short")
 
 
-def test_a_legacy_scrypt_hash_is_replaced_by_argon2id_at_the_next_log_in(client, world, engine):
+def test_a_legacy_scrypt_hash_is_replaced_by_argon2id_at_the_next_log_in(client, world, engine) -> None:
     """Existing users keep logging in; the right password (and only it) re-hashes with the current cost."""
     world.add_user("veteran", Role.BUREAU)
     with engine.begin() as c:
@@ -137,7 +137,7 @@ def test_a_legacy_scrypt_hash_is_replaced_by_argon2id_at_the_next_log_in(client,
     assert log_in("a long passphrase") == 201 and stored().startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
-def test_admin_creates_scoped_users_and_tokens(client, world):
+def test_admin_creates_scoped_users_and_tokens(client, world) -> None:
     r = client.post(
         "/api/v1/admin/users", json={"username": "st2", "role": "station", "station": "ST-EQ-01"}, headers=world.auth("admin")
     )

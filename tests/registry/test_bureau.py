@@ -11,7 +11,7 @@ from tests.registry.helpers import event, post_events, refused
 A, B = "156-4101-7001", "156-4101-7002"
 
 
-def _history(client, world):
+def _history(client, world) -> None:
     now = world.clock()
     js = [
         event(now - timedelta(days=1), cylinder_id=A, plate="豫A11111"),
@@ -34,7 +34,7 @@ def _get(client, world, path, **query):
     return r
 
 
-def test_refuel_attempts_filters(client, world):
+def test_refuel_attempts_filters(client, world) -> None:
     _history(client, world)
 
     def count(**q):
@@ -52,7 +52,7 @@ def test_refuel_attempts_filters(client, world):
     assert count(since=since, until=(world.clock() - timedelta(days=30)).isoformat()) == 1
 
 
-def test_refuel_attempts_paginate_without_gaps(client, world):
+def test_refuel_attempts_paginate_without_gaps(client, world) -> None:
     _history(client, world)
     seen, cursor = [], None
     while True:
@@ -67,7 +67,7 @@ def test_refuel_attempts_paginate_without_gaps(client, world):
     assert times == sorted(times, reverse=True)
 
 
-def test_bad_filters_are_4xx(client, world):
+def test_bad_filters_are_4xx(client, world) -> None:
     for query in [
         {"outcome": "exploded"},
         {"since": "yesterday"},
@@ -85,7 +85,7 @@ def test_bad_filters_are_4xx(client, world):
     assert r.status_code == 404
 
 
-def test_aggregates_per_station_cell_district_day(client, world):
+def test_aggregates_per_station_cell_district_day(client, world) -> None:
     _history(client, world)
     by_station = {g["key"]: g for g in _get(client, world, "aggregates", group_by="station").json["groups"]}
     assert by_station["ST-JS-01"]["total"] == 4 and by_station["ST-JS-01"]["overridden"] == 2
@@ -102,7 +102,7 @@ def test_aggregates_per_station_cell_district_day(client, world):
     assert r.status_code == 422
 
 
-def test_station_ranking_and_csv_export(client, world):
+def test_station_ranking_and_csv_export(client, world) -> None:
     _history(client, world)
     ranking = _get(client, world, "station-ranking").json["stations"]
     assert [s["key"] for s in ranking] == ["ST-JS-01", "ST-EQ-01"]
@@ -116,7 +116,7 @@ def test_station_ranking_and_csv_export(client, world):
     assert r.get_data(as_text=True).lstrip("\ufeff").splitlines()[0] == "key,name,total,allowed,refused,overridden,would_refuse"
 
 
-def test_suspected_clones(client, world):
+def test_suspected_clones(client, world) -> None:
     now = world.clock()
     uid = "04112233445566"
     # Jinshui then Luoyang (about 110 km) twelve minutes later, counter going backwards.
@@ -156,7 +156,7 @@ def test_suspected_clones(client, world):
     assert {travel["station"], travel["previous_station"]} == {"ST-JS-01", "ST-FAR"}
 
 
-def test_more_than_four_fills_a_day(client, world):
+def test_more_than_four_fills_a_day(client, world) -> None:
     now = world.clock()
     fills = [event(now - timedelta(hours=h * 2 + 1), cylinder_id=A) for h in range(5)]
     assert post_events(client, world, "ST-JS-01", fills).status_code == 200
@@ -166,7 +166,7 @@ def test_more_than_four_fills_a_day(client, world):
     assert _get(client, world, "suspected-clones", format="csv").get_data(as_text=True).count("\n") == 2
 
 
-def test_no_suspects_in_normal_traffic(client, world):
+def test_no_suspects_in_normal_traffic(client, world) -> None:
     now = world.clock()
     assert (
         post_events(
@@ -217,7 +217,7 @@ def world_role(name):
     return Role(name)
 
 
-def test_csv_cells_cannot_smuggle_formulas(client, world):
+def test_csv_cells_cannot_smuggle_formulas(client, world) -> None:
     now = world.clock()
     assert (
         post_events(

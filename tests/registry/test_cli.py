@@ -23,7 +23,7 @@ def run(capsys, url, *args):  # type: ignore[no-untyped-def]
     return code, out, err
 
 
-def test_users_tokens_and_errors(capsys, database_url, engine):
+def test_users_tokens_and_errors(capsys, database_url, engine) -> None:
     assert run(capsys, database_url, "upgrade")[0] == 0
     code, out, _ = run(capsys, database_url, "create-user", "ops", "--role", "bureau")
     assert code == 0 and json.loads(out)["role"] == "bureau"
@@ -40,7 +40,7 @@ def test_users_tokens_and_errors(capsys, database_url, engine):
     assert actions == ["create_user", "issue_token", "revoke_token"]
 
 
-def test_import_reports_bad_rows_and_loads_the_rest(capsys, database_url, engine, world):
+def test_import_reports_bad_rows_and_loads_the_rest(capsys, database_url, engine, world) -> None:
     code, out, _ = run(capsys, database_url, "import", "stations", str(DATA / "stations.csv"), "--quiet")
     report = json.loads(out)
     assert code == cli.EXIT_PARTIAL and report["imported"] == 2
@@ -61,7 +61,7 @@ def test_import_reports_bad_rows_and_loads_the_rest(capsys, database_url, engine
     assert code == 1 and "lacks column" in err
 
 
-def test_seed_demo_is_deterministic_and_realistic(database_url, engine):
+def test_seed_demo_is_deterministic_and_realistic(database_url, engine) -> None:
     shape = DemoShape(vehicles=400, stations_per_district=3, event_days=7)
     first = seed_demo(engine, 11, date(2026, 11, 22), shape, progress=False)
     with engine.connect() as c:
@@ -82,14 +82,14 @@ def test_seed_demo_is_deterministic_and_realistic(database_url, engine):
         seed_demo(engine, 11, date(2026, 11, 22), shape, progress=False)
 
 
-def test_serve_answers_over_http(tmp_path):
+def test_serve_answers_over_http(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
     assert cli.main(["--database-url", url, "upgrade"]) == 0
     with serving(url) as base, urllib.request.urlopen(f"{base}/api/v1/health", timeout=5) as response:
         assert json.load(response) == {"status": "ok"}
 
 
-def test_partitions_command(capsys, database_url, engine):
+def test_partitions_command(capsys, database_url, engine) -> None:
     code, out, _ = run(capsys, database_url, "partitions", "--days-ahead", "3")
     assert code == 0
     result = json.loads(out)

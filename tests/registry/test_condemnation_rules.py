@@ -79,24 +79,24 @@ def offline(world: Any, pki: Any, sequence: int, index: int) -> Any:
 
 
 @SQLITE_ONLY
-def test_another_centre_may_not_condemn(client, world, cylinder):
+def test_another_centre_may_not_condemn(client, world, cylinder) -> None:
     r = condemn(client, world, cylinder, "centre2")
     assert r.status_code == 403 and r.content_type == "application/problem+json"
     assert online(client, world, cylinder, 3)["decision"] == "allow"
 
 
 @SQLITE_ONLY
-def test_the_centre_of_the_latest_record_may_condemn(client, world, pki, cylinder):
+def test_the_centre_of_the_latest_record_may_condemn(client, world, pki, cylinder) -> None:
     r = condemn(client, world, cylinder, "centre")
     assert r.status_code == 201 and r.json["kind"] == "condemned"
     assert "cylinder_revoked" in online(client, world, cylinder, 3)["reasons"]
     assert offline(world, pki, 3, 0).reasons == (Reason.CYLINDER_REVOKED,)
 
 
-def test_the_latest_record_decides_not_an_earlier_one(client, world, cylinder):
+def test_the_latest_record_decides_not_an_earlier_one(client, world, cylinder) -> None:
     """Centre ZZTJ02 inspected the cylinder after ZZTJ01: ZZTJ01 no longer holds its record."""
 
-    def newer_inspection(session):  # type: ignore[no-untyped-def]
+    def newer_inspection(session) -> None:  # type: ignore[no-untyped-def]
         first = session.scalar(select(Inspection))
         centre2 = session.scalar(select(InspectionCentre.id).where(InspectionCentre.code == "ZZTJ02"))
         session.execute(insert(Inspection).values(
@@ -111,7 +111,7 @@ def test_the_latest_record_decides_not_an_earlier_one(client, world, cylinder):
 
 
 @SQLITE_ONLY
-def test_a_suspended_centre_may_not_condemn(client, world, cylinder):
+def test_a_suspended_centre_may_not_condemn(client, world, cylinder) -> None:
     r = client.put(
         "/api/v1/bureau/centres/ZZTJ01/active",
         json={"active": False, "reason": "licence suspended"},
@@ -124,7 +124,7 @@ def test_a_suspended_centre_may_not_condemn(client, world, cylinder):
 
 
 @SQLITE_ONLY
-def test_the_bureau_may_condemn_any_cylinder(client, world, cylinder):
+def test_the_bureau_may_condemn_any_cylinder(client, world, cylinder) -> None:
     add_vehicle(world, "豫A0C001", [{"cylinder_id": UNINSPECTED}])
     assert condemn(client, world, UNINSPECTED, "centre").status_code == 403  # no centre holds its record
     assert condemn(client, world, UNINSPECTED, "bureau").status_code == 201
@@ -133,14 +133,14 @@ def test_the_bureau_may_condemn_any_cylinder(client, world, cylinder):
 
 @SQLITE_ONLY
 @pytest.mark.parametrize("who", ["station", "admin"])
-def test_stations_and_admins_may_neither_condemn_nor_reverse(client, world, cylinder, who):
+def test_stations_and_admins_may_neither_condemn_nor_reverse(client, world, cylinder, who) -> None:
     assert condemn(client, world, cylinder, who).status_code == 403
     assert condemn(client, world, cylinder, "bureau").status_code == 201
     assert reverse(client, world, cylinder, who).status_code == 403
 
 
 @SQLITE_ONLY
-def test_only_the_bureau_reverses_a_condemnation(client, world, cylinder):
+def test_only_the_bureau_reverses_a_condemnation(client, world, cylinder) -> None:
     assert condemn(client, world, cylinder, "centre").status_code == 201
     assert reverse(client, world, cylinder, "centre").status_code == 403  # not even the centre that condemned
     assert reverse(client, world, cylinder, "centre2").status_code == 403
@@ -149,7 +149,7 @@ def test_only_the_bureau_reverses_a_condemnation(client, world, cylinder):
 
 
 @SQLITE_ONLY
-def test_a_reversal_needs_a_reason(client, world, cylinder):
+def test_a_reversal_needs_a_reason(client, world, cylinder) -> None:
     assert condemn(client, world, cylinder, "centre").status_code == 201
     for body in ({}, {"reason": ""}, {"reason": "x" * 401}):
         r = client.post(f"/api/v1/cylinders/{cylinder}/condemnation-reversal", json=body, headers=world.auth("bureau"))
@@ -157,7 +157,7 @@ def test_a_reversal_needs_a_reason(client, world, cylinder):
 
 
 @SQLITE_ONLY
-def test_only_a_condemned_cylinder_can_be_reversed(client, world, cylinder):
+def test_only_a_condemned_cylinder_can_be_reversed(client, world, cylinder) -> None:
     assert reverse(client, world, cylinder).status_code == 409  # active
     assert condemn(client, world, cylinder, "centre").status_code == 201
     assert reverse(client, world, cylinder).status_code == 201
@@ -172,7 +172,7 @@ def test_only_a_condemned_cylinder_can_be_reversed(client, world, cylinder):
     assert reverse(client, world, UNINSPECTED).status_code == 409  # scrapped is not condemned
 
 
-def test_after_a_reversal_the_old_record_stays_refused_everywhere(client, world, pki, engine, cylinder):
+def test_after_a_reversal_the_old_record_stays_refused_everywhere(client, world, pki, engine, cylinder) -> None:
     assert condemn(client, world, cylinder, "centre").status_code == 201
     assert reverse(client, world, cylinder).status_code == 201
     answer = online(client, world, cylinder, 3)
@@ -183,7 +183,7 @@ def test_after_a_reversal_the_old_record_stays_refused_everywhere(client, world,
     assert [(actor, json.loads(detail)["reason"]) for actor, detail in audit] == [("bureau", "re-test passed; ruling BU-2026-17")]
 
 
-def test_a_new_record_after_the_reversal_makes_the_cylinder_fillable(client, world, pki, engine, cylinder):
+def test_a_new_record_after_the_reversal_makes_the_cylinder_fillable(client, world, pki, engine, cylinder) -> None:
     assert condemn(client, world, cylinder, "centre").status_code == 201
     assert reverse(client, world, cylinder).status_code == 201
     assert submit(client, world, pki, sequence=4, index=1).status_code == 201
@@ -195,7 +195,7 @@ def test_a_new_record_after_the_reversal_makes_the_cylinder_fillable(client, wor
     assert reverse(client, world, cylinder).status_code == 409  # active again: nothing to reverse
 
 
-def test_a_new_record_without_a_reversal_is_born_revoked(client, world, pki, cylinder):
+def test_a_new_record_without_a_reversal_is_born_revoked(client, world, pki, cylinder) -> None:
     """A centre cannot undo a condemnation by writing a new tag: its record is stored, refused."""
     assert condemn(client, world, cylinder, "centre").status_code == 201
     assert submit(client, world, pki, sequence=4, index=1).status_code == 201

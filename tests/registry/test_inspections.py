@@ -12,11 +12,11 @@ def _publish(client, world, blob):
     return client.put("/api/v1/trust-list", data=blob, content_type="application/cose", headers=world.auth("bureau"))
 
 
-def _submit(client, world, message, who="centre"):
+def _submit(client, world, message, who: str = "centre"):
     return client.post("/api/v1/inspections", json={"record": base64.b64encode(message).decode()}, headers=world.auth(who))
 
 
-def test_trust_list_is_verified_stored_and_served(client, world, pki):
+def test_trust_list_is_verified_stored_and_served(client, world, pki) -> None:
     r = _publish(client, world, pki.trust_list_bytes)
     assert r.status_code == 201, r.json
     assert r.json["sequence"] == 1
@@ -29,7 +29,7 @@ def test_trust_list_is_verified_stored_and_served(client, world, pki):
     assert [len(c["certificates"]) for c in centres if c["code"] == "ZZTJ01"] == [1]
 
 
-def test_trust_list_from_another_root_or_garbage_is_rejected(client, world, clock):
+def test_trust_list_from_another_root_or_garbage_is_rejected(client, world, clock) -> None:
     assert client.get("/api/v1/trust-list", headers=world.auth("station")).status_code == 404
     other = TestPki.create(clock.now)
     r = _publish(client, world, other.trust_list_bytes)
@@ -39,7 +39,7 @@ def test_trust_list_from_another_root_or_garbage_is_rejected(client, world, cloc
     assert r.status_code == 415
 
 
-def test_inspection_registers_cylinder_and_supersedes_older_record(client, world, pki):
+def test_inspection_registers_cylinder_and_supersedes_older_record(client, world, pki) -> None:
     _publish(client, world, pki.trust_list_bytes)
     r = _submit(client, world, pki.ndef_message(UID, sequence=3))
     assert r.status_code == 201, r.json
@@ -60,7 +60,7 @@ def test_inspection_registers_cylinder_and_supersedes_older_record(client, world
     assert _submit(client, world, older).status_code == 409
 
 
-def test_identical_retry_is_idempotent(client, world, pki):
+def test_identical_retry_is_idempotent(client, world, pki) -> None:
     _publish(client, world, pki.trust_list_bytes)
     message = pki.ndef_message(UID)
     assert _submit(client, world, message).status_code == 201
@@ -68,13 +68,13 @@ def test_identical_retry_is_idempotent(client, world, pki):
     assert again.status_code == 200 and again.json["report_number"] == pki.record(UID).report_number
 
 
-def test_only_the_signing_centre_may_submit(client, world, pki):
+def test_only_the_signing_centre_may_submit(client, world, pki) -> None:
     _publish(client, world, pki.trust_list_bytes)
     r = _submit(client, world, pki.ndef_message(UID), who="centre2")
     assert r.status_code == 403
 
 
-def test_forged_or_unverifiable_records_are_rejected(client, world, pki, clock):
+def test_forged_or_unverifiable_records_are_rejected(client, world, pki, clock) -> None:
     assert _submit(client, world, pki.ndef_message(UID)).status_code == 409  # no trust list yet
     _publish(client, world, pki.trust_list_bytes)
     message = bytearray(pki.ndef_message(UID))
@@ -89,7 +89,7 @@ def test_forged_or_unverifiable_records_are_rejected(client, world, pki, clock):
     assert r.status_code == 422
 
 
-def test_revoked_certificate_stops_submissions(client, world, pki, clock):
+def test_revoked_certificate_stops_submissions(client, world, pki, clock) -> None:
     _publish(client, world, pki.trust_list_bytes)
     centres = client.get("/api/v1/bureau/centres", headers=world.auth("bureau")).json["centres"]
     fingerprint = next(c for c in centres if c["code"] == "ZZTJ01")["certificates"][0]["fingerprint"]
@@ -104,7 +104,7 @@ def test_revoked_certificate_stops_submissions(client, world, pki, clock):
     assert r.status_code == 422 and r.json["errors"][0]["reason"] == "signer_revoked"
 
 
-def test_suspended_centre_cannot_submit(client, world, pki):
+def test_suspended_centre_cannot_submit(client, world, pki) -> None:
     _publish(client, world, pki.trust_list_bytes)
     r = client.put(
         "/api/v1/bureau/centres/ZZTJ01/active", json={"active": False, "reason": "audit"}, headers=world.auth("bureau")

@@ -58,7 +58,7 @@ def assert_busy(response: Any, elapsed: float) -> None:
     assert elapsed < DECISION_S, f"the 503 took {elapsed:.2f} s"
 
 
-def test_upload_under_lock_is_refused_quickly_and_the_retry_is_stored_once(client, world, engine):
+def test_upload_under_lock_is_refused_quickly_and_the_retry_is_stored_once(client, world, engine) -> None:
     batch = [event(world.clock()) for _ in range(3)]
     with write_lock(engine):
         response, elapsed = timed(lambda: post_events(client, world, "ST-JS-01", batch))
@@ -68,7 +68,7 @@ def test_upload_under_lock_is_refused_quickly_and_the_retry_is_stored_once(clien
     assert post_events(client, world, "ST-JS-01", batch).json["duplicates"] == 3
 
 
-def test_fault_reports_under_lock_are_refused_quickly_too(client, world, engine):
+def test_fault_reports_under_lock_are_refused_quickly_too(client, world, engine) -> None:
     report = {"schema": 1, "kind": "station_fault", "code": "reader_lost", "occurred_at": world.clock().isoformat()}
     with write_lock(engine):
         response, elapsed = timed(
@@ -79,7 +79,7 @@ def test_fault_reports_under_lock_are_refused_quickly_too(client, world, engine)
     assert again.json == {"received": 1, "accepted": 1, "duplicates": 0}
 
 
-def test_status_checks_under_a_write_lock(client, world, engine):
+def test_status_checks_under_a_write_lock(client, world, engine) -> None:
     """SQLite (WAL): readers never wait for a writer, so status checks go on. PostgreSQL: an
     ACCESS EXCLUSIVE lock blocks reads too, and the status path gives up after lock_timeout."""
     add_vehicle(world, "豫A8M2K7", [{"cylinder_id": "156-4101-1"}])

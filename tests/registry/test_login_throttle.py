@@ -35,7 +35,7 @@ def people(world: Any) -> Any:
     """bureau, centre and station users with (cheaply hashed) passwords; u1..u3 for the client key."""
     cheap = security.hash_password(PASSWORD, cost=CHEAP_FOR_TESTS)
 
-    def work(s):  # type: ignore[no-untyped-def]
+    def work(s) -> None:  # type: ignore[no-untyped-def]
         s.execute(update(User).values(password_hash=cheap))
 
     for name in ("u1", "u2", "u3"):
@@ -61,7 +61,7 @@ def dashboard_sign_in(client: Any, username: str, password: str = PASSWORD, addr
     )
 
 
-def test_a_lock_earned_on_the_dashboard_refuses_the_api(client, people, engine):
+def test_a_lock_earned_on_the_dashboard_refuses_the_api(client, people, engine) -> None:
     for _ in range(5):
         assert dashboard_sign_in(client, "bureau", "wrong password!").status_code == 401
     assert dashboard_sign_in(client, "bureau").status_code == 429
@@ -73,7 +73,7 @@ def test_a_lock_earned_on_the_dashboard_refuses_the_api(client, people, engine):
     assert locks == [("login_user", "bureau")]
 
 
-def test_a_lock_earned_on_the_api_refuses_the_dashboard(client, people, clock):
+def test_a_lock_earned_on_the_api_refuses_the_dashboard(client, people, clock) -> None:
     for _ in range(5):
         assert api_login(client, "Bureau ", "wrong password!").status_code == 401  # the name as typed, any case
     page = dashboard_sign_in(client, "bureau")
@@ -83,7 +83,7 @@ def test_a_lock_earned_on_the_api_refuses_the_dashboard(client, people, clock):
     assert dashboard_sign_in(client, "bureau").status_code == 302
 
 
-def test_a_lock_survives_a_new_app_instance(client, people, engine, config, clock):
+def test_a_lock_survives_a_new_app_instance(client, people, engine, config, clock) -> None:
     for _ in range(5):
         api_login(client, "centre", "wrong password!")
     restarted = create_app(config, engine=engine, clock=clock).test_client()  # another node, or after a restart
@@ -92,7 +92,7 @@ def test_a_lock_survives_a_new_app_instance(client, people, engine, config, cloc
 
 
 @SQLITE_ONLY
-def test_a_client_address_is_locked_across_user_names(app, client, people):
+def test_a_client_address_is_locked_across_user_names(app, client, people) -> None:
     app.extensions[POLICY_EXTENSION] = ThrottlePolicy(max_failures=5, client_max_failures=3)
     for name in ("u1", "u2", "u3"):  # one wrong guess each: no user name is locked...
         assert api_login(client, name, "wrong password!", address="192.0.2.7").status_code == 401
@@ -102,7 +102,7 @@ def test_a_client_address_is_locked_across_user_names(app, client, people):
 
 
 @SQLITE_ONLY
-def test_a_success_clears_the_name_not_the_address(app, client, people):
+def test_a_success_clears_the_name_not_the_address(app, client, people) -> None:
     app.extensions[POLICY_EXTENSION] = ThrottlePolicy(max_failures=2, client_max_failures=3)
     assert api_login(client, "u1", "wrong password!").status_code == 401
     assert api_login(client, "u1").status_code == 201  # u1 starts again from zero
@@ -112,7 +112,7 @@ def test_a_success_clears_the_name_not_the_address(app, client, people):
     assert api_login(client, "u3").status_code == 429
 
 
-def test_old_rows_expire_and_a_lock_is_never_wiped_by_other_names(client, people, clock, engine, monkeypatch):
+def test_old_rows_expire_and_a_lock_is_never_wiped_by_other_names(client, people, clock, engine, monkeypatch) -> None:
     monkeypatch.setattr(security, "dummy_hash", lambda: security.hash_password("x" * 12, cost=CHEAP_FOR_TESTS))
     for _ in range(5):
         api_login(client, "bureau", "wrong password!", address="192.0.2.1")
@@ -128,7 +128,7 @@ def test_old_rows_expire_and_a_lock_is_never_wiped_by_other_names(client, people
 
 
 @SQLITE_ONLY
-def test_unknown_disabled_and_broken_users_cost_one_kdf_like_a_wrong_password(client, people, monkeypatch, engine):
+def test_unknown_disabled_and_broken_users_cost_one_kdf_like_a_wrong_password(client, people, monkeypatch, engine) -> None:
     security.dummy_hash()  # made once per process, before counting
     calls: list[bytes] = []
     real = low_level.verify_secret

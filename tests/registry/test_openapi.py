@@ -58,14 +58,14 @@ NEGATIVE_CHECKS = [*POSITIVE_CHECKS, negative_data_rejection]
 MAX_EXAMPLES = 12
 
 
-def test_document_is_valid_openapi_3_1():
+def test_document_is_valid_openapi_3_1() -> None:
     schema = schemathesis.openapi.from_dict(SPEC)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert SPEC["openapi"] == "3.1.0" and len(operations) == len(OPERATIONS)
 
 
 @pytest.mark.parametrize(("method", "path", "roles", "mode"), CASES)
-def test_operation_conforms(app, world, pki, method, path, roles, mode):
+def test_operation_conforms(app, world, pki, method, path, roles, mode) -> None:
     add_vehicle(world, "豫A8M2K7", [{"cylinder_id": "156-4101-1", "tag_uid": "04A2C4D2E15A80"}])
     app.test_client().put(
         "/api/v1/trust-list", data=pki.trust_list_bytes, content_type="application/cose", headers=world.auth("bureau")
@@ -79,7 +79,7 @@ def test_operation_conforms(app, world, pki, method, path, roles, mode):
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-    def run(case):  # type: ignore[no-untyped-def]
+    def run(case) -> None:  # type: ignore[no-untyped-def]
         case.call_and_validate(headers=headers, checks=checks)
 
     run()

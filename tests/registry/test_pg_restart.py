@@ -53,7 +53,7 @@ def _call(url: str, token: str, body: dict) -> tuple[int, str]:
         return -1, repr(error)
 
 
-def test_registry_recovers_after_database_restart_under_load(cluster):
+def test_registry_recovers_after_database_restart_under_load(cluster) -> None:
     config = RegistryConfig(database_url=cluster.url, pool_size=4, max_overflow=2, token_cache_s=0, pool_timeout_s=2)
     app = create_app(config)
     registry = app.extensions["registry"]

@@ -1,23 +1,23 @@
-def test_health(client):
+def test_health(client) -> None:
     r = client.get("/api/v1/health")
     assert r.status_code == 200, r.get_data(as_text=True)
     assert r.json == {"status": "ok"}
 
 
-def test_unknown_path_is_problem_json(client):
+def test_unknown_path_is_problem_json(client) -> None:
     r = client.get("/api/v1/nope")
     assert r.status_code == 404
     assert r.content_type == "application/problem+json"
     assert r.json["status"] == 404
 
 
-def test_oversized_body_is_413_problem(app, client):
+def test_oversized_body_is_413_problem(app, client) -> None:
     limit = app.config["MAX_CONTENT_LENGTH"]
     r = client.post("/api/v1/auth/tokens", data=b"x" * (limit + 1), content_type="application/json")
     assert r.status_code == 413
     assert r.content_type == "application/problem+json"
 
 
-def test_wrong_method_is_405_problem(client):
+def test_wrong_method_is_405_problem(client) -> None:
     r = client.delete("/api/v1/health")
     assert r.status_code == 405 and r.json["status"] == 405

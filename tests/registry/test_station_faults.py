@@ -48,7 +48,7 @@ def stored(engine: Any) -> list[StationFault]:
         return list(connection.execute(select(StationFault).order_by(StationFault.id)).all())
 
 
-def test_reports_are_stored_once_with_their_payload(client, world, engine):
+def test_reports_are_stored_once_with_their_payload(client, world, engine) -> None:
     payload = b'{"event_id": "not-a-uuid", "\xff broken'
     good = report(world, payload_b64=base64.b64encode(payload).decode())
     fault = report(
@@ -87,7 +87,7 @@ def test_reports_are_stored_once_with_their_payload(client, world, engine):
         ({"detail": "nul \x00 and lone \ud800 surrogate"}, None),  # stored cleaned, not malformed
     ],
 )
-def test_a_report_that_does_not_validate_is_stored_as_malformed(client, world, engine, broken, problem_field):
+def test_a_report_that_does_not_validate_is_stored_as_malformed(client, world, engine, broken, problem_field) -> None:
     sent = report(world, **broken)
     r = post(client, world, [sent])
     assert r.status_code == 200 and r.json["accepted"] == 1, r.json
@@ -102,7 +102,7 @@ def test_a_report_that_does_not_validate_is_stored_as_malformed(client, world, e
     assert post(client, world, [sent]).json == {"received": 1, "accepted": 0, "duplicates": 1}
 
 
-def test_anything_in_the_list_is_stored(client, world, engine):
+def test_anything_in_the_list_is_stored(client, world, engine) -> None:
     oddities = ["just a string", 42, None, [1, 2], {}, {"schema": 2, "report_id": str(uuid.uuid4()), "shape": "future"}]
     r = post(client, world, oddities)
     assert r.json == {"received": 6, "accepted": 6, "duplicates": 0}
@@ -113,7 +113,7 @@ def test_anything_in_the_list_is_stored(client, world, engine):
     assert '"shape":"future"' in (future.raw or "")
 
 
-def test_unknown_schema_version_is_kept_with_its_json_and_long_fields_are_cut(client, world, engine):
+def test_unknown_schema_version_is_kept_with_its_json_and_long_fields_are_cut(client, world, engine) -> None:
     big = bytes(range(256)) * 80  # 20 KiB: only the hash is kept
     sent = report(world, schema=2, kind="new_kind", detail="d" * 5000, payload_b64=base64.b64encode(big).decode())
     assert post(client, world, [sent]).json["accepted"] == 1
@@ -123,7 +123,7 @@ def test_unknown_schema_version_is_kept_with_its_json_and_long_fields_are_cut(cl
     assert row.raw is not None and len(row.raw.encode()) <= 16 * 1024
 
 
-def test_derived_ids_differ_between_stations(client, world, engine):
+def test_derived_ids_differ_between_stations(client, world, engine) -> None:
     same = {"schema": 1, "kind": "station_fault", "code": "reader_lost"}
     assert post(client, world, [same]).json["accepted"] == 1
     assert post(client, world, [same], who="station2", url="/api/v1/stations/ST-EQ-01/faults").json["accepted"] == 1
@@ -134,13 +134,13 @@ def test_derived_ids_differ_between_stations(client, world, engine):
     "body",
     [{}, {"reports": []}, {"reports": "x"}, {"reports": [{}] * 201}, ["not", "an", "object"]],
 )
-def test_only_the_envelope_is_refused(client, world, engine, body):
+def test_only_the_envelope_is_refused(client, world, engine, body) -> None:
     r = client.post(URL, json=body, headers=world.auth("station"))
     assert r.status_code == 422 and r.content_type == "application/problem+json"
     assert stored(engine) == []
 
 
-def test_a_station_posts_only_for_itself(client, world, engine):
+def test_a_station_posts_only_for_itself(client, world, engine) -> None:
     assert post(client, world, [report(world)], who="station2").status_code == 403
     assert post(client, world, [report(world)], who="bureau").status_code == 403
     assert client.post(URL, json={"reports": [report(world)]}).status_code == 401
@@ -148,7 +148,7 @@ def test_a_station_posts_only_for_itself(client, world, engine):
     assert stored(engine) == []
 
 
-def test_bureau_lists_and_filters_fault_reports(client, world):
+def test_bureau_lists_and_filters_fault_reports(client, world) -> None:
     for index in range(5):
         post(client, world, [report(world, detail=f"r{index}")])
         world.clock.advance(minutes=1)

@@ -9,7 +9,7 @@ OVERDUE = "156-4101-1002"
 OLD = "156-4101-1003"
 
 
-def _taxi(world):
+def _taxi(world) -> None:
     today = world.clock().date()
     add_vehicle(
         world,
@@ -22,7 +22,7 @@ def _taxi(world):
     )
 
 
-def test_status_by_plate_reports_each_cylinder(client, world):
+def test_status_by_plate_reports_each_cylinder(client, world) -> None:
     _taxi(world)
     r = client.post("/api/v1/status", json={"plate": "豫A12345"}, headers=world.auth("station"))
     assert r.status_code == 200, r.json
@@ -32,7 +32,7 @@ def test_status_by_plate_reports_each_cylinder(client, world):
     assert by_id[OLD]["decision"] == "allow_with_warning" and by_id[OLD]["reasons"] == ["due_soon"]  # its last day
 
 
-def test_status_by_id_and_uid_detects_unregistered_and_mismatch(client, world):
+def test_status_by_id_and_uid_detects_unregistered_and_mismatch(client, world) -> None:
     _taxi(world)
     r = client.post(
         "/api/v1/status",
@@ -58,14 +58,14 @@ def test_status_by_id_and_uid_detects_unregistered_and_mismatch(client, world):
     }
 
 
-def test_status_due_soon_is_a_warning(client, world):
+def test_status_due_soon_is_a_warning(client, world) -> None:
     add_vehicle(world, "豫A55555", [{"cylinder_id": OK, "next_due": world.clock().date() + timedelta(days=5)}])
     r = client.post("/api/v1/status", json={"cylinders": [{"cylinder_id": OK}]}, headers=world.auth("station"))
     assert r.json["cylinders"][0]["decision"] == "allow_with_warning"
     assert r.json["cylinders"][0]["reasons"] == ["due_soon"]
 
 
-def test_status_rejects_bad_input_with_reason(client, world):
+def test_status_rejects_bad_input_with_reason(client, world) -> None:
     for body in [
         {},
         {"cylinders": "x"},
@@ -84,7 +84,7 @@ def test_status_rejects_bad_input_with_reason(client, world):
     assert r.status_code == 415
 
 
-def test_scan_events_are_idempotent_by_uuid(client, world, engine):
+def test_scan_events_are_idempotent_by_uuid(client, world, engine) -> None:
     now = world.clock()
     batch = [event(now - timedelta(minutes=i), cylinder_id=OK) for i in range(5)]
     first = post_events(client, world, "ST-JS-01", batch)
@@ -100,7 +100,7 @@ def test_scan_events_are_idempotent_by_uuid(client, world, engine):
         assert c.scalar(select(func.count()).select_from(ScanEvent)) == 6
 
 
-def test_scan_events_store_every_field_as_sent(client, world, engine):
+def test_scan_events_store_every_field_as_sent(client, world, engine) -> None:
     """Every column as the station sent it, the cylinder resolved to its key (or none when unknown):
     PostgreSQL unpacks the batch itself (services/events.py), SQLite goes through SQLAlchemy."""
     from sqlalchemy import select
@@ -147,7 +147,7 @@ def test_scan_events_store_every_field_as_sent(client, world, engine):
     assert (unknown.reasons, unknown.reason_mask, unknown.decided_offline) == ("", 0, False)
 
 
-def test_scan_events_resolve_cylinder_and_store_reasons(client, world):
+def test_scan_events_resolve_cylinder_and_store_reasons(client, world) -> None:
     _taxi(world)
     now = world.clock()
     r = post_events(client, world, "ST-JS-01", [refused(now, ["inspection_overdue"], cylinder_id=OVERDUE, plate="豫A12345")])
@@ -156,13 +156,13 @@ def test_scan_events_resolve_cylinder_and_store_reasons(client, world):
     assert [a["cylinder_id"] for a in r.json["attempts"]] == [OVERDUE]
 
 
-def test_station_cannot_post_for_another_station(client, world):
+def test_station_cannot_post_for_another_station(client, world) -> None:
     r = post_events(client, world, "ST-EQ-01", [event(world.clock())])
     assert r.status_code == 403
     assert r.json["type"].endswith("/forbidden")
 
 
-def test_scan_event_validation(client, world):
+def test_scan_event_validation(client, world) -> None:
     now = world.clock()
     bad = [
         event(now, event_id="not-a-uuid"),
@@ -196,7 +196,7 @@ def test_scan_event_validation(client, world):
     assert post_events(client, world, "NOPE", [event(now)]).status_code in (403, 404)
 
 
-def test_revocations_delta_sync_paginates(client, world):
+def test_revocations_delta_sync_paginates(client, world) -> None:
     _taxi(world)
     for cylinder in (OK, OVERDUE, OLD):  # imported, never inspected: no centre holds a record, the bureau condemns
         r = client.post(f"/api/v1/cylinders/{cylinder}/condemnation", json={"reason": "crack"}, headers=world.auth("bureau"))
@@ -214,7 +214,7 @@ def test_revocations_delta_sync_paginates(client, world):
     assert again.status_code == 409
 
 
-def test_bureau_reports_stolen(client, world):
+def test_bureau_reports_stolen(client, world) -> None:
     _taxi(world)
     r = client.post(
         f"/api/v1/cylinders/{OK}/revocations",
@@ -232,7 +232,7 @@ def test_bureau_reports_stolen(client, world):
     assert r.status_code == 404
 
 
-def test_override_fields_round_trip(client, world):
+def test_override_fields_round_trip(client, world) -> None:
     """Attendant and supervisor arrive as separate fields; online/offline and the session are kept."""
     _taxi(world)
     now = world.clock()
@@ -278,7 +278,7 @@ def test_override_fields_round_trip(client, world):
     assert 'A-009,S-01,"巡检报告已出示, paper certificate seen",True,3f1c-session' in row
 
 
-def test_override_validation_is_a_problem_document(client, world):
+def test_override_validation_is_a_problem_document(client, world) -> None:
     now = world.clock()
     r = post_events(
         client, world, "ST-JS-01", [refused(now, ["inspection_overdue"], outcome="overridden") | {"supervisor": None}]

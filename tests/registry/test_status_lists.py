@@ -61,7 +61,7 @@ def trusted(client, world, pki):  # type: ignore[no-untyped-def]
     return world
 
 
-def allocate(client, world, count, who="centre", code="ZZTJ01"):  # type: ignore[no-untyped-def]
+def allocate(client, world, count, who: str = "centre", code: str = "ZZTJ01"):  # type: ignore[no-untyped-def]
     return client.post(f"/api/v1/centres/{code}/status-indexes", json={"count": count}, headers=world.auth(who))
 
 
@@ -75,7 +75,7 @@ def fetch(client, world, etag=None):  # type: ignore[no-untyped-def]
     return client.get("/api/v1/status-lists/0", headers=headers)
 
 
-def test_blocks_never_overlap_and_belong_to_their_centre(client, world, monkeypatch):
+def test_blocks_never_overlap_and_belong_to_their_centre(client, world, monkeypatch) -> None:
     blocks = [allocate(client, world, n, who) for n, who in [(10, "centre"), (5, "centre2"), (1, "centre"), (7, "centre")]]
     assert [b.status_code for b in blocks] == [200, 403, 200, 200]  # centre2 asked for ZZTJ01's block
     assert allocate(client, world, 5, "centre2", "ZZTJ02").json == {"list_id": 0, "first": 18, "count": 5}
@@ -96,7 +96,9 @@ def test_blocks_never_overlap_and_belong_to_their_centre(client, world, monkeypa
     assert r.status_code == 200 and allocate(client, world, 1).status_code == 409  # a suspended centre gets none
 
 
-def test_sign_upload_revoke_reinspect_publish_and_serve(app, client, trusted, centre, signer, pki, engine, clock, tmp_path):
+def test_sign_upload_revoke_reinspect_publish_and_serve(
+    app, client, trusted, centre, signer, pki, engine, clock, tmp_path
+) -> None:
     world = trusted
     (tmp_path / "token").write_text(world.tokens["centre"])
     block = tmp_path / "block.json"
@@ -216,7 +218,7 @@ def tamper_clear(engine, idx: int) -> None:  # type: ignore[no-untyped-def]
         c.execute(text("DELETE FROM status_entries WHERE list_id = 0 AND idx = :i"), {"i": idx})
 
 
-def test_background_publisher_brings_a_revocation_to_the_next_list(engine, config, clock, trusted, pki, signer):
+def test_background_publisher_brings_a_revocation_to_the_next_list(engine, config, clock, trusted, pki, signer) -> None:
     app = create_app(replace(config, signer_socket=str(signer.socket), status_list_interval_s=0.2), engine=engine, clock=clock)
     client, world = app.test_client(), trusted
     assert allocate(client, world, 4).status_code == 200
@@ -248,7 +250,7 @@ def wait_for_list(client, world, done, pki, clock, timeout_s: float = 30.0):  # 
     pytest.fail("the background publisher did not publish the expected list in time")
 
 
-def test_no_code_path_lowers_an_entry(client, trusted, pki, engine, clock):
+def test_no_code_path_lowers_an_entry(client, trusted, pki, engine, clock) -> None:
     """Every write path in turn, in the order that would lower a value if any path could: after
     each step no entry is lower than before. Then the database itself refuses a lowering UPDATE."""
     world = trusted
@@ -296,7 +298,7 @@ def test_no_code_path_lowers_an_entry(client, trusted, pki, engine, clock):
     assert entries(engine)[1] == SCRAPPED
 
 
-def test_publish_command_signs_through_the_signer(client, trusted, config, signer, pki, capsys):
+def test_publish_command_signs_through_the_signer(client, trusted, config, signer, pki, capsys) -> None:
     from registry_service.cli import main as cylinder_registry
 
     assert allocate(client, trusted, 3).status_code == 200

@@ -33,7 +33,7 @@ def _fleet(world) -> None:  # type: ignore[no-untyped-def]
     add_vehicle(world, "豫A00002", [])
     add_vehicle(world, "豫A00003", [{"cylinder_id": LOOSE}])
 
-    def unfit(s):  # type: ignore[no-untyped-def]
+    def unfit(s) -> None:  # type: ignore[no-untyped-def]
         from sqlalchemy import update
 
         from registry_service.models import Cylinder

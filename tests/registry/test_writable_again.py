@@ -119,7 +119,7 @@ def served_sqlite(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         log.close()
 
 
-def test_sqlite_file_made_writable_again_is_written_without_a_restart(served_sqlite):
+def test_sqlite_file_made_writable_again_is_written_without_a_restart(served_sqlite) -> None:
     base, token, database = served_sqlite
     upload = f"{base}/stations/ST-1/scan-events"
     status, headers = _post(upload, token, _events())
@@ -149,7 +149,7 @@ def _set_read_only(url: str, on: bool) -> None:
     admin.dispose()
 
 
-def test_postgresql_read_only_sessions_are_replaced_when_writes_are_allowed_again(pg_url):
+def test_postgresql_read_only_sessions_are_replaced_when_writes_are_allowed_again(pg_url) -> None:
     app = create_app(RegistryConfig(database_url=pg_url, token_cache_s=0))
     registry = app.extensions["registry"]
     try:

@@ -75,7 +75,7 @@ class RegistryPeer:
         return str(self.registry.transaction(work))
 
     def register_vehicle(self, plate: str, vin: str, cylinders_: list[dict[str, Any]]) -> None:
-        def work(s):  # type: ignore[no-untyped-def]
+        def work(s) -> None:  # type: ignore[no-untyped-def]
             upsert_vehicle(s, plate, vin, "taxi", None)
             for position, spec in enumerate(cylinders_, start=1):
                 upsert_cylinder(

@@ -17,7 +17,7 @@ def rfc8949_order(mapping: dict[object, object]) -> bytes:
     return cbor2.dumps(ordered)
 
 
-def test_deterministic_encoding_sorts_keys():
+def test_deterministic_encoding_sorts_keys() -> None:
     assert cbor_codec.encode({2: 0, 1: 0}) == bytes.fromhex("a2010002 00".replace(" ", ""))
 
 
@@ -35,7 +35,7 @@ def test_deterministic_encoding_sorts_keys():
     ],
     ids=["-1 and 24", "256 and a", "10 and a", "status list labels"],
 )
-def test_maps_with_mixed_keys_are_in_rfc8949_bytewise_order(mapping, bytewise_hex, length_first_hex):
+def test_maps_with_mixed_keys_are_in_rfc8949_bytewise_order(mapping, bytewise_hex, length_first_hex) -> None:
     bytewise, length_first = bytes.fromhex(bytewise_hex.replace(" ", "")), bytes.fromhex(length_first_hex.replace(" ", ""))
     assert cbor_codec.encode(mapping) == bytewise == rfc8949_order(mapping)
     assert cbor2.dumps(mapping, canonical=True) == length_first  # what the old encoder wrote
@@ -45,7 +45,7 @@ def test_maps_with_mixed_keys_are_in_rfc8949_bytewise_order(mapping, bytewise_he
             cbor_codec.decode(length_first, "map")
 
 
-def test_nested_maps_are_ordered_too():
+def test_nested_maps_are_ordered_too() -> None:
     value = cbor2.CBORTag(18, [b"x", {-1: [{"a": 0, 256: 1}], 24: {}}])
     expected = bytes.fromhex("d2 82 4178 a2 1818 a0 20 81 a2 190100 01 6161 00".replace(" ", ""))
     assert cbor_codec.encode(value) == expected
@@ -61,13 +61,13 @@ _keys = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(_keys, st.integers(min_value=-(2**64), max_value=2**64 - 1) | st.text(max_size=5), max_size=8))
-def test_any_map_encodes_as_rfc8949_says_and_round_trips(mapping):
+def test_any_map_encodes_as_rfc8949_says_and_round_trips(mapping) -> None:
     encoded = cbor_codec.encode(mapping)
     assert encoded == rfc8949_order(mapping)
     assert cbor_codec.decode(encoded, "map", max_size=4096) == mapping
 
 
-def test_two_keys_with_one_encoding_are_refused():
+def test_two_keys_with_one_encoding_are_refused() -> None:
     with pytest.raises(ValueError, match="same encoding"):
         cbor_codec.encode({math.nan: 1, float("nan"): 2})  # two keys for Python, one for CBOR
 
@@ -87,18 +87,18 @@ def test_two_keys_with_one_encoding_are_refused():
         ("9f" * 600, "deep nesting"),
     ],
 )
-def test_strict_decoding_refuses(hex_input, why):
+def test_strict_decoding_refuses(hex_input, why) -> None:
     with pytest.raises(RecordFormatError):
         cbor_codec.decode(bytes.fromhex(hex_input), why)
 
 
-def test_size_bound():
+def test_size_bound() -> None:
     with pytest.raises(RecordFormatError, match="more than"):
         cbor_codec.decode(cbor_codec.encode(b"x" * 2000), "big")
     assert cbor_codec.decode(cbor_codec.encode(b"x" * 2000), "big", max_size=4096) == b"x" * 2000
 
 
-def test_other_types_pass_the_codec_and_are_left_to_the_schema_checks():
+def test_other_types_pass_the_codec_and_are_left_to_the_schema_checks() -> None:
     # Floats and semantic tags are valid deterministic CBOR; claims and COSE checks refuse them by type.
     assert cbor_codec.decode(bytes.fromhex("f93c00"), "float") == 1.0
     assert cbor_codec.encode([1.0, True, None, 2**64]) == bytes.fromhex("84 f93c00 f5 f6 c249010000000000000000".replace(" ", ""))

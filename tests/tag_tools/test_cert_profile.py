@@ -145,7 +145,7 @@ def centre_refused(p: TestPki, clause: Clause, certificate: x509.Certificate) ->
 # --- what the project's own tools make meets the profile --------------------------------------------
 
 
-def test_the_project_certificates_meet_the_profile(test_pki, now):
+def test_the_project_certificates_meet_the_profile(test_pki, now) -> None:
     cert_profile.check_root(test_pki.root_certificate, now)
     cert_profile.check_centre_certificate(test_pki.centre_certificate, test_pki.root_certificate, now)
     cert_profile.check_list_signer(test_pki.signer_certificate, test_pki.root_certificate, now)
@@ -156,7 +156,7 @@ def test_the_project_certificates_meet_the_profile(test_pki, now):
     cert_profile.check_centre_certificate(example.centre_certificate, example.root_certificate)
 
 
-def test_the_builder_meets_the_profile(test_pki, now):
+def test_the_builder_meets_the_profile(test_pki, now) -> None:
     # So that every refusal below is caused by the one change each test makes.
     cert_profile.check_centre_certificate(build(test_pki)[1], test_pki.root_certificate, now)
     cert_profile.check_list_signer(build(test_pki, purpose=LIST)[1], test_pki.root_certificate, now)
@@ -196,7 +196,7 @@ def _der_sequence(elements: list[bytes], tag: int = 0x30) -> bytes:
     return bytes([tag]) + length + body
 
 
-def test_version_must_be_3(test_pki):
+def test_version_must_be_3(test_pki) -> None:
     # A v1 certificate (no version field, no extensions), correctly signed by the root.
     _, good = build(test_pki)
     tbs, algorithm, _ = _der_elements(pki.certificate_to_der(good))
@@ -207,14 +207,14 @@ def test_version_must_be_3(test_pki):
     centre_refused(test_pki, Clause.VERSION, v1)
 
 
-def test_issuer_must_be_the_pinned_root(test_pki, now):
+def test_issuer_must_be_the_pinned_root(test_pki, now) -> None:
     stranger = TestPki.create(now)  # another root of the same name: the signature does not verify
     centre_refused(test_pki, Clause.ISSUER, stranger.centre_certificate)
     other_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Another bureau")])
     centre_refused(test_pki, Clause.ISSUER, build(test_pki, issuer=other_name)[1])
 
 
-def test_signature_algorithm_must_be_the_roots(test_pki):
+def test_signature_algorithm_must_be_the_roots(test_pki) -> None:
     # Claims the root as issuer but is ECDSA-signed: refused before any signature check.
     _, certificate = build(test_pki, signer=ec.generate_private_key(ec.SECP256R1()))
     centre_refused(test_pki, Clause.SIGNATURE_ALGORITHM, certificate)
@@ -225,11 +225,11 @@ def test_signature_algorithm_must_be_the_roots(test_pki):
     [lambda: ec.generate_private_key(ec.SECP384R1()), lambda: rsa.generate_private_key(public_exponent=65537, key_size=1024)],
     ids=["p384", "rsa"],
 )
-def test_key_type_must_be_ed25519_or_p256(test_pki, make_key):
+def test_key_type_must_be_ed25519_or_p256(test_pki, make_key) -> None:
     centre_refused(test_pki, Clause.KEY_TYPE, build(test_pki, key=make_key())[1])
 
 
-def test_root_must_be_ed25519(now):
+def test_root_must_be_ed25519(now) -> None:
     _, p256_root = build_root(key=ec.generate_private_key(ec.SECP256R1()), not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.KEY_TYPE, cert_profile.check_root, p256_root)
 
@@ -237,19 +237,19 @@ def test_root_must_be_ed25519(now):
 # --- validity: of the leaf and of the pinned root ---------------------------------------------------
 
 
-def test_leaf_validity_at_now(test_pki, now):
+def test_leaf_validity_at_now(test_pki, now) -> None:
     _, expired = build(test_pki, purpose=LIST, not_before=now - timedelta(days=100), not_after=now - timedelta(days=1))
     cert_profile.check_list_signer(expired, test_pki.root_certificate)  # without a time: its profile only
     error = refused(Clause.VALIDITY, cert_profile.check_list_signer, expired, test_pki.root_certificate, now)
     assert "not at" in str(error)
 
 
-def test_leaf_validity_must_lie_within_the_roots(test_pki):
+def test_leaf_validity_must_lie_within_the_roots(test_pki) -> None:
     beyond = test_pki.root_certificate.not_valid_after_utc + timedelta(days=1)
     centre_refused(test_pki, Clause.VALIDITY, build(test_pki, not_after=beyond)[1])
 
 
-def test_root_validity_is_checked(now):
+def test_root_validity_is_checked(now) -> None:
     _, old = build_root(not_before=now - timedelta(days=100), not_after=now - timedelta(days=10))
     cert_profile.check_root(old)
     refused(Clause.VALIDITY, cert_profile.check_root, old, now)
@@ -271,7 +271,7 @@ def _expired_root_world(now: datetime) -> tuple[TestPki, bytes, bytes]:
     return p, raw_trust_list(p, [centre]), message
 
 
-def test_an_expired_pinned_root_refuses_every_record(now):
+def test_an_expired_pinned_root_refuses_every_record(now) -> None:
     p, trust_list, message = _expired_root_world(now)
     store = TrustStore.load(p.root_certificate, trust_list, timedelta(days=7))
     verdict = verify_tag(b"\x04" * 7, message, trust=store, now=now)
@@ -295,7 +295,7 @@ def test_an_expired_pinned_root_refuses_every_record(now):
     ],
     ids=["ca", "not-critical", "missing"],
 )
-def test_leaf_basic_constraints(test_pki, change, drop):
+def test_leaf_basic_constraints(test_pki, change, drop) -> None:
     centre_refused(test_pki, Clause.BASIC_CONSTRAINTS, build(test_pki, change, drop)[1])
 
 
@@ -309,7 +309,7 @@ def test_leaf_basic_constraints(test_pki, change, drop):
     ],
     ids=["not-ca", "path-1", "no-path-limit", "not-critical"],
 )
-def test_root_basic_constraints(now, constraints):
+def test_root_basic_constraints(now, constraints) -> None:
     _, root = build_root({BC: constraints}, not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.BASIC_CONSTRAINTS, cert_profile.check_root, root)
 
@@ -328,7 +328,7 @@ def test_root_basic_constraints(now, constraints):
     ],
     ids=["key-encipherment", "plus-cert-sign", "plus-non-repudiation", "not-critical", "missing"],
 )
-def test_leaf_key_usage_is_exactly_digital_signature(test_pki, now, change, drop):
+def test_leaf_key_usage_is_exactly_digital_signature(test_pki, now, change, drop) -> None:
     centre_refused(test_pki, Clause.KEY_USAGE, build(test_pki, change, drop)[1])
     refused(
         Clause.KEY_USAGE,
@@ -348,7 +348,7 @@ def test_leaf_key_usage_is_exactly_digital_signature(test_pki, now, change, drop
     ],
     ids=["plus-digital-signature", "no-crl-sign", "not-critical"],
 )
-def test_root_key_usage_is_exactly_cert_and_crl_sign(now, usage):
+def test_root_key_usage_is_exactly_cert_and_crl_sign(now, usage) -> None:
     _, root = build_root({KU: usage}, not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.KEY_USAGE, cert_profile.check_root, root)
 
@@ -368,7 +368,7 @@ def test_root_key_usage_is_exactly_cert_and_crl_sign(now, usage):
     ],
     ids=["plus-server-auth", "plus-any", "server-auth", "plus-list-signing", "list-signing", "twice"],
 )
-def test_centre_extended_key_usage_is_exactly_record_signing(test_pki, usages):
+def test_centre_extended_key_usage_is_exactly_record_signing(test_pki, usages) -> None:
     centre_refused(test_pki, Clause.EXTENDED_KEY_USAGE, build(test_pki, {EKU: (x509.ExtendedKeyUsage(usages), True)})[1])
 
 
@@ -380,7 +380,7 @@ def test_centre_extended_key_usage_is_exactly_record_signing(test_pki, usages):
     ],
     ids=["not-critical", "missing"],
 )
-def test_centre_extended_key_usage_is_critical_and_present(test_pki, change, drop):
+def test_centre_extended_key_usage_is_critical_and_present(test_pki, change, drop) -> None:
     centre_refused(test_pki, Clause.EXTENDED_KEY_USAGE, build(test_pki, change, drop)[1])
 
 
@@ -393,12 +393,12 @@ def test_centre_extended_key_usage_is_critical_and_present(test_pki, change, dro
     ],
     ids=["plus-server-auth", "plus-any", "record-signing"],
 )
-def test_list_signer_extended_key_usage_is_exactly_list_signing(test_pki, now, usages):
+def test_list_signer_extended_key_usage_is_exactly_list_signing(test_pki, now, usages) -> None:
     _, certificate = build(test_pki, {EKU: (x509.ExtendedKeyUsage(usages), True)}, purpose=LIST)
     refused(Clause.EXTENDED_KEY_USAGE, cert_profile.check_list_signer, certificate, test_pki.root_certificate, now)
 
 
-def test_root_carries_no_extended_key_usage(now):
+def test_root_carries_no_extended_key_usage(now) -> None:
     _, root = build_root({EKU: (x509.ExtendedKeyUsage([REC]), False)}, not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.EXTENDED_KEY_USAGE, cert_profile.check_root, root)
 
@@ -414,7 +414,7 @@ def test_root_carries_no_extended_key_usage(now):
     ],
     ids=["private", "subject-alt-name"],
 )
-def test_unknown_critical_extensions_are_refused(test_pki, now, extension):
+def test_unknown_critical_extensions_are_refused(test_pki, now, extension) -> None:
     centre_refused(test_pki, Clause.CRITICAL_EXTENSION, build(test_pki, {extension.oid: (extension, True)})[1])
     # Not critical, the same extension is ignored (RFC 5280 4.2).
     cert_profile.check_centre_certificate(build(test_pki, {extension.oid: (extension, False)})[1], test_pki.root_certificate)
@@ -422,7 +422,7 @@ def test_unknown_critical_extensions_are_refused(test_pki, now, extension):
     refused(Clause.CRITICAL_EXTENSION, cert_profile.check_root, root)
 
 
-def test_key_identifiers(test_pki):
+def test_key_identifiers(test_pki) -> None:
     stranger_key = crypto.generate_private_key()
     centre_refused(test_pki, Clause.KEY_IDENTIFIERS, build(test_pki, drop=(SKI,))[1])
     centre_refused(test_pki, Clause.KEY_IDENTIFIERS, build(test_pki, drop=(AKI,))[1])
@@ -433,7 +433,7 @@ def test_key_identifiers(test_pki):
     centre_refused(test_pki, Clause.KEY_IDENTIFIERS, build(test_pki, critical_ski, key=key)[1])
 
 
-def test_root_needs_a_subject_key_identifier(now):
+def test_root_needs_a_subject_key_identifier(now) -> None:
     _, root = build_root(drop=(SKI,), not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.KEY_IDENTIFIERS, cert_profile.check_root, root)
 
@@ -451,11 +451,11 @@ def test_root_needs_a_subject_key_identifier(now):
     ],
     ids=["no-centre-id", "two-centre-ids", "centre-id-too-long", "no-organisation"],
 )
-def test_centre_subject(test_pki, subject):
+def test_centre_subject(test_pki, subject) -> None:
     centre_refused(test_pki, Clause.SUBJECT, build(test_pki, subject=subject)[1])
 
 
-def test_list_signer_subject(test_pki, now):
+def test_list_signer_subject(test_pki, now) -> None:
     _, certificate = build(test_pki, purpose=LIST, subject=[(NameOID.COMMON_NAME, "pump.example.org")])
     refused(Clause.SUBJECT, cert_profile.check_list_signer, certificate, test_pki.root_certificate, now)
 
@@ -470,7 +470,7 @@ def test_list_signer_subject(test_pki, now):
     ],
     ids=["missing", "critical", "octet-string", "empty"],
 )
-def test_centre_region(test_pki, change, drop):
+def test_centre_region(test_pki, change, drop) -> None:
     centre_refused(test_pki, Clause.CENTRE_REGION, build(test_pki, change, drop)[1])
 
 
@@ -502,7 +502,7 @@ def raw_trust_list(p: TestPki, centres: list[x509.Certificate], signers: tuple[x
     ],
     ids=["tls-key-usage", "server-auth", "any-extended-key-usage"],
 )
-def test_a_tls_like_certificate_cannot_sign_records(test_pki, now, change):
+def test_a_tls_like_certificate_cannot_sign_records(test_pki, now, change) -> None:
     key, certificate = build(test_pki, change)
     message = sign_record(typical_record(b"\x04" * 7, now), key, certificate)
     store = TrustStore.load(test_pki.root_certificate, raw_trust_list(test_pki, [certificate]))
@@ -512,7 +512,7 @@ def test_a_tls_like_certificate_cannot_sign_records(test_pki, now, change):
         build_trust_list(TrustList(2, now, now + timedelta(days=1), (certificate,)), test_pki.root_certificate, test_pki.root_key)
 
 
-def test_a_list_signer_with_server_auth_is_not_listed(test_pki, now):
+def test_a_list_signer_with_server_auth_is_not_listed(test_pki, now) -> None:
     _, rogue = build(test_pki, {EKU: (x509.ExtendedKeyUsage([LIST, ExtendedKeyUsageOID.SERVER_AUTH]), True)}, purpose=LIST)
     blob = raw_trust_list(test_pki, [test_pki.centre_certificate], (rogue,))
     with pytest.raises(ProfileError) as caught:
@@ -520,6 +520,6 @@ def test_a_list_signer_with_server_auth_is_not_listed(test_pki, now):
     assert caught.value.clause is Clause.EXTENDED_KEY_USAGE
 
 
-def test_the_ca_never_issues_outside_the_profile(now):
+def test_the_ca_never_issues_outside_the_profile(now) -> None:
     with pytest.raises(InputError, match="key_type"):
         pki.create_root(ec.generate_private_key(ec.SECP256R1()), "P-256 root", now)

@@ -8,17 +8,17 @@ from tag_tools.errors import RecordFormatError, UnsupportedVersionError
 from tests.testkit import typical_record
 
 
-def test_round_trip_through_cbor(now, uid):
+def test_round_trip_through_cbor(now, uid) -> None:
     record = typical_record(uid, now)
     assert CylinderRecord.from_cbor_map(cbor_codec.decode(cbor_codec.encode(record.to_cbor_map()), "claims")) == record
 
 
-def test_round_trip_through_json(now, uid):
+def test_round_trip_through_json(now, uid) -> None:
     record = typical_record(uid, now)
     assert CylinderRecord.from_json(record.to_json()) == record
 
 
-def test_claim_keys_are_small_integers(now, uid):
+def test_claim_keys_are_small_integers(now, uid) -> None:
     claims = typical_record(uid, now).to_cbor_map()
     assert sorted(claims) == list(range(1, 21))
     assert all(0 < key < 24 for key in claims)  # one-byte keys
@@ -45,14 +45,14 @@ def test_claim_keys_are_small_integers(now, uid):
         (Key.PLATE, "豫A\x00", "plate"),
     ],
 )
-def test_bad_claims_are_named(now, uid, key, value, message):
+def test_bad_claims_are_named(now, uid, key, value, message) -> None:
     claims = typical_record(uid, now).to_cbor_map()
     claims[key] = value
     with pytest.raises(RecordFormatError, match=message):
         CylinderRecord.from_cbor_map(claims)
 
 
-def test_missing_and_unknown_keys_are_refused(now, uid):
+def test_missing_and_unknown_keys_are_refused(now, uid) -> None:
     claims = typical_record(uid, now).to_cbor_map()
     del claims[Key.PLATE]
     with pytest.raises(RecordFormatError, match="missing keys"):
@@ -63,14 +63,14 @@ def test_missing_and_unknown_keys_are_refused(now, uid):
         CylinderRecord.from_cbor_map(claims)
 
 
-def test_unsupported_version_is_its_own_error(now, uid):
+def test_unsupported_version_is_its_own_error(now, uid) -> None:
     claims = typical_record(uid, now).to_cbor_map()
     claims[Key.VERSION] = 2
     with pytest.raises(UnsupportedVersionError):
         CylinderRecord.from_cbor_map(claims)
 
 
-def test_dates_must_be_in_order(now, uid):
+def test_dates_must_be_in_order(now, uid) -> None:
     record = typical_record(uid, now)
     with pytest.raises(RecordFormatError, match="manufactured <= inspected <= next due"):
         record.with_changes(next_due=record.inspected - timedelta(days=1)).check_consistency()
@@ -78,7 +78,7 @@ def test_dates_must_be_in_order(now, uid):
         record.with_changes(end_of_life=record.manufactured).check_consistency()
 
 
-def test_cylinder_id_text_form():
+def test_cylinder_id_text_form() -> None:
     assert str(CylinderId(156, 4101, 19012345)) == "156-4101-19012345"
     assert CylinderId.parse("156-4101-19012345") == CylinderId(156, 4101, 19012345)
     for bad in ["156-4101", "CN-4101-1", "156--1", ""]:
@@ -86,21 +86,21 @@ def test_cylinder_id_text_form():
             CylinderId.parse(bad)
 
 
-def test_kind_labels():
+def test_kind_labels() -> None:
     assert CylinderKind.from_label("cng-4") is CylinderKind.CNG4
     assert CylinderKind.from_label("LPG") is CylinderKind.LPG
     with pytest.raises(ValueError):
         CylinderKind.from_label("CNG-5")
 
 
-def test_from_json_reports_missing_field(now, uid):
+def test_from_json_reports_missing_field(now, uid) -> None:
     data = typical_record(uid, now).to_json()
     del data["vin"]
     with pytest.raises(ValueError, match="vin"):
         CylinderRecord.from_json(data)
 
 
-def test_result_and_dates_in_json(now, uid):
+def test_result_and_dates_in_json(now, uid) -> None:
     data = typical_record(uid, now, result=InspectionResult.FAILED, manufactured=date(2019, 6, 1)).to_json()
     assert data["result"] == "failed"
     assert data["manufactured"] == "2019-06-01"

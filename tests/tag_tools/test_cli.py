@@ -75,30 +75,30 @@ def trust_args(work: Path) -> list[str]:
     return ["--trust-list", str(work / "trust.cose"), "--root-cert", str(work / "ca/root-cert.pem"), "--now", NOW]
 
 
-def test_key_files_are_encrypted_and_private(bureau):
+def test_key_files_are_encrypted_and_private(bureau) -> None:
     for key in (bureau / "ca/root-key.pem", bureau / "centre/centre-key.pem"):
         text = key.read_text()
         assert "ENCRYPTED PRIVATE KEY" in text
         assert oct(key.stat().st_mode & 0o777) == "0o600"
 
 
-def test_verify_allows_and_prints_json(bureau):
+def test_verify_allows_and_prints_json(bureau) -> None:
     result = cylinder_tag("verify", str(bureau / "record.ndef"), "--uid", UID, *trust_args(bureau), "--json")
     verdict = json.loads(result.stdout)
     assert verdict["decision"] == "allow" and verdict["record"]["plate"] == "豫A8M2K7"
 
 
-def test_verify_refuses_moved_record_with_exit_code_1(bureau):
+def test_verify_refuses_moved_record_with_exit_code_1(bureau) -> None:
     result = cylinder_tag("verify", str(bureau / "record.ndef"), "--uid", "04000000000001", *trust_args(bureau), check=False)
     assert result.returncode == 1 and "uid_mismatch" in result.stdout and "禁止加气" in result.stdout
 
 
-def test_verify_english_text(bureau):
+def test_verify_english_text(bureau) -> None:
     result = cylinder_tag("verify", str(bureau / "record.ndef"), "--uid", UID, *trust_args(bureau), "--lang", "en")
     assert result.stdout.startswith("ALLOW  Fill")
 
 
-def test_revocation_reaches_stations_through_the_next_trust_list(bureau, tmp_path):
+def test_revocation_reaches_stations_through_the_next_trust_list(bureau, tmp_path) -> None:
     work = tmp_path / "copy"
     shutil.copytree(bureau, work)
     cylinder_tag(
@@ -135,7 +135,7 @@ def test_revocation_reaches_stations_through_the_next_trust_list(bureau, tmp_pat
     assert result.returncode == 1 and json.loads(result.stdout)["reasons"] == ["signer_revoked"]
 
 
-def test_revocations_file_condemns_a_cylinder(bureau, tmp_path):
+def test_revocations_file_condemns_a_cylinder(bureau, tmp_path) -> None:
     (tmp_path / "rev.json").write_text(json.dumps({"cylinders": {"156-4101-19012345": "scrapped"}}))
     result = cylinder_tag(
         "verify",
@@ -163,13 +163,13 @@ def test_revocations_file_condemns_a_cylinder(bureau, tmp_path):
     assert result.returncode == 3 and result.stderr.count("\n") == 1
 
 
-def test_show_prints_both_languages(bureau):
+def test_show_prints_both_languages(bureau) -> None:
     out = cylinder_tag("show", str(bureau / "record.ndef")).stdout
     assert "Next inspection due" in out and "下次检验日期" in out and "NOT verified" in out
     assert json.loads(cylinder_tag("show", str(bureau / "record.ndef"), "--json").stdout)["size_on_tag"] < 504
 
 
-def test_batch_reports_bad_rows_and_signs_the_rest(bureau, tmp_path):
+def test_batch_reports_bad_rows_and_signs_the_rest(bureau, tmp_path) -> None:
     base = json.loads((bureau / "inspection.json").read_text(encoding="utf-8"))
     rows = []
     for i in range(5):
@@ -265,14 +265,14 @@ def test_batch_reports_bad_rows_and_signs_the_rest(bureau, tmp_path):
         ),
     ],
 )
-def test_errors_are_one_line_with_documented_codes(bureau, tmp_path, args, code, message):
+def test_errors_are_one_line_with_documented_codes(bureau, tmp_path, args, code, message) -> None:
     args = [a.format(work=bureau, tmp=tmp_path) for a in args]
     result = cylinder_tag(*args, check=False)
     assert result.returncode == code, result.stderr
     assert message in result.stderr and result.stderr.count("\n") == 1
 
 
-def test_help_documents_exit_codes():
+def test_help_documents_exit_codes() -> None:
     assert "exit codes: 0 ok, 1 refused" in cylinder_tag("--help").stdout
 
 
@@ -298,7 +298,7 @@ def _sign_inspected_on(bureau: Path, tmp_path: Path, inspected: str, now: str, *
     )
 
 
-def test_sign_uses_the_centres_local_date_not_utc(bureau, tmp_path):
+def test_sign_uses_the_centres_local_date_not_utc(bureau, tmp_path) -> None:
     """07:30 in Zhengzhou on 22 November is still 21 November in UTC: the centre signs that
     morning's inspection (its certificate says CN, so Asia/Shanghai); in UTC it could not."""
     morning = "2026-11-22T07:30:00+08:00"
@@ -312,12 +312,12 @@ def test_sign_uses_the_centres_local_date_not_utc(bureau, tmp_path):
     assert tomorrow.returncode == 3 and "cannot be issued before its inspection" in tomorrow.stderr  # in any zone
 
 
-def test_sign_refuses_an_unknown_timezone(bureau, tmp_path):
+def test_sign_refuses_an_unknown_timezone(bureau, tmp_path) -> None:
     result = _sign_inspected_on(bureau, tmp_path, "2026-11-22", NOW, "--timezone", "Mars/Olympus")
     assert result.returncode == 3 and "not an IANA time zone" in result.stderr and result.stderr.count("\n") == 1
 
 
-def test_sign_with_a_status_block_numbers_records_and_never_reuses_an_index(bureau, tmp_path):
+def test_sign_with_a_status_block_numbers_records_and_never_reuses_an_index(bureau, tmp_path) -> None:
     base = json.loads((bureau / "inspection.json").read_text(encoding="utf-8"))
     rows = [{**base, "cylinder_id": f"156-4101-{200 + i}", "tag_uid": f"04A2C4D2E16A{i:02X}"} for i in range(4)]
     rows[1]["next_due"] = "not-a-date"  # a bad row takes no index

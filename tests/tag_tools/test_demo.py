@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 
-def test_demo_runs_and_shows_every_case(tmp_path):
+def test_demo_runs_and_shows_every_case(tmp_path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tag_tools.demo", "--dir", str(tmp_path / "demo")],
         capture_output=True,

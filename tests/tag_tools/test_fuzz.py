@@ -37,14 +37,14 @@ cbor_values = st.recursive(
 
 @FUZZ
 @given(data=st.binary(max_size=1100), uid=st.binary(min_size=0, max_size=10))
-def test_random_bytes_refuse(test_pki, now, data, uid):
+def test_random_bytes_refuse(test_pki, now, data, uid) -> None:
     verdict = test_pki.verify(uid, data, now=now)
     assert verdict.decision is Decision.REFUSE and verdict.reasons
 
 
 @FUZZ
 @given(data=st.binary(max_size=1100))
-def test_random_tag_memory_refuses(test_pki, uid, now, data):
+def test_random_tag_memory_refuses(test_pki, uid, now, data) -> None:
     assert test_pki.verify(uid, TagMemory(data), now=now).decision is Decision.REFUSE
 
 
@@ -54,7 +54,7 @@ def test_random_tag_memory_refuses(test_pki, uid, now, data):
         st.tuples(st.integers(0, 300), st.integers(0, 255), st.sampled_from(["set", "insert", "delete"])), min_size=1, max_size=4
     )
 )
-def test_edited_records_never_pass_unless_unchanged(test_pki, uid, now, signed_message, edits):
+def test_edited_records_never_pass_unless_unchanged(test_pki, uid, now, signed_message, edits) -> None:
     data = bytearray(signed_message)
     for position, value, action in edits:
         position %= len(data) + 1
@@ -71,7 +71,7 @@ def test_edited_records_never_pass_unless_unchanged(test_pki, uid, now, signed_m
 
 @FUZZ
 @given(payload=cbor_values)
-def test_signed_garbage_claims_are_malformed_not_crashes(test_pki, uid, now, payload):
+def test_signed_garbage_claims_are_malformed_not_crashes(test_pki, uid, now, payload) -> None:
     # The worst case: a trusted centre's key signs nonsense. It must still be a clean refusal.
     try:
         encoded = cbor_codec.encode(payload)
@@ -83,7 +83,7 @@ def test_signed_garbage_claims_are_malformed_not_crashes(test_pki, uid, now, pay
 
 @FUZZ
 @given(envelope=cbor_values)
-def test_arbitrary_cbor_envelopes_refuse(test_pki, uid, now, envelope):
+def test_arbitrary_cbor_envelopes_refuse(test_pki, uid, now, envelope) -> None:
     try:
         encoded = cbor_codec.encode(cbor2.CBORTag(18, envelope))
     except (ValueError, TypeError, cbor2.CBOREncodeError):
@@ -93,7 +93,7 @@ def test_arbitrary_cbor_envelopes_refuse(test_pki, uid, now, envelope):
 
 @FUZZ
 @given(claims=st.dictionaries(st.integers(0, 25), cbor_values, max_size=22))
-def test_claims_parser_raises_only_its_own_error(claims):
+def test_claims_parser_raises_only_its_own_error(claims) -> None:
     try:
         CylinderRecord.from_cbor_map(claims)
     except RecordFormatError:
@@ -102,7 +102,7 @@ def test_claims_parser_raises_only_its_own_error(claims):
 
 @FUZZ
 @given(data=st.binary(max_size=600))
-def test_tlv_parser_raises_only_its_own_error(data):
+def test_tlv_parser_raises_only_its_own_error(data) -> None:
     try:
         t2t_memory.ndef_message_from_data_area(data)
     except RecordFormatError:
@@ -145,7 +145,7 @@ def _ndef_message(records: list[tuple[int, bytes, bytes, int]]) -> bytes:
 
 @NDEF_FUZZ
 @given(records=st.lists(ndef_records, min_size=1, max_size=5))
-def test_ndef_look_alikes_and_chunks(records):
+def test_ndef_look_alikes_and_chunks(records) -> None:
     ours = [(payload, chunks) for tnf, type_, payload, chunks in records if tnf == 4 and type_.lower() == b"gcyl.org:r"]
     try:
         payload = ndef_record.record_payload(_ndef_message(records))
@@ -159,7 +159,7 @@ def test_ndef_look_alikes_and_chunks(records):
 
 @NDEF_FUZZ
 @given(data=st.binary(max_size=300))
-def test_ndef_parser_raises_only_its_own_error(data):
+def test_ndef_parser_raises_only_its_own_error(data) -> None:
     try:
         ndef_record.decode_message(data)
     except RecordFormatError:

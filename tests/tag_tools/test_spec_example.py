@@ -13,7 +13,7 @@ SPEC = Path(__file__).resolve().parents[2] / "schemas" / "tag-record.md"
 KNOWN_TLV_PREFIX = "03f1d40ae46763796c2e6f72673a72d2844da201270448"
 
 
-def test_spec_shows_exactly_the_example_bytes():
+def test_spec_shows_exactly_the_example_bytes() -> None:
     text = SPEC.read_text(encoding="utf-8")
     for name, body in sections(build_example()).items():
         if name == "centre-kid":
@@ -22,7 +22,7 @@ def test_spec_shows_exactly_the_example_bytes():
         assert f"<!-- {name} -->\n```\n{body}\n```" in text, f"section {name} of {SPEC.name} is out of date"
 
 
-def test_example_is_stable_and_verifies():
+def test_example_is_stable_and_verifies() -> None:
     example = build_example()
     assert example.tlv.hex().startswith(KNOWN_TLV_PREFIX)
     assert example.tlv == build_example().tlv
@@ -39,5 +39,5 @@ def test_example_is_stable_and_verifies():
     assert verify_tag(bytes.fromhex("04A2C4D2E15A80"), example.message, trust=trust, now=EXAMPLE_TIME).decision is Decision.ALLOW
 
 
-def test_typical_record_size_is_stated():
+def test_typical_record_size_is_stated() -> None:
     assert f"**{len(build_example().tlv)} bytes**" in SPEC.read_text(encoding="utf-8")
