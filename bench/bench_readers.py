@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tag_tools import ntag
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.readers import ReadOptions, open_reader
+from tag_tools.readers import ReadOptions, open_reader, read_tag, write_tag
 from tag_tools.t2t_memory import DATA_AREA_OFFSET, ndef_tlv, pages_for
 from tests.rigs import Rig, UdpRig, VpcdRig
 from tests.testkit import TYPICAL_UID, TestPki
@@ -85,15 +85,15 @@ def bench(rig: Rig, message: bytes, keys: tuple[bytes, bytes], seconds: float) -
     rig.present(emulator)
     options = ReadOptions(originality_key=keys[1])
     with open_reader(rig.reader_path) as reader:
-        reader.write_tag(message, lock=True, timeout=10)
-        first = reader.read_tag(timeout=10, options=options)
+        write_tag(reader, message, lock=True, timeout=10)
+        first = read_tag(reader, timeout=10, options=options)
         assert first.ndef_message == message and first.originality.value == "genuine"
         latencies: list[float] = []
         round_trips: set[int] = set()
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             t0 = time.perf_counter()
-            tag = reader.read_tag(timeout=10, options=options)
+            tag = read_tag(reader, timeout=10, options=options)
             latencies.append(time.perf_counter() - t0)
             round_trips.add(tag.round_trips)
         elapsed = time.perf_counter() - started

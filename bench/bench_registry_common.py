@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The scratch database and free_port are the tests' (tests/registry/pg_cluster.py): one helper for
-# both. The repository root goes on the path as in bench_fleet.py (tests/ is not installed).
+# The scratch database (tests/registry/pg_cluster.py) and free_port (tests/peers.py) are the tests':
+# one helper for both. The repository root goes on the path as in bench_fleet.py (tests/ is not installed).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.peers import free_tcp_port
 from tests.registry import pg_cluster
-from tests.registry.pg_cluster import free_port as free_port  # the benchmarks import it from here
+
+free_port = free_tcp_port  # the benchmarks import it from here
 
 
 def scratch_database(keep: bool = False) -> AbstractContextManager[str]:

@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ExitStack() as stack:
             result = story.tell(stack)
             assert story.registry is not None and story.credentials is not None
-            print_sign_in(story.registry, story.credentials)
+            print_sign_in(story.registry, story.credentials, story.station_config)
             if not args.no_serve:
                 serve_until_stopped()
     except KeyboardInterrupt:

@@ -21,12 +21,27 @@ class Sighting:
     tag_uid: str
 
 
-def check_dashboard(base_url: str, username: str, password: str, station: str, refused: list[Sighting]) -> list[str]:
-    """Returns the problems found (empty: the dashboard shows every refused vehicle)."""
+def signed_in(base_url: str, username: str, password: str) -> BrowserSession | None:
+    """A session signed in to the dashboard with the printed user and password, or None if refused."""
     browser = BrowserSession(base_url)
     landing = browser.sign_in(URL_PREFIX, username, password)
-    if 'name="password"' in landing:
-        return ["sign-in was refused"]
+    return None if 'name="password"' in landing else browser
+
+
+def check_centre_sign_in(base_url: str, username: str, password: str) -> list[str]:
+    """The centre's sign-in works and shows the centre's inspections (its landing page)."""
+    browser = signed_in(base_url, username, password)
+    if browser is None:
+        return [f"sign-in as {username} was refused"]
+    browser.get(f"{URL_PREFIX}/inspections")  # renders for the centre (an error page raises)
+    return []
+
+
+def check_dashboard(base_url: str, username: str, password: str, station: str, refused: list[Sighting]) -> list[str]:
+    """Returns the problems found (empty: the dashboard shows every refused vehicle)."""
+    browser = signed_in(base_url, username, password)
+    if browser is None:
+        return [f"sign-in as {username} was refused"]
     problems = []
     browser.get(f"{URL_PREFIX}/overview")  # the landing page renders (an error page raises)
     scope = {"station": station, "outcome": "refused"}

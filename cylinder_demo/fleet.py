@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from cylinder_demo.bureau import Bureau, Signer
 from tag_tools.claims import CylinderId, CylinderKind, CylinderRecord, InspectionResult
-from tag_tools.demo import postpone_due_date
+from tag_tools.cli.demo import postpone_due_date
 from tag_tools.verdict import Decision
 
 YEAR = timedelta(days=365)

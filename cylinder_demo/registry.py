@@ -39,10 +39,14 @@ BUREAU_USER, CENTRE_USER, STATION_USER = "bureau", "centre-zztj01", "station-410
 
 @dataclass(frozen=True)
 class Credentials:
+    """The demo's accounts. Passwords are generated here, printed once, never stored in clear."""
+
     bureau_user: str
-    bureau_password: str  # generated here, printed once, never stored in clear
-    centre_token: str
-    station_token: str
+    bureau_password: str
+    centre_user: str
+    centre_password: str  # the centre's clerk signs in to see its own inspections
+    centre_token: str  # the centre's software reports inspections with it
+    station_token: str  # written into the station's config (station.toml)
 
 
 def _quiet_servers() -> None:
@@ -94,7 +98,7 @@ class DemoRegistry:
 
     def enrol(self) -> Credentials:
         """Publish the bureau's trust list (it registers the centre), then the three accounts."""
-        password = secrets.token_urlsafe(12)
+        password, centre_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
 
         def work(session: Session) -> tuple[str, str]:
             now = datetime.now(UTC)
@@ -111,14 +115,16 @@ class DemoRegistry:
             )
             trust.publish(session, OPERATOR, now, self.bureau.trust_list, self.bureau.root_pem)
             accounts.create_user(session, OPERATOR, now, username=BUREAU_USER, role=Role.BUREAU, password=password)
-            accounts.create_user(session, OPERATOR, now, username=CENTRE_USER, role=Role.CENTRE, centre_code=CENTRE_ID)
+            accounts.create_user(
+                session, OPERATOR, now, username=CENTRE_USER, role=Role.CENTRE, password=centre_password, centre_code=CENTRE_ID
+            )
             accounts.create_user(session, OPERATOR, now, username=STATION_USER, role=Role.STATION, station_code=STATION_CODE)
             centre = accounts.issue_token(session, OPERATOR, now, username=CENTRE_USER, label="demo centre")
             station = accounts.issue_token(session, OPERATOR, now, username=STATION_USER, label="demo station")
             return centre.token, station.token
 
         centre_token, station_token = self.registry.transaction(work)
-        return Credentials(BUREAU_USER, password, centre_token, station_token)
+        return Credentials(BUREAU_USER, password, CENTRE_USER, centre_password, centre_token, station_token)
 
     def submit_inspection(self, record: bytes, centre_token: str) -> dict[str, Any]:
         """As a centre does after an inspection: POST the signed record to the API."""

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cylinder_demo.bureau import CENTRE_ID, CENTRE_NAME, ROGUE_ID, Bureau, create_bureau
-from cylinder_demo.dashboard import Sighting, check_dashboard
+from cylinder_demo.dashboard import Sighting, check_centre_sign_in, check_dashboard
 from cylinder_demo.fleet import SignedVehicle, Tamper, sign_fleet
 from cylinder_demo.registry import STATION_CODE, STATION_NAME, Credentials, DemoRegistry
 from cylinder_demo.station import DemoStation, VehicleOutcome, write_station_toml
@@ -53,6 +53,11 @@ class Story:
         self.registry: DemoRegistry | None = None
         self.credentials: Credentials | None = None
 
+    @property
+    def station_config(self) -> Path:
+        """The station's config, written by write_station_toml; it holds the station's API token."""
+        return self.folder / "station" / "station.toml"
+
     def tell(self, stack: ExitStack) -> Result:
         bureau = self._bureau()
         registry = self.registry = self._registry(bureau, stack)
@@ -69,15 +74,18 @@ class Story:
         heading("The bureau's dashboard shows the refused vehicles")
         assert self.credentials is not None
         sightings = [Sighting(o.plate, v.tags[-1].uid.hex().upper()) for v, o in outcomes if o.decision is Decision.REFUSE]
+        credentials = self.credentials
         problems = check_dashboard(
-            registry.base_url, self.credentials.bureau_user, self.credentials.bureau_password, STATION_CODE, sightings
+            registry.base_url, credentials.bureau_user, credentials.bureau_password, STATION_CODE, sightings
         )
+        problems += check_centre_sign_in(registry.base_url, credentials.centre_user, credentials.centre_password)
         for problem in problems:
             say(f"dashboard check FAILED: {problem}")
         if not problems:
             say(
-                f"dashboard check passed: signed in as {self.credentials.bureau_user} and found all "
-                f"{len(sightings)} refused vehicles among {STATION_CODE}'s refused attempts"
+                f"dashboard check passed: signed in as {credentials.bureau_user} and found all "
+                f"{len(sightings)} refused vehicles among {STATION_CODE}'s refused attempts; "
+                f"signed in as {credentials.centre_user} and saw the centre's inspections"
             )
         return problems
 
@@ -99,7 +107,7 @@ class Story:
             f"{summary.vehicles} vehicles, {summary.cylinders} cylinders, {summary.events} scan events"
         )
         self.credentials = registry.enrol()
-        say(f"station {STATION_CODE} {STATION_NAME}, with an API token; bureau and centre accounts")
+        say(f"station {STATION_CODE} {STATION_NAME}, with an API token; bureau and centre accounts (sign-in at the end)")
         registry.serve()
         say(f"registry listening on {registry.base_url} (API {registry.api_url})")
         return registry
@@ -137,7 +145,7 @@ class Story:
         station = DemoStation(self.folder / "station", OriginalityKeys.generate(), config)
         stack.callback(station.close)
         station.start()
-        say(f"station {STATION_CODE} pump 1, reader {station.rig.reader_path}, config {self.folder / 'station' / 'station.toml'}")
+        say(f"station {STATION_CODE} pump 1, reader {station.rig.reader_path}, config {self.station_config}")
         say(f"attendant screen   {station.attendant.url}")
         return station
 
@@ -161,12 +169,21 @@ def mismatch(vehicle: SignedVehicle, outcome: VehicleOutcome) -> str | None:
     return f"{vehicle.scenario.plate}: expected {wanted[0].value} {','.join(wanted[1]) or '-'}"
 
 
-def print_sign_in(registry: DemoRegistry, credentials: Credentials) -> None:
-    heading("Open the bureau's dashboard")
+def print_sign_in(registry: DemoRegistry, credentials: Credentials, station_config: Path) -> None:
+    """Every account the demo made and how it signs in: people with a user name and password on
+    the dashboard, the station with the API token in its config file."""
+    heading("Open the dashboard")
     say(f"dashboard  {registry.dashboard_url}")
     say(f"refused    {registry.dashboard_url}attempts?station={STATION_CODE}&outcome=refused   (this demo's station)")
-    say(f"user       {credentials.bureau_user}")
-    say(f"password   {credentials.bureau_password}   (generated for this run, shown once)")
+    accounts = (
+        ("bureau", credentials.bureau_user, credentials.bureau_password, "the bureau: every page"),
+        ("centre", credentials.centre_user, credentials.centre_password, f"centre {CENTRE_ID}: its own inspections"),
+    )
+    width = max(len(user) for _, user, _, _ in accounts)
+    for role, user, password, sees in accounts:
+        say(f"{role:<10} user {user:<{width}}  password {password}   ({sees})")
+    say(f"{'station':<10} {STATION_CODE} signs in with the API token in {station_config}")
+    say("passwords are generated for this run and shown once")
 
 
 def fail(message: str) -> int:

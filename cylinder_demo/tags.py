@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from tag_tools import ntag, t2t_memory
 from tag_tools.emulation.nfcpy_udp_target import UdpTagTarget
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.readers import ReadOptions, open_reader
+from tag_tools.readers import ReadOptions, open_reader, read_tag
 from tag_tools.readers.errors import ReaderError
 
 PARKING_UID = bytes.fromhex("04000000000002")  # what the udp target answers before the first vehicle
@@ -54,7 +54,7 @@ class ReaderField:
         self.target = UdpTagTarget(parked, port).start()
         try:  # one read through the real stack, so the agent's first read meets a target that answers
             with open_reader(self.reader_path) as reader:
-                reader.read_tag(timeout=10)
+                read_tag(reader, timeout=10)
         except ReaderError:
             self.target.stop()
             raise

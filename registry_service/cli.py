@@ -14,6 +14,7 @@ from pathlib import Path
 
 from registry_service.config import RegistryConfig, from_env
 from registry_service.errors import RegistryError
+from registry_service.models.shapes import Datum
 from tag_tools import private_files
 
 log = logging.getLogger(__name__)
@@ -203,23 +204,76 @@ def cmd_revoke_token(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from registry_service.csv_import import import_csv
     from registry_service.db import make_session_factory
+    from tag_tools.clerk_csv import say
 
+    source = Path(args.file)
     sessions = make_session_factory(_engine(args))
-    report = import_csv(sessions, args.kind, Path(args.file), datetime.now(UTC), args.operator, progress=not args.quiet)
-    print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
-    return EXIT_PARTIAL if report.errors else EXIT_OK
+    report = import_csv(sessions, args.kind, source, datetime.now(UTC), args.operator, not args.quiet, args.lang)
+    summary = report.summary()
+    # Refused rows go to a file the clerk corrects and imports again, not to the terminal; an
+    # asked-for --errors file is written even when empty, so no earlier run's rows are left in it.
+    rejects = Path(args.errors) if args.errors else source.with_name(f"{source.stem}-rejects.csv")
+    problem = None
+    if report.rejected or args.errors:
+        try:
+            rejects.write_bytes(report.rejects_csv())
+            summary["rejects_file"] = str(rejects)
+        except OSError as exc:
+            problem = f"cannot write the rejected rows to {rejects}: {exc.strerror}"
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print(say(args.lang, "import.summary", file=source.name, **summary))
+        if report.rejected and problem is None:
+            print(say(args.lang, "import.rejects", file=rejects))
+    if problem is not None:
+        print(f"cylinder-registry: {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_PARTIAL if report.rejected else EXIT_OK
+
+
+def cmd_import_regions(args: argparse.Namespace) -> int:
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.services import region_shapes
+
+    source = Path(args.file)
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        print(f"cylinder-registry: cannot read {source}: {exc.strerror}", file=sys.stderr)
+        return EXIT_ERROR
+    read = region_shapes.read_features(data, args.code_property)
+    sessions = make_session_factory(_engine(args))
+    report = run_in_transaction(
+        sessions,
+        lambda s: region_shapes.import_shapes(s, read, Datum(args.datum), datetime.now(UTC), args.operator, source.name),
+    )
+    print(json.dumps({"file": source.name, "datum": args.datum, **report.summary()}, ensure_ascii=False))
+    return EXIT_PARTIAL if report.rejected else EXIT_OK
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     from registry_service import migrate
     from registry_service.seed import DemoShape, seed_demo
+    from registry_service.services.rollups import Reckoning
 
     engine = _engine(args)
     migrate.upgrade(engine)
     today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
     shape = DemoShape(vehicles=args.vehicles, stations_per_district=args.stations_per_district, event_days=args.event_days)
-    summary = seed_demo(engine, args.seed, today, shape, progress=not args.quiet)
+    summary = seed_demo(engine, args.seed, today, shape, progress=not args.quiet, reckoning=Reckoning.of(_config(args)))
     print(json.dumps(summary.to_json()))
+    return EXIT_OK
+
+
+def cmd_rebuild_rollups(args: argparse.Namespace) -> int:
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.services import events
+    from registry_service.services.rollups import Reckoning
+
+    reckoning = Reckoning.of(_config(args))
+    derived = run_in_transaction(make_session_factory(_engine(args)), lambda s: events.rebuild_rollups(s, reckoning))
+    print(json.dumps(derived))
     return EXIT_OK
 
 
@@ -290,11 +344,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("token_id", type=int)
     p.set_defaults(handler=cmd_revoke_token)
 
-    p = sub.add_parser("import", help="import vehicles, cylinders or stations from CSV")
+    p = sub.add_parser("import", help="import vehicles, cylinders or stations from CSV (UTF-8, or GBK as Chinese Excel saves it)")
     p.add_argument("kind", choices=["vehicles", "cylinders", "stations"])
     p.add_argument("file")
+    p.add_argument(
+        "--errors",
+        metavar="FILE",
+        help="where the rejected rows go, as typed with an error column (default: FILE's name with -rejects, beside it)",
+    )
+    p.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the summary and row errors (default zh)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("import-regions", help="import region outlines for the dashboard's map from GeoJSON (docs/map.md)")
+    p.add_argument("file", help="a GeoJSON FeatureCollection of Polygons/MultiPolygons, each naming its region")
+    p.add_argument(
+        "--datum",
+        required=True,
+        choices=[datum.value for datum in Datum],
+        help="the coordinates' datum: wgs84 (GNSS, OpenStreetMap), cgcs2000 (天地图, surveying), gcj02 (AMap, Tencent)",
+    )
+    p.add_argument("--code-property", default="code", help="the feature property holding the region code (default: code)")
+    p.set_defaults(handler=cmd_import_regions)
 
     p = sub.add_parser("seed-demo", help="fill an empty database with a synthetic Zhengzhou")
     p.add_argument("--seed", type=int, default=2026)
@@ -305,13 +377,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=cmd_seed_demo)
 
+    p = sub.add_parser(
+        "rebuild-rollups",
+        help="recount the day roll-ups and find the clone suspects again from every scan event "
+        "(once after upgrading to 0008; after changing the report offset or plausible speed)",
+    )
+    p.set_defaults(handler=cmd_rebuild_rollups)
+
     p = sub.add_parser("partitions", help="create upcoming daily scan_events partitions (PostgreSQL; run daily)")
     p.add_argument("--days-ahead", type=int, default=7)
     p.add_argument("--retain-days", type=int, default=0, help="drop partitions older than this (0: keep all)")
     p.set_defaults(handler=cmd_partitions)
 
     for subparser in sub.choices.values():
-        if subparser.prog.split()[-1] in ("create-user", "issue-token", "revoke-token", "import"):
+        if subparser.prog.split()[-1] in ("create-user", "issue-token", "revoke-token", "import", "import-regions"):
             subparser.add_argument("--operator", default=getpass.getuser(), help="name recorded in the audit log")
     return parser
 

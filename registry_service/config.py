@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from registry_service.errors import ConfigError
+from registry_service.models.shapes import Datum
 
 DEFAULT_DATABASE_URL = "sqlite:///registry.sqlite3"
 
@@ -23,6 +24,18 @@ class RegistryConfig:
     max_overflow: int = 20
     pool_timeout_s: float = 5.0
     pool_pre_ping: bool = False
+    # The bureau's queries, exports and reports go to this database when it is a replica that has
+    # replayed to within reader_max_lag_s of its leader, else to database_url (db.ReportRoute).
+    # On a Patroni cluster: a libpq multi-host URL with target_session_attrs=prefer-standby.
+    reader_database_url: str | None = None
+    reader_max_lag_s: float = 5.0
+    # How long a request keeps retrying a lost database connection before it is answered 503 with
+    # Retry-After (db.Reconnect). 0: three quick tries. On a Patroni cluster a few seconds, longer
+    # than a planned switchover and shorter than a station's upload timeout (10 s).
+    reconnect_wait_s: float = 0.0
+    # How long a COMMIT may wait for a synchronous standby (strict synchronous replication with no
+    # standby streaming) before it is cancelled and answered 503 (sync_commit.py). 0: no bound.
+    commit_wait_s: float = 0.0
     # How long a request waits for another writer's lock (SQLite's busy timeout, PostgreSQL's
     # lock_timeout) before it is answered 503 with Retry-After: a station's upload gets a quick
     # "come back in a second" instead of being held for SQLite's default 30 s.
@@ -57,6 +70,16 @@ class RegistryConfig:
     status_list_interval_s: float = 60.0
     status_list_validity_h: float = 48.0  # the signer refuses more than 15 days
     status_list_ttl_s: int = 300  # how long a station may keep a list before asking again
+    # The dashboard's map (docs/map.md). Tile URL templates with {z}, {x}, {y} (and {s} for one of
+    # map_tile_subdomains): a base layer, then overlays such as 天地图's labels. None: the map
+    # draws the stations over the region outlines imported with `import-regions`.
+    map_tile_urls: tuple[str, ...] = ()
+    map_tile_attribution: str = ""  # plain text, e.g. "© 天地图" or "© OpenStreetMap contributors"
+    map_tile_subdomains: str = ""
+    # The datum the tiles are drawn in (天地图: cgcs2000, AMap: gcj02, OpenStreetMap: wgs84) and the
+    # one station coordinates were recorded in; the map converts everything to the tiles' datum.
+    map_tile_datum: Datum = Datum.WGS84
+    map_station_datum: Datum = Datum.WGS84
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def with_database(self, url: str) -> RegistryConfig:
@@ -95,12 +118,45 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> R
         values["max_body_bytes"] = _bounded_int(
             env["REGISTRY_MAX_BODY_BYTES"], "REGISTRY_MAX_BODY_BYTES", 1024, 1024 * 1024 * 1024
         )
-    if "REGISTRY_LOCK_WAIT_MS" in env:
-        values["lock_wait_s"] = _milliseconds(env["REGISTRY_LOCK_WAIT_MS"], "REGISTRY_LOCK_WAIT_MS")
+    if reader := env.get("REGISTRY_READER_DATABASE_URL"):
+        values["reader_database_url"] = reader
+    for name, key in (
+        ("lock_wait_s", "REGISTRY_LOCK_WAIT_MS"),
+        ("reader_max_lag_s", "REGISTRY_READER_MAX_LAG_MS"),
+        ("reconnect_wait_s", "REGISTRY_RECONNECT_WAIT_MS"),
+        ("commit_wait_s", "REGISTRY_COMMIT_WAIT_MS"),
+    ):
+        if key in env:
+            values[name] = _milliseconds(env[key], key)
+    values.update(_map_values(env))
     values.update({k: v for k, v in overrides.items() if v is not None})
     config = RegistryConfig(**values)  # type: ignore[arg-type]
     config.zone()  # a wrong zone fails at start, not on the first status request
     return config
+
+
+def _map_values(env: Mapping[str, str]) -> dict[str, object]:
+    """The map's REGISTRY_MAP_* settings; REGISTRY_MAP_TILE_URL holds one or more templates, space-separated."""
+    values: dict[str, object] = {}
+    urls = tuple(env.get("REGISTRY_MAP_TILE_URL", "").split())
+    for url in urls:
+        if not url.startswith(("https://", "http://")) or not all(part in url for part in ("{z}", "{x}", "{y}")):
+            raise ConfigError(f"REGISTRY_MAP_TILE_URL: {url!r} is not an http(s) URL template with {{z}}, {{x}} and {{y}}")
+    if urls:
+        values["map_tile_urls"] = urls
+    for name, key in (
+        ("map_tile_attribution", "REGISTRY_MAP_TILE_ATTRIBUTION"),
+        ("map_tile_subdomains", "REGISTRY_MAP_TILE_SUBDOMAINS"),
+    ):
+        if text := env.get(key, "").strip():
+            values[name] = text
+    for name, key in (("map_tile_datum", "REGISTRY_MAP_TILE_DATUM"), ("map_station_datum", "REGISTRY_MAP_STATION_DATUM")):
+        if text := env.get(key, "").strip():
+            try:
+                values[name] = Datum(text.lower())
+            except ValueError as exc:
+                raise ConfigError(f"{key} must be one of {', '.join(Datum)}, not {text!r}") from exc
+    return values
 
 
 def _bounded_int(text: str, key: str, low: int, high: int) -> int:

@@ -1,19 +1,21 @@
 """CSV import of vehicles, cylinders and stations (`cylinder-registry import KIND FILE`).
 
-Each row is its own savepoint: a bad row is reported with its line number and reason and the
-others still load. Columns are documented in docs/registry.md; UTF-8 with or without BOM.
-Plates, VINs, cylinder IDs and tag UIDs are stored in canonical form (tag_tools.identifiers, applied
-by services.registration): "粤b 12345" in one file and "粤B12345" in another are one vehicle.
+Files are read by the clerk's reader (tag_tools.clerk_csv: UTF-8 with or without BOM, or GBK /
+GB18030 as Chinese Excel saves "CSV"), and cells are checked in the clerk's words
+(tag_tools.clerk_cells). Each row is its own savepoint: a bad row is kept, as typed, with its
+reason, for a file of refused rows the clerk corrects and imports again; the others load. Columns
+are documented in docs/registry.md. Plates, VINs, cylinder IDs and tag UIDs are stored in
+canonical form (tag_tools.identifiers, applied by services.registration): "粤b 12345" in one file
+and "粤B12345" in another are one vehicle.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,8 +23,10 @@ from tqdm import tqdm
 
 from registry_service.errors import InvalidInput, RegistryError
 from registry_service.services import audit, places
-from registry_service.services.registration import CylinderIn, canonical, upsert_cylinder, upsert_vehicle
-from tag_tools import identifiers
+from registry_service.services.registration import CylinderIn, upsert_cylinder, upsert_vehicle
+from tag_tools import clerk_cells, clerk_csv
+from tag_tools.clerk_cells import RowCells, RowError
+from tag_tools.clerk_csv import ClerkRow, ClerkTable
 
 KINDS = ("vehicles", "cylinders", "stations")
 COLUMNS = {
@@ -46,141 +50,132 @@ REQUIRED = {
     "cylinders": ("cylinder_id", "serial", "manufactured_on", "end_of_life"),
     "stations": ("code", "name", "region"),
 }
+VEHICLE_USES = ("private", "taxi", "bus", "truck", "other")
 
 
 @dataclass
 class ImportReport:
     kind: str
+    table: ClerkTable
     imported: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    rejected: list[tuple[ClerkRow, str]] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "imported": self.imported,
-            "failed": len(self.errors),
-            "errors": [{"line": line, "error": error} for line, error in self.errors],
-        }
+    @property
+    def errors(self) -> list[tuple[int, str]]:
+        """(line, reason) of each refused row."""
+        return [(row.line, reason) for row, reason in self.rejected]
+
+    def rejects_csv(self) -> bytes:
+        """The refused rows as typed, with an error column, to correct and import again."""
+        return clerk_csv.rejects_csv(self.table, self.rejected)
+
+    def summary(self) -> dict[str, Any]:
+        return {"kind": self.kind, "read": len(self.table.rows), "imported": self.imported, "rejected": len(self.rejected)}
 
 
 def import_csv(
-    sessions: sessionmaker[Session], kind: str, path: Path, now: datetime, actor: str, progress: bool = True
+    sessions: sessionmaker[Session],
+    kind: str,
+    path: Path,
+    now: datetime,
+    actor: str,
+    progress: bool = True,
+    language: str = clerk_csv.DEFAULT_LANGUAGE,
 ) -> ImportReport:
+    """Import every good row of `path`; InvalidInput when the file as a whole cannot be read."""
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
-    report = ImportReport(kind)
+    try:
+        table = clerk_csv.read(path.read_bytes(), language)
+        clerk_csv.check_columns(table, REQUIRED[kind], COLUMNS[kind], language)
+    except clerk_csv.ClerkFileError as exc:
+        raise InvalidInput(f"{path.name}: {exc}") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    report = ImportReport(kind, table)
     handler = _HANDLERS[kind]
-    with path.open(encoding="utf-8-sig", newline="") as stream:
-        rows = list(_rows(stream, kind))
     with sessions.begin() as session:
-        for line, row in tqdm(rows, desc=f"import {kind}", unit="row", disable=not progress):
-            if isinstance(row, str):
-                report.errors.append((line, row))
-                continue
+        for row in tqdm(table.rows, desc=f"import {kind}", unit="row", disable=not progress):
             try:
                 with session.begin_nested():
-                    handler(session, row, now, actor)
+                    handler(session, RowCells(row, language), now, actor)
                 report.imported += 1
+            except RowError as exc:
+                report.rejected.append((row, str(exc)))
             except RegistryError as exc:
-                report.errors.append((line, exc.detail))
+                report.rejected.append((row, exc.detail))
             except (ValueError, IntegrityError) as exc:
-                report.errors.append((line, str(exc).splitlines()[0][:200]))
+                report.rejected.append((row, str(exc).splitlines()[0][:200]))
         audit.record(
-            session, actor, f"import_{kind}", "file", path.name, now, imported=report.imported, failed=len(report.errors)
+            session, actor, f"import_{kind}", "file", path.name, now, imported=report.imported, failed=len(report.rejected)
         )
     return report
 
 
-def _rows(stream: TextIO, kind: str) -> Iterator[tuple[int, dict[str, str] | str]]:
-    reader = csv.DictReader(stream)
-    header = set(reader.fieldnames or ())
-    missing = set(REQUIRED[kind]) - header
-    if missing:
-        raise InvalidInput(f"the file lacks column(s): {', '.join(sorted(missing))}")
-    unknown = header - set(COLUMNS[kind])
-    if unknown:
-        raise InvalidInput(f"unknown column(s): {', '.join(sorted(unknown))}")
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            yield line, "more fields than columns"
-            continue
-        cleaned = {k: (v or "").strip() for k, v in row.items()}
-        absent = [c for c in REQUIRED[kind] if not cleaned.get(c)]
-        yield line, (f"missing {', '.join(absent)}" if absent else cleaned)
+def _vehicle(session: Session, cells: RowCells, now: datetime, actor: str) -> None:
+    plate = cells.get("plate", clerk_cells.plate, required=True)
+    vin = cells.get("vin", clerk_cells.vin)
+    use = cells.get("use", clerk_cells.one_of(*VEHICLE_USES)) or "private"
+    region = cells.get("region", clerk_cells.text)
+    cells.done()
+    assert plate is not None  # required: done() refused the row otherwise
+    region_id = places.region_by_code(session, region).id if region else None
+    upsert_vehicle(session, plate, vin, use, region_id)
 
 
-def _date(row: dict[str, str], key: str) -> date | None:
-    if not row.get(key):
-        return None
-    try:
-        return date.fromisoformat(row[key])
-    except ValueError as exc:
-        raise InvalidInput(f"{key} {row[key]!r} is not a date YYYY-MM-DD") from exc
-
-
-def _required_date(row: dict[str, str], key: str) -> date:
-    value = _date(row, key)
-    if value is None:
-        raise InvalidInput(f"{key} is required")
-    return value
-
-
-def _vehicle(session: Session, row: dict[str, str], now: datetime, actor: str) -> None:
-    region_id = places.region_by_code(session, row["region"]).id if row.get("region") else None
-    use = row.get("use") or "private"
-    if use not in ("private", "taxi", "bus", "truck", "other"):
-        raise InvalidInput(f"use {use!r} is not private, taxi, bus, truck or other")
-    upsert_vehicle(session, row["plate"], row.get("vin") or None, use, region_id)
-
-
-def _cylinder(session: Session, row: dict[str, str], now: datetime, actor: str) -> None:
-    cylinder_id = canonical(identifiers.cylinder_id, row["cylinder_id"], "cylinder_id")
-    tag_uid = canonical(identifiers.tag_uid, row["tag_uid"], "tag_uid") if row.get("tag_uid") else None
-    position = row.get("position") or "1"
-    if not position.isdigit():
-        raise InvalidInput("position must be a number")
+def _cylinder(session: Session, cells: RowCells, now: datetime, actor: str) -> None:
+    cylinder_id = cells.get("cylinder_id", clerk_cells.cylinder_id, required=True)
+    serial = cells.get("serial", clerk_cells.text, required=True)
+    manufacturer = cells.get("manufacturer", clerk_cells.text) or ""
+    kind = cells.get("kind", clerk_cells.cylinder_kind)
+    manufactured_on = cells.get("manufactured_on", clerk_cells.day, required=True)
+    end_of_life = cells.get("end_of_life", clerk_cells.day, required=True)
+    next_due = cells.get("next_due", clerk_cells.day)
+    tag_uid = cells.get("tag_uid", clerk_cells.tag_uid)
+    plate = cells.get("plate", clerk_cells.plate)
+    position = cells.get("position", clerk_cells.whole_number)
+    cells.done()
+    assert cylinder_id is not None and serial is not None and manufactured_on is not None and end_of_life is not None
     upsert_cylinder(
         session,
         CylinderIn(
             cylinder_id=cylinder_id,
-            serial=row["serial"],
-            manufacturer=row.get("manufacturer", ""),
-            kind=row.get("kind") or "CNG-2",
-            manufactured_on=_required_date(row, "manufactured_on"),
-            end_of_life=_required_date(row, "end_of_life"),
-            next_due=_date(row, "next_due"),
+            serial=serial,
+            manufacturer=manufacturer,
+            kind=kind.label if kind is not None else "CNG-2",
+            manufactured_on=manufactured_on,
+            end_of_life=end_of_life,
+            next_due=next_due,
             tag_uid=tag_uid,
-            plate=row.get("plate") or None,
-            position=int(position),
+            plate=plate,
+            position=1 if position is None else position,
         ),
     )
 
 
-def _station(session: Session, row: dict[str, str], now: datetime, actor: str) -> None:
-    def number(key: str) -> float | None:
-        try:
-            return float(row[key]) if row.get(key) else None
-        except ValueError as exc:
-            raise InvalidInput(f"{key} {row[key]!r} is not a number") from exc
-
-    pumps = row.get("pumps") or "2"
-    if not pumps.isdigit():
-        raise InvalidInput("pumps must be a number")
+def _station(session: Session, cells: RowCells, now: datetime, actor: str) -> None:
+    code = cells.get("code", clerk_cells.text, required=True)
+    name = cells.get("name", clerk_cells.text, required=True)
+    region = cells.get("region", clerk_cells.text, required=True)
+    latitude = cells.get("latitude", clerk_cells.decimal_in(-90, 90))
+    longitude = cells.get("longitude", clerk_cells.decimal_in(-180, 180))
+    pumps = cells.get("pumps", clerk_cells.whole_number)
+    cells.done()
+    assert code is not None and name is not None and region is not None
     places.create_station(
         session,
         actor,
         now,
-        code=row["code"],
-        name=row["name"],
-        region_code=row["region"],
-        latitude=number("latitude"),
-        longitude=number("longitude"),
-        pumps=int(pumps),
+        code=code,
+        name=name,
+        region_code=region,
+        latitude=latitude,
+        longitude=longitude,
+        pumps=2 if pumps is None else pumps,
     )
 
 
-_HANDLERS: dict[str, Callable[[Session, dict[str, str], datetime, str], None]] = {
+_HANDLERS: dict[str, Callable[[Session, RowCells, datetime, str], None]] = {
     "vehicles": _vehicle,
     "cylinders": _cylinder,
     "stations": _station,

@@ -82,5 +82,14 @@ class DatabaseBusy(ServiceUnavailable):
         self.retry_after_s = random.randint(1, 2)
 
 
+class WriteUnconfirmed(ServiceUnavailable):
+    """A commit that PostgreSQL made on the leader but no synchronous standby confirmed in time (its
+    wait was cancelled: RegistryConfig.commit_wait_s, see sync_commit.py): a failover now could
+    lose it, so it is not acknowledged, and the client sends it again (station uploads are idempotent)."""
+
+    type_slug = "unconfirmed"
+    title = "Not yet replicated, retry shortly"
+
+
 class ConfigError(RegistryError):
     """Bad configuration given to the command line or the app factory."""

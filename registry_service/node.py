@@ -16,11 +16,20 @@ from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry_service.config import RegistryConfig
-from registry_service.db import make_engine, make_session_factory, pg_session_options, run_in_transaction, run_read_only
+from registry_service.db import (
+    ReportRoute,
+    make_engine,
+    make_reader_engine,
+    make_session_factory,
+    pg_session_options,
+    run_in_transaction,
+    run_read_only,
+)
 from registry_service.models import ApiToken
 from registry_service.principal import Principal, TokenCache, resolve_token
 from registry_service.services.status_reads import CoreStatusReads, StatusReads, ThreadLocalPg
 from registry_service.services.trust import TrustStoreCache
+from registry_service.sync_commit import CommitWatch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,6 +48,12 @@ class Registry:
         self.engine = engine or make_engine(config)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        reader = make_reader_engine(config)
+        self.reports = ReportRoute(reader, config.reader_max_lag_s) if reader is not None else None
+        self._wait_s = config.reconnect_wait_s
+        self._commit_watch = (
+            CommitWatch(config.commit_wait_s) if config.commit_wait_s > 0 and self.engine.dialect.name == "postgresql" else None
+        )
         self.clock = clock
         self.default_zone = config.zone()  # "today" for status requests that name no zone
         self.tokens = TokenCache(ttl_s=config.token_cache_s)
@@ -53,6 +68,7 @@ class Registry:
                 options=pg_session_options(
                     lock_wait_s=config.lock_wait_s, statement_timeout_s=config.station_statement_timeout_s
                 ),
+                wait_s=config.reconnect_wait_s,
             )
             if postgresql
             else None
@@ -65,7 +81,7 @@ class Registry:
         )
 
     def transaction(self, work: Callable[[Session], T]) -> T:
-        return run_in_transaction(self.sessions, work)
+        return run_in_transaction(self.sessions, work, wait_s=self._wait_s, commit_watch=self._commit_watch)
 
     def station_transaction(self, work: Callable[[Session], T]) -> T:
         """A station's upload: like `transaction`, bounded by station_statement_timeout_s on PostgreSQL."""
@@ -81,7 +97,14 @@ class Registry:
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """Read-only work on an autocommit connection: no BEGIN/COMMIT round trips."""
-        return run_read_only(self.autocommit, work)
+        return run_read_only(self.autocommit, work, wait_s=self._wait_s)
+
+    def report(self, work: Callable[[Session], T]) -> T:
+        """The bureau's queries, exports and reports (read-only work): on a replica that is at most
+        config.reader_max_lag_s behind when a reader database is configured, else on the writer."""
+        if self.reports is None:
+            return self.transaction(work)
+        return self.reports.run(work, self.transaction)
 
     def status_read(self, work: Callable[[StatusReads], T]) -> T:
         """Status lookups: psycopg directly on PostgreSQL (see services/status_reads.py), else Core."""

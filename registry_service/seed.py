@@ -4,8 +4,10 @@ Real districts (codes from the national administrative division list; the functi
 as 郑东新区 carry the 4101 7x codes the city uses), each split into street cells and grid
 sub-cells; stations inside sub-cells near the district's centre; vehicles with 1-4 cylinders, of
 which a realistic share are overdue, past their 15-year service life (GB 17258) or condemned;
-optionally weeks of scan events including override, monitor-mode and clone patterns.
-Bulk rows go through Core executemany in chunks, so a million cylinders load in minutes.
+optionally weeks of scan events including override, monitor-mode and clone patterns, and before
+them months of day counts alone (`rollup_days`: a year at city scale without a year of raw events).
+Bulk rows go through Core executemany in chunks, so a million cylinders load in minutes. The day
+counts and clone suspects of the seeded events are derived from them as `rebuild-rollups` does.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from registry_service.config import RegistryConfig
 from registry_service.models import (
     Cylinder,
     CylinderState,
@@ -27,11 +31,14 @@ from registry_service.models import (
     Pump,
     Region,
     RegionLevel,
+    ScanDayCount,
     ScanEvent,
     Station,
     Vehicle,
 )
+from registry_service.services import events
 from registry_service.services.reasons import mask_of
+from registry_service.services.rollups import Reckoning
 
 CITY = ("4101", "郑州市")
 # code, name, centre latitude, centre longitude, street cells
@@ -62,6 +69,8 @@ class DemoShape:
     fills_per_vehicle_per_week: float = 3.0
     overdue_share: float = 0.08
     condemned_share: float = 0.004
+    # Days before the scan events that exist only as day counts, shaped like the events' own days.
+    rollup_days: int = 0
 
 
 @dataclass
@@ -74,6 +83,8 @@ class DemoSummary:
     past_life: int = 0
     condemned: int = 0
     events: int = 0
+    day_counts: int = 0
+    clone_suspects: int = 0
 
     def to_json(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -91,8 +102,11 @@ def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str
 
 
 class DemoCity:
-    def __init__(self, engine: Engine, seed: int, today: date, shape: DemoShape, progress: bool = True) -> None:
+    def __init__(
+        self, engine: Engine, seed: int, today: date, shape: DemoShape, progress: bool = True, reckoning: Reckoning | None = None
+    ) -> None:
         self.engine = engine
+        self.reckoning = reckoning or Reckoning.of(RegistryConfig())
         self.rng = random.Random(seed)
         self.today = today
         self.shape = shape
@@ -111,6 +125,9 @@ class DemoCity:
         self._vehicles_and_cylinders()
         if self.shape.event_days:
             self._events()
+            self._derived()
+            if self.shape.rollup_days:
+                self._earlier_day_counts()
         self._fix_sequences()
         return self.summary
 
@@ -372,6 +389,35 @@ class DemoCity:
             bar.update(len(chunk))
         bar.close()
 
+    def _derived(self) -> None:
+        with Session(self.engine) as session, session.begin():
+            derived = events.rebuild_rollups(session, self.reckoning)
+        self.summary.day_counts, self.summary.clone_suspects = derived["day_counts"], derived["clone_suspects"]
+
+    def _earlier_day_counts(self) -> None:
+        """`rollup_days` days before the events, each a copy of one of the events' whole local days
+        (their first and last are partial) with every count scaled by a random 0.8-1.2."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(ScanDayCount).order_by(ScanDayCount.day)).all()
+        by_day: dict[date, list[Any]] = {}
+        for row in rows:
+            by_day.setdefault(row.day, []).append(row)
+        whole = sorted(by_day)[1:-1] or sorted(by_day)
+        if not whole:
+            return
+        first = min(by_day)
+        chunk: list[dict[str, Any]] = []
+        for back in range(1, self.shape.rollup_days + 1):
+            day, scale = first - timedelta(days=back), self.rng.uniform(0.8, 1.2)
+            for row in by_day[whole[-1 - (back - 1) % len(whole)]]:
+                counted = max(1, round(row.scans * scale))
+                chunk.append({**row._asdict(), "day": day, "scans": counted})
+            if len(chunk) >= 10_000 or back == self.shape.rollup_days:
+                with self.engine.begin() as connection:
+                    connection.execute(insert(ScanDayCount), chunk)
+                self.summary.day_counts += len(chunk)
+                chunk = []
+
     def _fix_sequences(self) -> None:
         """Rows were inserted with explicit ids: move PostgreSQL's sequences past them."""
         if self.engine.dialect.name != "postgresql":
@@ -383,5 +429,9 @@ class DemoCity:
                 )
 
 
-def seed_demo(engine: Engine, seed: int, today: date, shape: DemoShape, progress: bool = True) -> DemoSummary:
-    return DemoCity(engine, seed, today, shape, progress).build()
+def seed_demo(
+    engine: Engine, seed: int, today: date, shape: DemoShape, progress: bool = True, reckoning: Reckoning | None = None
+) -> DemoSummary:
+    """Seed an empty database; day counts and suspects are reckoned with `reckoning` (default: the
+    default RegistryConfig's report offset and plausible speed)."""
+    return DemoCity(engine, seed, today, shape, progress, reckoning).build()

@@ -11,7 +11,7 @@ bootstrap_venv="$bootstrap_root/.venv"
 bootstrap_apt_packages() {
   case "$1" in
     demo) echo "" ;;
-    test) echo "pcscd vsmartcard-vpcd libpcsclite-dev swig socat chromium fonts-wqy-microhei postgresql softhsm2" ;;
+    test) echo "pcscd vsmartcard-vpcd libpcsclite-dev swig socat chromium fonts-wqy-microhei postgresql softhsm2 patroni etcd-server" ;;
   esac
 }
 
@@ -73,8 +73,12 @@ bootstrap_install_python() {
   fi
 }
 
+# shellcheck source=scripts/vendor_web.sh
+. "$bootstrap_root/scripts/vendor_web.sh"
+
 bootstrap() {
   bootstrap_install_apt "$1"
   bootstrap_install_python "$1"
+  vendor_web "$bootstrap_root"
   export PATH="$bootstrap_venv/bin:$PATH"
 }

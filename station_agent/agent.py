@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from station_agent import faults
+from station_agent import faults, overrides
 from station_agent.assess import Assessor
 from station_agent.booth_throttle import PasswordThrottle
 from station_agent.breaker import RegistryBreaker
@@ -44,8 +45,8 @@ from station_agent.registry_client import RegistryClient
 from station_agent.session import CylinderResult, SessionState, VehicleSession
 from station_agent.sync import SyncWorker, TrustCache
 from station_agent.tagsource import TagReading, TagSource
-from station_agent.view import console_line, snapshot
-from tag_tools.fields import ATTENDANT, OVERRIDE_REASON, SUPERVISOR, FieldError, TextRule
+from station_agent.view import console_line, snapshot, station_time
+from tag_tools.fields import ATTENDANT, OVERRIDE_REASON, SUPERVISOR, FieldError, TextRule, has_forbidden_character
 
 log = logging.getLogger(__name__)
 
@@ -407,7 +408,7 @@ class Agent:
             self.throttle.check(supervisor, client, mono)
             if not credentials_match(self.config, supervisor, password):
                 self._password_failed(supervisor, client, now, mono)
-                raise OverrideRefused(WRONG_CREDENTIALS)
+                raise OverrideRefused(WRONG_CREDENTIALS, code=overrides.BAD_CREDENTIALS)
             self.throttle.succeeded(supervisor, client)
             context = self._context(session, code)
             cylinders = self._filled_cylinders(session)
@@ -418,16 +419,16 @@ class Agent:
                 ]
             except Exception as error:
                 log.error("override refused: its event cannot be made: %s", error)
-                raise OverrideRefused(f"cannot record the override: {error}") from error
+                raise OverrideRefused(f"cannot record the override: {error}", code=overrides.NOT_RECORDED) from error
             try:
                 for event_id, body in events:
                     self.outbox.add_with_fills(event_id, body, cylinders, now)
             except OutboxError as error:
                 self._fail_safe(_outbox_fault(error), str(error))
-                raise OverrideRefused(f"cannot record the override: {error}") from error
+                raise OverrideRefused(f"cannot record the override: {error}", code=overrides.NOT_RECORDED) from error
             session.mark_overridden(supervisor)
             log.warning("override by supervisor %s for attendant %s: %s", supervisor, code, why)
-            self.recent.appendleft(f"{now:%H:%M:%S} OVERRIDE by {supervisor} for {code}: {why}")
+            self.recent.appendleft(f"{station_time(self.policy, now):%H:%M:%S} OVERRIDE by {supervisor} for {code}: {why}")
             self._drive(session)
             self._changed()
         if self.sync is not None:
@@ -480,7 +481,8 @@ class Agent:
             return snapshot(self)
 
     def _line(self, result: CylinderResult, session: VehicleSession) -> None:
-        line = console_line(self.clock(), self.config.pump, result, session, self.pump.enabled, self.fault)
+        now = station_time(self.policy, self.clock())
+        line = console_line(now, self.config.pump, result, session, self.pump.enabled, self.fault)
         self.recent.appendleft(line)
         self.echo(line)
         self._changed()
@@ -495,11 +497,28 @@ class Agent:
 
 
 def _typed(rule: TextRule, value: object) -> str:
-    """`value` as the shared rule normalises it (what the event will carry), or BoothInputError."""
+    """`value` as the shared rule normalises it (what the event will carry), or BoothInputError
+    with a code saying which limit it broke (the page words it; the rule's own text is English)."""
     try:
         return rule.check(value)
     except FieldError as error:
-        raise BoothInputError(str(error)) from None
+        code, limits = _input_problem(rule, value)
+        raise BoothInputError(str(error), code=code, field=rule.field, **limits) from None
+
+
+def _input_problem(rule: TextRule, value: object) -> tuple[str, dict[str, int]]:
+    """The code (and the limit) of a typed value `rule` refused, found from the value and the rule's
+    limits in the order tag_tools.fields checks them, not from its message."""
+    if not isinstance(value, str) or has_forbidden_character(value):
+        return overrides.INPUT_INVALID, {}
+    length = len(unicodedata.normalize("NFC", value).strip())
+    if length == 0:
+        return overrides.INPUT_EMPTY, {}
+    if length < rule.min_len:
+        return overrides.INPUT_TOO_SHORT, {"min": rule.min_len}
+    if length > rule.max_len:
+        return overrides.INPUT_TOO_LONG, {"max": rule.max_len}
+    return overrides.INPUT_INVALID, {}
 
 
 def _outbox_fault(error: OutboxError) -> str:

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from station_agent import page_words
 from station_agent.errors import ConfigError
 from station_agent.passwords import check_hash_format
 from station_agent.reasons import KNOWN_REASONS, OVERRIDABLE_BY_DEFAULT
 from tag_tools import private_files
 from tag_tools.fields import ATTENDANT, SUPERVISOR, FieldError, TextRule
+from tag_tools.messages import locale_names
 
 Mode = Literal["enforce", "monitor"]
 
@@ -26,6 +28,7 @@ Mode = Literal["enforce", "monitor"]
 # ones (trust_list_stale, issued_in_future, chip_not_genuine, refilled_too_soon). Overdue, failed,
 # scrapped, past-life, forged and moved records are deliberately not: only an explicit list admits them.
 DEFAULT_OVERRIDABLE = OVERRIDABLE_BY_DEFAULT
+DEFAULT_LANGUAGE = "zh"  # served by the zh_CN catalogue
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,15 @@ class StationConfig:
     outbox_retention: timedelta = timedelta(days=30)  # delivered events are kept this long, then pruned
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
-    language: Literal["zh", "en"] = "zh"
+    language: str = DEFAULT_LANGUAGE  # the booth page's first language: any with an "attendant" catalogue
     # Host headers the booth page answers besides its own address and localhost (a display on the
     # station LAN that opens the page by name); see station_agent.booth_guard.
     allowed_hosts: tuple[str, ...] = ()
     override_lock_after: int = 5  # wrong supervisor passwords (per supervisor, per client) before a lock
     override_lock: timedelta = timedelta(minutes=15)
+    # The booth page sounds a refusal (a tone it makes itself; docs/station.md "What the attendant
+    # sees" gives the kiosk browser's flags that let it play without a tap first).
+    refusal_sound: bool = True
     policy: Policy = field(default_factory=Policy)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     supervisors: tuple[Supervisor, ...] = ()
@@ -121,11 +127,9 @@ def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationCon
     _only(reader, "reader", {"path", "repeat_after_s"})
     _only(interlock, "interlock", {"path", "fill_timeout_s", "heartbeat_s"})
     _only(trust, "trust", {"root_certificate", "initial_trust_list"})
-    _only(screen, "attendant", {"listen", "language", "allowed_hosts", "lock_after_failures", "lock_minutes"})
+    _only(screen, "attendant", {"listen", "language", "allowed_hosts", "lock_after_failures", "lock_minutes", "refusal_sound"})
     host, port = _listen(_get(screen, "attendant.listen", str, "127.0.0.1:8080"))
-    language = _get(screen, "attendant.language", str, "zh")
-    if language not in ("zh", "en"):
-        raise ConfigError('attendant.language must be "zh" or "en"')
+    language = _language(_get(screen, "attendant.language", str, DEFAULT_LANGUAGE))
     allowed_hosts = _allowed_hosts(_get(screen, "attendant.allowed_hosts", list, []))
     if host in ("0.0.0.0", "::", "") and not allowed_hosts:
         raise ConfigError(
@@ -155,6 +159,7 @@ def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationCon
         allowed_hosts=allowed_hosts,
         override_lock_after=_int(screen, "attendant.lock_after_failures", 5, 1, 100),
         override_lock=timedelta(minutes=lock_minutes),
+        refusal_sound=_get(screen, "attendant.refusal_sound", bool, True),
         policy=_policy(_table(document, "policy", required=False)),
         registry=_registry(_table(document, "registry", required=False), base),
         supervisors=_supervisors(document.get("supervisors", [])),
@@ -333,6 +338,15 @@ def _allowed_hosts(entries: list[Any]) -> tuple[str, ...]:
             )
         hosts.append(entry.strip().lower())
     return tuple(hosts)
+
+
+def _language(name: str) -> str:
+    """attendant.language: a locale or language with an "attendant" catalogue installed (built in, or
+    in CYLINDER_LOCALE_PATH), so the page has its words in it: "zh", "zh_CN", "en", ..."""
+    installed = locale_names(page_words.DOMAIN)
+    if name not in installed:
+        raise ConfigError(f"attendant.language must be an installed language ({', '.join(installed)}), not {name!r}")
+    return name
 
 
 def _listen(text: str) -> tuple[str, int]:

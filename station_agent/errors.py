@@ -59,7 +59,15 @@ class EventFieldError(StationAgentError, ValueError):
 
 
 class OverrideRefused(StationAgentError, PermissionError):
-    """An override was asked for without valid supervisor credentials or for a non-overridable refusal."""
+    """An override was asked for without valid supervisor credentials or for a non-overridable refusal.
+
+    `code` says which rule refused (station_agent.overrides names them) and `values` what the words
+    need (a count, reason codes), so the booth page says it in the attendant's language."""
+
+    def __init__(self, message: str, *, code: str = "refused", **values: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values = values
 
 
 class BoothInputError(OverrideRefused, ValueError):
@@ -71,7 +79,7 @@ class OverrideLocked(OverrideRefused):
     """Too many wrong supervisor passwords: overrides wait (`retry_after_s`), even with the right one."""
 
     def __init__(self, message: str, *, retry_after_s: float) -> None:
-        super().__init__(message)
+        super().__init__(message, code="locked")
         self.retry_after_s = retry_after_s
 
 

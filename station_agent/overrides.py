@@ -21,22 +21,50 @@ from station_agent.session import SessionState, VehicleSession
 
 WRONG_CREDENTIALS = "unknown supervisor or wrong password"
 
+# Why the booth refused an action, as codes (OverrideRefused.code): the page shows each in the
+# attendant's words (station_agent.view.refusal_texts); the English message goes to the log.
+MONITOR_MODE = "monitor_mode"
+NO_REFUSED_VEHICLE = "no_refused_vehicle"
+CYLINDERS_MISSING = "cylinders_missing"  # values: n
+NOT_OVERRIDABLE = "not_overridable"  # values: reasons (codes)
+BAD_CREDENTIALS = "wrong_credentials"
+NOT_RECORDED = "not_recorded"  # the override's events could not be stored: nothing was released
+INPUT_EMPTY = "input_empty"  # values of the input codes: field (tag_tools.fields rule), min / max
+INPUT_TOO_SHORT = "input_too_short"
+INPUT_TOO_LONG = "input_too_long"
+INPUT_INVALID = "input_invalid"
+
 
 def check_session(config: StationConfig, session: VehicleSession | None) -> None:
     """Raise OverrideRefused naming the first rule that fails, without looking at any credential."""
     if not config.policy.enforcing:
-        raise OverrideRefused("monitor mode blocks nothing: there is nothing to override")
-    if session is None or session.state is not SessionState.REFUSED:
-        raise OverrideRefused("no refused vehicle to override")
+        raise OverrideRefused("monitor mode blocks nothing: there is nothing to override", code=MONITOR_MODE)
+    # A refused session that has ended (its window passed) stays refused on screen, but is over:
+    # only a vehicle at the pump now, read again, may be released.
+    if session is None or session.state is not SessionState.REFUSED or session.finished:
+        raise OverrideRefused("no refused vehicle to override", code=NO_REFUSED_VEHICLE)
     if session.missing():
-        raise OverrideRefused(f"read the remaining {session.missing()} cylinder(s) first")
+        raise OverrideRefused(
+            f"read the remaining {session.missing()} cylinder(s) first", code=CYLINDERS_MISSING, n=session.missing()
+        )
     blocked = sorted(
         {r for c in session.refused_cylinders for r in c.reasons}
         - config.policy.overridable
         - {"due_soon", "chip_not_genuine_warning"}
     )
     if blocked:
-        raise OverrideRefused(f"the policy does not allow overriding: {', '.join(blocked)}")
+        raise OverrideRefused(
+            f"the policy does not allow overriding: {', '.join(blocked)}", code=NOT_OVERRIDABLE, reasons=tuple(blocked)
+        )
+
+
+def may_override(config: StationConfig, session: VehicleSession | None) -> bool:
+    """Whether a supervisor could release this session now (the booth page offers the form only then)."""
+    try:
+        check_session(config, session)
+    except OverrideRefused:
+        return False
+    return True
 
 
 def credentials_match(config: StationConfig, supervisor_id: str, password: object) -> bool:

@@ -8,6 +8,7 @@ agent raises or acts on; a test checks each is in the catalogue.
 
 from datetime import timedelta
 
+from station_agent.page_words import page_languages
 from tag_tools.messages import available_locales, language_of
 from tag_tools.reason_catalogue import DOMAIN, catalogue, interval_text, reason_text
 
@@ -23,8 +24,6 @@ STATION_CODES = (REGISTRATION_MISMATCH, UNREGISTERED, REFILLED_TOO_SOON, CYLINDE
 KNOWN_REASONS = frozenset(catalogue().codes)
 # policy.overridable when the config does not say: the catalogue's overridable refusals.
 OVERRIDABLE_BY_DEFAULT: tuple[str, ...] = catalogue().codes_where(overridable=True)
-# The page's own two languages, always present; more come with any reasons catalogue installed.
-PAGE_LANGUAGES: tuple[str, ...] = ("zh", "en")
 
 
 def text_for(code: str, language: str = "zh", *, refill_interval: timedelta | None = None) -> str:
@@ -38,6 +37,8 @@ def text_for(code: str, language: str = "zh", *, refill_interval: timedelta | No
 
 def texts_for(code: str, *, refill_interval: timedelta | None = None) -> dict[str, str]:
     """The code and its words in every language with a catalogue, keyed by language ("zh", "en", ...)
-    so the page switches language without asking the agent again."""
-    languages = dict.fromkeys([*PAGE_LANGUAGES, *(language_of(loc) for loc in available_locales(DOMAIN))])
+    so the page switches language without asking the agent again: the page's languages, and any
+    other with a reasons catalogue."""
+    page = [language.code for language in page_languages()]
+    languages = dict.fromkeys([*page, *(language_of(loc) for loc in available_locales(DOMAIN))])
     return {"code": code, **{lang: text_for(code, lang, refill_interval=refill_interval) for lang in languages}}

@@ -70,10 +70,11 @@ class VehicleSession:
     state: SessionState = SessionState.COLLECTING
     override_by: str | None = None
     overridden_keys: frozenset[str] = frozenset()
+    ended: bool = False  # a refused session closed by time or a fault: over, and still refused (see close)
 
     @property
     def finished(self) -> bool:
-        return self.state in (SessionState.DONE, SessionState.EXPIRED)
+        return self.ended or self.state in (SessionState.DONE, SessionState.EXPIRED)
 
     @property
     def refused_cylinders(self) -> list[CylinderResult]:
@@ -137,6 +138,13 @@ class VehicleSession:
         return max(0, (self.expected or 0) - len(self.cylinders))
 
     def close(self, state: SessionState) -> None:
+        """End the session as `state`. A refused vehicle is not let off by time: closing it as EXPIRED
+        (its window passed, or a fault ended it) ends the session but keeps it REFUSED, so the screen
+        still says "do not fill" until the next vehicle, rather than "not every cylinder was read".
+        The next read starts a new session either way (`finished`)."""
+        if state is SessionState.EXPIRED and self.state is SessionState.REFUSED:
+            self.ended = True
+            return
         self.state = state
 
     @property

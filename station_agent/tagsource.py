@@ -26,7 +26,10 @@ from station_agent.errors import TagSourceError
 from tag_tools.verdict import ChipEvidence, Originality
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tag_tools.readers.base import Reader
+    from tag_tools.readers.base import Reader, ReadOptions, TagRead
+
+    #: Wait for a tag on a reader and read it (the seam a test replaces, as `opener` is).
+    ReadTag = Callable[[Reader, float, threading.Event | None, ReadOptions | None], TagRead]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,12 @@ def _open_reader(path: str) -> Reader:
     return open_reader(path)
 
 
+def _read_tag(reader: Reader, timeout: float, cancel: threading.Event | None, options: ReadOptions | None) -> TagRead:
+    from tag_tools.readers import read_tag
+
+    return read_tag(reader, timeout=timeout, cancel=cancel, options=options)
+
+
 class ReaderTagSource:
     """A real reader. The same tag left in the field is reported again only after `repeat_after_s`.
 
@@ -129,9 +138,10 @@ class ReaderTagSource:
         path: str,
         *,
         repeat_after_s: float = 3.0,
-        options: object | None = None,
+        options: ReadOptions | None = None,
         backoff: Backoff = Backoff(),
         opener: Callable[[str], Reader] = _open_reader,
+        read: ReadTag = _read_tag,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -142,7 +152,7 @@ class ReaderTagSource:
         self.options = options
         self.backoff = backoff
         self.reopened = 0  # how often a lost reader came back (the attendant page may show it)
-        self._opener, self._clock, self._rng = opener, clock, rng
+        self._opener, self._read, self._clock, self._rng = opener, read, clock, rng
         self._last: tuple[bytes, float] | None = None
         self._lost: str | None = None
         self._attempts = 0
@@ -168,7 +178,7 @@ class ReaderTagSource:
 
         reader = self.reader if self.reader is not None else self._reopen()
         try:
-            tag = reader.read_tag(timeout=timeout, cancel=cancel, options=self.options)  # type: ignore[arg-type]
+            tag = self._read(reader, timeout, cancel, self.options)
         except (ReadTimeout, WaitCancelled):
             return None
         except (ReaderNotFoundError, ReaderBusyError) as error:

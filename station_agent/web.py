@@ -2,15 +2,18 @@
 through Server-Sent Events, with polling as the fallback.
 
     GET  /                 the page (with its token)      GET /static/attendant.js, attendant.css
-    GET  /api/state        the snapshot (JSON)            GET /api/stream   SSE: a snapshot on every change
+    GET  /api/state        the snapshot (JSON)            GET /api/stream   SSE: a snapshot on every change,
+                                                          and a beat every STREAM_BEAT_S between them
+    GET  /api/words        the page's words in every installed language (station_agent.page_words)
     POST /api/fill-done {}    POST /api/new-vehicle {}    POST /api/attendant {attendant}
     POST /api/override {attendant, supervisor, password, reason}
 
 Nothing a request carries may change the pump or the agent's health except the four actions
 above, and only once every check has passed: Host, origin, token and content type
 (station_agent.booth_guard), then the body (length, UTF-8, a JSON object of known text fields),
-then the shared field rules in the agent itself. A bug in a handler answers 500 and touches
-nothing. The server is bounded: at most MAX_CONNECTIONS at once (STREAM_SLOTS of them event
+then the shared field rules in the agent itself. A refused action is answered with its English
+message (for the log and for tools), its code and its words in every page language (the page shows
+those). A bug in a handler answers 500 and touches nothing. The server is bounded: at most MAX_CONNECTIONS at once (STREAM_SLOTS of them event
 streams), one request per connection, REQUEST_TIMEOUT_S to send it, socket timeouts on every read
 and write, and a body is never read before its Content-Length has been validated.
 """
@@ -27,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from station_agent import page_words, view
 from station_agent.booth_guard import SECURITY_HEADERS, BoothGuard, RequestRefused, default_hosts, new_token
 from station_agent.errors import BoothInputError, OverrideLocked, OverrideRefused
 
@@ -38,7 +42,12 @@ MAX_BODY = 8192
 MAX_CONNECTIONS = 16
 STREAM_SLOTS = 4
 REQUEST_TIMEOUT_S = 10.0  # to send a whole request; also each socket read or write
-STREAM_KEEPALIVE_S = 15.0
+# The page takes silence for a lost agent: with no snapshot and no beat for 1.2 s it shows "not
+# connected, do not fill" (attendant.js SILENCE_MS), within 2 s of the agent's last word. A beat is
+# sent only once the agent has answered a snapshot, so an agent that hangs falls silent too. A beat
+# is `event: beat` with the state's version as its data: the page asks for the state again when it
+# has missed one.
+STREAM_BEAT_S = 0.4
 LINGER_S = 0.5
 STATIC = {"attendant.js": "text/javascript; charset=utf-8", "attendant.css": "text/css; charset=utf-8"}
 TOKEN_PLACEHOLDER = b"{{BOOTH_TOKEN}}"
@@ -300,6 +309,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/api/state":
             guard.check_read(self.headers)
             self._json(HTTPStatus.OK, self.server.agent.snapshot())
+        elif path == "/api/words":
+            guard.check_read(self.headers)
+            self._json(HTTPStatus.OK, page_words.words(self.server.agent.config.language))
         elif path == "/api/stream":
             guard.check_read(self.headers)
             self._stream()
@@ -329,14 +341,15 @@ class _Handler(BaseHTTPRequestHandler):
         while not stopping.is_set():
             with agent.changed:
                 if agent.version == seen:
-                    agent.changed.wait(timeout=STREAM_KEEPALIVE_S)
+                    agent.changed.wait(timeout=STREAM_BEAT_S)
             if stopping.is_set():
                 return
-            state = agent.snapshot()
-            if state["version"] == seen:
-                self.wfile.write(b": keep-alive\n\n")
+            state = agent.snapshot()  # also lets time end a session: the page sees it within a beat
+            version = int(state["version"])  # type: ignore[call-overload]
+            if version == seen:
+                self.wfile.write(b"event: beat\ndata:%d\n\n" % version)
             else:
-                seen = int(state["version"])  # type: ignore[call-overload]
+                seen = version
                 self.wfile.write(b"data: " + json.dumps(state, ensure_ascii=True).encode("ascii") + b"\n\n")
             self.wfile.flush()
 
@@ -377,19 +390,22 @@ class _Handler(BaseHTTPRequestHandler):
                     client=str(self.client_address[0]),
                 )
         except BoothInputError as error:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
+            self._refused_action(path, HTTPStatus.BAD_REQUEST, error)
             return
         except OverrideLocked as error:
-            self._json(
-                HTTPStatus.TOO_MANY_REQUESTS,
-                {"error": str(error)},
-                (("Retry-After", str(max(1, int(error.retry_after_s + 0.999)))),),
+            self._refused_action(
+                path, HTTPStatus.TOO_MANY_REQUESTS, error, (("Retry-After", str(max(1, int(error.retry_after_s + 0.999)))),)
             )
             return
         except OverrideRefused as error:
-            self._json(HTTPStatus.FORBIDDEN, {"error": str(error)})
+            self._refused_action(path, HTTPStatus.FORBIDDEN, error)
             return
         self._json(HTTPStatus.OK, agent.snapshot())
+
+    def _refused_action(self, path: str, status: int, error: OverrideRefused, extra: tuple[tuple[str, str], ...] = ()) -> None:
+        """The agent refused the action: the log gets its message, the page its words."""
+        log.info("attendant page: %s refused (%s): %s", path, error.code, error)
+        self._json(status, {"error": str(error), "code": error.code, "text": view.refusal_texts(error)}, extra)
 
     def _body(self, fields: tuple[str, ...]) -> dict[str, str]:
         """The JSON object the action takes, read only after its length has been validated."""

@@ -13,9 +13,11 @@ ASCII), upper-cases, removes the separators people type (spaces, hyphens, middle
 result against the formats below and returns it, or raises IdentifierError. Pure: no I/O.
 
 Plates: the national formats of the deployments.
-  China (GA 36): province character + letter + 5 letters/digits ("粤B12345"); new-energy plates
-    have 6 ("粤BD12345"); special plates 4 and a suffix 挂/学/警/港/澳/使/领 ("豫A1234学"), and
-    embassy plates 使 + 6 digits. Letters never include I or O.
+  China (GA 36-2018): province character + letter + 5 letters/digits ("粤B12345"). New-energy
+    plates have 6, with an energy letter first (small vehicles, "粤BD12345") or last (large ones,
+    "粤B12345D"): D or F, and A/B/C/E and G/H/J/K since the D and F series ran out in some cities.
+    Special plates: 4 and a suffix 挂/学/警/使/领 ("豫A1234学"), Hong Kong and Macau vehicles
+    粤Z + 4 + 港/澳, and embassy plates 使 + 6 digits. Letters never include I or O.
   Peru: ABC-123 and A1B-234 (stored without the hyphen: "ABC123", "A1B234").
   Colombia: ABC123 (cars) and ABC12D (motorcycles).
   Bolivia: 1234ABC, and the older 123ABC.
@@ -42,10 +44,13 @@ _SPACES = re.compile(r"\s+")
 CN_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _CN = f"[{CN_PROVINCES}][A-HJ-NP-Z]"
 _CN_CHAR = "[A-HJ-NP-Z0-9]"
+_CN_ENERGY = "[A-HJK]"  # D, A, B, C, E: battery electric; F, G, H, J, K: other new energy
 PLATE_FORMATS: dict[str, str] = {
     "China": f"{_CN}{_CN_CHAR}{{5}}",
-    "China new-energy": f"{_CN}{_CN_CHAR}{{6}}",
-    "China special": f"{_CN}{_CN_CHAR}{{4}}[挂学警港澳使领]",
+    "China new-energy, small vehicle": f"{_CN}{_CN_ENERGY}{_CN_CHAR}{{5}}",
+    "China new-energy, large vehicle": f"{_CN}{_CN_CHAR}{{5}}{_CN_ENERGY}",
+    "China special": f"{_CN}{_CN_CHAR}{{4}}[挂学警使领]",
+    "China Hong Kong / Macau": f"粤Z{_CN_CHAR}{{4}}[港澳]",
     "China embassy": "使[0-9]{6}",
     "Peru / Colombia": "[A-Z][A-Z0-9]{2}[0-9]{3}",
     "Colombia motorcycle": "[A-Z]{3}[0-9]{2}[A-Z]",

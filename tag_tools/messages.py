@@ -9,8 +9,9 @@ putting catalogues in a directory named in CYLINDER_LOCALE_PATH (several joined 
 those directories are searched first, and nothing in the code lists the languages.
 
 A message missing from the asked-for locale falls back to English (the source language, which is
-complete by test), then to the caller's default. Today the reason texts use this (domain "reasons");
-the dashboard, attendant page and command line are meant to load their own domains the same way.
+complete by test), then to the caller's default. One domain per audience: "reasons" (every screen),
+"tag" (claim labels and decisions: the CLI and the attendant's screen), "attendant" (the booth page),
+"dashboard" (the bureau's pages, through Flask-Babel) and "clerk" (a clerk's CSV rows).
 """
 
 from __future__ import annotations
@@ -61,6 +62,23 @@ def _available_locales(domain: str, path: tuple[Path, ...]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def locale_names(domain: str) -> tuple[str, ...]:
+    """What a `--lang` option or a config may name for `domain`: each locale with a catalogue and its
+    language ("zh_CN" and "zh"), sorted. Every one resolves to a catalogue of its own (see _resolve)."""
+    locales = available_locales(domain)
+    return tuple(sorted({*locales, *(language_of(locale) for locale in locales)}))
+
+
+def own_name(locale: str) -> str:
+    """A language's name in itself, for a menu or a button ("English", "中文", "Español"): the
+    language only, so "zh_CN" reads "中文" on every screen; the code when CLDR does not know it."""
+    try:
+        name = Locale.parse(locale.replace("-", "_")).get_language_name() or locale
+    except (ValueError, UnknownLocaleError):
+        return locale
+    return name[:1].upper() + name[1:]  # standing alone, not mid-sentence
+
+
 def language_of(locale: str) -> str:
     """The language part of a locale: "zh_CN" → "zh". The pages key their texts by it."""
     return locale.replace("-", "_").split("_", 1)[0]
@@ -77,6 +95,12 @@ def _resolve(locale: str, domain: str) -> str | None:
     if language in known:
         return language
     return next((k for k in known if language_of(k) == language), None)
+
+
+def resolve_locale(locale: str, domain: str) -> str | None:
+    """The installed locale of `domain` that serves `locale` ("zh" → "zh_CN"), None if none does: how
+    a page checks a ?lang= value against the catalogues (the same rule translations() follows)."""
+    return _resolve(locale, domain)
 
 
 def _load_file(path: Path, locale: str, domain: str) -> Translations:

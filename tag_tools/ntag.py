@@ -122,6 +122,13 @@ _BY_VERSION = {chip.version: chip for chip in CHIPS.values()}
 STATIC_LOCK_CC_BIT = 3  # bit of byte 2 that locks page 3 (the capability container)
 
 
+def nak_code(answer: bytes) -> int | None:
+    """The NAK code of a 1-byte answer, None for an ACK or a data answer."""
+    if len(answer) == 1 and answer[0] & 0x0F != ACK:
+        return answer[0] & 0x0F
+    return None
+
+
 def chip_for_version(version: bytes | None) -> ChipModel | None:
     """The NTAG21x model for a GET_VERSION answer, None for anything else."""
     return _BY_VERSION.get(bytes(version)) if version else None

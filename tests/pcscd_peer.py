@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from tests.peers import free_tcp_port
+
 log = logging.getLogger(__name__)
 
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
@@ -37,9 +39,7 @@ class PeerError(RuntimeError):
 def free_port_pair() -> int:
     """A TCP port p with p and p+1 free (vpcd takes two)."""
     for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_tcp_port()
         if port >= 65535:
             continue
         try:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from abc import ABC, abstractmethod
 
@@ -22,16 +21,11 @@ from tag_tools.emulation.nfcpy_udp_target import UdpTagTarget
 from tag_tools.emulation.ntag_emulator import NtagEmulator
 from tag_tools.emulation.vpcd_card import ULTRALIGHT_ATR, VpcdCard
 from tests.pcscd_peer import READER_NAME, PcscdWithVpcd, PeerError
+from tests.peers import free_udp_port
 
 log = logging.getLogger(__name__)
 
 PCSCD_POLL_SECONDS = 0.45
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Rig(ABC):
@@ -64,13 +58,13 @@ class UdpRig(Rig):
     def start(self, emulator: NtagEmulator) -> UdpRig:
         """Start the target and read it once through the reader stack, so a test starts only when
         the target answers."""
-        from tag_tools.readers import open_reader
+        from tag_tools.readers import open_reader, read_tag
         from tag_tools.readers.errors import ReaderError
 
         self.target = UdpTagTarget(emulator, self.port).start()
         try:
             with open_reader(self.reader_path) as reader:
-                reader.read_tag(timeout=10)
+                read_tag(reader, timeout=10)
         except ReaderError as error:
             self.stop()
             raise PeerError(f"nfcpy udp target on port {self.port} did not answer: {error}") from error

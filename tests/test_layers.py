@@ -114,7 +114,12 @@ def _upward(importer: str, imported: str) -> str | None:
         if _within(imported, "tag_tools.cli", "tag_tools.readers", "tag_tools.emulation", *APPLICATIONS):
             return "the format/crypto core imports a transport, the emulator, the command line or an application"
     # tag_tools.ntag (datasheet facts, pure data) and tag_tools.chip_evidence lie below transports too.
-    if importer == "tag_tools.readers.base" and _within(imported, "tag_tools.readers.ntag_protocol", "tag_tools.verdict"):
+    # The package itself may re-export the protocol's read_tag/write_tag: nothing below imports it.
+    transport = _within(importer, "tag_tools.readers") and importer not in (
+        "tag_tools.readers",
+        "tag_tools.readers.ntag_protocol",
+    )
+    if transport and _within(imported, "tag_tools.readers.ntag_protocol", "tag_tools.verdict"):
         return "a transport imports the protocol (or the verdict) above it"
     if _within(importer, "registry_service.services", "registry_service.models") and _within(
         imported, "registry_service.api", "registry_service.dashboard", "registry_service.app", "registry_service.auth"
@@ -139,14 +144,10 @@ def test_the_graph_is_built_from_every_product_module() -> None:
     assert "registry_service.api" in graph["registry_service.app"]
 
 
-# Still open (issue 13), named so the list can only shrink: Reader.read_tag/write_tag in
-# readers/base.py import ntag_protocol inside the methods (the fix moves those two conveniences up
-# into ntag_protocol and changes their callers), and tag_tools.demo runs the command line.
-KNOWN_CYCLES = [["tag_tools.readers.base", "tag_tools.readers.ntag_protocol"]]
-KNOWN_UPWARD = {
-    "tag_tools.demo -> tag_tools.cli.main",
-    "tag_tools.readers.base -> tag_tools.readers.ntag_protocol",
-}
+# Empty since issue 13: a new cycle or upward import fails here until it is fixed (or, as a
+# written-down decision, listed by name).
+KNOWN_CYCLES: list[list[str]] = []
+KNOWN_UPWARD: set[str] = set()
 
 
 def test_no_import_cycle_even_inside_functions_or_for_type_checking() -> None:
@@ -175,5 +176,9 @@ def test_the_checks_find_a_planted_cycle_and_an_upward_import() -> None:
         ["a", "b", "c"]
     ]
     assert _upward("tag_tools.verdict", "tag_tools.readers.base") is not None
+    assert _upward("tag_tools.spec_example", "tag_tools.cli.main") is not None
+    assert _upward("tag_tools.readers.base", "tag_tools.readers.ntag_protocol") is not None
+    assert _upward("tag_tools.readers.pcsc_backend", "tag_tools.readers.ntag_protocol") is not None
+    assert _upward("tag_tools.readers", "tag_tools.readers.ntag_protocol") is None
     assert _upward("registry_service.services.events", "registry_service.auth") is not None
     assert _upward("tag_tools.readers.ntag_protocol", "tag_tools.verdict") is None

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from tag_tools.readers import open_reader
+from tag_tools.readers import open_reader, read_tag, write_tag
 from tag_tools.verdict import Originality
 
 READER = os.environ.get("CYLINDER_TAG_READER", "")
@@ -23,7 +23,7 @@ pytestmark = [
 
 def test_read_a_real_tag() -> None:
     with open_reader(READER) as reader:
-        tag = reader.read_tag(timeout=30)
+        tag = read_tag(reader, timeout=30)
     print(f"\n{tag.to_json()}")
     assert len(tag.uid) in (4, 7, 10)
     assert tag.originality in (Originality.GENUINE, Originality.NOT_GENUINE, Originality.NOT_AVAILABLE)
@@ -37,6 +37,6 @@ def test_read_a_real_tag() -> None:
 def test_write_and_read_back_a_real_tag() -> None:
     message = b"\xd1\x01\x0dT\x02encylinder-tag"
     with open_reader(READER) as reader:
-        result = reader.write_tag(message, lock=False, timeout=30)
+        result = write_tag(reader, message, lock=False, timeout=30)
         assert not result.locked
-        assert reader.read_tag(timeout=30).ndef_message == message
+        assert read_tag(reader, timeout=30).ndef_message == message

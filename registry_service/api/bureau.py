@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 
 from registry_service.api import event_filter, parse
-from registry_service.api.common import created, csv_response, now, tx
+from registry_service.api.common import created, csv_response, now, report_tx, tx
 from registry_service.auth import current, roles
 from registry_service.errors import InvalidInput, NotFound
 from registry_service.models import CentreCertificate, InspectionCentre, Outcome, Role
@@ -83,7 +83,7 @@ def refuel_attempts() -> Response:
     flt = _filter(args)
     limit = parse.query_int(args, "limit", 100, 1, registry().config.max_page_size)
     cursor = _cursor(args)
-    result = tx(lambda s: queries.refuel_attempts(s, flt, now(), limit, cursor))
+    result = report_tx(lambda s: queries.refuel_attempts(s, flt, now(), limit, cursor))
     if _wants_csv(args):
         return csv_response(result["attempts"], EVENT_COLUMNS, "refuel-attempts.csv")
     return jsonify(result)
@@ -100,7 +100,7 @@ def aggregates() -> Response:
     if group_by not in GROUP_BY:
         raise InvalidInput(f"group_by must be one of: {', '.join(GROUP_BY)}")
     offset = registry().config.report_utc_offset_hours
-    result = tx(lambda s: queries.aggregate(s, flt, now(), group_by, offset))
+    result = report_tx(lambda s: queries.aggregate(s, flt, now(), group_by, offset))
     if _wants_csv(args):
         return csv_response(result["groups"], GROUP_COLUMNS, f"aggregates-by-{group_by}.csv")
     return jsonify(result)
@@ -112,7 +112,8 @@ def station_ranking() -> Response:
     args = parse.query_args(FILTERS | {"limit"})
     flt = _filter(args)
     limit = parse.query_int(args, "limit", 50, 1, registry().config.max_page_size)
-    result = tx(lambda s: queries.station_ranking(s, flt, now(), limit))
+    offset = registry().config.report_utc_offset_hours
+    result = report_tx(lambda s: queries.station_ranking(s, flt, now(), limit, offset))
     if _wants_csv(args):
         return csv_response(result["stations"], [*GROUP_COLUMNS, "override_rate"], "station-ranking.csv")
     return jsonify(result)
@@ -125,9 +126,7 @@ def suspected_clones() -> Response:
     flt = _filter(args)
     config = registry().config
     limit = parse.query_int(args, "limit", 200, 1, config.max_page_size)
-    result = tx(
-        lambda s: clones.suspected_clones(s, flt, now(), config.max_plausible_speed_kmh, config.report_utc_offset_hours, limit)
-    )
+    result = report_tx(lambda s: clones.suspected_clones(s, flt, now(), limit))
     if _wants_csv(args):
         columns = ["kind", "key_type", "key", "at", "station", "previous_at", "previous_station", "event_id", "detail"]
         return csv_response(result["suspects"], columns, "suspected-clones.csv")
@@ -144,7 +143,7 @@ def station_fault_reports() -> Response:
     )
     limit = parse.query_int(args, "limit", 100, 1, registry().config.max_page_size)
     cursor = _cursor(args)
-    return jsonify(tx(lambda s: station_faults.list_faults(s, flt, now(), limit, cursor)))
+    return jsonify(report_tx(lambda s: station_faults.list_faults(s, flt, now(), limit, cursor)))
 
 
 def _code(args: dict[str, str], key: str) -> str | None:

@@ -20,6 +20,11 @@ def tx(work: Callable[[Session], T]) -> T:
     return registry().transaction(work)
 
 
+def report_tx(work: Callable[[Session], T]) -> T:
+    """The bureau's read-only queries: on a fresh-enough replica when one is configured (Registry.report)."""
+    return registry().report(work)
+
+
 def station_tx(work: Callable[[Session], T]) -> T:
     """A station's upload: a transaction bounded like the station's other calls (Registry.station_transaction)."""
     return registry().station_transaction(work)

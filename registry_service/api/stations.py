@@ -14,6 +14,7 @@ from registry_service.models import Role
 from registry_service.node import registry
 from registry_service.services import cylinders, events, station_faults, trust
 from registry_service.services.places import station_by_code
+from registry_service.services.rollups import Reckoning
 
 blueprint = Blueprint("stations", __name__)
 
@@ -34,7 +35,7 @@ def upload_events(station_code: str) -> Response:
     def work(session):  # type: ignore[no-untyped-def]
         station = station_by_code(session, station_code)
         principal.require_station(station.id)
-        return events.ingest(session, station.id, batch, received_at)
+        return events.ingest(session, station.id, batch, received_at, Reckoning.of(config))
 
     # registry_time: the station measures its clock offset by it (api/wire_time.py).
     return jsonify({**station_tx(work), "registry_time": wire_time.registry_time(received_at)})

@@ -32,6 +32,7 @@ from registry_service.problems import problem_document, problem_for
 from registry_service.services import cylinders, events
 from registry_service.services.cylinders import StatusQuery
 from registry_service.services.events import ScanEventIn
+from registry_service.services.rollups import Reckoning
 from tag_tools import identifiers, rules
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,8 @@ def _take_riders(registry: Registry, principal: Principal, asked: StatusRequest,
     if principal.role is not Role.STATION or station_id is None:
         return {"error": "only a station's own credential may send events"}
     try:
-        return dict(registry.station_transaction(lambda s: events.ingest(s, station_id, asked.riders, now)))
+        reckoning = Reckoning.of(registry.config)
+        return dict(registry.station_transaction(lambda s: events.ingest(s, station_id, asked.riders, now, reckoning)))
     except RegistryError as error:
         return {"error": error.title}
 

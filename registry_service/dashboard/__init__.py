@@ -35,7 +35,7 @@ class DashboardOnlySessions(SecureCookieSessionInterface):
 def register_dashboard(
     app: Flask, *, secret_key: str | bytes | None = None, throttle: ThrottlePolicy | None = None, secure_cookies: bool = False
 ) -> None:
-    from registry_service.dashboard import views  # noqa: F401  (registers the routes)
+    from registry_service.dashboard import find_views, languages, map_views, views  # noqa: F401  (they register the routes)
     from registry_service.dashboard.web import blueprint
 
     key = secret_key or app.config.get("SECRET_KEY")
@@ -51,6 +51,7 @@ def register_dashboard(
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
     )
     app.session_interface = DashboardOnlySessions()
+    languages.init_app(app)
     if throttle is not None:  # else services/login_throttle.DEFAULT_POLICY (the API's log-in shares it)
         app.extensions[POLICY_EXTENSION] = throttle
     if blueprint.name not in app.blueprints:  # calling again (e.g. a test after create_app) re-keys only

@@ -1,4 +1,5 @@
-"""Read-only histories for the vehicle, cylinder, station and inspection pages.
+"""Read-only histories for the vehicle, cylinder, station and inspection pages, and the list of
+suspected clones.
 
 Each history is bounded (a time window and a row limit) because scan_events is the 20 M-rows-a-day
 table; the lookups use its (plate, time), (cylinder, time) and (station, time) indexes.
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from registry_service.dashboard.charts import DayCounts
 from registry_service.dashboard.filters import PAGE_SIZE, DashboardQuery
-from registry_service.dashboard.reports import daily_counts, region_trail
+from registry_service.dashboard.reports import EXPORT_CAP, daily_counts, region_trail
 from registry_service.errors import NotFound
 from registry_service.models import (
     Cylinder,
@@ -28,10 +29,26 @@ from registry_service.models import (
     Station,
     Vehicle,
 )
-from registry_service.services import places, queries
+from registry_service.services import clones, places, queries
 
 HISTORY_WINDOW = timedelta(days=366)
 HISTORY_LIMIT = 200
+# Refusals about the tag itself rather than its cylinder: their rows show the tag's UID, the one
+# thing known about a forged, moved or unknown-signer tag (it may have no cylinder row at all).
+TAG_REASONS = frozenset(
+    {
+        "no_record",
+        "malformed",
+        "unsupported_version",
+        "unknown_signer",
+        "bad_signature",
+        "signer_revoked",
+        "uid_mismatch",
+        "chip_not_genuine",
+        "unregistered",
+        "registration_mismatch",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -173,3 +190,38 @@ def centre_inspections(session: Session, centre_id: int | None, query: Dashboard
     statement = statement.order_by(Inspection.inspected_on.desc(), Inspection.id.desc())
     statement = statement.offset((query.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     return [_inspection_row(i, cyl, code, name) for i, cyl, code, name in session.execute(statement)]
+
+
+@dataclass(frozen=True)
+class ClonePage:
+    rows: list[clones.Suspect]
+    total: int
+    page: int
+    station_names: dict[str, str]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+def clone_page(session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int) -> ClonePage:
+    """One page of the period's suspects (stored as events arrive: services/clones.py), newest first."""
+    flt = query.event_filter(utc_offset_hours)
+    rows = clones.find_suspects(session, flt, now, PAGE_SIZE, (query.page - 1) * PAGE_SIZE)
+    return ClonePage(rows, clones.count_suspects(session, flt, now), query.page, station_names(session, rows))
+
+
+def clones_for_export(
+    session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int
+) -> tuple[list[clones.Suspect], dict[str, str]]:
+    """Every suspect of the period, newest first, up to EXPORT_CAP; with the names of their stations."""
+    found = clones.find_suspects(session, query.event_filter(utc_offset_hours), now, EXPORT_CAP)
+    return found, station_names(session, found)
+
+
+def station_names(session: Session, rows: list[clones.Suspect]) -> dict[str, str]:
+    """Names of the stations the suspects name by code (their name is what people know them by)."""
+    codes = {s.station for s in rows} | {s.previous_station for s in rows if s.previous_station}
+    if not codes:
+        return {}
+    return dict(session.execute(select(Station.code, Station.name).where(Station.code.in_(codes))).all())

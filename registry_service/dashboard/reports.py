@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from registry_service.dashboard.charts import DayCounts
 from registry_service.dashboard.filters import PAGE_SIZE, DashboardQuery
-from registry_service.dashboard.i18n import Lang, format_datetime, reason_label
 from registry_service.models import Outcome, Region, ScanEvent, Station
 from registry_service.services import clones, places, queries
 
@@ -30,6 +29,9 @@ _COUNT_KEYS = ("total", *(o.value for o in Outcome))
 class Settings:
     utc_offset_hours: int
     max_speed_kmh: float
+    # Count from scan_events and run the clone rules over the period, as before roll-ups: the
+    # benchmark's baseline and the tests' reference, never the pages.
+    raw_events: bool = False
 
 
 @dataclass
@@ -60,25 +62,31 @@ class Overview:
     days: list[DayCounts]
     areas: AreaBreakdown
     stations: list[dict[str, Any]]
-    suspects: list[dict[str, Any]]
+    suspects: list[clones.Suspect]
 
 
 def overview(session: Session, query: DashboardQuery, now: datetime, settings: Settings) -> Overview:
     flt = query.event_filter(settings.utc_offset_hours)
-    ranking = queries.station_ranking(session, flt, now, 10)["stations"]
-    suspects = clones.suspected_clones(session, flt, now, settings.max_speed_kmh, settings.utc_offset_hours, 20)
+    offset, raw = settings.utc_offset_hours, settings.raw_events
+    ranking = queries.station_ranking(session, flt, now, 10, offset, raw_events=raw)["stations"]
+    if raw:
+        suspects = clones.detect_in_window(session, flt, now, settings.max_speed_kmh, offset, 20)
+    else:
+        suspects = clones.find_suspects(session, flt, now, 20)
     return Overview(
-        days=daily_counts(session, query, now, settings.utc_offset_hours),
-        areas=area_breakdown(session, query, now, settings.utc_offset_hours),
+        days=daily_counts(session, query, now, offset, raw_events=raw),
+        areas=area_breakdown(session, query, now, offset, raw_events=raw),
         stations=[s for s in ranking if any(s[o.value] for o in PROBLEMS)],
-        suspects=suspects["suspects"],
+        suspects=suspects,
     )
 
 
-def daily_counts(session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int) -> list[DayCounts]:
+def daily_counts(
+    session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int, *, raw_events: bool = False
+) -> list[DayCounts]:
     """Problem outcomes per local day, every day of the range present (zero when quiet)."""
     flt = query.event_filter(utc_offset_hours, PROBLEMS)
-    groups = queries.aggregate(session, flt, now, "day", utc_offset_hours)["groups"]
+    groups = queries.aggregate(session, flt, now, "day", utc_offset_hours, raw_events=raw_events)["groups"]
     by_day = {str(g["key"])[:10]: g for g in groups}
     result = []
     for day in query.days():
@@ -91,7 +99,9 @@ def root_regions(session: Session) -> list[Region]:
     return list(session.scalars(select(Region).where(Region.parent_id.is_(None)).order_by(Region.code)))
 
 
-def area_breakdown(session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int) -> AreaBreakdown:
+def area_breakdown(
+    session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int, *, raw_events: bool = False
+) -> AreaBreakdown:
     """Counts for each child of the selected area (or each station directly in it).
 
     With no area selected and a single city, the city is the area; stations are rolled up by the
@@ -122,7 +132,7 @@ def area_breakdown(session: Session, query: DashboardQuery, now: datetime, utc_o
             if child_path in rows:
                 where[code] = rows[child_path]
     flt = query.with_region(region.code if region else None).event_filter(utc_offset_hours)
-    for group in queries.aggregate(session, flt, now, "station", 0)["groups"]:
+    for group in queries.aggregate(session, flt, now, "station", utc_offset_hours, raw_events=raw_events)["groups"]:
         row = where.get(group["key"])
         if row is not None:
             for key in _COUNT_KEYS:
@@ -196,18 +206,10 @@ def attempt_page(session: Session, query: DashboardQuery, now: datetime, utc_off
     )
 
 
-def attempts_for_export(
-    session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int, lang: Lang
-) -> list[dict[str, Any]]:
-    """Every matching attempt in the page's order, up to EXPORT_CAP rows, with the local time and
-    the reasons in words added for the people who read the file rather than process it."""
+def attempts_for_export(session: Session, query: DashboardQuery, now: datetime, utc_offset_hours: int) -> list[dict[str, Any]]:
+    """Every matching attempt in the page's order, up to EXPORT_CAP rows (with `_at`, the instant)."""
     statement = _attempts_query(session, query, now, utc_offset_hours)
     if statement is None:
         return []
-    rows = []
-    for event, code, name in session.execute(statement.limit(EXPORT_CAP)):
-        row = queries.event_json(event, code, name)
-        row["local_time"] = format_datetime(event.occurred_at, lang, utc_offset_hours)
-        row["reason_text"] = "；".join(reason_label(reason, lang) for reason in row["reasons"])
-        rows.append(row)
-    return rows
+    rows = session.execute(statement.limit(EXPORT_CAP))
+    return [queries.event_json(event, code, name) | {"_at": event.occurred_at} for event, code, name in rows]

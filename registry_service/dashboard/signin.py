@@ -31,12 +31,13 @@ __all__ = ["CSRF_FIELD", "DASHBOARD_ROLES", "SESSION_ID", "SignInRefused", "csrf
 
 
 class SignInRefused(Exception):
-    """Why a sign-in did not succeed; `key` is a message key of i18n.MESSAGES."""
+    """Why a sign-in did not succeed: "bad_credentials", "role_refused" or "locked_out" (for
+    `minutes`); the page words it (web.py)."""
 
-    def __init__(self, key: str, **values: object) -> None:
+    def __init__(self, key: str, minutes: int | None = None) -> None:
         super().__init__(key)
         self.key = key
-        self.values = values
+        self.minutes = minutes
 
 
 def sign_in(

@@ -11,12 +11,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from registry_service.api.bureau import EVENT_COLUMNS
 from registry_service.api.common import csv_response
-from registry_service.api.parse import CODE
-from registry_service.dashboard import records, reports
-from registry_service.dashboard.filters import DEFAULT_DAYS, SORTS, DashboardQuery, parse_query, today_local
-from registry_service.dashboard.web import allow, blueprint, lang, now, offset_hours, page, read, reg, user
-from registry_service.errors import InvalidInput
+from registry_service.dashboard import forms, records, reports
+from registry_service.dashboard.filters import SORTS, FilterRefused, choice_or_none, parse_query, today_local
+from registry_service.dashboard.forms import keeps_form
+from registry_service.dashboard.languages import words
+from registry_service.dashboard.web import allow, blueprint, now, offset_hours, page, read, user
 from registry_service.models import Outcome, Role
+from registry_service.services import places
 from registry_service.services import station_faults as faults
 from registry_service.services.reasons import REASON_CODES
 from tag_tools import identifiers
@@ -25,15 +26,17 @@ log = logging.getLogger(__name__)
 CSV_COLUMNS = [*EVENT_COLUMNS, "local_time", "reason_text"]
 INSPECTION_DAYS = 366  # inspections are yearly: a year shows every cylinder a centre handles
 FAULT_PAGE_SIZE = 100
+MAX_CURSOR = 200  # characters: longer is no cursor this registry issued
 
 
-def _query(default_days: int = DEFAULT_DAYS) -> DashboardQuery:
-    return parse_query(request.args, now(), offset_hours(), default_days)
+def _attempt_choices(**_: object) -> dict[str, Any]:
+    """What the refuel-attempt form offers to choose from."""
+    return {"sorts": SORTS, "outcomes": list(Outcome), "reasons": REASON_CODES}
 
 
-def _settings() -> reports.Settings:
-    config = reg().config
-    return reports.Settings(config.report_utc_offset_hours, config.max_plausible_speed_kmh)
+def _station(code: str) -> dict[str, Any]:
+    """The station page's heading when its form is refused."""
+    return {"station": read(lambda s: places.station_by_code(s, code)), "h": None}
 
 
 # Sign-in and sign-out live in web.py, with the server-side session check.
@@ -49,24 +52,33 @@ def index() -> BaseResponse:
 @blueprint.get("/overview")
 @allow(Role.BUREAU)
 def overview() -> Any:
-    query = _query()
-    data = read(lambda s: reports.overview(s, query, now(), _settings()))
-    return page("overview.html", query=query, data=data)
+    try:
+        query, form, status = forms.filtered().query, None, 200
+    except FilterRefused as refused:  # the form as typed, marked, over the default period's figures
+        query, form, status = parse_query({}, now(), offset_hours()), refused.form, refused.status
+    data = read(lambda s: reports.overview(s, query, now(), forms.settings()))
+    return page("overview.html", status, query=query, form=form or query.form(), data=data)
 
 
 @blueprint.get("/attempts")
 @allow(Role.BUREAU)
+@keeps_form("attempts.html", _attempt_choices)
 def attempts() -> Any:
-    query = _query()
+    filtered = forms.filtered()
+    query = filtered.query
     result = read(lambda s: reports.attempt_page(s, query, now(), offset_hours()))
-    return page("attempts.html", query=query, result=result, sorts=SORTS, outcomes=list(Outcome), reasons=REASON_CODES)
+    return page("attempts.html", query=query, form=query.form(), names=filtered.names, result=result, **_attempt_choices())
 
 
 @blueprint.get("/attempts.csv")
 @allow(Role.BUREAU)
 def attempts_csv() -> Response:
-    query = _query()
-    rows = read(lambda s: reports.attempts_for_export(s, query, now(), offset_hours(), lang()))
+    query = forms.filtered().query
+    rows = read(lambda s: reports.attempts_for_export(s, query, now(), offset_hours()))
+    w, hours = words(), offset_hours()
+    for row in rows:  # for the people who read the file rather than process it
+        row["local_time"] = w.timestamp(row.pop("_at"), hours)
+        row["reason_text"] = w.joined(w.reason(reason) for reason in row["reasons"])
     scope = query.events.station or query.events.region or "all"
     name = f"refuel-attempts-{scope}-{query.since.isoformat()}-{query.until.isoformat()}.csv"
     return csv_response(rows, CSV_COLUMNS, name)
@@ -74,27 +86,30 @@ def attempts_csv() -> Response:
 
 @blueprint.get("/stations/<code>")
 @allow(Role.BUREAU)
+@keeps_form("station.html", _station)
 def station(code: str) -> Any:
-    query = _query()
+    query = forms.filtered().query
     history = read(lambda s: records.station_history(s, code, query, now(), offset_hours()))
-    return page("station.html", query=query, h=history)
+    return page("station.html", query=query, form=query.form(), h=history, station=history.station)
 
 
 @blueprint.get("/station-faults")
 @allow(Role.BUREAU)
+@keeps_form("station_faults.html", lambda: {"kinds": faults.KINDS, "kind": None})
 def station_faults() -> Any:
     """What stations reported they could not deliver or do (schemas/station-fault-report.md)."""
-    query = _query()
-    window = query.event_filter(offset_hours())
-    kind = request.args.get("kind", "").strip() or None
-    if kind is not None and not CODE.match(kind):
-        raise InvalidInput("kind is not a code")
+    fields = forms.checks()
+    kind = choice_or_none(fields, request.args, "kind", faults.KINDS)
     cursor = request.args.get("cursor") or None
-    if cursor is not None and len(cursor) > 200:
-        raise InvalidInput("cursor is not one this registry issued")
+    if cursor is not None and len(cursor) > MAX_CURSOR:
+        fields.fail("cursor", "not_a_cursor", "cursor is not one this registry issued")
+    filtered = forms.filtered(fields=fields)
+    query = filtered.query
+    window = query.event_filter(offset_hours())
     flt = faults.FaultFilter(station=query.events.station, kind=kind, since=window.since, until=window.until)
     result = read(lambda s: faults.list_faults(s, flt, now(), FAULT_PAGE_SIZE, cursor))
-    return page("station_faults.html", query=query, kind=kind, kinds=faults.KINDS, result=result)
+    form = query.form(kind=kind)
+    return page("station_faults.html", query=query, form=form, names=filtered.names, kind=kind, kinds=faults.KINDS, result=result)
 
 
 @blueprint.get("/vehicles/<plate>")
@@ -115,11 +130,12 @@ def cylinder(cylinder_id: str) -> Any:
 
 @blueprint.get("/inspections")
 @allow(Role.BUREAU, Role.CENTRE)
+@keeps_form("inspections.html")
 def inspections() -> Any:
-    query = _query(INSPECTION_DAYS)
+    query = forms.filtered(INSPECTION_DAYS).query
     centre_id = user().centre_id if user().role is Role.CENTRE else None
     rows = read(lambda s: records.centre_inspections(s, centre_id, query))
-    return page("inspections.html", query=query, rows=rows)
+    return page("inspections.html", query=query, form=query.form(), rows=rows)
 
 
 def _today() -> date:

@@ -17,7 +17,9 @@ from registry_service.models.events import FILL_OUTCOMES, PROBLEM_OUTCOMES, Outc
 from registry_service.models.faults import StationFault
 from registry_service.models.places import Pump, Region, RegionLevel, Station
 from registry_service.models.reversals import CondemnationReversal
+from registry_service.models.rollups import CloneSuspect, ScanDayCount
 from registry_service.models.security import DashboardSession, LoginThrottleEntry
+from registry_service.models.shapes import Datum, RegionShape
 from registry_service.models.status import StatusEntry, StatusIndexBlock, StatusListPublication
 
 __all__ = [
@@ -27,10 +29,12 @@ __all__ = [
     "AuditEntry",
     "Base",
     "CentreCertificate",
+    "CloneSuspect",
     "CondemnationReversal",
     "Cylinder",
     "CylinderState",
     "DashboardSession",
+    "Datum",
     "Inspection",
     "InspectionCentre",
     "LoginThrottleEntry",
@@ -38,9 +42,11 @@ __all__ = [
     "Pump",
     "Region",
     "RegionLevel",
+    "RegionShape",
     "Revocation",
     "RevocationKind",
     "Role",
+    "ScanDayCount",
     "ScanEvent",
     "Station",
     "StationFault",

@@ -36,6 +36,9 @@ class ScanEvent(Base):
     __table_args__ = (
         Index("ix_scan_events_station_time", "station_id", "occurred_at"),
         Index("ix_scan_events_cylinder_time", "cylinder_pk", "occurred_at"),
+        # By the cylinder ID as scanned, registered or not: the clone rules find a cylinder's
+        # previous scan by it as each event arrives (migration 0008).
+        Index("ix_scan_events_cylinder_id_time", "cylinder_id", "occurred_at"),
         Index("ix_scan_events_tag_time", "tag_uid", "occurred_at"),
         Index("ix_scan_events_plate_time", "plate", "occurred_at"),
         Index("ix_scan_events_time", "occurred_at"),

@@ -11,6 +11,10 @@ event keeps the station's reading (station_time) and the offset the station meas
 registry (clock_offset_ms), and occurred_at is the corrected time (`Placement`), which always falls
 in the accepted window, so it lands in a current daily partition. Events outside the tolerance
 are flagged clock_skewed for the bureau.
+
+What is stored is also counted (services/rollups.py) and judged by the clone rules
+(services/clones.py) in the same transaction: only the new events, never a retry, each on the
+local day of its corrected time.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from sqlalchemy.orm import Session
 
 from registry_service.errors import InvalidInput
 from registry_service.models import Base, Cylinder, Outcome, ScanEvent
+from registry_service.services import clones, rollups
 from registry_service.services.reasons import mask_of
+from registry_service.services.rollups import NewScan, Reckoning, json_value
 
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 MAX_AGE = timedelta(days=400)
@@ -104,29 +110,40 @@ class ScanEventIn:
             raise InvalidInput(f"{where}: supervisor and override_reason belong to overridden events only")
 
 
-def ingest(session: Session, station_id: int, events: list[ScanEventIn], now: datetime) -> dict[str, int]:
+def ingest(session: Session, station_id: int, events: list[ScanEventIn], now: datetime, reckoning: Reckoning) -> dict[str, int]:
     for index, event in enumerate(events):
         event.check(index)
     unique: dict[uuid.UUID, ScanEventIn] = {}
     for event in events:
         unique.setdefault(event.event_uuid, event)
     placed = [(event, event.placement(now)) for event in unique.values()]
+    postgresql = session.get_bind().dialect.name == "postgresql"
     if not placed:
-        accepted = 0
-    elif session.get_bind().dialect.name == "postgresql":
-        accepted = _insert_json_batch(session, station_id, placed, now)
+        stored: set[uuid.UUID] = set()
+    elif postgresql:  # which also counts them (PG_COUNT_STORED)
+        stored = _insert_json_batch(session, station_id, placed, now, reckoning)
     else:
-        accepted = _insert_rows(session, station_id, placed, now)
-    return {"received": len(events), "accepted": accepted, "duplicates": len(events) - accepted}
+        stored = _insert_rows(session, station_id, placed, now)
+    new = [_new_scan(event, where) for event, where in placed if event.event_uuid in stored]
+    if new:
+        if not postgresql:
+            rollups.count_new(session, station_id, new, reckoning)
+        clones.watch(session, station_id, now, new, reckoning)
+    return {"received": len(events), "accepted": len(stored), "duplicates": len(events) - len(stored)}
 
 
-def _insert_rows(session: Session, station_id: int, placed: list[tuple[ScanEventIn, Placement]], now: datetime) -> int:
+def _new_scan(event: ScanEventIn, where: Placement) -> NewScan:
+    return NewScan(event.event_uuid, where.occurred_at, event.outcome, mask_of(event.reasons), event.cylinder_id, event.tag_uid)
+
+
+def _insert_rows(session: Session, station_id: int, placed: list[tuple[ScanEventIn, Placement]], now: datetime) -> set[uuid.UUID]:
+    """The events' rows, one statement; returns the UUIDs of those that were new."""
     by_receipt = [event.event_uuid for event, where in placed if where.dated_by_receipt]
     if by_receipt:  # retries of events dated by receipt: their key differs, their UUID does not
         known = set(session.scalars(select(ScanEvent.event_uuid).where(ScanEvent.event_uuid.in_(by_receipt))))
         placed = [(event, where) for event, where in placed if event.event_uuid not in known]
     if not placed:
-        return 0
+        return set()
     ids = {e.cylinder_id for e, _ in placed if e.cylinder_id}
     pks = (
         dict(session.execute(select(Cylinder.cylinder_id, Cylinder.id).where(Cylinder.cylinder_id.in_(ids))).all()) if ids else {}
@@ -134,16 +151,18 @@ def _insert_rows(session: Session, station_id: int, placed: list[tuple[ScanEvent
     rows = [_row(e, where, station_id, pks.get(e.cylinder_id or ""), now) for e, where in placed]
     # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" batches the rows.
     statement = insert_ignoring_duplicates(session, ScanEvent).returning(ScanEvent.event_uuid)
-    return len(session.connection().execute(statement, rows).all())
+    return set(session.connection().execute(statement, rows).scalars())
 
 
 # PostgreSQL: the batch travels as one JSON array; PostgreSQL unpacks it (json_to_recordset) and
 # finds each event's cylinder itself (LEFT JOIN), in one constant statement that psycopg prepares
 # once per connection. The registry's Python is bound to one core by the GIL, so parsing and
 # lookups moved into the database run beside it on another; one json.dumps replaces adapting
-# twenty arrays value by value. ON CONFLICT DO NOTHING skips retries; the row count is what was new.
+# twenty arrays value by value. ON CONFLICT DO NOTHING skips retries.
 # An event dated by its receipt (a station clock beyond repair) is skipped when its UUID is stored
 # already: CASE makes PostgreSQL look only for those few, not for every event of the batch.
+# The events that were new are counted in the same statement (rollups.PG_COUNT_STORED, one round
+# trip for both) and named by RETURNING for the clone rules.
 _PG_EVENT_COLUMNS = {
     "event_uuid": "uuid",
     "occurred_at": "timestamptz",
@@ -167,30 +186,33 @@ _PG_EVENT_COLUMNS = {
     "session_id": "text",
 }
 _PG_INSERT = (
+    "WITH stored AS ("
     f"INSERT INTO scan_events (received_at, station_id, cylinder_pk, {', '.join(_PG_EVENT_COLUMNS)}) "
     f"SELECT %(received_at)s, %(station_id)s, c.id, {', '.join(f'e.{column}' for column in _PG_EVENT_COLUMNS)} "
     f"FROM json_to_recordset(%(events)s::json) AS e({', '.join(f'{c} {t}' for c, t in _PG_EVENT_COLUMNS.items())}, by_receipt bool) "
     "LEFT JOIN cylinders c ON c.cylinder_id = e.cylinder_id "
     "WHERE CASE WHEN e.by_receipt THEN NOT EXISTS (SELECT 1 FROM scan_events s WHERE s.event_uuid = e.event_uuid) "
     "ELSE true END "
-    "ON CONFLICT DO NOTHING"
+    "ON CONFLICT DO NOTHING "
+    "RETURNING event_uuid, occurred_at, outcome, reason_mask), "
+    f"counted AS ({rollups.PG_COUNT_STORED}) "
+    "SELECT event_uuid FROM stored"
 )
 
 
-def _insert_json_batch(session: Session, station_id: int, placed: list[tuple[ScanEventIn, Placement]], now: datetime) -> int:
+def _insert_json_batch(
+    session: Session, station_id: int, placed: list[tuple[ScanEventIn, Placement]], now: datetime, reckoning: Reckoning
+) -> set[uuid.UUID]:
     values = [{**_event_values(event, where), "by_receipt": where.dated_by_receipt} for event, where in placed]
-    document = json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=_json_value)
-    result = session.connection().exec_driver_sql(_PG_INSERT, {"received_at": now, "station_id": station_id, "events": document})
-    return int(result.rowcount)
-
-
-def _json_value(value: object) -> str:
-    """json.dumps's fallback for the two column types JSON lacks."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError(f"no JSON form for {type(value).__name__}")
+    document = json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=json_value)
+    parameters = {
+        "received_at": now,
+        "station_id": station_id,
+        "events": document,
+        "utc_offset_hours": reckoning.utc_offset_hours,
+    }
+    result = session.connection().exec_driver_sql(_PG_INSERT, parameters)
+    return set(result.scalars())
 
 
 def insert_ignoring_duplicates(session: Session, model: type[Base]) -> Any:
@@ -230,4 +252,15 @@ def _event_values(event: ScanEventIn, where: Placement) -> dict[str, Any]:
         "supervisor": event.supervisor,
         "override_reason": event.override_reason,
         "session_id": event.session_id,
+    }
+
+
+def rebuild_rollups(session: Session, reckoning: Reckoning) -> dict[str, int]:
+    """Derive again from every stored event what ingest derives from each new one: the day counts
+    and the clone suspects (`cylinder-registry rebuild-rollups`). Needed once after upgrading a
+    registry with events to revision 0008, and after changing report_utc_offset_hours or
+    max_plausible_speed_kmh."""
+    return {
+        "day_counts": rollups.rebuild_counts(session, reckoning),
+        "clone_suspects": clones.rebuild_suspects(session, reckoning),
     }

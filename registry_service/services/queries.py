@@ -4,6 +4,11 @@ Every query is bounded: a time range (default the last 7 days, at most 366) and 
 Grid filters select stations by region path prefix first (there are thousands of stations, not
 millions), so the events query is `station_id IN (...) AND occurred_at range`, which the
 (station_id, occurred_at) and partial "problems" indexes serve.
+
+Aggregates are read from the daily roll-ups (models/rollups.py) whenever they can answer: whole
+local days in the bureau's time zone, and no filter on what only an event carries (plate,
+cylinder, tag, offline, clock). Otherwise, or when asked (`raw_events`), they count scan_events;
+both give the same numbers (tests/registry/test_rollups.py).
 """
 
 from __future__ import annotations
@@ -11,14 +16,14 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from registry_service.errors import InvalidInput
-from registry_service.models import Cylinder, Outcome, Region, ScanEvent, Station
+from registry_service.models import Cylinder, Outcome, Region, ScanDayCount, ScanEvent, Station
 from registry_service.services.places import region_by_code, station_by_code
 from registry_service.services.reasons import bit_of
 
@@ -61,28 +66,42 @@ class Conditions:
 def conditions(session: Session, flt: EventFilter, now: datetime, default_range: timedelta = DEFAULT_RANGE) -> Conditions:
     since, until = flt.window(now, default_range)
     result = Conditions([ScanEvent.occurred_at >= since, ScanEvent.occurred_at < until])
-    if flt.outcomes:
-        result.where.append(ScanEvent.outcome.in_(flt.outcomes))
-    if flt.reason:
-        result.where.append(ScanEvent.reason_mask.op("&")(bit_of(flt.reason)) != 0)
-    if flt.overdue_only:
-        result.where.append(ScanEvent.reason_mask.op("&")(bit_of("inspection_overdue")) != 0)
+    result.where.extend(_counted_conditions(flt, ScanEvent.outcome, ScanEvent.reason_mask))
     station_ids = station_scope(session, flt.region, flt.station)
     if station_ids is not None:
         if not station_ids:
             result.empty = True
         result.where.append(ScanEvent.station_id.in_(station_ids))
-    if flt.plate:
-        result.where.append(ScanEvent.plate == flt.plate)
-    if flt.cylinder_id:
-        result.where.append(ScanEvent.cylinder_id == flt.cylinder_id)
-    if flt.tag_uid:
-        result.where.append(ScanEvent.tag_uid == flt.tag_uid)
-    if flt.decided_offline is not None:
-        result.where.append(ScanEvent.decided_offline == flt.decided_offline)
-    if flt.clock_skewed is not None:
-        result.where.append(ScanEvent.clock_skewed == flt.clock_skewed)
+    result.where.extend(event_only_conditions(flt))
     return result
+
+
+def _counted_conditions(flt: EventFilter, outcome: Any, reason_mask: Any) -> list[Any]:
+    """The filters the roll-ups can answer as well as the events: outcome and reason bits."""
+    where = []
+    if flt.outcomes:
+        where.append(outcome.in_(flt.outcomes))
+    if flt.reason:
+        where.append(reason_mask.op("&")(bit_of(flt.reason)) != 0)
+    if flt.overdue_only:
+        where.append(reason_mask.op("&")(bit_of("inspection_overdue")) != 0)
+    return where
+
+
+def event_only_conditions(flt: EventFilter) -> list[Any]:
+    """The filters only an event can answer (no roll-up or suspect row carries these columns)."""
+    where = []
+    if flt.plate:
+        where.append(ScanEvent.plate == flt.plate)
+    if flt.cylinder_id:
+        where.append(ScanEvent.cylinder_id == flt.cylinder_id)
+    if flt.tag_uid:
+        where.append(ScanEvent.tag_uid == flt.tag_uid)
+    if flt.decided_offline is not None:
+        where.append(ScanEvent.decided_offline == flt.decided_offline)
+    if flt.clock_skewed is not None:
+        where.append(ScanEvent.clock_skewed == flt.clock_skewed)
+    return where
 
 
 def station_scope(session: Session, region: str | None, station: str | None) -> list[int] | None:
@@ -176,16 +195,46 @@ def _outcome_counts() -> list[Any]:
     return [func.count().label("total")] + [func.sum(case((ScanEvent.outcome == o, 1), else_=0)).label(o.value) for o in Outcome]
 
 
+def _rolled_up_counts() -> list[Any]:
+    scans = ScanDayCount.scans
+    return [func.sum(scans).label("total")] + [
+        func.sum(case((ScanDayCount.outcome == o, scans), else_=0)).label(o.value) for o in Outcome
+    ]
+
+
 def local_day(session: Session, utc_offset_hours: int) -> Any:
-    if session.get_bind().dialect.name == "sqlite":
-        return func.date(ScanEvent.occurred_at, f"{utc_offset_hours:+d} hours")
-    return func.date(func.timezone("UTC", ScanEvent.occurred_at) + literal_column(f"interval '{utc_offset_hours} hours'"))
+    return dialect_local_day(session.get_bind().dialect.name, utc_offset_hours)
+
+
+def dialect_local_day(dialect: str, utc_offset_hours: int, moment: Any = ScanEvent.occurred_at) -> Any:
+    """The day of `moment` (an event's time) in the bureau's time zone, in the given database's SQL."""
+    if dialect == "sqlite":
+        return func.date(moment, f"{utc_offset_hours:+d} hours")
+    return func.date(func.timezone("UTC", moment) + literal_column(f"interval '{utc_offset_hours} hours'"))
+
+
+def rolled_up_days(flt: EventFilter, now: datetime, utc_offset_hours: int) -> tuple[date, date] | None:
+    """The local days [first, end) the roll-ups answer this filter with, or None when they cannot:
+    a window that is not whole days in the bureau's zone, or a filter on an event's own columns."""
+    if event_only_conditions(flt):
+        return None
+    zone = timezone(timedelta(hours=utc_offset_hours))
+    since, until = (moment.astimezone(zone) for moment in flt.window(now))
+    if since.time() != time(0) or until.time() != time(0):
+        return None
+    return since.date(), until.date()
 
 
 def aggregate_statement(
-    session: Session, flt: EventFilter, now: datetime, group_by: str, utc_offset_hours: int
+    session: Session, flt: EventFilter, now: datetime, group_by: str, utc_offset_hours: int, *, raw_events: bool = False
 ) -> Select[Any] | None:
-    """The SQL of an aggregate (None when the place filter selects no station)."""
+    """The SQL of an aggregate (None when the place filter selects no station). utc_offset_hours
+    is the bureau's report offset, the roll-ups' day: it chooses them as well as the day groups."""
+    if group_by not in ("station", "cell", "district", "day"):
+        raise InvalidInput("group_by must be station, cell, district or day")
+    days = None if raw_events else rolled_up_days(flt, now, utc_offset_hours)
+    if days is not None:
+        return _rolled_up_statement(session, flt, days, group_by)
     cond = conditions(session, flt, now)
     if cond.empty:
         return None
@@ -193,18 +242,35 @@ def aggregate_statement(
         key: Any = ScanEvent.station_id
     elif group_by in ("cell", "district"):
         key = Station.region_id
-    elif group_by == "day":
-        key = local_day(session, utc_offset_hours)
     else:
-        raise InvalidInput("group_by must be station, cell, district or day")
+        key = local_day(session, utc_offset_hours)
     query: Select[Any] = select(key.label("key"), *_outcome_counts()).where(*cond.where).group_by(key)
     if group_by in ("cell", "district"):
         query = query.join_from(ScanEvent, Station, Station.id == ScanEvent.station_id)
     return query
 
 
-def aggregate(session: Session, flt: EventFilter, now: datetime, group_by: str, utc_offset_hours: int) -> dict[str, Any]:
-    query = aggregate_statement(session, flt, now, group_by, utc_offset_hours)
+def _rolled_up_statement(session: Session, flt: EventFilter, days: tuple[date, date], group_by: str) -> Select[Any] | None:
+    """The same aggregate over the day roll-ups: the same stations (by where they are now, as for
+    events), the same outcome and reason filters, summed instead of counted."""
+    where = [ScanDayCount.day >= days[0], ScanDayCount.day < days[1]]
+    where.extend(_counted_conditions(flt, ScanDayCount.outcome, ScanDayCount.reason_mask))
+    station_ids = station_scope(session, flt.region, flt.station)
+    if station_ids is not None:
+        if not station_ids:
+            return None
+        where.append(ScanDayCount.station_id.in_(station_ids))
+    key: Any = {"station": ScanDayCount.station_id, "day": ScanDayCount.day}.get(group_by, Station.region_id)
+    query: Select[Any] = select(key.label("key"), *_rolled_up_counts()).where(*where).group_by(key)
+    if group_by in ("cell", "district"):
+        query = query.join_from(ScanDayCount, Station, Station.id == ScanDayCount.station_id)
+    return query
+
+
+def aggregate(
+    session: Session, flt: EventFilter, now: datetime, group_by: str, utc_offset_hours: int, *, raw_events: bool = False
+) -> dict[str, Any]:
+    query = aggregate_statement(session, flt, now, group_by, utc_offset_hours, raw_events=raw_events)
     if query is None:
         return {"group_by": group_by, "groups": []}
     rows = [dict(r._mapping) for r in session.execute(query)]
@@ -243,9 +309,11 @@ def _label_groups(session: Session, rows: list[dict[str, Any]], group_by: str) -
     return list(merged.values())
 
 
-def station_ranking(session: Session, flt: EventFilter, now: datetime, limit: int) -> dict[str, Any]:
+def station_ranking(
+    session: Session, flt: EventFilter, now: datetime, limit: int, utc_offset_hours: int, *, raw_events: bool = False
+) -> dict[str, Any]:
     """Stations by overrides, then refusals: where checks are being skipped or beaten."""
-    result = aggregate(session, flt, now, "station", 0)
+    result = aggregate(session, flt, now, "station", utc_offset_hours, raw_events=raw_events)
     for group in result["groups"]:
         group["override_rate"] = round(group["overridden"] / group["total"], 4) if group["total"] else 0.0
     ranked = sorted(result["groups"], key=lambda g: (-g["overridden"], -g["refused"], -g["would_refuse"], g["key"]))
@@ -263,10 +331,10 @@ def overdue_problem_fills_filter(region: str, now: datetime, days: int = 30) -> 
 
 
 def overdue_problem_fills_per_station(session: Session, region: str, now: datetime, days: int = 30) -> list[dict[str, Any]]:
-    """The benchmark query: refused or overridden fills of overdue cylinders in one district."""
-    groups: list[dict[str, Any]] = aggregate(session, overdue_problem_fills_filter(region, now, days), now, "station", 0)[
-        "groups"
-    ]
+    """The benchmark query (bench_registry_query.py): refused or overridden fills of overdue
+    cylinders in one district, counted from the events themselves."""
+    flt = overdue_problem_fills_filter(region, now, days)
+    groups: list[dict[str, Any]] = aggregate(session, flt, now, "station", 0, raw_events=True)["groups"]
     return groups
 
 

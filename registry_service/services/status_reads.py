@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.engine import make_url
 
-from registry_service.db import PG_BUSY_STATES
+from registry_service.db import PG_BUSY_STATES, Reconnect
 from registry_service.errors import DatabaseBusy, ServiceUnavailable
 from registry_service.models import Cylinder, CylinderState, Vehicle
 
@@ -222,21 +222,29 @@ class ThreadLocalPg:
 
     waitress runs a fixed set of worker threads, so this adds at most that many connections to the
     pool's. A connection lost with a database restart fails its next statement; the read is then
-    retried on a new connection, as db.run_read_only does for SQLAlchemy's pool.
+    retried on a new connection, as db.run_read_only does for SQLAlchemy's pool (db.Reconnect).
     """
 
-    def __init__(self, engine: Engine, *, options: str = "", attempts: int = 3, backoff_s: float = 0.2) -> None:
-        url = make_url(engine.url).set(drivername="postgresql")
-        self._conninfo = url.render_as_string(hide_password=False)
+    def __init__(
+        self, engine: Engine, *, options: str = "", attempts: int = 3, backoff_s: float = 0.2, wait_s: float = 0.0
+    ) -> None:
+        from psycopg.conninfo import make_conninfo
+
+        # The engine's own connection parameters, so a multi-host URL (a Patroni cluster, one
+        # host= per member with target_session_attrs) reaches libpq as the engine's pool sees it.
+        _, parameters = engine.dialect.create_connect_args(make_url(engine.url))
+        self._conninfo = make_conninfo("", **{k: v for k, v in parameters.items() if isinstance(v, (str, int))})
         self._options = " ".join(("-c DateStyle=ISO,YMD", options)).strip()
-        self._attempts = attempts
-        self._backoff_s = backoff_s
+        self._reconnect = Reconnect(attempts, backoff_s, wait_s)
         self._local = threading.local()
 
     def run(self, work: Callable[[PgStatusReads], T]) -> T:
         import psycopg
 
-        for attempt in range(1, self._attempts + 1):
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 connection = self._connection()
                 return work(PgStatusReads(connection.pgconn, self._local.prepared))
@@ -246,11 +254,12 @@ class ThreadLocalPg:
                 if not isinstance(exc, psycopg.OperationalError):
                     raise
                 self._discard()
-                log.warning("status read: database connection lost (attempt %d/%d): %s", attempt, self._attempts, exc)
-                if attempt == self._attempts:
+                pause = self._reconnect.pause_s(attempt, time.monotonic() - started)
+                level = logging.WARNING if attempt == 1 else logging.INFO
+                log.log(level, "status read: database connection lost (attempt %d): %s", attempt, exc)
+                if pause is None:
                     raise ServiceUnavailable("the database is unreachable; retry shortly") from exc
-                time.sleep(self._backoff_s * attempt)
-        raise AssertionError("unreachable")
+                time.sleep(pause)
 
     def _connection(self) -> Any:
         import psycopg

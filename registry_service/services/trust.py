@@ -80,10 +80,15 @@ def _sync_certificates(session: Session, trust_list: object, now: datetime) -> N
         identity = pki.centre_identity(certificate)
         fingerprint = hashlib.sha256(pki.certificate_to_der(certificate)).hexdigest()
         centre = session.scalar(select(InspectionCentre).where(InspectionCentre.code == identity.centre_id))
+        # The centre's name is its certificate's organisation ("郑州市特种设备检验所"); the common name
+        # ("ZZTJ01 tag record signer") names the key, and is only a name for a centre without one.
+        name = identity.name or _common_name(certificate)
         if centre is None:
-            centre = InspectionCentre(code=identity.centre_id, name=_common_name(certificate), active=True)
+            centre = InspectionCentre(code=identity.centre_id, name=name, active=True)
             session.add(centre)
             session.flush()
+        elif centre.name == _common_name(certificate) and identity.name:
+            centre.name = identity.name  # named after its key by an earlier registry version
         if session.scalar(select(CentreCertificate.id).where(CentreCertificate.fingerprint == fingerprint)) is None:
             session.add(
                 CentreCertificate(

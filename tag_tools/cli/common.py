@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography import x509
 
-from tag_tools import pki
+from tag_tools import labels, pki
 from tag_tools.errors import InputError
 from tag_tools.keys import PassphraseSource
+from tag_tools.messages import locale_names
 
 
 def add_passphrase_options(parser: argparse.ArgumentParser, what: str) -> None:
@@ -20,6 +21,17 @@ def add_passphrase_options(parser: argparse.ArgumentParser, what: str) -> None:
 
 def passphrase_source(args: argparse.Namespace, what: str) -> PassphraseSource:
     return PassphraseSource(file=args.passphrase_file, env=args.passphrase_env, prompt_label=what)
+
+
+def add_lang_option(parser: argparse.ArgumentParser) -> None:
+    """--lang: any language with a catalogue of the tag's words (a deployment adds one through
+    CYLINDER_LOCALE_PATH, see tag_tools.messages), by locale or language ("zh_CN", "zh", "en")."""
+    parser.add_argument(
+        "--lang",
+        choices=locale_names(labels.DOMAIN),
+        default=labels.DEFAULT_LOCALE,
+        help=f"language of the words printed (default {labels.DEFAULT_LOCALE})",
+    )
 
 
 def add_now_option(parser: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tag_tools.cli.common import (
+    add_lang_option,
     add_now_option,
     add_timezone_option,
     now_from,
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="HEX",
         help="check the chip's originality signature against this secp128r1 key instead of NXP's (emulators, tests)",
     )
-    read.add_argument("--lang", choices=["zh", "en"], default="zh")
+    add_lang_option(read)
     add_now_option(read)
     add_timezone_option(read)
     read.set_defaults(handler=_read)
@@ -70,13 +71,13 @@ def _add_reader_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _read(args: argparse.Namespace) -> ExitCode:
-    from tag_tools.readers import ReadOptions, open_reader
+    from tag_tools.readers import ReadOptions, open_reader, read_tag
 
     if (args.trust_list is None) != (args.root_cert is None):
         raise InputError("--trust-list and --root-cert go together")
     key = parse_hex(args.originality_key, "--originality-key") if args.originality_key else NXP_NTAG21X_PUBLIC_KEY
     with open_reader(args.reader) as reader:
-        tag = reader.read_tag(timeout=args.timeout, options=ReadOptions(originality_key=key))
+        tag = read_tag(reader, timeout=args.timeout, options=ReadOptions(originality_key=key))
     verdict = _verdict(args, tag.uid, tag.ndef_message or b"", tag.chip_evidence()) if args.trust_list else None
     if args.json:
         document: dict[str, object] = {"tag": tag.to_json()}
@@ -111,13 +112,13 @@ def _verdict(args: argparse.Namespace, uid: bytes, message: bytes, chip: ChipEvi
 
 
 def _write(args: argparse.Namespace) -> ExitCode:
-    from tag_tools.readers import open_reader
+    from tag_tools.readers import open_reader, write_tag
 
     message = read_input(args.record, "record")
     if not message:
         raise InputError(f"{args.record} is empty")
     with open_reader(args.reader) as reader:
-        result = reader.write_tag(message, lock=not args.no_lock, timeout=args.timeout)
+        result = write_tag(reader, message, lock=not args.no_lock, timeout=args.timeout)
     state = "locked" if result.locked else "left writable"
     print(f"wrote {len(message)} bytes ({result.pages_written} pages) to {result.chip} {result.uid.hex()}, verified, {state}")
     return ExitCode.OK

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tag_tools.cli.common import (
+    add_lang_option,
     add_now_option,
     add_timezone_option,
     now_from,
@@ -16,7 +17,8 @@ from tag_tools.cli.common import (
 )
 from tag_tools.cli.exit_codes import ExitCode
 from tag_tools.errors import InputError
-from tag_tools.labels import Language, claim_label, decision_text, reason_text
+from tag_tools.labels import DEFAULT_LOCALE, claim_label, decision_text, reason_text, tag_text
+from tag_tools.messages import SOURCE_LOCALE, language_of
 from tag_tools.record import decode_unverified, size_on_tag
 from tag_tools.revocations import NO_REVOCATIONS, Revocations, revocations_from_json
 from tag_tools.trustlist import TrustStore
@@ -36,7 +38,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     verify.add_argument("--warning-days", type=int, default=30, help="warn when due within this many days (default 30)")
     verify.add_argument("--allow-non-genuine", action="store_true", help="a non-genuine chip only warns")
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    verify.add_argument("--lang", choices=["zh", "en"], default="zh")
+    add_lang_option(verify)
     add_now_option(verify)
     add_timezone_option(verify)
     verify.set_defaults(handler=_verify)
@@ -44,6 +46,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     show = subparsers.add_parser("show", help="decode a record for people, without verifying it")
     show.add_argument("record", type=Path, help="record file (NDEF message)")
     show.add_argument("--json", action="store_true")
+    add_lang_option(show)
     show.set_defaults(handler=_show)
 
 
@@ -81,8 +84,7 @@ def _revocations(path: Path | None) -> Revocations:
         raise InputError(f"{path}: {error}") from None
 
 
-def format_verdict(verdict: Verdict, language: str = "zh") -> str:
-    lang: Language = "zh" if language == "zh" else "en"
+def format_verdict(verdict: Verdict, lang: str = DEFAULT_LOCALE) -> str:
     lines = [f"{verdict.decision.value.upper()}  {decision_text(verdict.decision, lang)}"]
     lines += [f"  - {reason.value}: {reason_text(reason, lang)}" for reason in verdict.reasons]
     if verdict.detail:
@@ -115,10 +117,14 @@ def _show(args: argparse.Namespace) -> ExitCode:
             )
         )
         return ExitCode.OK
-    print("未验证签名 / signature NOT verified: use `cylinder-tag verify` to decide")
-    width = max(len(claim_label(name, "en")) for name in fields)
+    print(tag_text("show.unverified", args.lang))
+    # English labels first, as a column a script or a colleague can read, then the asked-for language's.
+    english = {name: claim_label(name, SOURCE_LOCALE) for name in fields}
+    width = max(map(len, english.values()))
+    bilingual = language_of(args.lang) != SOURCE_LOCALE
     for name, value in fields.items():
-        print(f"{claim_label(name, 'en'):<{width}}  {claim_label(name, 'zh')}: {value}")
+        label = f"  {claim_label(name, args.lang)}" if bilingual else ""
+        print(f"{english[name]:<{width}}{label}: {value}")
     print(
         f"signer kid {decoded.envelope.kid.hex()}, algorithm {decoded.envelope.algorithm}, {size_on_tag(message)} bytes on the tag"
     )

@@ -16,8 +16,6 @@ check them against the JSON revocation feed (schemas/status-list.md, migration).
 """
 
 import argparse
-import csv
-import io
 import json
 import sys
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from tqdm import tqdm
 
-from tag_tools import crypto, pki, rules
+from tag_tools import clerk_cells, clerk_csv, crypto, pki, rules
 from tag_tools.claims import CylinderRecord, StatusReference
 from tag_tools.cli.common import add_now_option, add_passphrase_options, now_from, passphrase_source, read_certificate, read_input
 from tag_tools.cli.exit_codes import ExitCode
@@ -55,11 +53,18 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     source = sign.add_mutually_exclusive_group(required=True)
     source.add_argument("--json", type=Path, metavar="FILE", help="one inspection as a JSON object")
-    source.add_argument("--csv", type=Path, metavar="FILE", help="a batch of inspections, one per row")
+    source.add_argument(
+        "--csv", type=Path, metavar="FILE", help="a batch of inspections, one per row (UTF-8, or GBK as Chinese Excel saves it)"
+    )
     sign.add_argument("--key", type=Path, required=True, help="the centre's encrypted key (centre-key.pem)")
     sign.add_argument("--cert", type=Path, required=True, help="the centre's certificate from the bureau")
     sign.add_argument("--out", type=Path, required=True, help="record file (--json) or output folder (--csv)")
-    sign.add_argument("--errors", type=Path, metavar="FILE", help="with --csv: also write failed rows and reasons as CSV")
+    sign.add_argument(
+        "--errors",
+        type=Path,
+        metavar="FILE",
+        help="with --csv: write the refused rows as typed, with an error column; correct them there and sign that file",
+    )
     sign.add_argument(
         "--status-block",
         type=Path,
@@ -114,7 +119,9 @@ def _sign(args: argparse.Namespace) -> ExitCode:
     block = StatusBlock.load(args.status_block) if args.status_block is not None else None
     if args.json is not None:
         return _sign_one(signer, block, args.json, args.out)
-    return _sign_batch(signer, block, args.csv, args.out, args.errors)
+    # The clerk's row errors follow --lang once the command has it (the CLI's words move to gettext).
+    language = getattr(args, "lang", None) or clerk_csv.DEFAULT_LANGUAGE
+    return _sign_batch(signer, block, args.csv, args.out, args.errors, language)
 
 
 def _sign_with_index(signer: Signer, block: StatusBlock | None, fields: dict[str, Any]) -> tuple[CylinderRecord, bytes]:
@@ -152,32 +159,33 @@ def _sign_one(signer: Signer, block: StatusBlock | None, source: Path, out: Path
     return ExitCode.OK
 
 
-def _sign_batch(signer: Signer, block: StatusBlock | None, source: Path, out_dir: Path, errors_path: Path | None) -> ExitCode:
+def _sign_batch(
+    signer: Signer,
+    block: StatusBlock | None,
+    source: Path,
+    out_dir: Path,
+    errors_path: Path | None,
+    language: str = clerk_csv.DEFAULT_LANGUAGE,
+) -> ExitCode:
+    """Sign each row of a clerk's CSV (tag_tools.clerk_csv: UTF-8 or GBK as Excel saves it); a bad
+    row is reported with its line and, with --errors, written back as typed with the reason."""
     try:
-        text = read_input(source, "CSV batch").decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(f"{source} is not UTF-8 text: {error}") from None
-    rows = list(csv.DictReader(io.StringIO(text)))
-    if len(rows) > MAX_BATCH_ROWS:
-        raise InputError(f"{source} has more than {MAX_BATCH_ROWS} rows; split the batch")
-    failures: list[tuple[int, str]] = []
+        table = clerk_csv.read(read_input(source, "CSV batch"), language, MAX_BATCH_ROWS)
+        clerk_csv.check_columns(table, clerk_cells.INSPECTION_REQUIRED, clerk_cells.INSPECTION_COLUMNS, language)
+    except clerk_csv.ClerkFileError as error:
+        raise InputError(f"{source}: {error}") from None
+    rejected: list[tuple[clerk_csv.ClerkRow, str]] = []
     signed = 0
-    for line, row in tqdm(list(enumerate(rows, start=2)), desc="signing", unit="record", file=sys.stderr, disable=None):
+    for row in tqdm(table.rows, desc="signing", unit="record", file=sys.stderr, disable=None):
         try:
-            if None in row:
-                raise InputError("row has more cells than the header")
-            record, message = _sign_with_index(signer, block, dict(row))
+            record, message = _sign_with_index(signer, block, clerk_cells.inspection_fields(row, language))
             write_public_file(out_dir / f"{record.cylinder_id}_{record.tag_uid.hex().upper()}.ndef", message)
             signed += 1
         except TagToolsError as error:
-            failures.append((line, str(error)))
-    for line, reason in failures:
-        print(f"{source}:{line}: {reason}", file=sys.stderr)
+            rejected.append((row, str(error)))
+    for row, reason in rejected:
+        print(f"{source}:{row.line}: {reason}", file=sys.stderr)
     if errors_path is not None:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["line", "error"])
-        writer.writerows(failures)
-        write_public_file(errors_path, buffer.getvalue().encode("utf-8"))
-    print(f"signed {signed} of {len(rows)} rows into {out_dir}; {len(failures)} failed")
-    return ExitCode.OK if not failures else ExitCode.BAD_INPUT
+        write_public_file(errors_path, clerk_csv.rejects_csv(table, rejected))
+    print(f"signed {signed} of {len(table.rows)} rows into {out_dir}; {len(rejected)} failed")
+    return ExitCode.OK if not rejected else ExitCode.BAD_INPUT

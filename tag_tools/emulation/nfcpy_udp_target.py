@@ -16,8 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from tag_tools.emulation.ntag_emulator import NtagEmulator
+
+if TYPE_CHECKING:  # pragma: no cover
+    import nfc.clf.udp
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +73,14 @@ class UdpTagTarget:
 
     def serve(self) -> None:
         import nfc
+        import nfc.clf.udp
 
         clf = nfc.ContactlessFrontend()
         if not clf.open(f"udp:{self.host}:{self.port}"):
             raise OSError(f"cannot open nfcpy udp driver on {self.host}:{self.port}")
         try:
             device = clf.device
+            assert isinstance(device, nfc.clf.udp.Device)  # open("udp:...") succeeded
             device._create_socket()
             if not device._bind_socket(time.time() + 5):
                 raise OSError(f"udp port {self.port} is taken")
@@ -85,7 +91,7 @@ class UdpTagTarget:
         finally:
             clf.close()
 
-    def _serve_frames(self, device: object) -> None:
+    def _serve_frames(self, device: nfc.clf.udp.Device) -> None:
         """Answer every frame on one bound socket, for the target's whole life.
 
         nfcpy's own listen() closes and rebinds the socket on each call, so frames a reader sends
@@ -97,7 +103,7 @@ class UdpTagTarget:
 
         while not self._stop.is_set():
             try:
-                _brty, received, addr = device._recv_data(0.25, "106A")  # type: ignore[attr-defined]
+                _brty, received, addr = device._recv_data(0.25, "106A")
             except nfc.clf.BrokenLinkError:
                 log.debug("RFOFF: field off")
                 self.sessions += 1
@@ -107,7 +113,7 @@ class UdpTagTarget:
                 continue
             response = self._answer(bytes(received))
             if response is not None:
-                device._send_data("106A", response, addr)  # type: ignore[attr-defined]
+                device._send_data("106A", response, addr)
 
     def _answer(self, frame: bytes) -> bytes | None:
         """Every frame, anticollision included, goes to the chip: it knows its state, the target does not."""

@@ -104,7 +104,10 @@ class ReadOptions:
 
 
 class Reader(ABC):
-    """A reader chosen by a path string (see paths.open_reader). Not thread-safe: one user at a time."""
+    """A reader chosen by a path string (see paths.open_reader). Not thread-safe: one user at a time.
+
+    It only opens sessions; reading and writing a tag are ntag_protocol.read_tag / write_tag.
+    """
 
     path: str
 
@@ -130,29 +133,6 @@ class Reader(ABC):
                 self._release(transport)
             except Exception:  # releasing a vanished tag must not hide the real error
                 log.debug("release failed", exc_info=True)
-
-    def read_tag(
-        self, timeout: float | None = None, cancel: threading.Event | None = None, options: ReadOptions | None = None
-    ) -> TagRead:
-        """Wait for a tag and read it (see ntag_protocol.read_tag)."""
-        from tag_tools.readers.ntag_protocol import read_tag
-
-        with self.session(timeout, cancel) as transport:
-            return read_tag(transport, options or ReadOptions())
-
-    def write_tag(
-        self,
-        message: bytes,
-        *,
-        lock: bool = True,
-        timeout: float | None = None,
-        cancel: threading.Event | None = None,
-    ) -> WriteResult:
-        """Wait for a tag, write `message` with read-back verification, and lock it unless told not to."""
-        from tag_tools.readers.ntag_protocol import write_tag
-
-        with self.session(timeout, cancel) as transport:
-            return write_tag(transport, message, lock=lock)
 
     def __enter__(self) -> Reader:
         return self

@@ -14,7 +14,7 @@ import errno
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tag_tools import ntag
 from tag_tools.readers.base import Reader, Transport
@@ -29,10 +29,11 @@ from tag_tools.readers.errors import (
     TagRemovedError,
     WaitCancelled,
 )
-from tag_tools.readers.ntag_protocol import nak_code
 
 if TYPE_CHECKING:  # pragma: no cover
     import nfc
+    import nfc.clf
+    import nfc.tag.tt2
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,19 @@ def _lost_reader(error: OSError) -> ReaderNotFoundError:
 
 
 class NfcpyTransport(Transport):
-    def __init__(self, clf: nfc.ContactlessFrontend, tag: Any, timeout: float, version: bytes | None, asked: bool):
+    def __init__(
+        self,
+        clf: nfc.ContactlessFrontend,
+        tag: nfc.tag.tt2.Type2Tag,
+        uid: bytes,
+        timeout: float,
+        version: bytes | None,
+        asked: bool,
+    ):
         self._clf = clf
         self._tag = tag
         self._timeout = timeout
-        self.uid = bytes(tag.target.sdd_res)
+        self.uid = uid
         self.version = version
         self.version_known = asked
         self.round_trips = 1 if asked else 0
@@ -70,12 +79,12 @@ class NfcpyTransport(Transport):
         self._tag._target = target
         return True
 
-    def _translate(self, error: Exception, what: str) -> ReaderError:
+    def _translate(self, error: nfc.tag.TagCommandError | OSError, what: str) -> ReaderError:
         import nfc.tag
 
         if isinstance(error, OSError):
             return _lost_reader(error)
-        if int(error) == nfc.tag.TIMEOUT_ERROR:  # type: ignore[call-overload]
+        if int(error) == nfc.tag.TIMEOUT_ERROR:
             if self._reselect():
                 return CommandNotSupported(f"tag did not answer {what}", cause=error)
             return TagRemovedError(f"tag {self.uid.hex()} left the field during {what}", cause=error)
@@ -91,13 +100,13 @@ class NfcpyTransport(Transport):
             answer = bytes(self._tag.transceive(bytearray(frame), timeout=self._timeout, retries=1))
         except (nfc.tag.TagCommandError, OSError) as error:
             raise self._translate(error, f"command {frame[:1].hex()}") from error
-        if nak_code(answer) is not None:
+        if ntag.nak_code(answer) is not None:
             self._reselect()
         return answer
 
     def read4(self, page: int) -> bytes:
         answer = self.command(bytes([ntag.READ, page]))
-        code = nak_code(answer)
+        code = ntag.nak_code(answer)
         if code is not None:
             raise TagCommandError(f"tag refused READ of page {page} (NAK {code:#x})", nak=code)
         return answer
@@ -170,33 +179,36 @@ class NfcpyReader(Reader):
             if not self._is_udp:
                 time.sleep(0.05)  # USB sense returns at once when the field is empty
 
-    def _activate(self, target: Any) -> Transport:
+    def _activate(self, target: nfc.clf.RemoteTarget) -> Transport:
         import nfc.clf
         import nfc.tag.tt2
         import nfc.tag.tt2_nxp
 
+        uid = target.sdd_res
+        assert uid is not None  # nfcpy sets the NFCID1 on every 106A target sense() returns
         sel_res = bytes(target.sel_res or b"\x00")[0]
         if sel_res & 0x60:
             kind = "NFC-DEP (phone)" if sel_res & 0x40 else "ISO-DEP (Type 4 / bank card)"
-            raise NotType2TagError(f"card {bytes(target.sdd_res).hex()} is {kind} (SEL_RES {sel_res:02x}), not a Type 2 Tag")
-        target.sel_req = bytearray(target.sdd_res)
+            raise NotType2TagError(f"card {uid.hex()} is {kind} (SEL_RES {sel_res:02x}), not a Type 2 Tag")
+        target.sel_req = bytearray(uid)
         version: bytes | None = None
         asked = False
-        if target.sdd_res[0] == 0x04:  # NXP: ask GET_VERSION to pick nfcpy's class for the chip
+        if uid[0] == 0x04:  # NXP: ask GET_VERSION to pick nfcpy's class for the chip
             asked = True
             try:
-                answer = bytes(self._clf.exchange(b"\x60", self._timeout))
-                version = answer if len(answer) == 8 else None
+                answer = self._clf.exchange(b"\x60", self._timeout)  # None only with no target activated
+                version = bytes(answer) if answer is not None and len(answer) == 8 else None
             except nfc.clf.TimeoutError:
-                target = self._clf.sense(nfc.clf.RemoteTarget("106A", sel_req=target.sel_req))
-                if target is None:
+                selected = self._clf.sense(nfc.clf.RemoteTarget("106A", sel_req=target.sel_req))
+                if selected is None:
                     raise TagRemovedError("tag left the field during activation") from None
+                target = selected
             except nfc.clf.CommunicationError as error:
                 raise TagRemovedError(f"tag activation failed: {error!r}", cause=error) from error
         tag_class = nfc.tag.tt2_nxp.VERSION_MAP.get(version) if version else None
         tag = tag_class(self._clf, target) if tag_class is not None else nfc.tag.tt2.Type2Tag(self._clf, target)
         log.debug("activated %s", tag)
-        return NfcpyTransport(self._clf, tag, self._timeout, version, asked)
+        return NfcpyTransport(self._clf, tag, bytes(uid), self._timeout, version, asked)
 
     def _release(self, transport: Transport) -> None:
         device = self._clf.device

@@ -8,17 +8,22 @@ counter on the first READ/FAST_READ after power-on, so the value returned includ
 Writes check the locks first, write the NDEF TLV with a zero length, then the body, then the real
 length (NFC Forum T2T: an interrupted write leaves an empty message, not a truncated one), read
 everything back, and lock the tag unless told not to.
+
+`read_tag` and `write_tag` take a reader (wait for a tag, one session); `read_activated` and
+`write_activated` work on a tag already activated (a Transport). They live here, not on the Reader,
+so the transport layer never imports the protocol above it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from tag_tools import ntag
 from tag_tools.chip_evidence import Originality
 from tag_tools.errors import RecordFormatError
-from tag_tools.ntag import ChipModel
-from tag_tools.readers.base import ReadOptions, TagRead, Transport, WriteResult
+from tag_tools.ntag import ChipModel, nak_code
+from tag_tools.readers.base import Reader, ReadOptions, TagRead, Transport, WriteResult
 from tag_tools.readers.errors import (
     CommandNotSupported,
     MultipleTagsError,
@@ -43,13 +48,6 @@ from tag_tools.t2t_memory import (
 log = logging.getLogger(__name__)
 
 HEAD_PAGES = 8  # pages 0-7: UID, locks, CC and the first 16 bytes of the data area
-
-
-def nak_code(answer: bytes) -> int | None:
-    """The NAK code of a 1-byte answer, None for an ACK or a data answer."""
-    if len(answer) == 1 and answer[0] & 0x0F != ntag.ACK:
-        return answer[0] & 0x0F
-    return None
 
 
 def get_version(transport: Transport) -> bytes | None:
@@ -155,7 +153,28 @@ def _optional_command(transport: Transport, frame: bytes, length: int) -> bytes 
     return answer
 
 
-def read_tag(transport: Transport, options: ReadOptions) -> TagRead:
+def read_tag(
+    reader: Reader, *, timeout: float | None = None, cancel: threading.Event | None = None, options: ReadOptions | None = None
+) -> TagRead:
+    """Wait for a tag on `reader` and read it in one session."""
+    with reader.session(timeout, cancel) as transport:
+        return read_activated(transport, options or ReadOptions())
+
+
+def write_tag(
+    reader: Reader,
+    message: bytes,
+    *,
+    lock: bool = True,
+    timeout: float | None = None,
+    cancel: threading.Event | None = None,
+) -> WriteResult:
+    """Wait for a tag on `reader`, write `message` with read-back verification, and lock it unless told not to."""
+    with reader.session(timeout, cancel) as transport:
+        return write_activated(transport, message, lock=lock)
+
+
+def read_activated(transport: Transport, options: ReadOptions) -> TagRead:
     version = get_version(transport)
     chip = ntag.chip_for_version(version)
     if chip is None:
@@ -221,7 +240,7 @@ def _write_sequence(tlv_pages: list[bytes]) -> list[tuple[int, bytes]]:
     return [(start, empty_header), *body, (start, first)]
 
 
-def write_tag(transport: Transport, message: bytes, *, lock: bool) -> WriteResult:
+def write_activated(transport: Transport, message: bytes, *, lock: bool) -> WriteResult:
     version = get_version(transport)
     chip = ntag.chip_for_version(version)
     if chip is None:

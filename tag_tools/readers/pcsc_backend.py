@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
+from tag_tools.ntag import nak_code
 from tag_tools.readers.base import Reader, Transport
 from tag_tools.readers.errors import (
     CommandNotSupported,
@@ -36,7 +36,6 @@ from tag_tools.readers.errors import (
     TagRemovedError,
     WaitCancelled,
 )
-from tag_tools.readers.ntag_protocol import nak_code
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +50,17 @@ TYPE2_CARD_NAMES = {0x0003: "Mifare Ultralight / NTAG", 0x003A: "Mifare Ultralig
 POLL_MS = 200
 
 
-def _scard() -> Any:
+def _require_pyscard() -> None:
+    """pyscard is the `pcsc` extra: without it, opening a reader fails as a ReaderError, not an ImportError."""
     try:
-        from smartcard import scard
+        import smartcard.scard  # noqa: F401
     except ImportError as error:
         raise ReaderNotFoundError("pyscard is not installed: pip install 'cylinder-guard[pcsc]'", cause=error) from error
-    return scard
 
 
 def _pcsc_error(code: int) -> str:
-    scard = _scard()
+    from smartcard import scard
+
     return f"{scard.SCardGetErrorMessage(code).strip()} ({code & 0xFFFFFFFF:#010x})"
 
 
@@ -68,8 +68,7 @@ def _cause(code: int) -> BaseException:
     """pyscard's own exception for a PC/SC return code, kept as the cause of ours."""
     from smartcard.pcsc.PCSCExceptions import BaseSCardException
 
-    error: BaseException = BaseSCardException(hresult=code)
-    return error
+    return BaseSCardException(hresult=code)
 
 
 def check_storage_atr(atr: bytes) -> str:
@@ -83,7 +82,7 @@ def check_storage_atr(atr: bytes) -> str:
 
 
 class PcscTransport(Transport):
-    def __init__(self, card: Any, protocol: int, reader: str) -> None:
+    def __init__(self, card: int, protocol: int, reader: str) -> None:
         self._card = card
         self._protocol = protocol
         self._reader = reader
@@ -94,7 +93,8 @@ class PcscTransport(Transport):
         self.uid = self._uid()
 
     def transmit(self, apdu: bytes) -> tuple[bytes, bytes]:
-        scard = _scard()
+        from smartcard import scard
+
         self.round_trips += 1
         hresult, response = scard.SCardTransmit(self._card, self._protocol, list(apdu))
         if hresult != scard.SCARD_S_SUCCESS:
@@ -105,7 +105,8 @@ class PcscTransport(Transport):
         return data[:-2], data[-2:]
 
     def _failure(self, hresult: int) -> ReaderError:
-        scard = _scard()
+        from smartcard import scard
+
         if hresult in (
             scard.SCARD_E_READER_UNAVAILABLE,
             scard.SCARD_E_NO_SERVICE,
@@ -135,7 +136,8 @@ class PcscTransport(Transport):
 
     def _reset_card(self) -> bool:
         """The generic PC/SC way: the reader powers the card off and on, and selects it again."""
-        scard = _scard()
+        from smartcard import scard
+
         self.round_trips += 1
         hresult, protocol = scard.SCardReconnect(
             self._card, scard.SCARD_SHARE_EXCLUSIVE, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, scard.SCARD_RESET_CARD
@@ -207,15 +209,19 @@ class PcscReader(Reader):
     """`name` selects the first PC/SC reader whose name contains it (empty: the first reader)."""
 
     def __init__(self, name: str = "") -> None:
-        scard = _scard()
+        _require_pyscard()
+        from smartcard import scard
+
         self.path = f"pcsc:{name}" if name else "pcsc"
+        self._closed = False
         hresult, self._context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         if hresult != scard.SCARD_S_SUCCESS:
             raise ReaderNotFoundError(f"cannot reach pcscd ({_pcsc_error(hresult)}): is it running?", cause=_cause(hresult))
         self.reader = self._find(name)
 
     def _find(self, name: str) -> str:
-        scard = _scard()
+        from smartcard import scard
+
         hresult, readers = scard.SCardListReaders(self._context, [])
         if hresult == scard.SCARD_E_NO_READERS_AVAILABLE or (hresult == scard.SCARD_S_SUCCESS and not readers):
             raise ReaderNotFoundError("pcscd sees no reader: is it plugged in?")
@@ -227,7 +233,8 @@ class PcscReader(Reader):
         return str(matches[0])
 
     def _wait_present(self, timeout: float | None, cancel: threading.Event | None) -> None:
-        scard = _scard()
+        from smartcard import scard
+
         deadline = None if timeout is None else time.monotonic() + timeout
         state = scard.SCARD_STATE_UNAWARE
         while True:
@@ -245,7 +252,8 @@ class PcscReader(Reader):
                 return
 
     def _connect(self, timeout: float | None, cancel: threading.Event | None) -> Transport:
-        scard = _scard()
+        from smartcard import scard
+
         while True:
             self._wait_present(timeout, cancel)
             hresult, card, protocol = scard.SCardConnect(
@@ -273,12 +281,14 @@ class PcscReader(Reader):
             raise
 
     def _release(self, transport: Transport) -> None:
-        scard = _scard()
+        from smartcard import scard
+
         assert isinstance(transport, PcscTransport)
         scard.SCardDisconnect(transport._card, scard.SCARD_UNPOWER_CARD)  # next tap: a new power-on
 
     def close(self) -> None:
-        scard = _scard()
-        if self._context is not None:
+        from smartcard import scard
+
+        if not self._closed:
             scard.SCardReleaseContext(self._context)
-            self._context = None
+            self._closed = True

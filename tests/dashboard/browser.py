@@ -8,12 +8,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from waitress.server import create_server
 
 from tests.peers import peer_unavailable
+
+if TYPE_CHECKING:  # playwright is imported only once Chromium is known to start (chromium_peer)
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -40,14 +43,14 @@ def serve(app: Flask) -> Iterator[str]:
     thread = threading.Thread(target=server.run, name="dashboard-waitress", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         server.close()
         thread.join(timeout=5)
 
 
 @contextmanager
-def chromium(*extra_args: str) -> Iterator[object]:
+def chromium(*extra_args: str) -> Iterator[Browser]:
     """A headless Chromium; raises whatever Playwright raises when it cannot start."""
     from playwright.sync_api import sync_playwright
 
@@ -60,7 +63,7 @@ def chromium(*extra_args: str) -> Iterator[object]:
 
 
 @contextmanager
-def chromium_peer(*extra_args: str) -> Iterator[Any]:
+def chromium_peer(*extra_args: str) -> Iterator[Browser]:
     """chromium() as a test peer: when it cannot start, peer_unavailable (a skip with the reason
     outside CI, a failure under CI=true)."""
     try:
@@ -80,14 +83,14 @@ def chromium_peer(*extra_args: str) -> Iterator[Any]:
         context.__exit__(None, None, None)
 
 
-def sign_in(page, base_url: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/dashboard/sign-in")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
 
 
-def screenshot(page, name: str, directory: Path | None = None) -> Path:  # type: ignore[no-untyped-def]
+def screenshot(page: Page, name: str, directory: Path | None = None) -> Path:
     directory = directory or screenshot_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.png"

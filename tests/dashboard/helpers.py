@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 from werkzeug.test import TestResponse
 
 from registry_service.models import ScanEvent
@@ -35,7 +35,7 @@ def local_window(since: str, until: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def count_events(engine: Engine, since: str, until: str, *where: object) -> int:
+def count_events(engine: Engine, since: str, until: str, *where: ColumnElement[bool]) -> int:
     start, end = local_window(since, until)
     with engine.connect() as connection:
         return int(

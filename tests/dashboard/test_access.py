@@ -7,10 +7,11 @@ import hashlib
 
 import pytest
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from registry_service.models import DashboardSession
+from registry_service.models import DashboardSession, Role
 from tests.dashboard.helpers import CSRF, csrf_token, sign_in
 from tests.dashboard.world import Clock
 
@@ -24,7 +25,35 @@ PROTECTED = [
     "/dashboard/vehicles/X",
     "/dashboard/cylinders/156-4101-20000001",
     "/dashboard/station-faults",
+    "/dashboard/search?q=x",
+    "/dashboard/regions.json?q=4101",
+    "/dashboard/stations.json?q=ST",
+    "/dashboard/clones",
+    "/dashboard/clones.csv",
 ]
+# Every page and data route of the dashboard, with a URL to try and who may use it (the view's
+# `allow`). A route added without an entry here fails test_every_dashboard_route_is_in_the_matrix.
+BUREAU, BOTH = frozenset({"bureau"}), frozenset({"bureau", "centre"})
+ROUTES: dict[str, tuple[str, frozenset[str]]] = {
+    "dashboard.index": ("/dashboard/", BOTH),
+    "dashboard.overview": ("/dashboard/overview", BUREAU),
+    "dashboard.attempts": ("/dashboard/attempts", BUREAU),
+    "dashboard.attempts_csv": ("/dashboard/attempts.csv", BUREAU),
+    "dashboard.station": ("/dashboard/stations/ST-410105-01", BUREAU),
+    "dashboard.station_faults": ("/dashboard/station-faults", BUREAU),
+    "dashboard.vehicle": ("/dashboard/vehicles/豫B00000", BUREAU),
+    "dashboard.cylinder": ("/dashboard/cylinders/156-4101-20000001", BOTH),
+    "dashboard.inspections": ("/dashboard/inspections", BOTH),
+    "dashboard.search_page": ("/dashboard/search?q=156-4101-20000001", BOTH),
+    "dashboard.region_options": ("/dashboard/regions.json?q=金水", BUREAU),
+    "dashboard.station_options": ("/dashboard/stations.json?q=ST-4101", BUREAU),
+    "dashboard.clone_list": ("/dashboard/clones", BUREAU),
+    "dashboard.clones_csv": ("/dashboard/clones.csv", BUREAU),
+    "dashboard.map_regions": ("/dashboard/map/regions.geojson", BUREAU),
+    "dashboard.map_stations": ("/dashboard/map/stations.geojson", BUREAU),
+}
+# Open to anyone: signing in and out (CSRF-checked) and the stylesheet and scripts.
+PUBLIC = frozenset({"dashboard.sign_in", "dashboard.sign_in_submit", "dashboard.sign_out", "dashboard.static"})
 
 
 @pytest.mark.parametrize("path", PROTECTED)
@@ -172,7 +201,11 @@ def test_the_session_table_holds_no_session_id(client: FlaskClient, app: Flask) 
     sign_in(client, "bureau")
     cookie = client.get_cookie("cg_dashboard")
     assert cookie is not None
-    session_id = app.session_interface.get_signing_serializer(app).loads(cookie.value)["sid"]  # type: ignore[attr-defined]
+    interface = app.session_interface
+    assert isinstance(interface, SecureCookieSessionInterface)
+    serializer = interface.get_signing_serializer(app)
+    assert serializer is not None
+    session_id = serializer.loads(cookie.value)["sid"]
     with app.extensions["registry"].engine.connect() as connection:
         stored = connection.scalars(select(DashboardSession.id_hash)).all()
     assert stored == [hashlib.sha256(session_id.encode()).hexdigest()]
@@ -207,3 +240,31 @@ def test_session_cookie_is_http_only_and_same_site(client: FlaskClient) -> None:
     response = sign_in(client, "bureau")
     cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("cg_dashboard="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_every_dashboard_route_is_in_the_matrix(app: Flask) -> None:
+    declared: dict[str, frozenset[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("dashboard."):
+            roles: frozenset[Role] = getattr(app.view_functions[rule.endpoint], "allowed_roles", frozenset())
+            declared[rule.endpoint] = frozenset(role.value for role in roles)
+    assert declared.keys() == ROUTES.keys() | PUBLIC, "add the route to ROUTES (or PUBLIC) with who may use it"
+    assert {endpoint: roles for endpoint, (_, roles) in ROUTES.items()} == {e: declared[e] for e in ROUTES}
+    assert all(not declared[endpoint] for endpoint in PUBLIC)
+
+
+@pytest.mark.parametrize("endpoint", sorted(ROUTES))
+def test_authorisation_matrix(app: Flask, endpoint: str) -> None:
+    """Anonymous: to the sign-in page; a role the route is not for: 403; its roles: the page."""
+    path, roles = ROUTES[endpoint]
+    anonymous = app.test_client().get(path)
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/dashboard/sign-in?next="), path
+    for username, role in (("bureau", "bureau"), ("centre1", "centre")):
+        client = app.test_client()
+        assert sign_in(client, username).status_code == 302
+        response = client.get(path)
+        if role in roles:
+            assert response.status_code in (200, 302), (username, path, response.status_code)
+            assert "sign-in" not in response.headers.get("Location", ""), (username, path)
+        else:
+            assert response.status_code == 403, (username, path, response.status_code)

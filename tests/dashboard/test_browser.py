@@ -92,7 +92,9 @@ def test_filter_sort_and_export_the_list(page: Any, base_url: str) -> None:
     assert badges and set(badges) == {"强制加气"}
     plates = page.locator("table.attempts tbody td:nth-child(3)").all_inner_texts()
     assert plates == sorted(plates)
-    shown = int(re.search(r"共 ([\d,]+) 条记录", page.locator("#count").inner_text()).group(1).replace(",", ""))
+    count = re.search(r"共 ([\d,]+) 条记录", page.locator("#count").inner_text())
+    assert count is not None, page.locator("#count").inner_text()
+    shown = int(count.group(1).replace(",", ""))
     stations = set(page.locator("table.attempts tbody td:nth-child(2)").all_inner_texts())
     screenshot(page, "07-attempts-filtered")
 
@@ -112,14 +114,15 @@ def test_filter_sort_and_export_the_list(page: Any, base_url: str) -> None:
 def test_switch_to_english_and_it_sticks(page: Any, base_url: str) -> None:
     sign_in(page, base_url, "bureau", PASSWORD)
     page.goto(f"{base_url}/dashboard/overview")
-    page.click("a.lang")
+    assert page.locator("a.lang").all_inner_texts() == ["English", "中文"]
+    page.click("a.lang[hreflang=en]")
     page.wait_for_url(re.compile(r"lang=en"))
     assert page.locator("h1").inner_text().startswith("Overview")
     assert page.locator("html").get_attribute("lang") == "en"
     screenshot(page, "08-overview-en")
     page.click("nav.main >> text=Refuel attempts")
     assert page.locator("h1").inner_text() == "Refuel attempts"
-    assert re.search(r"\d+ (Nov|Oct) 2026", page.locator("table.attempts tbody").inner_text())
+    assert re.search(r"(Nov|Oct) \d+, 2026", page.locator("table.attempts tbody").inner_text())  # CLDR's English dates
 
 
 def test_centre_user_sees_its_inspections_only(page: Any, base_url: str) -> None:

@@ -46,5 +46,16 @@ def test_every_page_renders_on_postgresql(pg_client: FlaskClient, pg_seeded: tup
         "/dashboard/stations/ST-410105-01",
         "/dashboard/inspections",
         "/dashboard/cylinders/156-4101-20000001",
+        "/dashboard/search?q=156-4101-2000000",  # the start of an ID: a range over the index
+        "/dashboard/regions.json?q=金水",
+        "/dashboard/stations.json?q=ST-4101",
+        "/dashboard/clones?since=2026-11-01",
+        "/dashboard/clones.csv?since=2026-11-01",
+        "/dashboard/map/stations.geojson?region=410105",
+        "/dashboard/map/regions.geojson?region=410105",
     ):
         assert pg_client.get(path).status_code == 200, path
+    listed = pg_client.get("/dashboard/search?q=156-4101-2000000").get_data(as_text=True)
+    assert listed.count('href="/dashboard/cylinders/156-4101-2000000') >= 9
+    found = pg_client.get("/dashboard/search?q=156－4101－20000001")  # full-width hyphens
+    assert found.headers["Location"] == "/dashboard/cylinders/156-4101-20000001"

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from flask import Flask
 from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.orm import Session
 
 from registry_service import migrate
 from registry_service.app import create_app
@@ -14,10 +15,12 @@ from registry_service.config import RegistryConfig
 from registry_service.dashboard import register_dashboard
 from registry_service.db import make_engine
 from registry_service.models import Cylinder, DashboardSession, Inspection, InspectionCentre, LoginThrottleEntry, Role
+from registry_service.node import Registry
 from registry_service.seed import DemoShape, seed_demo
 from registry_service.services import accounts, places
 from registry_service.services.login_throttle import ThrottlePolicy
-from tests.registry.conftest import NOW, Clock  # NOW: 10:00 in Zhengzhou
+from tests.registry.conftest import NOW as NOW  # 10:00 in Zhengzhou; both re-exported for the dashboard tests
+from tests.registry.conftest import Clock as Clock
 
 TODAY = date(2026, 11, 22)
 PASSWORD = "correct-horse-battery"
@@ -39,9 +42,9 @@ def build_database(url: str) -> Engine:
     migrate.upgrade(engine)
     seed_demo(engine, 7, TODAY, SHAPE, progress=False)
     app = create_app(RegistryConfig(database_url=url), engine=engine, clock=Clock())
-    registry = app.extensions["registry"]
+    registry: Registry = app.extensions["registry"]
 
-    def people(session) -> None:  # type: ignore[no-untyped-def]
+    def people(session: Session) -> None:
         places.create_centre(session, "test", NOW, code="ZZTJ01", name="郑州市特种设备检验中心", region_code="4101")
         places.create_centre(session, "test", NOW, code="ZZTJ02", name="河南省锅炉压力容器检验站")
         for name, role, station, centre in USERS:
@@ -54,7 +57,7 @@ def build_database(url: str) -> Engine:
     return engine
 
 
-def _inspections(session) -> None:  # type: ignore[no-untyped-def]
+def _inspections(session: Session) -> None:
     """Centre 1 inspected cylinders 1-20, centre 2 cylinders 21-40 (records are opaque here)."""
     centres = {c.code: c.id for c in session.scalars(select(InspectionCentre))}
     rows = []

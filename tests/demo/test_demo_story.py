@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.dashboard.browser import chromium_peer, screenshot, sign_in
-from tests.peers import peer_unavailable
-from tests.registry.pg_cluster import free_port
+from tests.peers import free_tcp_port, peer_unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "demo"
@@ -56,7 +55,7 @@ def vehicle_line(out: str, plate: str) -> str:
 
 
 def test_the_story_ends_with_the_refused_vehicles_on_the_dashboard(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_tcp_port()
     started = time.monotonic()
     done = subprocess.run(
         demo_command(tmp_path / "demo", port, "--no-serve"),
@@ -76,7 +75,11 @@ def test_the_story_ends_with_the_refused_vehicles_on_the_dashboard(tmp_path: Pat
     assert "all 10 scan events delivered" in out
     assert "dashboard check passed: signed in as bureau and found all 6 refused vehicles" in out
     assert f"dashboard  http://127.0.0.1:{port}/dashboard/" in out
-    assert re.search(r"^user       bureau$", out, re.M) and re.search(r"^password   \S{12,}", out, re.M)
+    # A sign-in for every role the demo creates: people by user and password, the station by its token.
+    assert re.search(r"^bureau +user bureau +password \S{12,}   \(the bureau: every page\)$", out, re.M)
+    assert re.search(r"^centre +user centre-zztj01 +password \S{12,}   \(centre ZZTJ01: its own inspections\)$", out, re.M)
+    assert re.search(r"^station +ST-410105-88 signs in with the API token in \S+/station/station\.toml$", out, re.M)
+    assert "signed in as centre-zztj01 and saw the centre's inspections" in out
     assert "Traceback" not in done.stderr, done.stderr
     assert (tmp_path / "demo" / "registry.sqlite3").exists() and (tmp_path / "demo" / "station" / "station.toml").exists()
     assert time.monotonic() - started < 60
@@ -112,7 +115,7 @@ def _read_until(lines: queue.Queue[str | None], marker: str, limit: float) -> li
 
 
 def test_serves_the_dashboard_until_interrupted(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_tcp_port()
     process = subprocess.Popen(
         demo_command(tmp_path / "demo", port),
         cwd=REPO,
@@ -125,7 +128,7 @@ def test_serves_the_dashboard_until_interrupted(tmp_path: Path) -> None:
     try:
         lines = _lines(process)
         out = _read_until(lines, "serving until Ctrl-C", STORY_TIMEOUT_S)
-        password = next(line.split()[1] for line in out if line.startswith("password "))
+        password = next(line.split()[4] for line in out if line.startswith("bureau ") and " password " in line)
         _screenshot(f"http://127.0.0.1:{port}", password)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0

@@ -13,16 +13,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from registry_service.models import Role
 from registry_service.services import accounts
+from tests.peers import wait_until
 from tests.station_agent.booth_http import BoothClient
 from tests.station_agent.registry_peer import STATION, RegistryPeer
 
@@ -30,18 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PAGE = re.compile(r"attendant page (http://\S+?)/?$", re.MULTILINE)
 START_S = 20.0  # generous: two cores shared with other test sessions
-
-
-def wait_for(condition: Callable[[], Any], what: str, limit: float = 20.0, every: float = 0.02) -> Any:
-    """Poll until `condition()` is truthy; its value is returned. AssertionError names `what`."""
-    deadline = time.monotonic() + limit
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {limit:g} s waiting for: {what}")
-        time.sleep(every)
 
 
 class Child:
@@ -142,12 +129,14 @@ class AgentProcess(Child):
     def start_ready(self) -> AgentProcess:
         """Start and wait for the attendant page (printed once the read loop is about to run)."""
         self.start()
-        match = wait_for(
-            lambda: PAGE.search(self.stdout()) or (not self.alive and "exited"), f"{self.name} to serve its page", START_S
-        )
-        if match == "exited":
-            raise AssertionError(f"{self.name} exited with {self.returncode} at start\n{self.output()}")
-        self.page_url = match.group(1).rstrip("/")
+
+        def page() -> re.Match[str] | None:
+            found = PAGE.search(self.stdout())
+            if found is None and not self.alive:
+                raise AssertionError(f"{self.name} exited with {self.returncode} at start\n{self.output()}")
+            return found
+
+        self.page_url = wait_until(page, f"{self.name} to serve its page", START_S).group(1).rstrip("/")
         return self
 
     def restart(self) -> AgentProcess:
@@ -176,7 +165,7 @@ class AgentProcess(Child):
                 raise AssertionError(f"{self.name} died (exit {self.returncode})\n{self.output()}")
             return next((line for line in self.lines()[after:] if marker in line), None)
 
-        return str(wait_for(found, f"a line with {marker!r} from {self.name}\n{self.output()}", limit))
+        return wait_until(found, f"a line with {marker!r} from {self.name}\n{self.output()}", limit)
 
 
 class Outbox:
@@ -252,7 +241,7 @@ class RegistryProcess:
             except (urllib.error.URLError, OSError):
                 return False
 
-        wait_for(healthy, "the registry to answer /health", START_S, every=0.05)
+        wait_until(healthy, "the registry to answer /health", START_S, every=0.05)
         return self
 
     def stop(self) -> None:

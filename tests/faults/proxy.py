@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tests.station_agent.modbus_peer import free_tcp_port
+from tests.peers import free_tcp_port
 
 TRICKLE_S = 0.02  # one byte per 20 ms
 MAX_HEAD = 64 * 1024

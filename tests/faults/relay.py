@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tests.station_agent.modbus_peer import BLOCK_SIZE, free_tcp_port
+from tests.peers import free_tcp_port
+from tests.station_agent.modbus_peer import relay_context
 
 COIL_FUNCTIONS = (5, 15)  # write single coil, write multiple coils
 REGISTER_FUNCTIONS = (6, 16)
@@ -79,16 +79,10 @@ class RelayModule:
 
     def come_back(self) -> RelayModule:
         """Power on (first start or after go_away): a fresh server, outputs OFF, same port."""
-        from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
         from pymodbus.server import ModbusTcpServer
 
         assert self._server is None, "the module is already on the network"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            coils = ModbusSequentialDataBlock(1, [False] * BLOCK_SIZE)  # type: ignore[no-untyped-call]
-            registers = ModbusSequentialDataBlock(1, [0] * BLOCK_SIZE)  # type: ignore[no-untyped-call]
-            device = ModbusDeviceContext(co=coils, hr=registers)
-            context = ModbusServerContext(devices={self.unit: device}, single=False)
+        context = relay_context(self.unit)
         ready = threading.Event()
         failed: list[BaseException] = []
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tests.faults.processes import AgentProcess, Outbox, RegistryProcess, wait_for
+from tests.faults.processes import AgentProcess, Outbox, RegistryProcess
 from tests.faults.relay import RelayModule, Window
+from tests.peers import wait_until
 from tests.rigs import Rig
 from tests.station_agent.conftest import config_document
 from tests.station_agent.e2e import Vehicle, emulated_tag, new_vehicle
@@ -188,7 +189,7 @@ class Pump:
             return all(counts[e] >= 1 for e in wanted)
 
         try:
-            wait_for(arrived, "every acknowledged event at the registry", limit, every=0.2)
+            wait_until(arrived, "every acknowledged event at the registry", limit, every=0.2)
         except AssertionError:
             missing = [e for e in wanted if not counts[e]]
             raise AssertionError(
@@ -218,8 +219,9 @@ class Pump:
 
 def wait_pump(pump: Pump, enabled: bool, limit: float = 10.0) -> dict[str, Any]:
     """The attendant page's pump indicator reaches `enabled`."""
-    return dict(
-        wait_for(
-            lambda: (s := pump.state())["pump_enabled"] is enabled and s, f"pump_enabled={enabled} on the page", limit, every=0.05
-        )
-    )
+
+    def state_when_reached() -> dict[str, Any] | None:
+        state = pump.state()
+        return state if state["pump_enabled"] is enabled else None
+
+    return wait_until(state_when_reached, f"pump_enabled={enabled} on the page", limit, every=0.05)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from tests.faults.agent_with_clock import step_clock
 from tests.faults.conftest import MakePump
-from tests.faults.processes import wait_for
 from tests.faults.relay import CoilWrite
 from tests.faults.station import wait_pump
+from tests.peers import wait_until
 
 SESSION_WINDOW_S = 2.0
 FILL_TIMEOUT_S = 3.0
@@ -69,7 +69,7 @@ def test_clock_stepped_forwards_and_back(make_pump: MakePump, tmp_path: Path) ->
     step_clock(clock, -HOUR)
     time.sleep(0.5)
     step_clock(clock, 3 * HOUR)
-    wait_for(lambda: not pump.relay.coil_on(), "the fill deadline to end the fill", FILL_TIMEOUT_S + 5)
+    wait_until(lambda: not pump.relay.coil_on(), "the fill deadline to end the fill", FILL_TIMEOUT_S + 5)
     pump.end_window()
     wait_pump(pump, False)
     spans = _on_spans(pump.relay.history())

@@ -20,9 +20,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.faults.conftest import MakePump
-from tests.faults.processes import RegistryProcess, wait_for
+from tests.faults.processes import RegistryProcess
 from tests.faults.proxy import HostileProxy, Mode
 from tests.faults.station import BUDGET_MS, MAX_BACKOFF_S, Pump
+from tests.peers import wait_until
 from tests.station_agent.registry_peer import STATION
 
 LOCK_S = 4.0
@@ -33,7 +34,7 @@ def _online_read_recovers(pump: Pump) -> None:
     """Recovery without a restart: the registry decides the next read again, the pump fills. (Once
     the page shows the registry back, after the agent's longest back-off, which may still be open.)"""
     pid = pump.agent.pid
-    wait_for(lambda: pump.state()["registry_online"] is True, "the page to show the registry back", 10)
+    wait_until(lambda: pump.state()["registry_online"] is True, "the page to show the registry back", 10)
     time.sleep(MAX_BACKOFF_S * 2)
     read = pump.present(pump.vehicle())
     assert read.allowed and not read.offline and "PUMP ON" in read.line, f"{read.line}\n{pump.agent.output(1500)}"
@@ -47,7 +48,7 @@ def _online_read_recovers(pump: Pump) -> None:
 @pytest.mark.parametrize("mode", [Mode.NON_JSON, Mode.HTML_404, Mode.TRICKLE, Mode.RESET])
 def test_hostile_link(make_pump: MakePump, proxy: HostileProxy, mode: Mode) -> None:
     pump = make_pump(registry_url=proxy.url)
-    wait_for(lambda: pump.state()["registry_online"] is True, "the agent online through the proxy", 10)
+    wait_until(lambda: pump.state()["registry_online"] is True, "the agent online through the proxy", 10)
     proxy.switch(mode)
     for _ in range(2):  # two events: a batch the sender may split to find "the bad one"
         read = pump.present(pump.vehicle())
@@ -57,7 +58,7 @@ def test_hostile_link(make_pump: MakePump, proxy: HostileProxy, mode: Mode) -> N
         pump.fill_done()
         assert not pump.relay.coil_on()
     # A trust-data request already caught in the trickle holds the sender for its whole 10 s deadline.
-    wait_for(lambda: proxy.seen(mode, SCAN_EVENTS) >= 1, f"an upload met {mode}", 25)
+    wait_until(lambda: proxy.seen(mode, SCAN_EVENTS) >= 1, f"an upload met {mode}", 25)
     time.sleep(1.0)  # a few retries in the bad mode
     assert not pump.outbox.rejected(), f"events rejected for good on a {mode} answer: {pump.outbox.rejected()}"
     pump.assert_not_in_fault()
@@ -111,7 +112,7 @@ def test_locked_registry_database(make_pump: MakePump, proxy: HostileProxy, regi
     busy timeout; the status check decides within the budget; everything delivered after release,
     and the registry needs no restart."""
     pump = make_pump(registry_url=proxy.url)
-    wait_for(lambda: pump.state()["registry_online"] is True, "the agent online", 10)
+    wait_until(lambda: pump.state()["registry_online"] is True, "the agent online", 10)
     registry_pid = registry.child.pid
     vehicle = pump.vehicle()  # registered before the lock: the test's own writes would wait too
     locked_at = time.monotonic()
@@ -120,7 +121,7 @@ def test_locked_registry_database(make_pump: MakePump, proxy: HostileProxy, regi
         probe = _probe_upload(registry)
         read = pump.present(vehicle)
         pump.fill_done()
-        wait_for(
+        wait_until(
             lambda: [a for a in proxy.answers if SCAN_EVENTS in a.request and a.started >= locked_at],
             "the agent's upload answered while the database is locked",
             LOCK_S,

@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.faults.conftest import MakePump
-from tests.faults.processes import wait_for
 from tests.faults.proxy import HostileProxy, Mode
 from tests.faults.station import wait_pump
-from tests.peers import peer_unavailable
+from tests.peers import peer_unavailable, wait_until
 
 TMPFS_SIZE = "2m"
 
@@ -68,7 +67,7 @@ def test_damaged_outbox_row_is_quarantined_and_the_rest_flows(make_pump: MakePum
     faults = pump.registry.station_faults()
     if faults is not None:  # the bureau sees a report naming the event or the damaged bytes
         digest = hashlib.sha256(damaged).hexdigest()
-        wait_for(
+        wait_until(
             lambda: [
                 f for f in pump.registry.station_faults() or [] if f["subject_id"] == damaged_id or f["payload_sha256"] == digest
             ],
@@ -142,7 +141,7 @@ def test_full_disk_refuses_then_clears_when_freed(small_disk: Path, make_pump: M
         freed = pump.present(pump.vehicle())
         assert freed.allowed and "PUMP ON" in freed.line, f"space was freed, the next read must fill: {freed.line}"
         pump.assert_decided_in_time(freed)
-        wait_for(pump.relay.coil_on, "the coil ON after the disk was freed", 5)
+        wait_until(pump.relay.coil_on, "the coil ON after the disk was freed", 5)
         pump.fill_done()
         assert pump.agent.pid == pid and pump.agent.alive
         pump.assert_not_in_fault()

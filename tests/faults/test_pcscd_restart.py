@@ -12,10 +12,9 @@ import pytest
 
 from tag_tools.emulation.ntag_emulator import NtagEmulator
 from tests.faults.conftest import PARKING_UID, MakePump
-from tests.faults.processes import wait_for
 from tests.faults.station import wait_pump
 from tests.pcscd_peer import PcscdWithVpcd
-from tests.peers import peer_unavailable
+from tests.peers import peer_unavailable, wait_until
 from tests.rigs import VpcdRig
 
 TURN_S = 120.0  # pcscd is machine-wide: wait this long for another session's turn to end
@@ -56,11 +55,11 @@ def test_pcscd_restarted_reads_resume(make_pump: MakePump, vpcd_rig: VpcdRig) ->
     _restart_pcscd(vpcd_rig)
     after = pump.present(pump.vehicle(), limit=REOPEN_S)
     assert after.allowed and "PUMP ON" in after.line, after.line
-    wait_for(pump.relay.coil_on, "the coil ON for the vehicle read after pcscd's restart", 5)
+    wait_until(pump.relay.coil_on, "the coil ON for the vehicle read after pcscd's restart", 5)
     pump.fill_done()
     assert pump.agent.pid == pid and pump.agent.alive, "recovered by restarting the agent, not by reopening the reader"
     wait_pump(pump, False)
-    wait_for(lambda: pump.state()["reader_problem"] is None, "the page to stop showing a reader problem", REOPEN_S)
+    wait_until(lambda: pump.state()["reader_problem"] is None, "the page to stop showing a reader problem", REOPEN_S)
     pump.assert_not_in_fault()
 
     # Once reopened, reads are as quick as before the restart.

@@ -15,9 +15,9 @@ import time
 import pytest
 
 from tests.faults.conftest import MakePump
-from tests.faults.processes import wait_for
 from tests.faults.relay import CoilWrite, RelayModule
 from tests.faults.station import Pump, wait_pump
+from tests.peers import wait_until
 
 OUTAGE_S = 1.5  # as in the report
 SETTLE_S = 1.0  # ten heartbeats after the module's return: long enough for a stray ON to show
@@ -41,12 +41,12 @@ def _outage_during_fill(pump: Pump, step: str) -> None:
     if step == "at_ready":
         dropped = _drop_on_first_on(relay)
         read = pump.present(pump.vehicle())
-        wait_for(dropped.is_set, "the ON that drops the module")
-        wait_for(lambda: not relay.online, "the module gone")
+        wait_until(dropped.is_set, "the ON that drops the module")
+        wait_until(lambda: not relay.online, "the module gone")
         relay.on_write = None
     else:
         read = pump.present(pump.vehicle())
-        wait_for(relay.coil_on, f"the coil ON for an allowed vehicle ({read.line})", 5)
+        wait_until(relay.coil_on, f"the coil ON for an allowed vehicle ({read.line})", 5)
         if step == "mid_fill":
             time.sleep(1.0)
         relay.go_away()
@@ -84,7 +84,7 @@ def test_relay_module_disappearing(make_pump: MakePump, step: str) -> None:
     recovery = pump.present(pump.vehicle())
     assert recovery.allowed and "PUMP ON" in recovery.line, (recovery.line, state)
     pump.assert_decided_in_time(recovery)
-    wait_for(relay.coil_on, "the coil ON for the vehicle after the module's return", 5)
+    wait_until(relay.coil_on, "the coil ON for the vehicle after the module's return", 5)
     pump.fill_done()
     assert not relay.coil_on()
     assert pump.agent.pid == agent_pid and pump.agent.alive
@@ -107,7 +107,7 @@ def test_relay_absent_at_start_exits_promptly_without_switching_on(make_pump: Ma
     # systemd restarts it once the module is back: it starts with the output OFF and fills normally.
     relay.come_back()
     pump.agent.start_ready()
-    wait_for(lambda: relay.history(), "the agent's first command to the module")
+    wait_until(lambda: relay.history(), "the agent's first command to the module")
     assert relay.history()[0].value is False, relay.describe()
     read = pump.present(pump.vehicle())
     assert read.allowed and "PUMP ON" in read.line, read.line

@@ -10,13 +10,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.list_signer.conftest import SignerFiles, start_signer, statuses
 from tests.peers import in_ci, peer_unavailable
+from tests.testkit import TestPki
 
 USER = "cylinder-signer-test"
 
@@ -84,10 +85,13 @@ def probe(files: SignerFiles, *groups: str) -> dict[str, object]:
         capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    answer: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer
 
 
-def test_other_users_cannot_read_key_or_state_but_the_group_can_use_the_socket(shared_folder, live_pki, real_now) -> None:
+def test_other_users_cannot_read_key_or_state_but_the_group_can_use_the_socket(
+    shared_folder: Path, live_pki: TestPki, real_now: datetime
+) -> None:
     signer_user = pwd.getpwnam(USER)
     files = SignerFiles(shared_folder / "signer", live_pki)
     files.folder.mkdir(mode=0o755)
@@ -120,7 +124,7 @@ def test_other_users_cannot_read_key_or_state_but_the_group_can_use_the_socket(s
         process.stop()
 
 
-def test_refuses_a_key_file_others_can_read(signer_files, tmp_path) -> None:
+def test_refuses_a_key_file_others_can_read(signer_files: SignerFiles, tmp_path: Path) -> None:
     signer_files.key.chmod(0o640)
     result = subprocess.run(
         [sys.executable, "-m", "list_signer.cli", *signer_files.serve_args()], capture_output=True, text=True, timeout=60

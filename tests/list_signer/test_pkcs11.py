@@ -4,7 +4,7 @@ generated on the token through PKCS#11 by `cylinder-signer keygen`, certified by
 
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from tag_tools.cli.main import main as cylinder_tag
 from tag_tools.status_list import parse_status_list
 from tests.list_signer.conftest import SIGNER, start_signer, statuses
 from tests.peers import peer_unavailable
+from tests.testkit import TestPki
 
 MODULES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
 PIN, SO_PIN, TOKEN = "246810", "13579135", "cylinder-signer-test"
@@ -46,7 +47,14 @@ def softhsm(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("algorithm", [crypto.Algorithm.ES256, crypto.Algorithm.EDDSA])
-def test_signer_with_a_softhsm_key(softhsm, tmp_path, monkeypatch, live_pki, real_now, algorithm) -> None:
+def test_signer_with_a_softhsm_key(
+    softhsm: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    live_pki: TestPki,
+    real_now: datetime,
+    algorithm: crypto.Algorithm,
+) -> None:
     monkeypatch.setenv("SOFTHSM2_CONF", softhsm["SOFTHSM2_CONF"])
     hsm = [
         "--pkcs11-module",
@@ -79,7 +87,8 @@ def test_signer_with_a_softhsm_key(softhsm, tmp_path, monkeypatch, live_pki, rea
     certificate = pki.load_certificate((tmp_path / "signer-cert.pem").read_bytes())
     pki.check_list_signer(certificate, ca.root_certificate(), real_now)
     public = serialization.load_pem_public_key((tmp_path / "signer.pub.pem").read_bytes())
-    assert crypto.public_key_der(public) == crypto.public_key_der(certificate.public_key())  # type: ignore[arg-type]
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert public.public_bytes(*spki) == certificate.public_key().public_bytes(*spki)
 
     socket_path = tmp_path / "signer.sock"
     args = [
@@ -98,7 +107,7 @@ def test_signer_with_a_softhsm_key(softhsm, tmp_path, monkeypatch, live_pki, rea
     assert parse_status_list(token, certificate, now=real_now, list_id=3).sequence == 1
 
 
-def test_wrong_pin_is_a_clear_error(softhsm, tmp_path, monkeypatch) -> None:
+def test_wrong_pin_is_a_clear_error(softhsm: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOFTHSM2_CONF", softhsm["SOFTHSM2_CONF"])
     (tmp_path / "bad-pin").write_text("000000")
     result = subprocess.run(

@@ -4,27 +4,28 @@ are the only ones a station accepts."""
 
 import socket
 import struct
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from list_signer.errors import Refusal, RefusedError
 from tag_tools import cose, crypto, pki
 from tag_tools.errors import StatusListError, StatusListRollbackError
-from tag_tools.status_list import StatusList, StatusValue, build_status_list, parse_status_list
+from tag_tools.status_list import StatusArray, StatusList, StatusValue, build_status_list, parse_status_list
 from tag_tools.trustlist import RevocationReason, RevokedSigner, check_succession, parse_trust_list
-from tests.list_signer.conftest import start_signer, statuses
+from tests.list_signer.conftest import SignerFiles, SignerProcess, start_signer, statuses
 from tests.testkit import TestPki
 
 LIST = 7
 TTL = timedelta(hours=1)
 
 
-def sign(signer, sequence, array, now, list_id=LIST):
+def sign(signer: SignerProcess, sequence: int, array: StatusArray, now: datetime, list_id: int = LIST) -> bytes:
     return signer.client.sign_status_list(list_id, sequence, array, now, now + timedelta(days=1), TTL)
 
 
-def test_signs_a_sequence_and_refuses_to_clear_a_revocation(signer, live_pki, real_now) -> None:
+def test_signs_a_sequence_and_refuses_to_clear_a_revocation(signer: SignerProcess, live_pki: TestPki, real_now: datetime) -> None:
     first = sign(signer, 1, statuses(100), real_now)
     second = sign(signer, 2, statuses(120, i3=StatusValue.REVOKED_STOLEN, i50=StatusValue.SUPERSEDED), real_now)
     held = parse_status_list(second, live_pki.signer_certificate, now=real_now, list_id=LIST, min_sequence=1)
@@ -51,7 +52,7 @@ def test_signs_a_sequence_and_refuses_to_clear_a_revocation(signer, live_pki, re
     assert signer.client.status()["sequences"] == {f"status-{LIST}": 3}
 
 
-def test_memory_survives_a_restart(signer_files, real_now) -> None:
+def test_memory_survives_a_restart(signer_files: SignerFiles, real_now: datetime) -> None:
     process = start_signer(signer_files.serve_args(), signer_files.socket)
     try:
         sign(process, 1, statuses(10, i4=StatusValue.REVOKED_SCRAPPED), real_now)
@@ -67,7 +68,7 @@ def test_memory_survives_a_restart(signer_files, real_now) -> None:
         restarted.stop()
 
 
-def test_forged_status_lists_are_refused_by_stations(signer, live_pki, real_now) -> None:
+def test_forged_status_lists_are_refused_by_stations(signer: SignerProcess, live_pki: TestPki, real_now: datetime) -> None:
     genuine = sign(signer, 1, statuses(16), real_now)
     parse_status_list(genuine, live_pki.signer_certificate, now=real_now, list_id=LIST)
     content = StatusList(LIST, 2, real_now, real_now + timedelta(days=1), TTL, statuses(16))
@@ -88,7 +89,7 @@ def test_forged_status_lists_are_refused_by_stations(signer, live_pki, real_now)
         parse_status_list(forged, live_pki.signer_certificate, now=real_now, list_id=LIST)
 
 
-def test_refuses_bad_times(signer, real_now) -> None:
+def test_refuses_bad_times(signer: SignerProcess, real_now: datetime) -> None:
     with pytest.raises(RefusedError) as future:
         sign(signer, 1, statuses(8), real_now + timedelta(hours=2))
     assert future.value.code is Refusal.BAD_TIME
@@ -97,7 +98,7 @@ def test_refuses_bad_times(signer, real_now) -> None:
     assert long_lived.value.code is Refusal.BAD_TIME
 
 
-def test_garbage_on_the_socket_does_not_stop_the_signer(signer, real_now) -> None:
+def test_garbage_on_the_socket_does_not_stop_the_signer(signer: SignerProcess, real_now: datetime) -> None:
     answer = signer.client.call({"op": "sign-status-list", "list_id": "seven"})
     assert answer["ok"] is False and answer["refusal"] == Refusal.BAD_REQUEST
     assert signer.client.call({"op": "format-disk"})["refusal"] == Refusal.BAD_REQUEST
@@ -112,7 +113,7 @@ def test_garbage_on_the_socket_does_not_stop_the_signer(signer, real_now) -> Non
     assert signer.process.poll() is None
 
 
-def test_signs_trust_lists_and_never_drops_a_revocation(signer, live_pki, real_now) -> None:
+def test_signs_trust_lists_and_never_drops_a_revocation(signer: SignerProcess, live_pki: TestPki, real_now: datetime) -> None:
     revoked = (RevokedSigner(b"\x01" * 8, real_now, RevocationReason.MISCONDUCT),)
     week = dict(issued_at=real_now, expires_at=real_now + timedelta(days=7))
     first = signer.client.sign_trust_list(live_pki.trust_list(sequence=5, revoked=revoked, **week))
@@ -132,7 +133,7 @@ def test_signs_trust_lists_and_never_drops_a_revocation(signer, live_pki, real_n
     check_succession(held, second)
 
 
-def test_an_es256_key_file_works_too_and_lists_never_outlive_the_signer(tmp_path, real_now) -> None:
+def test_an_es256_key_file_works_too_and_lists_never_outlive_the_signer(tmp_path: Path, real_now: datetime) -> None:
     from tests.list_signer.conftest import SignerFiles
 
     es_pki = TestPki.create(real_now)

@@ -42,7 +42,7 @@ def udp_rig() -> Iterator[Rig]:
 
 
 @pytest.fixture(scope="module")
-def vpcd_rig() -> Iterator[Rig]:
+def vpcd_rig() -> Iterator[VpcdRig]:
     try:
         import smartcard  # noqa: F401
 
@@ -56,4 +56,5 @@ def vpcd_rig() -> Iterator[Rig]:
 @pytest.fixture(params=["nfcpy-udp", "pcsc-vpcd"])
 def rig(request: pytest.FixtureRequest) -> Rig:
     name = "udp_rig" if request.param == "nfcpy-udp" else "vpcd_rig"
-    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+    chosen: Rig = request.getfixturevalue(name)
+    return chosen

@@ -1,9 +1,9 @@
 """A byte-level transport straight onto the emulator: the protocol's exact commands, no stack."""
 
 from tag_tools.emulation.ntag_emulator import NtagEmulator, activate
+from tag_tools.ntag import nak_code
 from tag_tools.readers.base import Transport
 from tag_tools.readers.errors import CommandNotSupported, TagCommandError, TagRemovedError
-from tag_tools.readers.ntag_protocol import nak_code
 
 
 class EmulatorTransport(Transport):

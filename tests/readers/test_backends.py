@@ -12,7 +12,7 @@ import pytest
 
 from tag_tools import ntag
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.readers import ReadOptions, open_reader
+from tag_tools.readers import ReadOptions, TagRead, WriteResult, open_reader, read_tag, write_tag
 from tag_tools.readers.errors import (
     MultipleTagsError,
     NotType2TagError,
@@ -26,9 +26,8 @@ from tag_tools.readers.errors import (
     TagRemovedError,
     WaitCancelled,
 )
-from tag_tools.readers.ntag_protocol import nak_code
 from tag_tools.verdict import Decision, Originality, Reason
-from tests.rigs import Rig
+from tests.rigs import Rig, VpcdRig
 from tests.testkit import TestPki
 
 TIMEOUT = 10.0
@@ -42,14 +41,14 @@ def genuine_chip(uid: bytes, keys: tuple[bytes, bytes], model: ntag.ChipModel = 
     return NtagEmulator.blank(uid, model, signature=ntag.sign_uid(uid, keys[0]))
 
 
-def read(rig: Rig, keys: tuple[bytes, bytes]):  # type: ignore[no-untyped-def]
+def read(rig: Rig, keys: tuple[bytes, bytes]) -> TagRead:
     with open_reader(rig.reader_path) as reader:
-        return reader.read_tag(timeout=TIMEOUT, options=ReadOptions(originality_key=keys[1]))
+        return read_tag(reader, timeout=TIMEOUT, options=ReadOptions(originality_key=keys[1]))
 
 
-def write(rig: Rig, message: bytes, lock: bool = True):  # type: ignore[no-untyped-def]
+def write(rig: Rig, message: bytes, lock: bool = True) -> WriteResult:
     with open_reader(rig.reader_path) as reader:
-        return reader.write_tag(message, lock=lock, timeout=TIMEOUT)
+        return write_tag(reader, message, lock=lock, timeout=TIMEOUT)
 
 
 def test_write_read_verify_allow(
@@ -118,7 +117,7 @@ def test_chip_with_wrong_signature_is_not_genuine(
     rig.present(NtagEmulator.blank(uid, signature=forged))
     write(rig, signed_message)
     tag = read(rig, originality_keys)
-    assert tag.originality is Originality.NOT_GENUINE
+    assert tag.originality is Originality.NOT_GENUINE and tag.ndef_message is not None
     verdict = test_pki.verify(tag.uid, tag.ndef_message, now, chip=tag.chip_evidence())
     assert verdict.decision is Decision.REFUSE and Reason.CHIP_NOT_GENUINE in verdict.reasons
 
@@ -127,7 +126,7 @@ def test_nxp_key_by_default(rig: Rig, originality_keys: tuple[bytes, bytes], uid
     """Without a test key the check uses NXP's: no emulator can pass it."""
     rig.present(genuine_chip(uid, originality_keys))
     with open_reader(rig.reader_path) as reader:
-        assert reader.read_tag(timeout=TIMEOUT).originality is Originality.NOT_GENUINE
+        assert read_tag(reader, timeout=TIMEOUT).originality is Originality.NOT_GENUINE
 
 
 @pytest.mark.parametrize("after", [1, 2, 3])
@@ -163,7 +162,7 @@ def test_backend_selects_the_tag_again_after_a_nak(rig: Rig, uid: bytes) -> None
     """The chip answers nothing after a NAK until selected again: each backend must re-select it."""
     rig.present(NtagEmulator.blank(uid))
     with open_reader(rig.reader_path) as reader, reader.session(timeout=TIMEOUT) as transport:
-        assert nak_code(transport.command(bytes([0x30, 0xFF]))) == 0  # READ past the end: NAK
+        assert ntag.nak_code(transport.command(bytes([0x30, 0xFF]))) == 0  # READ past the end: NAK
         assert transport.read4(4)[:4] == bytes([0x03, 0x00, 0xFE, 0x00])
         with pytest.raises(TagCommandError):
             transport.write_page(0, b"\x01\x02\x03\x04")  # the UID page: NAK
@@ -175,7 +174,7 @@ def test_not_a_type2_tag(rig: Rig, uid: bytes) -> None:
     rig.present(NtagEmulator.blank(uid), atr=iso_dep_atr, sel_res=0x20)
     with pytest.raises(NotType2TagError):
         with open_reader(rig.reader_path) as reader:
-            reader.read_tag(timeout=TIMEOUT)
+            read_tag(reader, timeout=TIMEOUT)
 
 
 def test_full_tag(rig: Rig, uid: bytes, originality_keys: tuple[bytes, bytes]) -> None:
@@ -192,18 +191,18 @@ def test_memory_naming_another_uid(rig: Rig, uid: bytes) -> None:
     rig.present(emulator)
     with pytest.raises(MultipleTagsError):
         with open_reader(rig.reader_path) as reader:
-            reader.read_tag(timeout=TIMEOUT)
+            read_tag(reader, timeout=TIMEOUT)
 
 
 def test_no_tag_times_out_and_can_be_cancelled(rig: Rig) -> None:
     rig.empty()
     with open_reader(rig.reader_path) as reader:
         with pytest.raises(ReadTimeout):
-            reader.read_tag(timeout=0.5)
+            read_tag(reader, timeout=0.5)
         cancel = threading.Event()
         threading.Timer(0.3, cancel.set).start()
         with pytest.raises(WaitCancelled):
-            reader.read_tag(timeout=TIMEOUT, cancel=cancel)
+            read_tag(reader, timeout=TIMEOUT, cancel=cancel)
 
 
 def test_pcsc_reader_held_by_another_program(vpcd_rig: Rig, uid: bytes) -> None:
@@ -217,8 +216,8 @@ def test_pcsc_reader_held_by_another_program(vpcd_rig: Rig, uid: bytes) -> None:
     try:
         with pytest.raises(ReaderBusyError) as caught:
             with open_reader(vpcd_rig.reader_path) as reader:
-                reader.read_tag(timeout=TIMEOUT)
-        assert caught.value.cause.hresult == scard.SCARD_E_SHARING_VIOLATION  # type: ignore[union-attr]
+                read_tag(reader, timeout=TIMEOUT)
+        assert getattr(caught.value.cause, "hresult", None) == scard.SCARD_E_SHARING_VIOLATION
     finally:
         scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
         scard.SCardReleaseContext(context)
@@ -229,15 +228,16 @@ def test_pcsc_unknown_reader(vpcd_rig: Rig) -> None:
         open_reader("pcsc:no such reader")
 
 
-def test_pcsc_reader_without_direct_transmit(vpcd_rig: Rig, uid: bytes, signed_message: bytes) -> None:
+def test_pcsc_reader_without_direct_transmit(vpcd_rig: VpcdRig, uid: bytes, signed_message: bytes) -> None:
     """A CCID reader with only READ/UPDATE BINARY: reads and writes work, chip facts are unknown."""
-    card = vpcd_rig.card  # type: ignore[attr-defined]
+    card = vpcd_rig.card
+    assert card is not None
     card.direct_transmit = False
     try:
         vpcd_rig.present(NtagEmulator.blank(uid))
         write(vpcd_rig, signed_message, lock=False)
         with open_reader(vpcd_rig.reader_path) as reader:
-            tag = reader.read_tag(timeout=TIMEOUT)
+            tag = read_tag(reader, timeout=TIMEOUT)
     finally:
         card.direct_transmit = True
     assert tag.ndef_message == signed_message

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,8 @@ from tag_tools.cli.exit_codes import ExitCode
 from tag_tools.cli.main import main
 from tag_tools.emulation.image import TagImage, load_image, save_image
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tests.rigs import Rig, free_udp_port
+from tests.peers import free_udp_port
+from tests.rigs import Rig
 from tests.testkit import TestPki
 
 ROOT = Path(__file__).parents[2]
@@ -28,7 +30,7 @@ def trust_files(tmp_path: Path, test_pki: TestPki) -> list[str]:
     return ["--trust-list", str(tmp_path / "trust.cbor"), "--root-cert", str(tmp_path / "root.pem")]
 
 
-def read_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, dict[str, object]]:
+def read_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
     code = main(argv)
     out = capsys.readouterr().out
@@ -55,13 +57,13 @@ def test_write_then_read_with_verdict(
     key = ["--originality-key", originality_keys[1].hex()]
     code, document = read_json(capsys, ["read", *reader, "--json", *trust_files, *key, "--now", now.isoformat()])
     assert code == ExitCode.OK
-    assert document["verdict"]["decision"] == "allow"  # type: ignore[index]
-    assert document["tag"]["originality"] == "genuine" and document["tag"]["uid"] == uid.hex()  # type: ignore[index]
+    assert document["verdict"]["decision"] == "allow"
+    assert document["tag"]["originality"] == "genuine" and document["tag"]["uid"] == uid.hex()
 
     # Without the test key, NXP's key is used and the emulated chip is refused as not genuine.
     code, document = read_json(capsys, ["read", *reader, "--json", *trust_files, "--now", now.isoformat()])
     assert code == ExitCode.REFUSED
-    assert "chip_not_genuine" in document["verdict"]["reasons"]  # type: ignore[index]
+    assert "chip_not_genuine" in document["verdict"]["reasons"]
 
     assert main(["write", *reader, str(record)]) == ExitCode.READER_ERROR
     assert "read-only" in capsys.readouterr().err
@@ -117,7 +119,7 @@ def test_emulate_command(
         record.write_bytes(signed_message)
         assert main(["write", "--reader", reader, "--timeout", "10", str(record), "--no-lock"]) == ExitCode.OK
         code, document = read_json(capsys, ["read", "--reader", reader, "--timeout", "10", "--json"])
-        assert code == ExitCode.OK and document["tag"]["ndef_message"] == signed_message.hex()  # type: ignore[index]
+        assert code == ExitCode.OK and document["tag"]["ndef_message"] == signed_message.hex()
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)

@@ -86,7 +86,7 @@ def card(monkeypatch: pytest.MonkeyPatch) -> RecordingCard:
 
 
 def test_transport_reselects_after_a_nak_before_the_next_command(card: RecordingCard) -> None:
-    transport = PcscTransport(object(), 2, "Fake")
+    transport = PcscTransport(0, 2, "Fake")  # the recording card answers any handle
     assert transport.command(bytes([0x30, 0xFF])) == b"\x00"  # NAK: the tag is IDLE now
     assert transport.read4(4)[:4] == bytes([0x03, 0x00, 0xFE, 0x00])
     assert card.apdus == [
@@ -109,7 +109,7 @@ def test_transport_reselects_after_a_nak_before_the_next_command(card: Recording
 
 def test_transport_without_escape_reselects_by_resetting_the_card(card: RecordingCard) -> None:
     card.reader.direct_transmit = False
-    transport = PcscTransport(object(), 2, "Fake")
+    transport = PcscTransport(0, 2, "Fake")  # the recording card answers any handle
     with pytest.raises(TagCommandError):
         transport.write_page(0, b"\x01\x02\x03\x04")
     assert transport.raw_unavailable and card.resets == 1

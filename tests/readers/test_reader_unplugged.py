@@ -5,7 +5,7 @@ import errno
 import pytest
 
 from tag_tools.emulation.ntag_emulator import NtagEmulator
-from tag_tools.readers import open_reader
+from tag_tools.readers import open_reader, read_tag
 from tag_tools.readers.errors import ReaderNotFoundError
 from tests.peers import peer_unavailable
 from tests.rigs import UdpRig, VpcdRig
@@ -22,10 +22,10 @@ def test_pcsc_reader_gone_mid_use() -> None:
         peer_unavailable("pcscd + vsmartcard-vpcd", f"{type(error).__name__}: {error}")
     try:
         with open_reader(rig.reader_path) as reader:
-            assert reader.read_tag(timeout=10).uid == UID
+            assert read_tag(reader, timeout=10).uid == UID
             rig.pcscd.stop()  # the daemon, and with it the reader, disappears
             with pytest.raises(ReaderNotFoundError, match=r"went away|pcscd"):
-                reader.read_tag(timeout=10)
+                read_tag(reader, timeout=10)
     finally:
         rig.stop()
 
@@ -43,7 +43,7 @@ def test_nfcpy_device_lost(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nfc.ContactlessFrontend, "sense", unplugged)
     try:
         with pytest.raises(ReaderNotFoundError, match="unplugged") as caught:
-            reader.read_tag(timeout=5)
+            read_tag(reader, timeout=5)
         assert isinstance(caught.value.cause, OSError)
     finally:
         reader.close()

@@ -17,14 +17,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from registry_service import migrate
 from registry_service.app import create_app
 from registry_service.config import RegistryConfig
 from registry_service.db import make_engine
 from registry_service.models import Base, Role
+from registry_service.node import Registry
 from registry_service.services import accounts, places
 from tests.registry.pg_cluster import scratch_database
+from tests.testkit import TestPki
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
@@ -81,14 +84,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def pki(clock: Clock):  # type: ignore[no-untyped-def]
-    from tests.testkit import TestPki
-
+def pki(clock: Clock) -> TestPki:
     return TestPki.create(clock.now)
 
 
 @pytest.fixture
-def config(database_url: str, pki) -> RegistryConfig:  # type: ignore[no-untyped-def]
+def config(database_url: str, pki: TestPki) -> RegistryConfig:
     return RegistryConfig(database_url=database_url, bureau_root_pem=pki.root_certificate_pem, token_cache_s=0)
 
 
@@ -108,11 +109,11 @@ class World:
     def __init__(self, app: Flask, clock: Clock) -> None:
         self.app = app
         self.clock = clock
-        self.registry = app.extensions["registry"]
+        self.registry: Registry = app.extensions["registry"]
         self.tokens: dict[str, str] = {}
 
     def build(self) -> World:
-        def work(s) -> None:  # type: ignore[no-untyped-def]
+        def work(s: Session) -> None:
             city = places.ensure_region(s, "4101", "郑州市")
             jinshui = places.ensure_region(s, "410105", "金水区", city)
             erqi = places.ensure_region(s, "410103", "二七区", city)
@@ -159,7 +160,7 @@ class World:
     def add_user(
         self, name: str, role: Role, station: str | None = None, centre: str | None = None, password: str | None = None
     ) -> str:
-        def work(s):  # type: ignore[no-untyped-def]
+        def work(s: Session) -> str:
             accounts.create_user(
                 s, "test", self.clock(), username=name, role=role, password=password, station_code=station, centre_code=centre
             )

@@ -7,13 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.registry.pg_cluster import free_port
+from tests.peers import free_tcp_port, wait_until
 
 REPO = Path(__file__).parents[2]
 SERVICE_UMASK = 0o022  # what many service managers leave: files 0644, folders 0755
@@ -22,8 +21,8 @@ SERVICE_UMASK = 0o022  # what many service managers leave: files 0644, folders 0
 @contextmanager
 def serving(database_url: str, *extra: str, env: Mapping[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
     """The registry serving `database_url` (already migrated); yields its base URL."""
-    port = free_port()
-    stderr = log.open("wb") if log else subprocess.DEVNULL
+    port = free_tcp_port()
+    stderr = log.open("wb") if log else None
     process = subprocess.Popen(
         [
             sys.executable,
@@ -39,26 +38,28 @@ def serving(database_url: str, *extra: str, env: Mapping[str, str] | None = None
             *extra,
         ],
         stdout=subprocess.DEVNULL,
-        stderr=stderr,
+        stderr=stderr if stderr is not None else subprocess.DEVNULL,
         cwd=REPO,
         umask=SERVICE_UMASK,
         env={**os.environ, **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the registry exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2) as response:
+                assert json.load(response) == {"status": "ok"}
+                return True
+        except OSError:
+            return False
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2) as response:
-                    assert json.load(response) == {"status": "ok"}
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        wait_until(healthy, "the registry to answer /api/v1/health", 30, every=0.1)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=10)
-        if log:
-            stderr.close()  # type: ignore[union-attr]
+        if stderr is not None:
+            stderr.close()

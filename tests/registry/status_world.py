@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
+from werkzeug.test import TestResponse
 
 from tag_tools import pki as tag_pki
 from tag_tools.claims import CylinderId
 from tag_tools.cli.main import main as cylinder_tag
 from tag_tools.keys import write_private_key, write_public_file
-from tests.registry.conftest import Clock
+from tests.registry.conftest import Clock, World
 from tests.testkit import TestPki, typical_record
 
 CENTRE_PASSPHRASE = "centre passphrase for status tests"
@@ -85,7 +87,7 @@ def record_file(out: Path, number: int) -> bytes:
     return (out / f"{cylinder(number)}_{uid(number).hex().upper()}.ndef").read_bytes()
 
 
-def upload(client: Any, world: Any, record: bytes, who: str = "centre") -> Any:
+def upload(client: FlaskClient, world: World, record: bytes, who: str = "centre") -> TestResponse:
     return client.post("/api/v1/inspections", json={"record": base64.b64encode(record).decode()}, headers=world.auth(who))
 
 

@@ -6,12 +6,17 @@ import csv
 import io
 from datetime import timedelta
 
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from registry_service.models import Role
+from tests.registry.conftest import World
 from tests.registry.helpers import event, post_events, refused
 
 A, B = "156-4101-7001", "156-4101-7002"
 
 
-def _history(client, world) -> None:
+def _history(client: FlaskClient, world: World) -> None:
     now = world.clock()
     js = [
         event(now - timedelta(days=1), cylinder_id=A, plate="豫A11111"),
@@ -28,17 +33,17 @@ def _history(client, world) -> None:
     assert post_events(client, world, "ST-EQ-01", eq, who="station2").status_code == 200
 
 
-def _get(client, world, path, **query):
+def _get(client: FlaskClient, world: World, path: str, **query: str | int) -> TestResponse:
     r = client.get(f"/api/v1/bureau/{path}", query_string=query, headers=world.auth("bureau"))
     assert r.status_code == 200, r.json
     return r
 
 
-def test_refuel_attempts_filters(client, world) -> None:
+def test_refuel_attempts_filters(client: FlaskClient, world: World) -> None:
     _history(client, world)
 
-    def count(**q):
-        return len(_get(client, world, "refuel-attempts", **q).json["attempts"])
+    def count(**q: str) -> int:
+        return len(_get(client, world, "refuel-attempts", **q).get_json()["attempts"])
 
     assert count() == 6
     assert count(outcome="overridden") == 2
@@ -52,22 +57,22 @@ def test_refuel_attempts_filters(client, world) -> None:
     assert count(since=since, until=(world.clock() - timedelta(days=30)).isoformat()) == 1
 
 
-def test_refuel_attempts_paginate_without_gaps(client, world) -> None:
+def test_refuel_attempts_paginate_without_gaps(client: FlaskClient, world: World) -> None:
     _history(client, world)
     seen, cursor = [], None
     while True:
         query = {"limit": 2} | ({"cursor": cursor} if cursor else {})
-        page = _get(client, world, "refuel-attempts", **query).json
+        page = _get(client, world, "refuel-attempts", **query).get_json()
         seen += [a["event_id"] for a in page["attempts"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 6
-    times = [a["occurred_at"] for a in _get(client, world, "refuel-attempts").json["attempts"]]
+    times = [a["occurred_at"] for a in _get(client, world, "refuel-attempts").get_json()["attempts"]]
     assert times == sorted(times, reverse=True)
 
 
-def test_bad_filters_are_4xx(client, world) -> None:
+def test_bad_filters_are_4xx(client: FlaskClient, world: World) -> None:
     for query in [
         {"outcome": "exploded"},
         {"since": "yesterday"},
@@ -85,26 +90,26 @@ def test_bad_filters_are_4xx(client, world) -> None:
     assert r.status_code == 404
 
 
-def test_aggregates_per_station_cell_district_day(client, world) -> None:
+def test_aggregates_per_station_cell_district_day(client: FlaskClient, world: World) -> None:
     _history(client, world)
-    by_station = {g["key"]: g for g in _get(client, world, "aggregates", group_by="station").json["groups"]}
+    by_station = {g["key"]: g for g in _get(client, world, "aggregates", group_by="station").get_json()["groups"]}
     assert by_station["ST-JS-01"]["total"] == 4 and by_station["ST-JS-01"]["overridden"] == 2
     assert by_station["ST-EQ-01"]["would_refuse"] == 1
-    by_cell = {g["key"]: g["total"] for g in _get(client, world, "aggregates", group_by="cell").json["groups"]}
+    by_cell = {g["key"]: g["total"] for g in _get(client, world, "aggregates", group_by="cell").get_json()["groups"]}
     assert by_cell == {"410105-01": 4, "410103-01": 2}
     by_district = {
-        g["key"]: (g["name"], g["total"]) for g in _get(client, world, "aggregates", group_by="district").json["groups"]
+        g["key"]: (g["name"], g["total"]) for g in _get(client, world, "aggregates", group_by="district").get_json()["groups"]
     }
     assert by_district == {"410105": ("金水区", 4), "410103": ("二七区", 2)}
-    days = _get(client, world, "aggregates", group_by="day").json["groups"]
+    days = _get(client, world, "aggregates", group_by="day").get_json()["groups"]
     assert sum(g["total"] for g in days) == 6 and all(len(g["key"]) == 10 for g in days)
     r = client.get("/api/v1/bureau/aggregates", query_string={"group_by": "planet"}, headers=world.auth("bureau"))
     assert r.status_code == 422
 
 
-def test_station_ranking_and_csv_export(client, world) -> None:
+def test_station_ranking_and_csv_export(client: FlaskClient, world: World) -> None:
     _history(client, world)
-    ranking = _get(client, world, "station-ranking").json["stations"]
+    ranking = _get(client, world, "station-ranking").get_json()["stations"]
     assert [s["key"] for s in ranking] == ["ST-JS-01", "ST-EQ-01"]
     assert ranking[0]["override_rate"] == 0.5
     r = _get(client, world, "refuel-attempts", format="csv", outcome="overridden")
@@ -116,7 +121,7 @@ def test_station_ranking_and_csv_export(client, world) -> None:
     assert r.get_data(as_text=True).lstrip("\ufeff").splitlines()[0] == "key,name,total,allowed,refused,overridden,would_refuse"
 
 
-def test_suspected_clones(client, world) -> None:
+def test_suspected_clones(client: FlaskClient, world: World) -> None:
     now = world.clock()
     uid = "04112233445566"
     # Jinshui then Luoyang (about 110 km) twelve minutes later, counter going backwards.
@@ -147,7 +152,7 @@ def test_suspected_clones(client, world) -> None:
         ).status_code
         == 200
     )
-    suspects = _get(client, world, "suspected-clones").json["suspects"]
+    suspects = _get(client, world, "suspected-clones").get_json()["suspects"]
     kinds = {(s["kind"], s["key_type"]) for s in suspects}
     assert ("impossible_travel", "tag_uid") in kinds and ("impossible_travel", "cylinder_id") in kinds
     assert ("counter_not_increasing", "tag_uid") in kinds
@@ -156,17 +161,17 @@ def test_suspected_clones(client, world) -> None:
     assert {travel["station"], travel["previous_station"]} == {"ST-JS-01", "ST-FAR"}
 
 
-def test_more_than_four_fills_a_day(client, world) -> None:
+def test_more_than_four_fills_a_day(client: FlaskClient, world: World) -> None:
     now = world.clock()
     fills = [event(now - timedelta(hours=h * 2 + 1), cylinder_id=A) for h in range(5)]
     assert post_events(client, world, "ST-JS-01", fills).status_code == 200
-    suspects = _get(client, world, "suspected-clones").json["suspects"]
+    suspects = _get(client, world, "suspected-clones").get_json()["suspects"]
     assert [s["kind"] for s in suspects] == ["too_many_fills_per_day"]
     assert "5 fills" in suspects[0]["detail"]
     assert _get(client, world, "suspected-clones", format="csv").get_data(as_text=True).count("\n") == 2
 
 
-def test_no_suspects_in_normal_traffic(client, world) -> None:
+def test_no_suspects_in_normal_traffic(client: FlaskClient, world: World) -> None:
     now = world.clock()
     assert (
         post_events(
@@ -193,7 +198,7 @@ def test_no_suspects_in_normal_traffic(client, world) -> None:
         == 200
     )
     since = (now - timedelta(days=3)).isoformat()
-    assert _get(client, world, "suspected-clones", since=since).json["suspects"] == []
+    assert _get(client, world, "suspected-clones", since=since).get_json()["suspects"] == []
     # The same history with the counter going back is caught over that window.
     assert (
         post_events(
@@ -207,17 +212,15 @@ def test_no_suspects_in_normal_traffic(client, world) -> None:
         ).status_code
         == 200
     )
-    kinds = {s["kind"] for s in _get(client, world, "suspected-clones", since=since).json["suspects"]}
+    kinds = {s["kind"] for s in _get(client, world, "suspected-clones", since=since).get_json()["suspects"]}
     assert kinds == {"counter_not_increasing"}
 
 
-def world_role(name):
-    from registry_service.models import Role
-
+def world_role(name: str) -> Role:
     return Role(name)
 
 
-def test_csv_cells_cannot_smuggle_formulas(client, world) -> None:
+def test_csv_cells_cannot_smuggle_formulas(client: FlaskClient, world: World) -> None:
     now = world.clock()
     assert (
         post_events(

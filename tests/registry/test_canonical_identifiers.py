@@ -7,21 +7,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
 from registry_service.csv_import import import_csv
 from registry_service.models import Cylinder, ScanEvent, Vehicle
+from tests.registry.conftest import World
 from tests.registry.helpers import add_vehicle, event, post_events
 
 CYLINDER = "156-4101-8801"
 
 
-def _taxi(world) -> None:  # type: ignore[no-untyped-def]
+def _taxi(world: World) -> None:
     add_vehicle(world, "豫A12345", [{"cylinder_id": CYLINDER, "tag_uid": "04A1B2C3D4E5F6"}])
 
 
-def test_an_event_batch_with_a_full_width_plate_is_taken_in_canonical_form(client, world, engine: Engine) -> None:
+def test_an_event_batch_with_a_full_width_plate_is_taken_in_canonical_form(
+    client: FlaskClient, world: World, engine: Engine
+) -> None:
     _taxi(world)
     now = world.clock()
     batch = [
@@ -31,7 +35,7 @@ def test_an_event_batch_with_a_full_width_plate_is_taken_in_canonical_form(clien
     ]
     response = post_events(client, world, "ST-JS-01", batch)
     assert response.status_code == 200, response.json
-    assert response.json["accepted"] == 3
+    assert response.get_json()["accepted"] == 3
     with engine.connect() as c:
         rows = c.execute(
             select(ScanEvent.plate, ScanEvent.cylinder_id, ScanEvent.tag_uid, ScanEvent.cylinder_pk).order_by(
@@ -42,10 +46,10 @@ def test_an_event_batch_with_a_full_width_plate_is_taken_in_canonical_form(clien
     assert rows[0].cylinder_id == CYLINDER and rows[0].cylinder_pk is not None  # resolved to the cylinder
     assert rows[1].tag_uid == "04A1B2C3D4E5F6"
     found = client.get("/api/v1/bureau/refuel-attempts", query_string={"plate": "豫Ａ１２３４５"}, headers=world.auth("bureau"))
-    assert found.status_code == 200 and len(found.json["attempts"]) == 3
+    assert found.status_code == 200 and len(found.get_json()["attempts"]) == 3
 
 
-def test_a_status_lookup_with_a_full_width_plate_finds_the_vehicle(client, world) -> None:
+def test_a_status_lookup_with_a_full_width_plate_finds_the_vehicle(client: FlaskClient, world: World) -> None:
     _taxi(world)
     for typed in ("豫Ａ１２３４５", " 豫a 12345 ", "豫A·12345"):
         response = client.post(
@@ -54,18 +58,18 @@ def test_a_status_lookup_with_a_full_width_plate_finds_the_vehicle(client, world
             headers=world.auth("station"),
         )
         assert response.status_code == 200, response.json
-        assert response.json["plate"] == "豫A12345" and response.json["vehicle_registered"] is True
-        [cylinder] = response.json["cylinders"]
+        assert response.get_json()["plate"] == "豫A12345" and response.get_json()["vehicle_registered"] is True
+        [cylinder] = response.get_json()["cylinders"]
         assert cylinder["cylinder_id"] == CYLINDER and cylinder["decision"] == "allow", cylinder
 
 
-def test_a_bad_identifier_is_refused_naming_the_field(client, world) -> None:
+def test_a_bad_identifier_is_refused_naming_the_field(client: FlaskClient, world: World) -> None:
     # Shapes the old "letters, digits and CJK" pattern let through: no Chinese plate has an I.
     response = client.post("/api/v1/status", json={"plate": "豫I12345"}, headers=world.auth("station"))
-    assert response.status_code == 422 and response.json["detail"].startswith("plate ")
+    assert response.status_code == 422 and response.get_json()["detail"].startswith("plate ")
     bad = event(world.clock(), plate="豫A1")
     response = post_events(client, world, "ST-JS-01", [bad])
-    assert response.status_code == 422 and "events[0]: plate" in response.json["detail"]
+    assert response.status_code == 422 and "events[0]: plate" in response.get_json()["detail"]
 
 
 def test_csv_rows_spelling_one_plate_two_ways_make_one_vehicle(engine: Engine, tmp_path: Path) -> None:

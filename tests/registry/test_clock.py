@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select, text, update
 
 from registry_service import partitions
 from registry_service.models import Cylinder, ScanEvent
 from registry_service.models.cylinders import RevocationKind
 from registry_service.services import cylinders
+from tests.registry.conftest import World
 from tests.registry.helpers import add_vehicle, counts, event, post_events, refused
 
 OK = "156-4101-3001"
@@ -25,18 +27,20 @@ def _ms(delta: timedelta) -> int:
     return int(delta / timedelta(milliseconds=1))
 
 
-def _stored(engine: Any) -> dict[str, Any]:
+def _stored(engine: Engine) -> dict[str, Any]:
     with engine.connect() as c:
         return {str(row.event_uuid): row for row in c.execute(select(ScanEvent))}
 
 
-def _attempts(client: Any, world: Any, **query: str) -> dict[str, dict[str, Any]]:
+def _attempts(client: FlaskClient, world: World, **query: str) -> dict[str, dict[str, Any]]:
     r = client.get("/api/v1/bureau/refuel-attempts", headers=world.auth("bureau"), query_string=query)
     assert r.status_code == 200, r.json
-    return {a["event_id"]: a for a in r.json["attempts"]}
+    return {a["event_id"]: a for a in r.get_json()["attempts"]}
 
 
-def test_fast_and_slow_stations_lose_no_event_and_the_bureau_sees_the_offset(client: Any, world: Any, engine: Any) -> None:
+def test_fast_and_slow_stations_lose_no_event_and_the_bureau_sees_the_offset(
+    client: FlaskClient, world: World, engine: Engine
+) -> None:
     now = world.clock()
     happened = now - timedelta(minutes=3)
     fast = refused(happened + FAST, ["inspection_overdue"], clock_offset_ms=_ms(FAST))
@@ -67,7 +71,7 @@ def test_fast_and_slow_stations_lose_no_event_and_the_bureau_sees_the_offset(cli
     assert csv_text.lstrip("\ufeff").splitlines()[1].endswith(",660000,True")
 
 
-def test_a_1970_clock_is_accepted_flagged_and_dated_by_receipt_once(client: Any, world: Any, engine: Any) -> None:
+def test_a_1970_clock_is_accepted_flagged_and_dated_by_receipt_once(client: FlaskClient, world: World, engine: Engine) -> None:
     now = world.clock()
     booted = datetime(1970, 1, 1, 0, 4, 10, tzinfo=UTC)
     unknown = event(booted)  # no offset yet: the registry dates it by receipt
@@ -86,7 +90,7 @@ def test_a_1970_clock_is_accepted_flagged_and_dated_by_receipt_once(client: Any,
     assert set(_attempts(client, world, clock_skewed="true")) == {unknown["event_id"], measured["event_id"], future["event_id"]}
 
 
-def test_an_offset_that_corrects_into_nonsense_falls_back_to_receipt(client: Any, world: Any, engine: Any) -> None:
+def test_an_offset_that_corrects_into_nonsense_falls_back_to_receipt(client: FlaskClient, world: World, engine: Engine) -> None:
     now = world.clock()
     wrong = event(now, clock_offset_ms=_ms(timedelta(days=900)))  # the station's estimate is itself wrong
     absurd = event(now) | {"occurred_at": "0001-01-01T00:00:00+01:00", "clock_offset_ms": -(2**53 - 1)}
@@ -99,7 +103,7 @@ def test_an_offset_that_corrects_into_nonsense_falls_back_to_receipt(client: Any
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_corrected_events_land_in_the_days_partition_on_postgresql(client: Any, world: Any, engine: Any) -> None:
+def test_corrected_events_land_in_the_days_partition_on_postgresql(client: FlaskClient, world: World, engine: Engine) -> None:
     now = world.clock()
     with engine.begin() as c:
         partitions.ensure_daily_partitions(c, now.date(), days_ahead=1, days_back=1)
@@ -114,22 +118,22 @@ def test_corrected_events_land_in_the_days_partition_on_postgresql(client: Any, 
         assert c.scalar(text(f"SELECT count(*) FROM {partitions.DEFAULT}")) == 0
 
 
-def test_every_station_answer_carries_the_registry_clock(client: Any, world: Any) -> None:
+def test_every_station_answer_carries_the_registry_clock(client: FlaskClient, world: World) -> None:
     add_vehicle(world, "豫A30001", [{"cylinder_id": OK}])
     world.clock.now = datetime(2026, 11, 22, 2, 0, 0, 123456, tzinfo=UTC)
     r = client.post("/api/v1/status", json={"plate": "豫A30001"}, headers=world.auth("station"))
-    assert r.json["registry_time"] == "2026-11-22T02:00:00.123Z"
+    assert r.get_json()["registry_time"] == "2026-11-22T02:00:00.123Z"
     r = post_events(client, world, "ST-JS-01", [event(world.clock())])
-    assert r.json["registry_time"] == "2026-11-22T02:00:00.123Z"
+    assert r.get_json()["registry_time"] == "2026-11-22T02:00:00.123Z"
 
 
-def _sequence(world: Any, cylinder_id: str, sequence: int) -> None:
+def _sequence(world: World, cylinder_id: str, sequence: int) -> None:
     world.registry.transaction(
         lambda s: s.execute(update(Cylinder).where(Cylinder.cylinder_id == cylinder_id).values(record_sequence=sequence))
     )
 
 
-def test_a_lagging_registry_answers_unknown_for_a_newer_record(client: Any, world: Any) -> None:
+def test_a_lagging_registry_answers_unknown_for_a_newer_record(client: FlaskClient, world: World) -> None:
     add_vehicle(
         world,
         "豫A30002",
@@ -141,7 +145,7 @@ def test_a_lagging_registry_answers_unknown_for_a_newer_record(client: Any, worl
         body = {"plate": "豫A30002", "cylinders": [{"cylinder_id": OK, "tag_uid": "04A1B2C3D4E5F6", "record_sequence": sequence}]}
         r = client.post("/api/v1/status", json=body, headers=world.auth("station"))
         assert r.status_code == 200, r.json
-        answer: dict[str, Any] = r.json["cylinders"][0]
+        answer: dict[str, Any] = r.get_json()["cylinders"][0]
         return answer
 
     assert ask(5) == {
@@ -163,14 +167,14 @@ def test_a_lagging_registry_answers_unknown_for_a_newer_record(client: Any, worl
     assert scrapped["decision"] == "refuse" and "cylinder_revoked" in scrapped["reasons"]
 
 
-def test_the_stations_zone_decides_today_at_the_day_boundary(client: Any, world: Any) -> None:
+def test_the_stations_zone_decides_today_at_the_day_boundary(client: FlaskClient, world: World) -> None:
     world.clock.now = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)  # 07:30 on 23 November in Zhengzhou
     add_vehicle(world, "豫A30003", [{"cylinder_id": OK, "next_due": datetime(2026, 11, 22).date()}])
 
     def ask(**zone: str) -> dict[str, Any]:
         r = client.post("/api/v1/status", json={"cylinders": [{"cylinder_id": OK}], **zone}, headers=world.auth("station"))
         assert r.status_code == 200, r.json
-        answer: dict[str, Any] = r.json["cylinders"][0]
+        answer: dict[str, Any] = r.get_json()["cylinders"][0]
         return answer
 
     assert ask(timezone="UTC")["reasons"] == ["due_soon"]  # still the 22nd, its last valid day
@@ -181,4 +185,4 @@ def test_the_stations_zone_decides_today_at_the_day_boundary(client: Any, world:
         r = client.post(
             "/api/v1/status", json={"cylinders": [{"cylinder_id": OK}], "timezone": bad}, headers=world.auth("station")
         )
-        assert r.status_code == 422 and "timezone" in r.json["detail"], bad
+        assert r.status_code == 422 and "timezone" in r.get_json()["detail"], bad

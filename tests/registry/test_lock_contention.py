@@ -15,8 +15,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from flask.testing import FlaskClient
 from sqlalchemy import Engine
+from werkzeug.test import TestResponse
 
+from tests.registry.conftest import World
 from tests.registry.helpers import add_vehicle, counts, event, post_events
 
 # Generous: a decision within the lock wait (0.25 s) plus test-client overhead; the old behaviour took 90 s.
@@ -58,17 +61,19 @@ def assert_busy(response: Any, elapsed: float) -> None:
     assert elapsed < DECISION_S, f"the 503 took {elapsed:.2f} s"
 
 
-def test_upload_under_lock_is_refused_quickly_and_the_retry_is_stored_once(client, world, engine) -> None:
+def test_upload_under_lock_is_refused_quickly_and_the_retry_is_stored_once(
+    client: FlaskClient, world: World, engine: Engine
+) -> None:
     batch = [event(world.clock()) for _ in range(3)]
     with write_lock(engine):
         response, elapsed = timed(lambda: post_events(client, world, "ST-JS-01", batch))
         assert_busy(response, elapsed)
     retry = post_events(client, world, "ST-JS-01", batch)
     assert retry.status_code == 200 and counts(retry) == {"received": 3, "accepted": 3, "duplicates": 0}
-    assert post_events(client, world, "ST-JS-01", batch).json["duplicates"] == 3
+    assert post_events(client, world, "ST-JS-01", batch).get_json()["duplicates"] == 3
 
 
-def test_fault_reports_under_lock_are_refused_quickly_too(client, world, engine) -> None:
+def test_fault_reports_under_lock_are_refused_quickly_too(client: FlaskClient, world: World, engine: Engine) -> None:
     report = {"schema": 1, "kind": "station_fault", "code": "reader_lost", "occurred_at": world.clock().isoformat()}
     with write_lock(engine):
         response, elapsed = timed(
@@ -79,12 +84,12 @@ def test_fault_reports_under_lock_are_refused_quickly_too(client, world, engine)
     assert again.json == {"received": 1, "accepted": 1, "duplicates": 0}
 
 
-def test_status_checks_under_a_write_lock(client, world, engine) -> None:
+def test_status_checks_under_a_write_lock(client: FlaskClient, world: World, engine: Engine) -> None:
     """SQLite (WAL): readers never wait for a writer, so status checks go on. PostgreSQL: an
     ACCESS EXCLUSIVE lock blocks reads too, and the status path gives up after lock_timeout."""
     add_vehicle(world, "豫A8M2K7", [{"cylinder_id": "156-4101-1"}])
 
-    def check() -> Any:
+    def check() -> TestResponse:
         return client.post("/api/v1/status", json={"plate": "豫A8M2K7"}, headers=world.auth("station"))
 
     with write_lock(engine):

@@ -17,13 +17,19 @@ from typing import Any
 
 import pytest
 from argon2 import low_level
-from sqlalchemy import func, select, update
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from registry_service import security
 from registry_service.app import create_app
+from registry_service.config import RegistryConfig
 from registry_service.models import AuditEntry, LoginThrottleEntry, Role, User
 from registry_service.services.login_throttle import POLICY_EXTENSION, ThrottlePolicy
 from tag_tools.passwords import CHEAP_FOR_TESTS
+from tests.registry.conftest import Clock, World
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -31,11 +37,11 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def people(world: Any) -> Any:
+def people(world: World) -> Any:
     """bureau, centre and station users with (cheaply hashed) passwords; u1..u3 for the client key."""
     cheap = security.hash_password(PASSWORD, cost=CHEAP_FOR_TESTS)
 
-    def work(s) -> None:  # type: ignore[no-untyped-def]
+    def work(s: Session) -> None:
         s.execute(update(User).values(password_hash=cheap))
 
     for name in ("u1", "u2", "u3"):
@@ -44,13 +50,13 @@ def people(world: Any) -> Any:
     return world
 
 
-def api_login(client: Any, username: str, password: str = PASSWORD, address: str = "127.0.0.1") -> Any:
+def api_login(client: FlaskClient, username: str, password: str = PASSWORD, address: str = "127.0.0.1") -> TestResponse:
     return client.post(
         "/api/v1/auth/tokens", json={"username": username, "password": password}, environ_base={"REMOTE_ADDR": address}
     )
 
 
-def dashboard_sign_in(client: Any, username: str, password: str = PASSWORD, address: str = "127.0.0.1") -> Any:
+def dashboard_sign_in(client: FlaskClient, username: str, password: str = PASSWORD, address: str = "127.0.0.1") -> TestResponse:
     page = client.get("/dashboard/sign-in", environ_base={"REMOTE_ADDR": address}).get_data(as_text=True)
     token = CSRF.search(page)
     assert token is not None
@@ -61,19 +67,19 @@ def dashboard_sign_in(client: Any, username: str, password: str = PASSWORD, addr
     )
 
 
-def test_a_lock_earned_on_the_dashboard_refuses_the_api(client, people, engine) -> None:
+def test_a_lock_earned_on_the_dashboard_refuses_the_api(client: FlaskClient, people: Any, engine: Engine) -> None:
     for _ in range(5):
         assert dashboard_sign_in(client, "bureau", "wrong password!").status_code == 401
     assert dashboard_sign_in(client, "bureau").status_code == 429
     r = api_login(client, "bureau")  # the right password, on the other path
     assert r.status_code == 429 and r.content_type == "application/problem+json"
-    assert r.headers["Retry-After"] == str(15 * 60) and "token" not in r.json
+    assert r.headers["Retry-After"] == str(15 * 60) and "token" not in r.get_json()
     with engine.connect() as c:  # the failures were recorded: the lock is in the audit log
         locks = c.execute(select(AuditEntry.entity, AuditEntry.entity_ref).where(AuditEntry.action == "login_locked")).all()
     assert locks == [("login_user", "bureau")]
 
 
-def test_a_lock_earned_on_the_api_refuses_the_dashboard(client, people, clock) -> None:
+def test_a_lock_earned_on_the_api_refuses_the_dashboard(client: FlaskClient, people: Any, clock: Clock) -> None:
     for _ in range(5):
         assert api_login(client, "Bureau ", "wrong password!").status_code == 401  # the name as typed, any case
     page = dashboard_sign_in(client, "bureau")
@@ -83,7 +89,9 @@ def test_a_lock_earned_on_the_api_refuses_the_dashboard(client, people, clock) -
     assert dashboard_sign_in(client, "bureau").status_code == 302
 
 
-def test_a_lock_survives_a_new_app_instance(client, people, engine, config, clock) -> None:
+def test_a_lock_survives_a_new_app_instance(
+    client: FlaskClient, people: Any, engine: Engine, config: RegistryConfig, clock: Clock
+) -> None:
     for _ in range(5):
         api_login(client, "centre", "wrong password!")
     restarted = create_app(config, engine=engine, clock=clock).test_client()  # another node, or after a restart
@@ -92,7 +100,7 @@ def test_a_lock_survives_a_new_app_instance(client, people, engine, config, cloc
 
 
 @SQLITE_ONLY
-def test_a_client_address_is_locked_across_user_names(app, client, people) -> None:
+def test_a_client_address_is_locked_across_user_names(app: Flask, client: FlaskClient, people: Any) -> None:
     app.extensions[POLICY_EXTENSION] = ThrottlePolicy(max_failures=5, client_max_failures=3)
     for name in ("u1", "u2", "u3"):  # one wrong guess each: no user name is locked...
         assert api_login(client, name, "wrong password!", address="192.0.2.7").status_code == 401
@@ -102,7 +110,7 @@ def test_a_client_address_is_locked_across_user_names(app, client, people) -> No
 
 
 @SQLITE_ONLY
-def test_a_success_clears_the_name_not_the_address(app, client, people) -> None:
+def test_a_success_clears_the_name_not_the_address(app: Flask, client: FlaskClient, people: Any) -> None:
     app.extensions[POLICY_EXTENSION] = ThrottlePolicy(max_failures=2, client_max_failures=3)
     assert api_login(client, "u1", "wrong password!").status_code == 401
     assert api_login(client, "u1").status_code == 201  # u1 starts again from zero
@@ -112,7 +120,9 @@ def test_a_success_clears_the_name_not_the_address(app, client, people) -> None:
     assert api_login(client, "u3").status_code == 429
 
 
-def test_old_rows_expire_and_a_lock_is_never_wiped_by_other_names(client, people, clock, engine, monkeypatch) -> None:
+def test_old_rows_expire_and_a_lock_is_never_wiped_by_other_names(
+    client: FlaskClient, people: Any, clock: Clock, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(security, "dummy_hash", lambda: security.hash_password("x" * 12, cost=CHEAP_FOR_TESTS))
     for _ in range(5):
         api_login(client, "bureau", "wrong password!", address="192.0.2.1")
@@ -128,7 +138,9 @@ def test_old_rows_expire_and_a_lock_is_never_wiped_by_other_names(client, people
 
 
 @SQLITE_ONLY
-def test_unknown_disabled_and_broken_users_cost_one_kdf_like_a_wrong_password(client, people, monkeypatch, engine) -> None:
+def test_unknown_disabled_and_broken_users_cost_one_kdf_like_a_wrong_password(
+    client: FlaskClient, people: Any, monkeypatch: pytest.MonkeyPatch, engine: Engine
+) -> None:
     security.dummy_hash()  # made once per process, before counting
     calls: list[bytes] = []
     real = low_level.verify_secret
@@ -144,17 +156,12 @@ def test_unknown_disabled_and_broken_users_cost_one_kdf_like_a_wrong_password(cl
         c.execute(update(User).where(User.username == "u3").values(password_hash="scrypt$broken"))
     wrong = api_login(client, "bureau", "wrong password!")
     answers = [wrong]
-    for attempt in (
-        lambda: api_login(client, "no-such-user"),
-        lambda: api_login(client, "u1"),
-        lambda: api_login(client, "u2"),
-        lambda: api_login(client, "u3"),
-    ):
+    for username in ("no-such-user", "u1", "u2", "u3"):
         before = len(calls)
-        answers.append(attempt())
+        answers.append(api_login(client, username))
         assert len(calls) == before + 1  # the KDF ran once, for a user that does not exist or cannot log in
     assert calls[1].startswith(b"$argon2id$v=19$m=19456,t=2,p=1$")  # the dummy hash has a real user's cost
-    assert {(a.status_code, a.json["detail"]) for a in answers} == {(401, "wrong user name or password")}
+    assert {(a.status_code, a.get_json()["detail"]) for a in answers} == {(401, "wrong user name or password")}
     before = len(calls)
     assert dashboard_sign_in(client, "no-such-user").status_code == 401
     assert len(calls) == before + 1

@@ -34,6 +34,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
@@ -44,6 +45,7 @@ from registry_service.dashboard import URL_PREFIX, register_dashboard
 from registry_service.dashboard.filters import FILTER_KEYS
 from registry_service.db import make_engine
 from registry_service.models import Cylinder, Role, Station, Vehicle
+from registry_service.node import Registry
 from registry_service.seed import DemoShape, seed_demo
 from registry_service.services import accounts, places
 from tag_tools.passwords import CHEAP_FOR_TESTS
@@ -61,7 +63,7 @@ SHAPE = DemoShape(
 USERS = {Role.BUREAU: "bureau", Role.ADMIN: "admin", Role.STATION: "station", Role.CENTRE: "centre"}
 # Who calls a route: the first of its roles in this order (every role's handler body is the same code).
 ROLE_ORDER = (Role.BUREAU, Role.CENTRE, Role.STATION, Role.ADMIN)
-DASHBOARD_QUERY_KEYS = (*FILTER_KEYS, "sort", "order", "page", "kind", "cursor", "next", "lang")
+DASHBOARD_QUERY_KEYS = (*FILTER_KEYS, "sort", "order", "page", "kind", "cursor", "q", "next", "lang")
 
 
 def _cursor(stamp: str) -> str:
@@ -191,14 +193,14 @@ def _build(url: str) -> Target:
     config = RegistryConfig(database_url=url, bureau_root_pem=TestPki.create(Clock()()).root_certificate_pem)
     app = create_app(config, engine=engine, clock=Clock())
     register_dashboard(app, secret_key="no-500-test-secret")
-    registry = app.extensions["registry"]
+    registry: Registry = app.extensions["registry"]
     now = Clock()()
 
-    def people(session):  # type: ignore[no-untyped-def]
-        station = session.scalars(select(Station.code).order_by(Station.code)).first()
+    def people(session: Session) -> tuple[dict[Role, str], dict[str, str]]:
+        station = session.scalars(select(Station.code).order_by(Station.code).limit(1)).one()
         places.create_centre(session, "test", now, code="ZZTJ01", name="郑州市特种设备检验中心")
         places.ensure_region(session, EMPTY_REGION, "无站点街道")  # a place filter that selects no station
-        tokens = {}
+        tokens: dict[Role, str] = {}
         for role, name in USERS.items():
             user = accounts.create_user(
                 session,
@@ -212,8 +214,8 @@ def _build(url: str) -> Target:
             user.password_hash = security.hash_password(PASSWORD, cost=CHEAP_PASSWORD_COST)
             tokens[role] = accounts.issue_token(session, "test", now, username=name).token
         values = {
-            "cylinder_id": session.scalars(select(Cylinder.cylinder_id).order_by(Cylinder.id)).first(),
-            "plate": session.scalars(select(Vehicle.plate).order_by(Vehicle.id)).first(),
+            "cylinder_id": session.scalars(select(Cylinder.cylinder_id).order_by(Cylinder.id).limit(1)).one(),
+            "plate": session.scalars(select(Vehicle.plate).order_by(Vehicle.id).limit(1)).one(),
             "station_code": station,
             "code": "ZZTJ01",
             "username": "admin",
@@ -279,7 +281,8 @@ def routes(app: Flask) -> list[Route]:
 def _spec_operation(route: Route) -> dict[str, Any]:
     path = route.rule.rule.removeprefix("/api/v1")
     path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path)
-    return SPEC["paths"].get(path, {}).get(route.method.lower(), {})  # type: ignore[no-any-return]
+    operation: dict[str, Any] = SPEC["paths"].get(path, {}).get(route.method.lower(), {})
+    return operation
 
 
 def _resolve(node: Any) -> Any:

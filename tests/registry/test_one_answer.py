@@ -9,18 +9,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask.testing import FlaskClient
 
 from tag_tools import rules
 from tag_tools.verify import VerificationPolicy
+from tests.registry.conftest import Clock, World
 from tests.registry.helpers import add_vehicle
-from tests.testkit import TYPICAL_UID
+from tests.testkit import TYPICAL_UID, TestPki
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CYLINDER = "156-4101-19012345"  # tests.testkit.typical_record's
 DATE_REASONS = {"inspection_overdue", "past_service_life", "due_soon"}
 
 
-def _online(client: Any, world: Any, next_due: date, end_of_life: date) -> tuple[str, list[str]]:
+def _online(client: FlaskClient, world: World, next_due: date, end_of_life: date) -> tuple[str, list[str]]:
     add_vehicle(
         world,
         "豫A8M2K7",
@@ -33,11 +35,11 @@ def _online(client: Any, world: Any, next_due: date, end_of_life: date) -> tuple
     }
     r = client.post("/api/v1/status", json=body, headers=world.auth("station"))
     assert r.status_code == 200, r.json
-    answer: dict[str, Any] = r.json["cylinders"][0]
+    answer: dict[str, Any] = r.get_json()["cylinders"][0]
     return answer["decision"], answer["reasons"]
 
 
-def _offline(pki: Any, now: datetime, next_due: date, end_of_life: date) -> tuple[str, list[str]]:
+def _offline(pki: TestPki, now: datetime, next_due: date, end_of_life: date) -> tuple[str, list[str]]:
     message = pki.ndef_message(TYPICAL_UID, next_due=next_due, end_of_life=end_of_life)
     verdict = pki.verify(TYPICAL_UID, message, now=now, policy=VerificationPolicy(warning_days=30, local_timezone=SHANGHAI))
     return verdict.decision.value, [reason.value for reason in verdict.reasons]
@@ -51,7 +53,7 @@ def _offline(pki: Any, now: datetime, next_due: date, end_of_life: date) -> tupl
 @pytest.mark.parametrize("which", ["next_due", "end_of_life"])
 @pytest.mark.parametrize("days", [-1, 0, 1])
 def test_the_last_valid_day_gives_the_same_answer_online_and_offline(
-    client: Any, world: Any, pki: Any, clock: Any, moment: Any, which: Any, days: Any
+    client: FlaskClient, world: World, pki: TestPki, clock: Clock, moment: Any, which: Any, days: Any
 ) -> None:
     clock.now = moment
     today = rules.local_today(moment, SHANGHAI)

@@ -4,15 +4,12 @@ every request succeeds again on the same process, engine and pool."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,12 +21,12 @@ from registry_service import migrate
 from registry_service.app import create_app
 from registry_service.config import RegistryConfig
 from registry_service.models import ScanEvent
-from tests.registry.helpers import station_with_token
+from tests.registry.helpers import post_json, station_with_token
 from tests.registry.pg_cluster import ThrowawayCluster
 
 
 @pytest.fixture
-def cluster():  # type: ignore[no-untyped-def]
+def cluster() -> Iterator[ThrowawayCluster]:
     # Not under pytest's tmp_path: its parents are private to root, and the server runs as postgres.
     cluster = ThrowawayCluster(Path(tempfile.mkdtemp(prefix="registry-pg-"))).init()
     cluster.start()
@@ -37,23 +34,7 @@ def cluster():  # type: ignore[no-untyped-def]
     cluster.destroy()
 
 
-def _call(url: str, token: str, body: dict) -> tuple[int, str]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("Content-Type", "")
-    except (OSError, http.client.HTTPException) as error:  # the HTTP server itself failed us
-        return -1, repr(error)
-
-
-def test_registry_recovers_after_database_restart_under_load(cluster) -> None:
+def test_registry_recovers_after_database_restart_under_load(cluster: ThrowawayCluster) -> None:
     config = RegistryConfig(database_url=cluster.url, pool_size=4, max_overflow=2, token_cache_s=0, pool_timeout_s=2)
     app = create_app(config)
     registry = app.extensions["registry"]
@@ -63,7 +44,7 @@ def test_registry_recovers_after_database_restart_under_load(cluster) -> None:
     base = f"http://127.0.0.1:{server.effective_port}/api/v1"
     threading.Thread(target=server.run, daemon=True).start()
 
-    results: list[tuple[float, int, str]] = []
+    results: list[tuple[float, int, dict[str, str]]] = []
     uploads: list[int] = []
     checks: list[int] = []
     stop = threading.Event()
@@ -76,14 +57,14 @@ def test_registry_recovers_after_database_restart_under_load(cluster) -> None:
                 "decision": "allow",
                 "outcome": "allowed",
             }
-            status, content_type = _call(f"{base}/stations/ST-1/scan-events", token, {"events": [event]})
-            results.append((time.monotonic(), status, content_type))
+            status, headers = post_json(f"{base}/stations/ST-1/scan-events", token, {"events": [event]})
+            results.append((time.monotonic(), status, headers))
             uploads.append(status)
 
     def check_status() -> None:  # the status path keeps its own connections (services/status_reads.py)
         while not stop.is_set():
-            status, content_type = _call(f"{base}/status", token, {"plate": "豫A00001"})
-            results.append((time.monotonic(), status, content_type))
+            status, headers = post_json(f"{base}/status", token, {"plate": "豫A00001"})
+            results.append((time.monotonic(), status, headers))
             checks.append(status)
 
     workers = [threading.Thread(target=work) for work in (upload_events, upload_events, check_status, check_status)]
@@ -104,11 +85,11 @@ def test_registry_recovers_after_database_restart_under_load(cluster) -> None:
         server.close()
 
     statuses = Counter(status for _, status, _ in results)
-    assert statuses[-1] == 0, [detail for _, status, detail in results if status == -1][:3]
+    assert statuses[-1] == 0, [headers["error"] for _, status, headers in results if status == -1][:3]
     assert statuses[500] == 0, statuses
     assert set(statuses) <= {200, 503}, statuses
     assert statuses[503] > 0, "the outage was not noticed: the test did not test anything"
-    assert all(ct == "application/problem+json" for _, status, ct in results if status == 503)
+    assert all(headers.get("Content-Type") == "application/problem+json" for _, status, headers in results if status == 503)
     before = [s for t, s, _ in results if t < down_at]
     after = [s for t, s, _ in results if t > up_at + 1.0]
     assert before and all(s == 200 for s in before)

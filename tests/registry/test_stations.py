@@ -1,7 +1,12 @@
 """Station endpoints: status per vehicle, scan-event batches (idempotent, scoped), revocations."""
 
 from datetime import timedelta
+from typing import Any
 
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+
+from tests.registry.conftest import World
 from tests.registry.helpers import add_vehicle, counts, event, post_events, refused
 
 OK = "156-4101-1001"
@@ -9,7 +14,7 @@ OVERDUE = "156-4101-1002"
 OLD = "156-4101-1003"
 
 
-def _taxi(world) -> None:
+def _taxi(world: World) -> None:
     today = world.clock().date()
     add_vehicle(
         world,
@@ -22,17 +27,17 @@ def _taxi(world) -> None:
     )
 
 
-def test_status_by_plate_reports_each_cylinder(client, world) -> None:
+def test_status_by_plate_reports_each_cylinder(client: FlaskClient, world: World) -> None:
     _taxi(world)
     r = client.post("/api/v1/status", json={"plate": "豫A12345"}, headers=world.auth("station"))
     assert r.status_code == 200, r.json
-    by_id = {c["cylinder_id"]: c for c in r.json["cylinders"]}
+    by_id = {c["cylinder_id"]: c for c in r.get_json()["cylinders"]}
     assert by_id[OK]["decision"] == "allow" and by_id[OK]["reasons"] == []
     assert by_id[OVERDUE]["decision"] == "refuse" and by_id[OVERDUE]["reasons"] == ["inspection_overdue"]
     assert by_id[OLD]["decision"] == "allow_with_warning" and by_id[OLD]["reasons"] == ["due_soon"]  # its last day
 
 
-def test_status_by_id_and_uid_detects_unregistered_and_mismatch(client, world) -> None:
+def test_status_by_id_and_uid_detects_unregistered_and_mismatch(client: FlaskClient, world: World) -> None:
     _taxi(world)
     r = client.post(
         "/api/v1/status",
@@ -46,7 +51,7 @@ def test_status_by_id_and_uid_detects_unregistered_and_mismatch(client, world) -
         },
     )
     assert r.status_code == 200
-    first, second, third = r.json["cylinders"]
+    first, second, third = r.get_json()["cylinders"]
     assert first["reasons"] == ["registration_mismatch"]
     assert second["cylinder_id"] == OK and second["decision"] == "allow"
     assert third == {
@@ -58,14 +63,14 @@ def test_status_by_id_and_uid_detects_unregistered_and_mismatch(client, world) -
     }
 
 
-def test_status_due_soon_is_a_warning(client, world) -> None:
+def test_status_due_soon_is_a_warning(client: FlaskClient, world: World) -> None:
     add_vehicle(world, "豫A55555", [{"cylinder_id": OK, "next_due": world.clock().date() + timedelta(days=5)}])
     r = client.post("/api/v1/status", json={"cylinders": [{"cylinder_id": OK}]}, headers=world.auth("station"))
-    assert r.json["cylinders"][0]["decision"] == "allow_with_warning"
-    assert r.json["cylinders"][0]["reasons"] == ["due_soon"]
+    assert r.get_json()["cylinders"][0]["decision"] == "allow_with_warning"
+    assert r.get_json()["cylinders"][0]["reasons"] == ["due_soon"]
 
 
-def test_status_rejects_bad_input_with_reason(client, world) -> None:
+def test_status_rejects_bad_input_with_reason(client: FlaskClient, world: World) -> None:
     for body in [
         {},
         {"cylinders": "x"},
@@ -77,14 +82,14 @@ def test_status_rejects_bad_input_with_reason(client, world) -> None:
     ]:
         r = client.post("/api/v1/status", json=body, headers=world.auth("station"))
         assert r.status_code == 422, body
-        assert r.content_type == "application/problem+json" and r.json["detail"]
+        assert r.content_type == "application/problem+json" and r.get_json()["detail"]
     r = client.post("/api/v1/status", data="{", content_type="application/json", headers=world.auth("station"))
     assert r.status_code == 422
     r = client.post("/api/v1/status", data="plate=x", headers=world.auth("station"))
     assert r.status_code == 415
 
 
-def test_scan_events_are_idempotent_by_uuid(client, world, engine) -> None:
+def test_scan_events_are_idempotent_by_uuid(client: FlaskClient, world: World, engine: Engine) -> None:
     now = world.clock()
     batch = [event(now - timedelta(minutes=i), cylinder_id=OK) for i in range(5)]
     first = post_events(client, world, "ST-JS-01", batch)
@@ -100,7 +105,7 @@ def test_scan_events_are_idempotent_by_uuid(client, world, engine) -> None:
         assert c.scalar(select(func.count()).select_from(ScanEvent)) == 6
 
 
-def test_scan_events_store_every_field_as_sent(client, world, engine) -> None:
+def test_scan_events_store_every_field_as_sent(client: FlaskClient, world: World, engine: Engine) -> None:
     """Every column as the station sent it, the cylinder resolved to its key (or none when unknown):
     PostgreSQL unpacks the batch itself (services/events.py), SQLite goes through SQLAlchemy."""
     from sqlalchemy import select
@@ -147,22 +152,22 @@ def test_scan_events_store_every_field_as_sent(client, world, engine) -> None:
     assert (unknown.reasons, unknown.reason_mask, unknown.decided_offline) == ("", 0, False)
 
 
-def test_scan_events_resolve_cylinder_and_store_reasons(client, world) -> None:
+def test_scan_events_resolve_cylinder_and_store_reasons(client: FlaskClient, world: World) -> None:
     _taxi(world)
     now = world.clock()
     r = post_events(client, world, "ST-JS-01", [refused(now, ["inspection_overdue"], cylinder_id=OVERDUE, plate="豫A12345")])
     assert r.status_code == 200
     r = client.get("/api/v1/bureau/refuel-attempts", headers=world.auth("bureau"), query_string={"reason": "inspection_overdue"})
-    assert [a["cylinder_id"] for a in r.json["attempts"]] == [OVERDUE]
+    assert [a["cylinder_id"] for a in r.get_json()["attempts"]] == [OVERDUE]
 
 
-def test_station_cannot_post_for_another_station(client, world) -> None:
+def test_station_cannot_post_for_another_station(client: FlaskClient, world: World) -> None:
     r = post_events(client, world, "ST-EQ-01", [event(world.clock())])
     assert r.status_code == 403
-    assert r.json["type"].endswith("/forbidden")
+    assert r.get_json()["type"].endswith("/forbidden")
 
 
-def test_scan_event_validation(client, world) -> None:
+def test_scan_event_validation(client: FlaskClient, world: World) -> None:
     now = world.clock()
     bad = [
         event(now, event_id="not-a-uuid"),
@@ -196,32 +201,32 @@ def test_scan_event_validation(client, world) -> None:
     assert post_events(client, world, "NOPE", [event(now)]).status_code in (403, 404)
 
 
-def test_revocations_delta_sync_paginates(client, world) -> None:
+def test_revocations_delta_sync_paginates(client: FlaskClient, world: World) -> None:
     _taxi(world)
     for cylinder in (OK, OVERDUE, OLD):  # imported, never inspected: no centre holds a record, the bureau condemns
         r = client.post(f"/api/v1/cylinders/{cylinder}/condemnation", json={"reason": "crack"}, headers=world.auth("bureau"))
         assert r.status_code == 201, r.json
-    page = client.get("/api/v1/revocations?since=0&limit=2", headers=world.auth("station")).json
+    page = client.get("/api/v1/revocations?since=0&limit=2", headers=world.auth("station")).get_json()
     assert [r["cylinder_id"] for r in page["revocations"]] == [OK, OVERDUE] and page["has_more"]
-    rest = client.get(f"/api/v1/revocations?since={page['next_cursor']}&limit=2", headers=world.auth("station")).json
+    rest = client.get(f"/api/v1/revocations?since={page['next_cursor']}&limit=2", headers=world.auth("station")).get_json()
     assert [r["cylinder_id"] for r in rest["revocations"]] == [OLD] and not rest["has_more"]
     assert rest["revocations"][0]["kind"] == "condemned"
-    empty = client.get(f"/api/v1/revocations?since={rest['next_cursor']}", headers=world.auth("station")).json
+    empty = client.get(f"/api/v1/revocations?since={rest['next_cursor']}", headers=world.auth("station")).get_json()
     assert empty["revocations"] == [] and empty["next_cursor"] == rest["next_cursor"]
-    status = client.post("/api/v1/status", json={"plate": "豫A12345"}, headers=world.auth("station")).json
+    status = client.post("/api/v1/status", json={"plate": "豫A12345"}, headers=world.auth("station")).get_json()
     assert all("cylinder_revoked" in c["reasons"] for c in status["cylinders"])
     again = client.post(f"/api/v1/cylinders/{OK}/condemnation", json={"reason": "x"}, headers=world.auth("bureau"))
     assert again.status_code == 409
 
 
-def test_bureau_reports_stolen(client, world) -> None:
+def test_bureau_reports_stolen(client: FlaskClient, world: World) -> None:
     _taxi(world)
     r = client.post(
         f"/api/v1/cylinders/{OK}/revocations",
         json={"kind": "reported_stolen", "reason": "police report 77"},
         headers=world.auth("bureau"),
     )
-    assert r.status_code == 201 and r.json["kind"] == "reported_stolen"
+    assert r.status_code == 201 and r.get_json()["kind"] == "reported_stolen"
     r = client.post(
         f"/api/v1/cylinders/{OK}/revocations", json={"kind": "superseded", "reason": "x"}, headers=world.auth("bureau")
     )
@@ -232,7 +237,7 @@ def test_bureau_reports_stolen(client, world) -> None:
     assert r.status_code == 404
 
 
-def test_override_fields_round_trip(client, world) -> None:
+def test_override_fields_round_trip(client: FlaskClient, world: World) -> None:
     """Attendant and supervisor arrive as separate fields; online/offline and the session are kept."""
     _taxi(world)
     now = world.clock()
@@ -247,12 +252,12 @@ def test_override_fields_round_trip(client, world) -> None:
     legacy = event(now - timedelta(minutes=3), cylinder_id=OK)  # the new fields are optional
     r = post_events(client, world, "ST-JS-01", [overridden, online, legacy])
     assert r.status_code == 200, r.json
-    assert r.json["accepted"] == 3
+    assert r.get_json()["accepted"] == 3
 
-    def attempts(**query):
+    def attempts(**query: str) -> dict[str, dict[str, Any]]:
         r = client.get("/api/v1/bureau/refuel-attempts", headers=world.auth("bureau"), query_string=query)
         assert r.status_code == 200, r.json
-        return {a["event_id"]: a for a in r.json["attempts"]}
+        return {a["event_id"]: a for a in r.get_json()["attempts"]}
 
     everything = attempts()
     got = everything[overridden["event_id"]]
@@ -278,12 +283,12 @@ def test_override_fields_round_trip(client, world) -> None:
     assert 'A-009,S-01,"巡检报告已出示, paper certificate seen",True,3f1c-session' in row
 
 
-def test_override_validation_is_a_problem_document(client, world) -> None:
+def test_override_validation_is_a_problem_document(client: FlaskClient, world: World) -> None:
     now = world.clock()
     r = post_events(
         client, world, "ST-JS-01", [refused(now, ["inspection_overdue"], outcome="overridden") | {"supervisor": None}]
     )
     assert r.status_code == 422 and r.content_type == "application/problem+json"
-    assert "events[0]" in r.json["detail"] and "supervisor" in r.json["detail"]
+    assert "events[0]" in r.get_json()["detail"] and "supervisor" in r.get_json()["detail"]
     r = post_events(client, world, "ST-JS-01", [event(now, supervisor="S-01")])
-    assert r.status_code == 422 and "overridden events only" in r.json["detail"]
+    assert r.status_code == 422 and "overridden events only" in r.get_json()["detail"]

@@ -8,24 +8,30 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
+from werkzeug.test import TestResponse
 
 from list_signer.errors import Refusal
 from registry_service.app import create_app
+from registry_service.config import RegistryConfig
 from registry_service.models import StatusEntry
 from registry_service.services import status_indexes, status_lists
 from registry_service.status_publisher import StatusPublisher
 from tag_tools.claims import CylinderId, StatusReference
 from tag_tools.cli.main import main as cylinder_tag
-from tag_tools.status_list import StatusValue, parse_status_list
+from tag_tools.status_list import StatusList, StatusValue, parse_status_list
 from tests.list_signer.conftest import SignerFiles, SignerProcess, start_signer
-from tests.registry.status_world import Centre, cylinder, live_clock, record_file, serve_http, uid, upload
+from tests.registry.conftest import World
+from tests.registry.status_world import Centre, LiveClock, cylinder, live_clock, record_file, serve_http, uid, upload
+from tests.testkit import TestPki
 
 V, S, STOLEN, SCRAPPED = StatusValue.VALID, StatusValue.SUPERSEDED, StatusValue.REVOKED_STOLEN, StatusValue.REVOKED_SCRAPPED
 
@@ -35,12 +41,12 @@ def cylinder_id(number: int) -> CylinderId:
 
 
 @pytest.fixture
-def clock():  # type: ignore[no-untyped-def]
+def clock() -> LiveClock:
     return live_clock()
 
 
 @pytest.fixture
-def signer(tmp_path: Path, pki) -> Iterator[SignerProcess]:  # type: ignore[no-untyped-def]
+def signer(tmp_path: Path, pki: TestPki) -> Iterator[SignerProcess]:
     files = SignerFiles(tmp_path / "signer", pki)
     files.folder.mkdir()
     process = start_signer(files.write().serve_args(), files.socket)
@@ -49,33 +55,35 @@ def signer(tmp_path: Path, pki) -> Iterator[SignerProcess]:  # type: ignore[no-u
 
 
 @pytest.fixture
-def centre(tmp_path: Path, pki) -> Centre:  # type: ignore[no-untyped-def]
+def centre(tmp_path: Path, pki: TestPki) -> Centre:
     (tmp_path / "centre").mkdir()
     return Centre(tmp_path / "centre", pki)
 
 
 @pytest.fixture
-def trusted(client, world, pki):  # type: ignore[no-untyped-def]
+def trusted(client: FlaskClient, world: World, pki: TestPki) -> World:
     r = client.put("/api/v1/trust-list", data=pki.trust_list_bytes, content_type="application/cose", headers=world.auth("bureau"))
     assert r.status_code == 201, r.json
     return world
 
 
-def allocate(client, world, count, who: str = "centre", code: str = "ZZTJ01"):  # type: ignore[no-untyped-def]
+def allocate(client: FlaskClient, world: World, count: object, who: str = "centre", code: str = "ZZTJ01") -> TestResponse:
     return client.post(f"/api/v1/centres/{code}/status-indexes", json={"count": count}, headers=world.auth(who))
 
 
-def entries(engine) -> dict[int, int]:  # type: ignore[no-untyped-def]
+def entries(engine: Engine) -> dict[int, int]:
     with engine.connect() as c:
         return dict(c.execute(select(StatusEntry.idx, StatusEntry.value).order_by(StatusEntry.idx)).all())
 
 
-def fetch(client, world, etag=None):  # type: ignore[no-untyped-def]
+def fetch(client: FlaskClient, world: World, etag: str | None = None) -> TestResponse:
     headers = world.auth("station") | ({"If-None-Match": etag} if etag else {})
     return client.get("/api/v1/status-lists/0", headers=headers)
 
 
-def test_blocks_never_overlap_and_belong_to_their_centre(client, world, monkeypatch) -> None:
+def test_blocks_never_overlap_and_belong_to_their_centre(
+    client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocks = [allocate(client, world, n, who) for n, who in [(10, "centre"), (5, "centre2"), (1, "centre"), (7, "centre")]]
     assert [b.status_code for b in blocks] == [200, 403, 200, 200]  # centre2 asked for ZZTJ01's block
     assert allocate(client, world, 5, "centre2", "ZZTJ02").json == {"list_id": 0, "first": 18, "count": 5}
@@ -97,7 +105,15 @@ def test_blocks_never_overlap_and_belong_to_their_centre(client, world, monkeypa
 
 
 def test_sign_upload_revoke_reinspect_publish_and_serve(
-    app, client, trusted, centre, signer, pki, engine, clock, tmp_path
+    app: Flask,
+    client: FlaskClient,
+    trusted: World,
+    centre: Centre,
+    signer: SignerProcess,
+    pki: TestPki,
+    engine: Engine,
+    clock: LiveClock,
+    tmp_path: Path,
 ) -> None:
     world = trusted
     (tmp_path / "token").write_text(world.tokens["centre"])
@@ -142,7 +158,7 @@ def test_sign_upload_revoke_reinspect_publish_and_serve(
             == 3
         )
     assert json.loads(block.read_text()) == {"list_id": 0, "next": 0, "end": 10}
-    assert allocate(client, world, 5, "centre2", "ZZTJ02").json["first"] == 10  # centre 2's indexes: 10..14
+    assert allocate(client, world, 5, "centre2", "ZZTJ02").get_json()["first"] == 10  # centre 2's indexes: 10..14
 
     # A batch of four with a bad row: three records take indexes 0, 1, 2; the bad row takes none.
     out = tmp_path / "out"
@@ -163,7 +179,7 @@ def test_sign_upload_revoke_reinspect_publish_and_serve(
         (beyond, "status_index_not_allocated"),
     ]:
         r = upload(client, world, record)
-        assert r.status_code == 422 and r.json["errors"][0]["reason"] == reason, r.json
+        assert r.status_code == 422 and r.get_json()["errors"][0]["reason"] == reason, r.get_json()
     assert upload(client, world, record_file(out, 1)).status_code == 200  # an identical retry stays fine
 
     # Nothing published yet: 404. Then the first list, through the real signer process.
@@ -205,11 +221,11 @@ def test_sign_upload_revoke_reinspect_publish_and_serve(
     assert refused.result == "refused" and Refusal.CLEARED_REVOCATION.value in refused.detail
     assert fetch(client, world).headers["ETag"] == '"0-2"'
     assert parse_status_list(fetch(client, world).data, pki.signer_certificate, now=clock(), list_id=0).status(0) is STOLEN
-    audit = client.get("/api/v1/admin/audit", headers=world.auth("bureau")).json["entries"]
+    audit = client.get("/api/v1/admin/audit", headers=world.auth("bureau")).get_json()["entries"]
     assert audit[0]["action"] == "status_list_refused" and "cleared-revocation" in audit[0]["detail"]
 
 
-def tamper_clear(engine, idx: int) -> None:  # type: ignore[no-untyped-def]
+def tamper_clear(engine: Engine, idx: int) -> None:
     """What only a compromised registry does: make entry `idx` disappear (published as VALID).
     The trigger of migration 0005 refuses this on PostgreSQL unless triggers are switched off."""
     with engine.begin() as c:
@@ -218,7 +234,9 @@ def tamper_clear(engine, idx: int) -> None:  # type: ignore[no-untyped-def]
         c.execute(text("DELETE FROM status_entries WHERE list_id = 0 AND idx = :i"), {"i": idx})
 
 
-def test_background_publisher_brings_a_revocation_to_the_next_list(engine, config, clock, trusted, pki, signer) -> None:
+def test_background_publisher_brings_a_revocation_to_the_next_list(
+    engine: Engine, config: RegistryConfig, clock: LiveClock, trusted: World, pki: TestPki, signer: SignerProcess
+) -> None:
     app = create_app(replace(config, signer_socket=str(signer.socket), status_list_interval_s=0.2), engine=engine, clock=clock)
     client, world = app.test_client(), trusted
     assert allocate(client, world, 4).status_code == 200
@@ -238,7 +256,9 @@ def test_background_publisher_brings_a_revocation_to_the_next_list(engine, confi
         publisher.stop()
 
 
-def wait_for_list(client, world, done, pki, clock, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
+def wait_for_list(
+    client: FlaskClient, world: World, done: Callable[[StatusList], bool], pki: TestPki, clock: LiveClock, timeout_s: float = 30.0
+) -> StatusList:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         r = fetch(client, world)
@@ -250,7 +270,9 @@ def wait_for_list(client, world, done, pki, clock, timeout_s: float = 30.0):  # 
     pytest.fail("the background publisher did not publish the expected list in time")
 
 
-def test_no_code_path_lowers_an_entry(client, trusted, pki, engine, clock) -> None:
+def test_no_code_path_lowers_an_entry(
+    client: FlaskClient, trusted: World, pki: TestPki, engine: Engine, clock: LiveClock
+) -> None:
     """Every write path in turn, in the order that would lower a value if any path could: after
     each step no entry is lower than before. Then the database itself refuses a lowering UPDATE."""
     world = trusted
@@ -274,7 +296,7 @@ def test_no_code_path_lowers_an_entry(client, trusted, pki, engine, clock) -> No
         )
         assert r.status_code == 201, r.json
 
-    steps = [
+    steps: list[Callable[[], None]] = [
         lambda: submit(1, 3, 0),
         lambda: revoke(1, "scrapped"),  # 0 -> 3
         lambda: revoke(1, "reported_stolen"),  # would be 3 -> 2: stays 3
@@ -298,7 +320,14 @@ def test_no_code_path_lowers_an_entry(client, trusted, pki, engine, clock) -> No
     assert entries(engine)[1] == SCRAPPED
 
 
-def test_publish_command_signs_through_the_signer(client, trusted, config, signer, pki, capsys) -> None:
+def test_publish_command_signs_through_the_signer(
+    client: FlaskClient,
+    trusted: World,
+    config: RegistryConfig,
+    signer: SignerProcess,
+    pki: TestPki,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from registry_service.cli import main as cylinder_registry
 
     assert allocate(client, trusted, 3).status_code == 200

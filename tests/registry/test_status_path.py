@@ -7,10 +7,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from registry_service.config import RegistryConfig
-from registry_service.services.status_reads import CoreStatusReads, ThreadLocalPg
+from registry_service.services.status_reads import CoreStatusReads, StatusRow, ThreadLocalPg
+from tests.registry.conftest import Clock, World
 from tests.registry.helpers import add_vehicle
+from tests.testkit import TestPki
 
 # PgStatusReads is the PostgreSQL reader: these tests take only the PostgreSQL database.
 ON_POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -20,7 +26,7 @@ OVERDUE = "156-4101-2002"
 LOOSE = "156-4101-2003"  # registered, fitted to no vehicle
 
 
-def _fleet(world) -> None:  # type: ignore[no-untyped-def]
+def _fleet(world: World) -> None:
     today = world.clock().date()
     add_vehicle(
         world,
@@ -33,7 +39,7 @@ def _fleet(world) -> None:  # type: ignore[no-untyped-def]
     add_vehicle(world, "豫A00002", [])
     add_vehicle(world, "豫A00003", [{"cylinder_id": LOOSE}])
 
-    def unfit(s) -> None:  # type: ignore[no-untyped-def]
+    def unfit(s: Session) -> None:
         from sqlalchemy import update
 
         from registry_service.models import Cylinder
@@ -61,7 +67,7 @@ REQUESTS = [
 
 
 @pytest.mark.parametrize(("caller", "body", "content_type"), REQUESTS)
-def test_only_the_fast_path_answers(app, world, caller, body, content_type) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_fast_path_answers(app: Flask, world: World, caller: str | None, body: object, content_type: str) -> None:
     """Through the test client (the app's whole WSGI stack, as in production) Flask never starts a
     request for the status endpoint: every answer, problems included, is the fast path's."""
     _fleet(world)
@@ -73,7 +79,7 @@ def test_only_the_fast_path_answers(app, world, caller, body, content_type) -> N
     data = json.dumps(body, ensure_ascii=False).encode()
     flask_requests: list[str] = []
 
-    def started(sender, **extra) -> None:  # type: ignore[no-untyped-def]
+    def started(sender: Flask, **extra: object) -> None:
         flask_requests.append("started")
 
     with request_started.connected_to(started, app):
@@ -85,29 +91,29 @@ def test_only_the_fast_path_answers(app, world, caller, body, content_type) -> N
     assert int(answer.headers["Content-Length"]) == len(answer.data)
 
 
-def test_the_route_table_lists_status_but_its_view_never_answers(app) -> None:  # type: ignore[no-untyped-def]
+def test_the_route_table_lists_status_but_its_view_never_answers(app: Flask) -> None:
     """The endpoint is in the URL map with its roles (OpenAPI, schemathesis and the authorisation
     matrix read it there), and its view is not a second way to answer: it refuses to run."""
     from registry_service.api.status import STATUS_ROLES
 
     (rule,) = [r for r in app.url_map.iter_rules() if r.rule == "/api/v1/status"]
-    assert "POST" in rule.methods
+    assert rule.methods is not None and "POST" in rule.methods
     view = app.view_functions[rule.endpoint]
-    assert view.allowed_roles == STATUS_ROLES
+    assert getattr(view, "allowed_roles", None) == STATUS_ROLES
     with pytest.raises(RuntimeError, match="fast path"):
         view()
     assert type(app.wsgi_app).__name__ == "StatusFastPath"
 
 
-def test_fast_path_statuses_and_problems(client, world) -> None:  # type: ignore[no-untyped-def]
+def test_fast_path_statuses_and_problems(client: FlaskClient, world: World) -> None:
     _fleet(world)
     r = client.post("/api/v1/status", json={"plate": "豫A00001"}, headers=world.auth("station"))
     assert r.status_code == 200 and r.content_type == "application/json"
-    assert [c["decision"] for c in r.json["cylinders"]] == ["allow", "refuse"]
-    assert r.json["cylinders"][1]["reasons"] == ["inspection_failed", "inspection_overdue"]
+    assert [c["decision"] for c in r.get_json()["cylinders"]] == ["allow", "refuse"]
+    assert r.get_json()["cylinders"][1]["reasons"] == ["inspection_failed", "inspection_overdue"]
     r = client.post("/api/v1/status", json={"plate": "豫A00001"})
     assert r.status_code == 401 and r.content_type == "application/problem+json"
-    assert r.json["instance"] == "/api/v1/status"
+    assert r.get_json()["instance"] == "/api/v1/status"
     r = client.post("/api/v1/status", json={"plate": "豫A00001"}, headers=world.auth("admin"))
     assert r.status_code == 403 and r.content_type == "application/problem+json"
     r = client.get("/api/v1/status", headers=world.auth("station"))  # other methods still go to Flask
@@ -116,7 +122,7 @@ def test_fast_path_statuses_and_problems(client, world) -> None:  # type: ignore
     assert r.status_code == 422
 
 
-def test_oversized_status_body_is_413(engine, pki, clock, world) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_status_body_is_413(engine: Engine, pki: TestPki, clock: Clock, world: World) -> None:
     from registry_service.app import create_app
 
     small = create_app(
@@ -132,13 +138,13 @@ def test_oversized_status_body_is_413(engine, pki, clock, world) -> None:  # typ
     assert r.status_code == 413 and r.content_type == "application/problem+json"
 
 
-def _sorted_rows(found):  # type: ignore[no-untyped-def]
+def _sorted_rows(found: tuple[list[StatusRow], int | None]) -> tuple[list[StatusRow], int | None]:
     rows, vehicle_id = found
     return sorted(rows), vehicle_id
 
 
 @ON_POSTGRESQL_ONLY
-def test_pg_reads_return_what_core_reads_return(engine, world) -> None:  # type: ignore[no-untyped-def]
+def test_pg_reads_return_what_core_reads_return(engine: Engine, world: World) -> None:
     _fleet(world)
     pg = ThreadLocalPg(engine)
     with engine.connect() as connection:
@@ -163,7 +169,7 @@ def test_pg_reads_return_what_core_reads_return(engine, world) -> None:  # type:
 
 
 @ON_POSTGRESQL_ONLY
-def test_pg_reads_reconnect_after_the_connection_dies(engine, world) -> None:  # type: ignore[no-untyped-def]
+def test_pg_reads_reconnect_after_the_connection_dies(engine: Engine, world: World) -> None:
     _fleet(world)
     pg = ThreadLocalPg(engine, backoff_s=0.01)
     first_pid = pg.run(lambda r: r.pgconn.backend_pid)
@@ -177,7 +183,7 @@ def test_pg_reads_reconnect_after_the_connection_dies(engine, world) -> None:  #
 
 
 @ON_POSTGRESQL_ONLY
-def test_pg_reads_give_up_with_503_when_the_database_is_gone(engine) -> None:  # type: ignore[no-untyped-def]
+def test_pg_reads_give_up_with_503_when_the_database_is_gone(engine: Engine) -> None:
     from sqlalchemy import create_engine
 
     from registry_service.errors import ServiceUnavailable

@@ -15,15 +15,10 @@ them apply to it like to any service account.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -37,9 +32,9 @@ from registry_service import migrate
 from registry_service.app import create_app
 from registry_service.config import RegistryConfig
 from registry_service.db import make_engine, make_session_factory
-from tests.peers import peer_unavailable
-from tests.registry.helpers import station_with_token
-from tests.registry.pg_cluster import create_database, drop_database, free_port, server_url
+from tests.peers import free_tcp_port, listening, peer_unavailable, wait_until
+from tests.registry.helpers import post_json, station_with_token
+from tests.registry.pg_cluster import create_database, drop_database, server_url
 
 REGISTRY = Path(sys.executable).with_name("cylinder-registry")
 
@@ -55,20 +50,6 @@ def _events() -> dict[str, object]:
             }
         ]
     }
-
-
-def _post(url: str, token: str, body: dict[str, object]) -> tuple[int, dict[str, str]]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers)
 
 
 def _unprivileged(command: list[str]) -> list[str]:
@@ -91,7 +72,7 @@ def served_sqlite(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     token = station_with_token(make_session_factory(engine))
     engine.dispose()  # the server opens the file itself, after the test made it read-only
     database.chmod(0o444)
-    port = free_port()
+    port = free_tcp_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
         _unprivileged([str(REGISTRY), "--database-url", url, "serve", "--port", str(port), "--threads", "2"]),
@@ -99,17 +80,7 @@ def served_sqlite(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None:
-                    break
-                time.sleep(0.1)
-        else:
-            pytest.fail("the registry did not start listening within 30 s")
+        wait_until(lambda: server.poll() is not None or listening(port), "the registry to listen or exit", 30, every=0.1)
         if server.poll() is not None:
             pytest.fail(f"the registry exited: {(tmp_path / 'serve.log').read_text()[-2000:]}")
         yield f"http://127.0.0.1:{port}/api/v1", token, database
@@ -119,18 +90,18 @@ def served_sqlite(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         log.close()
 
 
-def test_sqlite_file_made_writable_again_is_written_without_a_restart(served_sqlite) -> None:
+def test_sqlite_file_made_writable_again_is_written_without_a_restart(served_sqlite: tuple[str, str, Path]) -> None:
     base, token, database = served_sqlite
     upload = f"{base}/stations/ST-1/scan-events"
-    status, headers = _post(upload, token, _events())
+    status, headers = post_json(upload, token, _events())
     assert status == 503 and headers["Content-Type"] == "application/problem+json", status
     assert headers["Retry-After"].isdigit()
-    assert _post(f"{base}/status", token, {"plate": "豫A00001"})[0] == 200  # reading still works
-    assert _post(upload, token, _events())[0] == 503, "the file is still read-only: still 503"
+    assert post_json(f"{base}/status", token, {"plate": "豫A00001"})[0] == 200  # reading still works
+    assert post_json(upload, token, _events())[0] == 503, "the file is still read-only: still 503"
     for path in database.parent.glob(database.name + "*"):  # the operator's fix: the file, its -wal and -shm
         path.chmod(0o644)
-    assert _post(upload, token, _events())[0] == 200, "the first upload after the fix must succeed"
-    assert _post(upload, token, _events())[0] == 200
+    assert post_json(upload, token, _events())[0] == 200, "the first upload after the fix must succeed"
+    assert post_json(upload, token, _events())[0] == 200
 
 
 @pytest.fixture
@@ -149,7 +120,7 @@ def _set_read_only(url: str, on: bool) -> None:
     admin.dispose()
 
 
-def test_postgresql_read_only_sessions_are_replaced_when_writes_are_allowed_again(pg_url) -> None:
+def test_postgresql_read_only_sessions_are_replaced_when_writes_are_allowed_again(pg_url: str) -> None:
     app = create_app(RegistryConfig(database_url=pg_url, token_cache_s=0))
     registry = app.extensions["registry"]
     try:

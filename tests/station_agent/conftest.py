@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,8 @@ from station_agent.config import StationConfig, parse_config
 from station_agent.interlock import LogInterlock
 from station_agent.outbox import Outbox
 from station_agent.passwords import hash_password
-from station_agent.sync import TrustCache
+from station_agent.session import CylinderResult, SessionState, VehicleSession
+from station_agent.sync import SyncWorker, TrustCache
 from station_agent.tagsource import TagReading
 from tag_tools.claims import CylinderId
 from tests.peers import peer_unavailable
@@ -63,7 +64,7 @@ def root_pem(tmp_path: Path, test_pki: TestPki) -> Path:
 
 
 @pytest.fixture
-def clock(now) -> Clock:  # type: ignore[no-untyped-def]
+def clock(now: datetime) -> Clock:
     return Clock(now)
 
 
@@ -74,8 +75,21 @@ class Station:
         self.agent, self.pki, self.clock, self.registry, self.interlock = agent, pki, clock, registry, interlock
         self.lines: list[str] = []
 
-    def read(self, uid: bytes, **claims: Any) -> Any:
+    def read(self, uid: bytes, **claims: Any) -> CylinderResult:
         return self.agent.handle(TagReading(uid, self.pki.ndef_message(uid, **claims)))
+
+    def session_state(self) -> SessionState:
+        """The vehicle session's state, read afresh on each call (an attribute read would stay narrowed
+        by an earlier `is` assert, as far as mypy knows)."""
+        return session_of(self.agent).state
+
+    @property
+    def sync(self) -> SyncWorker:
+        return sync_of(self.agent)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The agent's snapshot as the booth page reads it: JSON values."""
+        return self.agent.snapshot()
 
     def pump_commands(self) -> list[bool]:
         return [c.enabled for c in self.interlock.commands]
@@ -87,6 +101,18 @@ class Station:
         return [enabled for i, enabled in enumerate(commands) if i == 0 or enabled != commands[i - 1]]
 
 
+def session_of(agent: Agent) -> VehicleSession:
+    """The agent's vehicle session, which a test reads once a read has opened one."""
+    assert agent.session is not None, "no vehicle session yet"
+    return agent.session
+
+
+def sync_of(agent: Agent) -> SyncWorker:
+    """The agent's sync worker, which every agent the tests build has."""
+    assert agent.sync is not None, "the agent has no sync worker"
+    return agent.sync
+
+
 def vehicle_claims(index: int, count: int = 1, plate: str = "豫A8M2K7", **claims: Any) -> dict[str, Any]:
     return {"cylinder_id": CylinderId(156, 4101, 19012345 + index), "plate": plate, "vehicle_cylinders": count, **claims}
 
@@ -95,7 +121,7 @@ def uid_for(index: int) -> bytes:
     return bytes.fromhex("04A2C4D2E15A") + bytes([0x80 + index])
 
 
-OVERDUE = {"next_due": date(2026, 11, 1)}
+OVERDUE: dict[str, Any] = {"next_due": date(2026, 11, 1)}  # Any: spread into vehicle_claims(**claims)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ real registry and the Modbus relay, and waiting for reads to be handled."""
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,11 +19,10 @@ from station_agent.tagsource import TagSource
 from tag_tools import ntag, t2t_memory
 from tag_tools.claims import CylinderId
 from tag_tools.emulation.ntag_emulator import NtagEmulator
+from tests.peers import wait_until
 from tests.station_agent.conftest import config_document
 from tests.station_agent.registry_peer import RegistryPeer
 from tests.testkit import TestPki
-
-WAIT_S = 20.0
 
 
 def emulated_tag(uid: bytes, message: bytes, private_key: bytes) -> NtagEmulator:
@@ -98,7 +96,8 @@ class RecordingInterlock(Interlock):
     """Delegates to the real backend and remembers every command, to prove 'never on'."""
 
     def __init__(self, inner: Interlock) -> None:
-        self.inner, self.path, self.states = inner, inner.path, []  # type: ignore[var-annotated]
+        self.inner, self.path = inner, inner.path
+        self.states: list[bool] = []
 
     def set_enabled(self, enabled: bool) -> None:
         self.inner.set_enabled(enabled)
@@ -163,18 +162,10 @@ class RunningAgent:
         self.agent.outbox.close()
 
     def wait_reads(self, count: int) -> None:
-        until(lambda: len(self.lines) >= count, f"{count} reads handled (got {self.lines})")
+        wait_until(lambda: len(self.lines) >= count, f"{count} reads handled (got {self.lines})")
 
     def ever_enabled(self) -> bool:
         return True in self.interlock.states
-
-
-def until(condition: Any, what: str, limit: float = WAIT_S) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        time.sleep(0.02)
 
 
 OVERDUE = {"next_due": date(2026, 11, 1), "inspected": date(2023, 11, 1)}

@@ -6,9 +6,7 @@ started again on the same port to play "registry down"."""
 from __future__ import annotations
 
 import logging
-import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
@@ -25,9 +23,11 @@ from registry_service.db import make_engine
 from registry_service.models import Cylinder, Role
 from registry_service.models.cylinders import RevocationKind
 from registry_service.models.events import ScanEvent
+from registry_service.node import Registry
 from registry_service.services import accounts, cylinders, places, trust
 from registry_service.services.registration import CylinderIn, upsert_cylinder, upsert_vehicle
-from tests.registry.pg_cluster import create_database, drop_database, free_port
+from tests.peers import free_tcp_port, wait_listening
+from tests.registry.pg_cluster import create_database, drop_database
 from tests.testkit import TestPki
 
 STATION = "ST-JS-01"
@@ -45,12 +45,12 @@ class RegistryPeer:
         self.database_url = url
         self.pki = pki
         self.clock = clock
-        self.port = free_port()
+        self.port = free_tcp_port()
         self.engine = make_engine(RegistryConfig(database_url=url, pool_size=4, max_overflow=4))
         migrate.upgrade(self.engine)
         config = RegistryConfig(database_url=url, bureau_root_pem=pki.root_certificate_pem, token_cache_s=0)
         self.app = create_app(config, engine=self.engine, clock=clock)
-        self.registry = self.app.extensions["registry"]
+        self.registry: Registry = self.app.extensions["registry"]
         self.token = self._world()
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -62,7 +62,7 @@ class RegistryPeer:
     def _world(self) -> str:
         now = self.clock()
 
-        def work(s):  # type: ignore[no-untyped-def]
+        def work(s: Session) -> str:
             city = places.ensure_region(s, "4101", "郑州市")
             places.ensure_region(s, "410105", "金水区", city)
             places.create_station(s, "test", now, code=STATION, name="金水一站", region_code="410105", pumps=4)
@@ -72,10 +72,10 @@ class RegistryPeer:
             trust.publish(s, "test", now, self.pki.trust_list_bytes, self.pki.root_certificate_pem)
             return accounts.issue_token(s, "test", now, username="station").token
 
-        return str(self.registry.transaction(work))
+        return self.registry.transaction(work)
 
     def register_vehicle(self, plate: str, vin: str, cylinders_: list[dict[str, Any]]) -> None:
-        def work(s) -> None:  # type: ignore[no-untyped-def]
+        def work(s: Session) -> None:
             upsert_vehicle(s, plate, vin, "taxi", None)
             for position, spec in enumerate(cylinders_, start=1):
                 upsert_cylinder(
@@ -125,14 +125,8 @@ class RegistryPeer:
         self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="registry-peer", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("registry did not start listening")
+        wait_listening(self.port, "the registry")
+        return self
 
     def stop(self) -> None:
         if self._server is not None:

@@ -5,10 +5,11 @@ The same faults against the real processes are in tests/faults."""
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,8 @@ from station_agent.interlock import Interlock
 from station_agent.outbox import Outbox
 from station_agent.session import SessionState
 from station_agent.sync import SyncWorker, TrustCache
-from tests.station_agent.conftest import uid_for, vehicle_claims
+from tests.peers import wait_until
+from tests.station_agent.conftest import Station, uid_for, vehicle_claims
 from tests.station_agent.fakes import FakeRegistry
 from tests.testkit import TestPki
 
@@ -46,14 +48,7 @@ class RelayModule(Interlock):
             raise InterlockError("no answer from the relay module")
 
 
-def _until(condition, limit: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
-
-
-def test_relay_lost_during_a_fill_ends_it_and_comes_back_off(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_relay_lost_during_a_fill_ends_it_and_comes_back_off(make_station: Callable[..., Station]) -> None:
     station = make_station()
     relay = RelayModule()
     station.agent.pump.stop()
@@ -62,13 +57,13 @@ def test_relay_lost_during_a_fill_ends_it_and_comes_back_off(make_station) -> No
     station.read(uid_for(0), **vehicle_claims(0))
     assert relay.coil is True
     relay.gone = True
-    _until(lambda: not station.agent.pump.healthy)
+    wait_until(lambda: not station.agent.pump.healthy, "the pump to notice the relay gone")
     station.agent.tick()
     assert station.agent.fault is not None and not station.agent.pump.enabled
     assert station.agent.snapshot()["state"] == "fault"
     station.read(uid_for(0), **vehicle_claims(0))  # a re-read while the relay is gone starts nothing
     relay.gone = False
-    _until(lambda: station.agent.pump.healthy)
+    wait_until(lambda: station.agent.pump.healthy, "the pump to notice the relay back")
     station.agent.tick()
     assert station.agent.fault is None and relay.coil is False  # back, and OFF
     assert relay.first_failure is not None
@@ -78,13 +73,13 @@ def test_relay_lost_during_a_fill_ends_it_and_comes_back_off(make_station) -> No
     assert relay.coil is True
 
 
-def test_stepping_the_wall_clock_neither_keeps_nor_kills_a_session(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_stepping_the_wall_clock_neither_keeps_nor_kills_a_session(make_station: Callable[..., Station]) -> None:
     station = make_station(session_window_s=60)
     station.read(uid_for(0), **vehicle_claims(0, 2))
     station.clock.step(minutes=-30)  # NTP steps the wall clock back: the session still expires on time
     station.clock.mono += 61
     station.agent.tick()
-    assert station.agent.session.state is SessionState.EXPIRED
+    assert station.session_state() is SessionState.EXPIRED
     second = station.read(uid_for(1), **vehicle_claims(1, 1, plate="豫A00002"))  # the next vehicle is not refused
     assert second.decision == "allow", second
     assert station.agent.pump.enabled
@@ -92,12 +87,12 @@ def test_stepping_the_wall_clock_neither_keeps_nor_kills_a_session(make_station)
     station.read(uid_for(2), **vehicle_claims(2, 2, plate="豫A00003"))
     station.clock.step(hours=3)  # and forwards: a live session is not cut short
     station.agent.tick()
-    assert station.agent.session.state is SessionState.COLLECTING
+    assert station.session_state() is SessionState.COLLECTING
     station.read(uid_for(3), **vehicle_claims(3, 2, plate="豫A00003"))
     assert station.agent.pump.enabled
 
 
-def test_a_fill_recorded_before_the_clock_went_back_does_not_refuse(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_a_fill_recorded_before_the_clock_went_back_does_not_refuse(make_station: Callable[..., Station]) -> None:
     station = make_station(min_refill_interval_min=60)
     station.read(uid_for(0), **vehicle_claims(0))
     station.agent.end_fill()
@@ -107,7 +102,9 @@ def test_a_fill_recorded_before_the_clock_went_back_does_not_refuse(make_station
     assert station.read(uid_for(0), **vehicle_claims(0)).decision == "allow"
 
 
-def test_a_bug_while_judging_refuses_and_stores_the_read(make_station, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_bug_while_judging_refuses_and_stores_the_read(
+    make_station: Callable[..., Station], monkeypatch: pytest.MonkeyPatch
+) -> None:
     station = make_station()
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -122,21 +119,23 @@ def test_a_bug_while_judging_refuses_and_stores_the_read(make_station, monkeypat
     assert station.lines and "REFUSE" in station.lines[-1]
 
 
-def test_a_full_outbox_holds_the_pump_off_until_a_write_lands(make_station, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_full_outbox_holds_the_pump_off_until_a_write_lands(
+    make_station: Callable[..., Station], monkeypatch: pytest.MonkeyPatch
+) -> None:
     station = make_station()
     outbox = station.agent.outbox
     full = [True]
     real_add, real_put = outbox.add_with_fills, outbox.put_state
 
-    def add_with_fills(*args: object, **kwargs: object) -> None:
+    def add_with_fills(*args: Any, **kwargs: Any) -> None:
         if full[0]:
             raise OutboxFullError("disk full (test)")
-        real_add(*args, **kwargs)  # type: ignore[arg-type]
+        real_add(*args, **kwargs)
 
-    def put_state(*args: object) -> None:
+    def put_state(*args: Any) -> None:
         if full[0]:
             raise OutboxFullError("disk full (test)")
-        real_put(*args)  # type: ignore[arg-type]
+        real_put(*args)
 
     monkeypatch.setattr(outbox, "add_with_fills", add_with_fills)
     monkeypatch.setattr(outbox, "put_state", put_state)
@@ -170,7 +169,7 @@ def test_refused_for_good_is_reported_and_reports_are_delivered(tmp_path: Path, 
     assert worker.upload_reports() == 0  # sent once
 
 
-def test_once_the_registry_is_known_down_reads_decide_offline_at_once(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_once_the_registry_is_known_down_reads_decide_offline_at_once(make_station: Callable[..., Station]) -> None:
     station = make_station(online=False)
     for index in range(2):  # two failed status checks open the breaker
         station.read(uid_for(index), **vehicle_claims(index, plate=f"豫A0000{index}"))

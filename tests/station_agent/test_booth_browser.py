@@ -17,7 +17,7 @@ from station_agent.tagsource import TagReading
 from station_agent.web import AttendantServer
 from tag_tools.verdict import ChipEvidence, Originality
 from tests.dashboard.browser import chromium_peer
-from tests.station_agent.conftest import SUPERVISOR_PASSWORD, uid_for, vehicle_claims
+from tests.station_agent.conftest import SUPERVISOR_PASSWORD, Station, uid_for, vehicle_claims
 from tests.station_agent.test_attendant_page import WAIT_MS
 
 # Two names Chromium resolves to this machine: the attacker's (rebinding) and the LAN display's.
@@ -109,10 +109,13 @@ def _wait_for_refusals(server: AttendantServer, expected: set[tuple[str, str]]) 
     _eventually(lambda: expected <= set(server.refusals), f"refusals {sorted(expected - set(server.refusals))}")
 
 
-def test_other_origins_and_rebinding_pages_change_nothing(make_station, browser, attacker) -> None:  # type: ignore[no-untyped-def]
+def test_other_origins_and_rebinding_pages_change_nothing(
+    make_station: Callable[..., Station], browser: Any, attacker: str
+) -> None:
     station = make_station()
     _refused_vehicle(station)  # an overridable refusal: a forged override would switch the pump on
     session, events = station.agent.session, len(station.agent.outbox.unsent(10))
+    assert session is not None
     server = AttendantServer(station.agent, "127.0.0.1", 0).start()
     port = server.httpd.server_address[1]
     context = browser.new_context()
@@ -138,12 +141,12 @@ def test_other_origins_and_rebinding_pages_change_nothing(make_station, browser,
         context.close()
         server.stop()
     agent = station.agent
-    assert agent.session is session and not agent.session.finished and agent.session.state.value == "refused"
+    assert agent.session is session and not session.finished and session.state.value == "refused"
     assert not agent.pump.enabled and True not in station.pump_commands()
     assert agent.attendant == "A-007" and len(agent.outbox.unsent(10)) == events and agent.faults.active() == []
 
 
-def test_the_page_works_on_the_box_and_on_a_lan_display(make_station, browser) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_works_on_the_box_and_on_a_lan_display(make_station: Callable[..., Station], browser: Any) -> None:
     from playwright.sync_api import expect
 
     station = make_station()
@@ -163,7 +166,6 @@ def test_the_page_works_on_the_box_and_on_a_lan_display(make_station, browser) -
         _refused_vehicle(station)
         expect(page.get_by_test_id("headline")).to_have_text("禁止加气", timeout=WAIT_MS)
         expect(display.get_by_test_id("headline")).to_have_text("禁止加气", timeout=WAIT_MS)  # its stream follows
-        page.locator("#override summary").click()
         page.locator("#ov-attendant").fill("A-021")
         page.locator("#ov-supervisor").fill("S-01")
         page.locator("#ov-password").fill(SUPERVISOR_PASSWORD)

@@ -8,7 +8,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from tag_tools.fields import OVERRIDE_REASON
 from tag_tools.passwords import CHEAP_FOR_TESTS
 from tag_tools.verdict import ChipEvidence, Originality
 from tests.station_agent.booth_http import BoothClient, request
-from tests.station_agent.conftest import SUPERVISOR_PASSWORD, config_document, uid_for, vehicle_claims
+from tests.station_agent.conftest import SUPERVISOR_PASSWORD, Station, config_document, uid_for, vehicle_claims
 
 GOOD_REASON = "chip replaced, ticket 77"
 
@@ -53,8 +53,8 @@ def _reports(station: Any, code: str) -> list[dict[str, Any]]:
         ("A-009", "S-01", "  ok  "),
     ],  # too short once stripped
 )
-def test_override_with_text_the_registry_refuses_is_refused_before_the_pump(  # type: ignore[no-untyped-def]
-    make_station, attendant: str, supervisor: str, reason: str
+def test_override_with_text_the_registry_refuses_is_refused_before_the_pump(
+    make_station: Callable[..., Station], attendant: str, supervisor: str, reason: str
 ) -> None:
     station = make_station()
     _refused_vehicle(station)
@@ -64,7 +64,7 @@ def test_override_with_text_the_registry_refuses_is_refused_before_the_pump(  # 
     assert [e.body["registry"]["outcome"] for e in station.agent.outbox.unsent(10)] == ["refused"]
 
 
-def test_override_stores_the_reason_as_the_registry_will_read_it(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_override_stores_the_reason_as_the_registry_will_read_it(make_station: Callable[..., Station]) -> None:
     """300 spaces then "reason": the old agent cut it to 200 spaces (refused for good by the registry,
     after the pump had run); now the event carries exactly what the shared rule makes of it."""
     station = make_station()
@@ -75,7 +75,9 @@ def test_override_stores_the_reason_as_the_registry_will_read_it(make_station) -
     assert override["attendant"] == "A-009" and station.agent.pump.enabled
 
 
-def test_an_override_whose_event_cannot_be_made_is_refused(make_station, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_override_whose_event_cannot_be_made_is_refused(
+    make_station: Callable[..., Station], monkeypatch: pytest.MonkeyPatch
+) -> None:
     station = make_station()
     _refused_vehicle(station)
     real = events.scan_event
@@ -92,7 +94,7 @@ def test_an_override_whose_event_cannot_be_made_is_refused(make_station, monkeyp
     assert station.agent.faults.active() == []
 
 
-def test_attendant_code_follows_the_shared_rule(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_attendant_code_follows_the_shared_rule(make_station: Callable[..., Station]) -> None:
     station = make_station()
     for bad in ("A-\ud800", "A\x00", "", "x" * 33, 7):
         with pytest.raises(BoothInputError):
@@ -131,7 +133,9 @@ def test_config_checks_attendant_supervisor_ids_and_hosts(tmp_path: Path, root_p
 # -- 2. the supervisor password ----------------------------------------------------------------------
 
 
-def test_no_refused_vehicle_is_answered_without_looking_at_the_password(make_station, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_no_refused_vehicle_is_answered_without_looking_at_the_password(
+    make_station: Callable[..., Station], monkeypatch: pytest.MonkeyPatch
+) -> None:
     station = make_station()
     checked: list[object] = []
 
@@ -151,8 +155,8 @@ def test_no_refused_vehicle_is_answered_without_looking_at_the_password(make_sta
     assert checked == [] and _reports(station, "override_refused") == []
 
 
-def test_wrong_passwords_are_delayed_then_locked_per_supervisor_and_reported(  # type: ignore[no-untyped-def]
-    make_station, caplog
+def test_wrong_passwords_are_delayed_then_locked_per_supervisor_and_reported(
+    make_station: Callable[..., Station], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     station = make_station()
@@ -186,7 +190,9 @@ def test_wrong_passwords_are_delayed_then_locked_per_supervisor_and_reported(  #
     assert SUPERVISOR_PASSWORD not in everything and "guess-" not in everything
 
 
-def test_a_client_trying_many_supervisor_ids_is_locked(make_station, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_client_trying_many_supervisor_ids_is_locked(
+    make_station: Callable[..., Station], monkeypatch: pytest.MonkeyPatch
+) -> None:
     station = make_station()
     agent, clock = station.agent, station.clock
     _refused_vehicle(station)
@@ -220,7 +226,7 @@ def test_unusable_passwords_are_wrong_not_errors() -> None:
 
 
 @pytest.fixture
-def served(make_station) -> Iterator[tuple[Any, AttendantServer]]:  # type: ignore[no-untyped-def]
+def served(make_station: Callable[..., Station]) -> Iterator[tuple[Any, AttendantServer]]:
     station = make_station()
     server = AttendantServer(station.agent, "127.0.0.1", 0, request_timeout_s=2.0).start()
     yield station, server
@@ -237,7 +243,7 @@ def _unchanged(station: Any, server: AttendantServer, session: Any) -> None:
     assert client.state()["attendant"] == "A-007"
 
 
-def test_bad_input_answers_4xx_and_changes_nothing(served) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_answers_4xx_and_changes_nothing(served: tuple[Any, AttendantServer]) -> None:
     station, server = served
     _refused_vehicle(station)
     session = station.agent.session
@@ -299,7 +305,9 @@ def test_bad_input_answers_4xx_and_changes_nothing(served) -> None:  # type: ign
     _unchanged(station, server, session)
 
 
-def test_a_bug_in_a_handler_answers_500_and_touches_nothing(served, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_bug_in_a_handler_answers_500_and_touches_nothing(
+    served: tuple[Any, AttendantServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     station, server = served
     _refused_vehicle(station)
     session = station.agent.session
@@ -317,12 +325,13 @@ def test_a_bug_in_a_handler_answers_500_and_touches_nothing(served, monkeypatch)
 # -- 4. same origin, Host and CSRF -----------------------------------------------------------------
 
 
-def test_every_answer_carries_the_security_headers_and_the_page_no_inline_script(served) -> None:  # type: ignore[no-untyped-def]
+def test_every_answer_carries_the_security_headers_and_the_page_no_inline_script(served: tuple[Any, AttendantServer]) -> None:
     _, server = served
     client = BoothClient(server.url)
     answers = [
         request(server.url, "GET", "/"),
         client.get("/api/state"),
+        client.get("/api/words"),
         request(server.url, "GET", "/api/state"),
         request(server.url, "GET", "/", host="evil.test"),
         request(server.url, "OPTIONS", "/api/override"),
@@ -341,7 +350,7 @@ def test_every_answer_carries_the_security_headers_and_the_page_no_inline_script
     assert "SameSite=Strict" in answers[0].headers["Set-Cookie"] and "HttpOnly" in answers[0].headers["Set-Cookie"]
 
 
-def test_state_changes_need_host_origin_json_and_token(served) -> None:  # type: ignore[no-untyped-def]
+def test_state_changes_need_host_origin_json_and_token(served: tuple[Any, AttendantServer]) -> None:
     station, server = served
     _refused_vehicle(station)
     session = station.agent.session
@@ -371,6 +380,7 @@ def test_state_changes_need_host_origin_json_and_token(served) -> None:  # type:
         ),
         (request(server.url, "GET", "/", host=f"evil.test:{port}"), 421, "host"),  # DNS rebinding reads nothing
         (request(server.url, "GET", "/api/state"), 403, "token"),
+        (request(server.url, "GET", "/api/words"), 403, "token"),
         (request(server.url, "GET", "/api/stream"), 403, "token"),
     ]
     for answer, status, rule in refused:
@@ -391,7 +401,7 @@ def test_state_changes_need_host_origin_json_and_token(served) -> None:  # type:
     assert answer.status == 200 and station.agent.attendant == "EVIL"
 
 
-def test_lan_display_with_an_allow_listed_host(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_lan_display_with_an_allow_listed_host(make_station: Callable[..., Station]) -> None:
     """The second supported kiosk set-up: bound to every interface, the display opens the page by
     the name in attendant.allowed_hosts; any other name is refused."""
     station = make_station()
@@ -413,7 +423,7 @@ def test_lan_display_with_an_allow_listed_host(make_station) -> None:  # type: i
 # -- 5. a bounded server ------------------------------------------------------------------------
 
 
-def test_connections_and_streams_are_bounded_and_slow_clients_cut_off(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_connections_and_streams_are_bounded_and_slow_clients_cut_off(make_station: Callable[..., Station]) -> None:
     station = make_station()
     server = AttendantServer(station.agent, "127.0.0.1", 0, max_connections=4, stream_slots=1, request_timeout_s=1.0).start()
     address = ("127.0.0.1", int(server.httpd.server_address[1]))

@@ -101,7 +101,7 @@ def test_supervisor_hashes_in_either_format_work_and_others_are_config_errors(tm
             parse_config(document)
 
 
-def test_cli_check_config_and_hash_password(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_check_config_and_hash_password(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["check-config", "--config", str(EXAMPLE)]) == 0
     assert "ok: station ST-JS-01 pump 2" in capsys.readouterr().out
     import io
@@ -112,7 +112,7 @@ def test_cli_check_config_and_hash_password(capsys, monkeypatch) -> None:  # typ
     assert printed.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and verify_password("long enough password", printed)
 
 
-def test_cli_reports_bad_config_with_exit_2(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_reports_bad_config_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace('mode = "enforce"', 'mode = "maybe"'))
     assert main(["check-config", "--config", str(bad)]) == 2

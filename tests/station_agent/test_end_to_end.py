@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,9 @@ from tag_tools import ntag
 from tag_tools.emulation.ntag_emulator import NtagEmulator
 from tag_tools.readers import ReadOptions
 from tag_tools.verdict import ChipEvidence, Originality
-from tests.peers import peer_unavailable
-from tests.station_agent.conftest import SUPERVISOR_PASSWORD
-from tests.station_agent.e2e import OVERDUE, PAST_LIFE, RunningAgent, emulated_tag, new_vehicle, until
+from tests.peers import peer_unavailable, wait_until
+from tests.station_agent.conftest import SUPERVISOR_PASSWORD, session_of, sync_of
+from tests.station_agent.e2e import OVERDUE, PAST_LIFE, RunningAgent, emulated_tag, new_vehicle
 from tests.station_agent.fakes import Clock
 from tests.station_agent.modbus_peer import ModbusPeer
 from tests.station_agent.registry_peer import RegistryPeer, database_url
@@ -29,7 +30,7 @@ PARKING_UID = bytes.fromhex("04000000000002")
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def registry(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki, now: Any
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki, now: datetime
 ) -> Iterator[RegistryPeer]:
     peer = RegistryPeer(database_url(request.param, tmp_path_factory.mktemp("registry")), test_pki, lambda: now)
     yield peer.start()
@@ -43,8 +44,9 @@ def originality_keys() -> tuple[bytes, bytes]:
 
 @pytest.fixture(scope="module")
 def rig(request: pytest.FixtureRequest) -> Iterator[Any]:
-    from tests.rigs import UdpRig, VpcdRig
+    from tests.rigs import Rig, UdpRig, VpcdRig
 
+    started: Rig
     try:
         if request.param == "nfcpy-udp":
             import nfc  # noqa: F401
@@ -113,7 +115,7 @@ def test_readers_registry_and_relay(
                 return found[0] if found else None
 
             # The line is printed once the event is stored and the interlock driven.
-            until(lambda: len(running.lines) > lines and handled() is not None, f"a read of {wanted}")
+            wait_until(lambda: len(running.lines) > lines and handled() is not None, f"a read of {wanted}")
             rig.empty()  # the tag leaves the field, as a real tag does when the reader is moved on
             return handled()
 
@@ -150,10 +152,10 @@ def test_readers_registry_and_relay(
         three = new_vehicle(registry, test_pki, cylinders=3, overrides=[{}, {}, OVERDUE])
         for index in range(3):
             present(three.uids[index], three.message(test_pki, index))
-        assert agent.session.state.value == "refused" and agent.session.expected == 3
+        assert session_of(agent).state.value == "refused" and session_of(agent).expected == 3
         assert not running.ever_enabled() and modbus.coil(COIL) is False
         assert len(running.lines) == 9
-        until(lambda: agent.outbox.counts().unsent == 0, "every event delivered")
+        wait_until(lambda: agent.outbox.counts().unsent == 0, "every event delivered")
         ids = agent.outbox.event_ids()
     assert modbus.coil(COIL) is False
     assert len(ids) == 9 and set(ids) <= set(registry.event_ids())
@@ -172,7 +174,7 @@ def test_registry_down_decides_offline_then_delivers_exactly_once(
             agent = running.agent
             source.push(good.uids[0], good.message(test_pki, 0), ChipEvidence(Originality.GENUINE))
             running.wait_reads(1)
-            first = agent.session.cylinders[str(good.cylinder_ids[0])]
+            first = session_of(agent).cylinders[str(good.cylinder_ids[0])]
             assert first.decision == "allow" and not first.online and modbus.coil(COIL) is True
             agent.end_fill()
             assert modbus.coil(COIL) is False
@@ -184,12 +186,12 @@ def test_registry_down_decides_offline_then_delivers_exactly_once(
             ids = agent.outbox.event_ids()
             assert len(ids) == 4 and registry.event_count() == before
             registry.start()
-            until(lambda: agent.outbox.counts().unsent == 0, "outbox drained after the registry came back")
-            until(lambda: agent.sync.status.online is True, "sender online")
+            wait_until(lambda: agent.outbox.counts().unsent == 0, "outbox drained after the registry came back")
+            wait_until(lambda: sync_of(agent).status.online is True, "sender online")
             # A crash between upload and mark-sent resends a batch: the registry keeps one copy.
             agent.outbox._db.execute("UPDATE events SET sent_at = NULL")
-            agent.sync.poke()
-            until(lambda: agent.outbox.counts().unsent == 0, "resend done")
+            sync_of(agent).poke()
+            wait_until(lambda: agent.outbox.counts().unsent == 0, "resend done")
 
             # Back online: the registry's status decides, and knows a revocation the agent never synced.
             revoked, allowed = new_vehicle(registry, test_pki), new_vehicle(registry, test_pki)
@@ -198,16 +200,16 @@ def test_registry_down_decides_offline_then_delivers_exactly_once(
             agent.new_vehicle()
             source.push(revoked.uids[0], revoked.message(test_pki, 0))
             running.wait_reads(5)
-            refused = agent.session.cylinders[str(revoked.cylinder_ids[0])]
+            refused = session_of(agent).cylinders[str(revoked.cylinder_ids[0])]
             assert refused.online and refused.decision == "refuse" and "cylinder_revoked" in refused.reasons
             assert not running.ever_enabled()
             agent.new_vehicle()
             source.push(allowed.uids[0], allowed.message(test_pki, 0))
             running.wait_reads(6)
-            assert agent.session.cylinders[str(allowed.cylinder_ids[0])].online and modbus.coil(COIL) is True
+            assert session_of(agent).cylinders[str(allowed.cylinder_ids[0])].online and modbus.coil(COIL) is True
             agent.end_fill()
             assert modbus.coil(COIL) is False
-            until(lambda: agent.outbox.counts().unsent == 0, "online events delivered")
+            wait_until(lambda: agent.outbox.counts().unsent == 0, "online events delivered")
             ids = agent.outbox.event_ids()
             assert len(ids) == 6
         mine = [i for i in registry.event_ids() if i in set(ids)]
@@ -225,15 +227,15 @@ def test_override_reaches_the_registry_with_attendant_and_supervisor(
     vehicle = new_vehicle(registry, test_pki)
     with _agent(tmp_path, test_pki, root_pem, source, modbus, registry, clock) as running:
         agent = running.agent
-        until(lambda: agent.sync.status.online is True, "sender online")
+        wait_until(lambda: sync_of(agent).status.online is True, "sender online")
         source.push(vehicle.uids[0], vehicle.message(test_pki, 0), ChipEvidence(Originality.NOT_GENUINE))
         running.wait_reads(1)
-        result = agent.session.cylinders[str(vehicle.cylinder_ids[0])]
+        result = session_of(agent).cylinders[str(vehicle.cylinder_ids[0])]
         assert result.decision == "refuse" and "chip_not_genuine" in result.reasons and modbus.coil(COIL) is False
         agent.override("A-009", "S-01", SUPERVISOR_PASSWORD, "tag chip replaced under warranty, ticket 1234")
         assert modbus.coil(COIL) is True
         agent.end_fill()
-        until(lambda: agent.outbox.counts().unsent == 0, "override delivered")
+        wait_until(lambda: agent.outbox.counts().unsent == 0, "override delivered")
         assert agent.outbox.counts().rejected == 0
         bodies = [json.loads(body) for (body,) in agent.outbox._db.execute("SELECT body FROM events ORDER BY seq")]
     assert len(bodies) == 2

@@ -4,17 +4,17 @@ pymodbus's own server; GPIO against a stand-in for the `gpiod` module (no GPIO c
 from __future__ import annotations
 
 import sys
-import time
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from station_agent.errors import InterlockError, InterlockPathError, PumpSessionEnded
 from station_agent.interlock import GpioInterlock, Interlock, LogInterlock, ModbusInterlock, open_interlock
 from station_agent.pump import PumpGuard
-from tests.peers import peer_unavailable
-from tests.station_agent.modbus_peer import ModbusPeer, ModbusRtuPeer, free_tcp_port
+from tests.peers import free_tcp_port, peer_unavailable, wait_until
+from tests.station_agent.modbus_peer import ModbusPeer, ModbusRtuPeer
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_modbus_tcp_coil_and_watchdog(modbus: ModbusPeer) -> None:
         guard.enable("s1", 60)
         assert modbus.coil(3) is True and modbus.coil(2) is False
         first = modbus.register(7)
-        _until(lambda: modbus.register(7) != first)  # the heartbeat keeps writing the watchdog register
+        wait_until(lambda: modbus.register(7) != first, "a new watchdog value")  # the heartbeat keeps writing it
         guard.disable("test")
         assert modbus.coil(3) is False
         guard.enable("s2", 60)
@@ -147,11 +147,11 @@ def test_guard_thread_enforces_deadline_and_failed_heartbeat() -> None:
     interlock = FlakyInterlock()
     guard = PumpGuard(interlock, heartbeat_s=0.01).start()
     guard.enable("s7", 0.05)
-    _until(lambda: not guard.enabled)
+    wait_until(lambda: not guard.enabled, "the fill deadline to disable the pump")
     assert interlock.states[-1] is False
     interlock.fail_heartbeat = True
     guard.enable("s8", 600)
-    _until(lambda: not guard.enabled)
+    wait_until(lambda: not guard.enabled, "the failed heartbeat to disable the pump")
     assert interlock.states[-1] is False and guard.last_error is not None
     guard.stop()
 
@@ -163,9 +163,9 @@ def test_a_failed_off_is_retried_as_off_never_replaced_by_on() -> None:
     guard.enable("s1", 600)
     interlock.fail_on = {False, True}  # the relay module drops off the network
     guard.disable("fill finished")
-    _until(lambda: interlock.attempts.count(False) >= 5)  # the heartbeat keeps retrying...
+    wait_until(lambda: interlock.attempts.count(False) >= 5, "five OFF attempts")  # the heartbeat keeps retrying...
     interlock.fail_on = set()  # ...and the module comes back with its outputs off
-    _until(lambda: guard.healthy and interlock.states[-1] is False)
+    wait_until(lambda: guard.healthy and interlock.states[-1] is False, "the guard healthy with the relay OFF")
     off_at = interlock.attempts.index(False, interlock.attempts.index(True))
     assert True not in interlock.attempts[off_at:]  # nothing but OFF after the fill ended
     guard.stop()
@@ -177,7 +177,7 @@ def test_relay_lost_at_any_step_of_a_session_never_turns_on_outside_it(step: str
     history has no ON outside the allowed session, and the first commands after it are OFF."""
     interlock = FlakyInterlock()
     guard = PumpGuard(interlock, heartbeat_s=0.01).start()
-    gone, back = {False, True}, set()
+    gone, back = {False, True}, set[bool]()
     if step == "before_enable":
         interlock.fail_on = gone
         with pytest.raises(InterlockError):
@@ -192,11 +192,11 @@ def test_relay_lost_at_any_step_of_a_session_never_turns_on_outside_it(step: str
         interlock.fail_on = gone
         if step == "disabling":
             guard.disable("fill finished")
-    _until(lambda: not guard.healthy and len(interlock.attempts) >= 8)
+    wait_until(lambda: not guard.healthy and len(interlock.attempts) >= 8, "the guard unhealthy after eight attempts")
     assert not guard.enabled  # a fault ends the fill, in the decision state too
     first_lost = len(interlock.attempts) - 1
     interlock.fail_on = back
-    _until(lambda: guard.healthy and len(interlock.states) >= 3)
+    wait_until(lambda: guard.healthy and len(interlock.states) >= 3, "the guard healthy again")
     assert True not in interlock.attempts[first_lost:]
     with pytest.raises(PumpSessionEnded):  # the same session cannot come back on after a fault
         guard.enable("s1", 600)
@@ -225,7 +225,7 @@ def test_the_fill_deadline_bounds_every_on_even_while_the_relay_flaps() -> None:
 
 
 def test_gpio_backend_drives_the_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str, object]] = []
+    calls: list[tuple[str, Any]] = []  # Any: the test unpacks what the backend passed
 
     class Request:
         def set_value(self, line: int, value: str) -> None:
@@ -234,6 +234,8 @@ def test_gpio_backend_drives_the_line(monkeypatch: pytest.MonkeyPatch) -> None:
         def release(self) -> None:
             calls.append(("release", None))
 
+    # A stand-in for the gpiod package (absent here): a module object has no declared attributes,
+    # hence the attr-defined ignores on each one set.
     line = types.ModuleType("gpiod.line")
     line.Direction = types.SimpleNamespace(OUTPUT="output")  # type: ignore[attr-defined]
     line.Value = types.SimpleNamespace(ACTIVE="active", INACTIVE="inactive")  # type: ignore[attr-defined]
@@ -253,8 +255,8 @@ def test_gpio_backend_drives_the_line(monkeypatch: pytest.MonkeyPatch) -> None:
     with PumpGuard(interlock, heartbeat_s=60) as guard:
         guard.enable("s9", 60)
     request = calls[0][1]
-    assert request[0] == "/dev/gpiochip0" and request[2][17]["output_value"] == "inactive"  # type: ignore[index]
-    assert request[2][17]["active_low"] is True  # type: ignore[index]
+    assert request[0] == "/dev/gpiochip0" and request[2][17]["output_value"] == "inactive"
+    assert request[2][17]["active_low"] is True
     assert [c[1] for c in calls[1:4]] == [(17, "inactive"), (17, "active"), (17, "inactive")]
     assert calls[-1][0] == "release"
 
@@ -263,10 +265,3 @@ def test_gpio_without_gpiod_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(sys.modules, "gpiod", None)
     with pytest.raises(InterlockError, match="gpiod"):
         open_interlock("gpio:gpiochip0:4")
-
-
-def _until(condition, limit: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)

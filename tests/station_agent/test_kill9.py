@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from station_agent.outbox import Outbox
-from tests.station_agent.e2e import new_vehicle, until
+from tests.peers import wait_until
+from tests.station_agent.e2e import new_vehicle
 from tests.station_agent.registry_peer import RegistryPeer, database_url
 from tests.testkit import TestPki
 
@@ -101,7 +102,7 @@ def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path: Path) -> N
 
         agent = _start(_config(tmp_path, tmp_path, first, registry), tmp_path / "first.log")
         try:
-            until(lambda: _events_in(db) >= KILL_AFTER or agent.poll() is not None, "the burst under way", 120)
+            wait_until(lambda: _events_in(db) >= KILL_AFTER or agent.poll() is not None, "the burst under way", 120)
             assert agent.poll() is None, (tmp_path / "first.log").read_text()
             os.kill(agent.pid, signal.SIGKILL)
         finally:
@@ -114,7 +115,7 @@ def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path: Path) -> N
         rest.write_text("\n".join(lines[committed:]), encoding="utf-8")
         agent = _start(_config(tmp_path, tmp_path, rest, registry), tmp_path / "second.log")
         try:
-            until(lambda: _events_in(db) == READS and registry.event_count() >= READS, "every event delivered", 180)
+            wait_until(lambda: _events_in(db) == READS and registry.event_count() >= READS, "every event delivered", 180)
             time.sleep(0.5)  # a late duplicate upload, if any, would land now
             agent.send_signal(signal.SIGTERM)
             assert agent.wait(30) == 0, (tmp_path / "second.log").read_text()

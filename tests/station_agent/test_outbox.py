@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from station_agent.errors import OutboxCorruptError, OutboxError, OutboxFullErro
 from station_agent.fault_report import fault_report, parse_fault_report
 from station_agent.outbox import SCHEMA_VERSION, Outbox
 from tests.peers import peer_unavailable
-from tests.station_agent.conftest import uid_for, vehicle_claims
+from tests.station_agent.conftest import Station, uid_for, vehicle_claims
 
 AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
@@ -64,7 +65,7 @@ def test_corrupt_database_is_a_typed_error(tmp_path: Path) -> None:
         Outbox(path)
 
 
-def test_agent_keeps_pump_disabled_when_the_outbox_fails(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_agent_keeps_pump_disabled_when_the_outbox_fails(make_station: Callable[..., Station]) -> None:
     station = make_station()
     db = station.agent.outbox._db
     db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
@@ -74,7 +75,7 @@ def test_agent_keeps_pump_disabled_when_the_outbox_fails(make_station) -> None: 
     result = station.read(uid_for(0), **vehicle_claims(0))
     assert result.decision == "allow"
     assert not station.agent.pump.enabled and True not in station.pump_commands()
-    snapshot = station.agent.snapshot()
+    snapshot = station.snapshot()
     assert snapshot["state"] == "fault" and snapshot["colour"] == "red" and "disk full" in snapshot["fault"]
 
 
@@ -180,7 +181,7 @@ def _legacy_file(path: Path) -> None:
     db.close()
 
 
-def _clock(at: datetime = AT):  # type: ignore[no-untyped-def]
+def _clock(at: datetime = AT) -> Callable[[], datetime]:
     return lambda: at
 
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from station_agent.errors import OverrideRefused
-from station_agent.session import SessionState
+from station_agent.session import CylinderResult, SessionState
 from station_agent.tagsource import TagReading
 from tag_tools.verdict import ChipEvidence, Originality
-from tests.station_agent.conftest import OVERDUE, SUPERVISOR_PASSWORD, uid_for, vehicle_claims
+from tests.station_agent.conftest import OVERDUE, SUPERVISOR_PASSWORD, Station, uid_for, vehicle_claims
 
 
-def _non_genuine_read(station, index: int = 0):  # type: ignore[no-untyped-def]
+def _non_genuine_read(station: Station, index: int = 0) -> CylinderResult:
     message = station.pki.ndef_message(uid_for(index), **vehicle_claims(index))
     return station.agent.handle(TagReading(uid_for(index), message, ChipEvidence(Originality.NOT_GENUINE)))
 
 
-def test_override_of_an_overridable_refusal_is_recorded_then_enables(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_override_of_an_overridable_refusal_is_recorded_then_enables(make_station: Callable[..., Station]) -> None:
     station = make_station()
     assert "chip_not_genuine" in _non_genuine_read(station).reasons
     assert not station.agent.pump.enabled
@@ -43,10 +45,10 @@ def test_override_of_an_overridable_refusal_is_recorded_then_enables(make_statio
     ],
 )
 def test_override_needs_credentials_and_a_reason(
-    make_station,
+    make_station: Callable[..., Station],
     supervisor: str,
     password: str,
-    reason: str,  # type: ignore[no-untyped-def]
+    reason: str,
     message: str,
 ) -> None:
     station = make_station()
@@ -56,7 +58,7 @@ def test_override_needs_credentials_and_a_reason(
     assert not station.agent.pump.enabled and len(station.agent.outbox.unsent(10)) == 1
 
 
-def test_overdue_cannot_be_overridden_unless_policy_names_it(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_overdue_cannot_be_overridden_unless_policy_names_it(make_station: Callable[..., Station]) -> None:
     station = make_station()
     station.read(uid_for(0), **vehicle_claims(0, **OVERDUE))
     with pytest.raises(OverrideRefused, match="inspection_overdue"):
@@ -69,7 +71,7 @@ def test_overdue_cannot_be_overridden_unless_policy_names_it(make_station) -> No
     assert lenient.agent.pump.enabled
 
 
-def test_override_needs_every_cylinder_read(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_override_needs_every_cylinder_read(make_station: Callable[..., Station]) -> None:
     station = make_station()
     station.read(uid_for(0), **vehicle_claims(0, 2))
     message = station.pki.ndef_message(uid_for(1), **vehicle_claims(1, 2))
@@ -84,7 +86,7 @@ def test_override_needs_every_cylinder_read(make_station) -> None:  # type: igno
         other.agent.override("A-009", "S-01", SUPERVISOR_PASSWORD, "chip replaced, ticket 9")
 
 
-def test_monitor_mode_has_nothing_to_override(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_monitor_mode_has_nothing_to_override(make_station: Callable[..., Station]) -> None:
     station = make_station(mode="monitor")
     _non_genuine_read(station)
     with pytest.raises(OverrideRefused, match="monitor"):

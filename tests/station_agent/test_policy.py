@@ -5,37 +5,38 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
 
 from station_agent.session import SessionState
 from station_agent.tagsource import TagReading
 from tag_tools.verdict import ChipEvidence, Originality
-from tests.station_agent.conftest import SUPERVISOR_PASSWORD, uid_for, vehicle_claims
+from tests.station_agent.conftest import SUPERVISOR_PASSWORD, Station, uid_for, vehicle_claims
 
 
-def test_due_soon_allows_with_a_warning_in_amber(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_due_soon_allows_with_a_warning_on_the_fill_screen(make_station: Callable[..., Station]) -> None:
     station = make_station(warning_days=30)
     result = station.read(uid_for(0), **vehicle_claims(0, next_due=date(2026, 12, 10)))
     assert result.decision == "allow_with_warning" and "due_soon" in result.reasons
     assert station.agent.pump.enabled
     snapshot = station.agent.snapshot()
-    assert snapshot["state"] == "ready_warning" and snapshot["colour"] == "amber"
+    assert snapshot["state"] == "ready_warning" and snapshot["colour"] == "green"  # the pump is on: the warning is a line
     quiet = make_station(warning_days=5)
     assert quiet.read(uid_for(0), **vehicle_claims(0, next_due=date(2026, 12, 10))).decision == "allow"
 
 
-def test_stale_trust_list_refuses_and_may_be_overridden(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_stale_trust_list_refuses_and_may_be_overridden(make_station: Callable[..., Station]) -> None:
     station = make_station(trust_list_max_age_h=24)
     station.clock.advance(hours=25)
     result = station.read(uid_for(0), **vehicle_claims(0))
     assert result.decision == "refuse" and result.reasons == ("trust_list_stale",)
     station.agent.override("A-009", "S-01", SUPERVISOR_PASSWORD, "registry link down since Monday")
-    assert station.agent.pump.enabled and station.agent.session.state is SessionState.OVERRIDDEN
+    assert station.agent.pump.enabled and station.session_state() is SessionState.OVERRIDDEN
     lenient = make_station(trust_list_max_age_h=48)  # same clock: still 25 h after the list was issued
     assert lenient.read(uid_for(0), **vehicle_claims(0)).decision == "allow"
 
 
-def test_non_genuine_chip_refuses_or_warns_by_policy(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_non_genuine_chip_refuses_or_warns_by_policy(make_station: Callable[..., Station]) -> None:
     for refuse, decision in ((True, "refuse"), (False, "allow_with_warning")):
         station = make_station(refuse_non_genuine_chip=refuse)
         message = station.pki.ndef_message(uid_for(0), **vehicle_claims(0))
@@ -63,7 +64,7 @@ class ExplodingSource:
         pass
 
 
-def test_unexpected_error_in_the_loop_disables_the_pump(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_unexpected_error_in_the_loop_disables_the_pump(make_station: Callable[..., Station]) -> None:
     station = make_station()
     source = ExplodingSource(TagReading(uid_for(0), station.pki.ndef_message(uid_for(0), **vehicle_claims(0))))
     station.agent.source = source

@@ -22,9 +22,8 @@ from tag_tools.emulation.ntag_emulator import NtagEmulator
 from tag_tools.readers.base import TagRead
 from tag_tools.readers.errors import ReaderNotFoundError, ReadTimeout
 from tag_tools.verdict import Originality
-from tests.peers import peer_unavailable
+from tests.peers import peer_unavailable, wait_until
 from tests.station_agent.conftest import Station, uid_for
-from tests.station_agent.e2e import until
 
 # -- back-off on a fake reader -------------------------------------------------------------------
 
@@ -33,7 +32,7 @@ class ScriptedReader:
     def __init__(self, script: list[Any]) -> None:
         self.script, self.closed = script, False
 
-    def read_tag(self, timeout: float | None = None, cancel: Any = None, options: Any = None) -> TagRead:
+    def next_tag(self) -> TagRead:
         item = self.script.pop(0) if self.script else ReadTimeout("nothing")
         if isinstance(item, Exception):
             raise item
@@ -69,7 +68,13 @@ def test_lost_reader_is_reopened_with_backoff_on_the_same_source() -> None:
     second = ScriptedReader([uid_for(1)])
     opener = Opener([first, second])
     source = ReaderTagSource(
-        "pcsc:Fake", repeat_after_s=0, backoff=Backoff(1.0, 4.0), opener=opener, clock=lambda: now[0], rng=lambda: 1.0
+        "pcsc:Fake",
+        repeat_after_s=0,
+        backoff=Backoff(1.0, 4.0),
+        opener=opener,
+        read=lambda reader, *_: reader.next_tag(),
+        clock=lambda: now[0],
+        rng=lambda: 1.0,
     )
     reading = source.next_read(0.1)
     assert reading is not None and reading.uid == uid_for(0)
@@ -138,7 +143,7 @@ class AgentLoop:
     def read(self, present: Callable[[NtagEmulator], None], uid: bytes) -> None:
         count = len(self.lines)
         present(NtagEmulator.blank(uid))
-        until(lambda: len(self.lines) > count and self.agent.reader_problem is None, f"a read of {uid.hex()}")
+        wait_until(lambda: len(self.lines) > count and self.agent.reader_problem is None, f"a read of {uid.hex()}")
 
 
 def started(kind: str) -> Iterator[Any]:

@@ -3,54 +3,33 @@ the station says its configured refill interval, and a third language needs only
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from registry_service.dashboard import i18n
-from tag_tools.messages import LOCALE_PATH_ENV
-from tests.station_agent.conftest import OVERDUE, uid_for, vehicle_claims
-
-# A translator's first draft: two reasons and the hour; everything else falls back to English.
-SPANISH_STUB = """\
-msgid ""
-msgstr ""
-"Language: es\\n"
-"Plural-Forms: nplurals=2; plural=(n != 1);\\n"
-"Content-Type: text/plain; charset=utf-8\\n"
-
-msgid "reason.inspection_overdue"
-msgstr "Inspección periódica vencida"
-
-msgid "reason.refilled_too_soon"
-msgstr "Cilindro ya cargado en los últimos {interval}"
-
-msgid "interval.minutes"
-msgid_plural "interval.minutes.plural"
-msgstr[0] "{n} minuto"
-msgstr[1] "{n} minutos"
-"""
+from tag_tools.reason_catalogue import reason_text
+from tests.station_agent.conftest import OVERDUE, Station, uid_for, vehicle_claims
+from tests.station_agent.spanish import install_spanish
 
 
 @pytest.fixture
 def spanish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "locale" / "es" / "LC_MESSAGES"
-    folder.mkdir(parents=True)
-    (folder / "reasons.po").write_text(SPANISH_STUB, encoding="utf-8")
-    monkeypatch.setenv(LOCALE_PATH_ENV, str(tmp_path / "locale"))
+    install_spanish(tmp_path / "locale", monkeypatch, ("reasons",))  # the reason texts' catalogue alone
 
 
-def _refill_twice(station) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def _refill_twice(station: Station) -> dict[str, Any]:
     station.read(uid_for(0), **vehicle_claims(0))
     station.agent.end_fill()
     station.clock.advance(minutes=30)
     assert "refilled_too_soon" in station.read(uid_for(0), **vehicle_claims(0)).reasons
-    (reason,) = station.agent.snapshot()["session"]["cylinders"][0]["reasons"]
-    return reason  # type: ignore[no-any-return]
+    reason: dict[str, Any]
+    (reason,) = station.snapshot()["session"]["cylinders"][0]["reasons"]
+    return reason
 
 
-def test_the_station_says_its_configured_interval(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_the_station_says_its_configured_interval(make_station: Callable[..., Station]) -> None:
     reason = _refill_twice(make_station(min_refill_interval_min=90))
     assert reason == {
         "code": "refilled_too_soon",
@@ -61,16 +40,17 @@ def test_the_station_says_its_configured_interval(make_station) -> None:  # type
     assert reason["zh"] == "该气瓶在1小时内已加过气"
 
 
-def test_a_spanish_catalogue_alone_switches_the_reason_texts(spanish: None, make_station) -> None:  # type: ignore[no-untyped-def]
-    assert i18n.reason_label("inspection_overdue", "es") == "Inspección periódica vencida"
-    assert i18n.reason_label("past_service_life", "es") == "Cylinder past its design service life"  # not translated yet
-    assert i18n.reason_label("refilled_too_soon", "es") == "Cilindro ya cargado en los últimos the minimum refill interval"
-    assert i18n.reason_label("inspection_overdue", "zh") == "气瓶超期未检"  # the others are untouched
+def test_a_spanish_catalogue_alone_switches_the_reason_texts(spanish: None, make_station: Callable[..., Station]) -> None:
+    # What every screen calls (the bureau's pages too, which know no station's interval).
+    assert reason_text("inspection_overdue", "es") == "Inspección periódica vencida"
+    assert reason_text("past_service_life", "es") == "Cylinder past its design service life"  # not translated yet
+    assert reason_text("refilled_too_soon", "es") == "Cilindro ya cargado en los últimos the minimum refill interval"
+    assert reason_text("inspection_overdue", "zh") == "气瓶超期未检"  # the others are untouched
 
     station = make_station(min_refill_interval_min=45)
     overdue_claims: dict[str, Any] = {**OVERDUE}
     station.read(uid_for(0), **vehicle_claims(0, **overdue_claims))
-    (overdue,) = station.agent.snapshot()["session"]["cylinders"][0]["reasons"]
+    (overdue,) = station.snapshot()["session"]["cylinders"][0]["reasons"]
     assert overdue == {
         "code": "inspection_overdue",
         "zh": "气瓶超期未检",

@@ -8,28 +8,28 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from station_agent.errors import RegistryRejected, RegistryUnavailable
 from station_agent.registry_client import HttpRegistryClient
-from tests.station_agent.conftest import uid_for, vehicle_claims
+from tests.station_agent.conftest import Station, uid_for, vehicle_claims
 from tests.station_agent.e2e import new_vehicle
 from tests.station_agent.registry_peer import RegistryPeer, database_url
 from tests.testkit import TestPki
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki, now: Any) -> Iterator[RegistryPeer]:
+def registry(tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki, now: datetime) -> Iterator[RegistryPeer]:
     peer = RegistryPeer(database_url("sqlite", tmp_path_factory.mktemp("registry")), test_pki, lambda: now)
     yield peer.start()
     peer.dispose()
 
 
-def test_status_upload_trust_list_and_revocations(registry: RegistryPeer, test_pki: TestPki, now: Any) -> None:
+def test_status_upload_trust_list_and_revocations(registry: RegistryPeer, test_pki: TestPki, now: datetime) -> None:
     client = HttpRegistryClient(registry.url, registry.token)
     vehicle = new_vehicle(registry, test_pki)
     status = client.status(vehicle.plate, str(vehicle.cylinder_ids[0]), vehicle.uids[0].hex().upper(), 2.0)
@@ -92,7 +92,9 @@ def silent_server() -> Iterator[str]:
     server.close()
 
 
-def test_silent_registry_means_an_offline_decision(silent_server: str, make_station, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_silent_registry_means_an_offline_decision(
+    silent_server: str, make_station: Callable[..., Station], tmp_path: Path
+) -> None:
     with pytest.raises(RegistryUnavailable, match="no complete answer within 200 ms"):
         HttpRegistryClient(silent_server, "t").status(None, "156-4101-1", "04000000000009", 0.2)
     station = make_station()

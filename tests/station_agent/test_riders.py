@@ -3,10 +3,12 @@ its own, and what is left after an idle spell goes up in one batch."""
 
 from __future__ import annotations
 
-from tests.station_agent.conftest import uid_for, vehicle_claims
+from collections.abc import Callable
+
+from tests.station_agent.conftest import Station, uid_for, vehicle_claims
 
 
-def test_events_ride_on_the_next_status_request(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_events_ride_on_the_next_status_request(make_station: Callable[..., Station]) -> None:
     station = make_station()
     agent, registry = station.agent, station.registry
     agent.assessor.riders = agent.sync
@@ -15,12 +17,12 @@ def test_events_ride_on_the_next_status_request(make_station) -> None:  # type: 
         agent.end_fill()
     assert registry.uploads == 0 and registry.riders == 4  # each read carried the ones before it
     assert agent.outbox.counts().unsent == 1  # the last read's event waits for the next vehicle...
-    station.clock.mono += agent.sync.upload_debounce_s + 1
-    agent.sync.run_once()  # ...or for the debounce after the last ride
+    station.clock.mono += station.sync.upload_debounce_s + 1
+    station.sync.run_once()  # ...or for the debounce after the last ride
     assert registry.uploads == 1 and len(registry.received) == 5 and agent.outbox.counts().unsent == 0
 
 
-def test_riders_the_registry_does_not_store_go_by_upload(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_riders_the_registry_does_not_store_go_by_upload(make_station: Callable[..., Station]) -> None:
     station = make_station()
     agent, registry = station.agent, station.registry
     agent.assessor.riders = agent.sync

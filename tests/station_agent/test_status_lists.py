@@ -3,21 +3,28 @@ and clearing no raised entry, kept across restarts, and used for every read with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+
+from cryptography import x509
 
 from station_agent.outbox import Outbox
 from station_agent.sync import SyncWorker, TrustCache
 from tag_tools import crypto
 from tag_tools.claims import StatusReference
 from tag_tools.status_list import StatusArray, StatusList, StatusValue, build_status_list
-from tests.station_agent.conftest import uid_for, vehicle_claims
+from tests.station_agent.conftest import Station, uid_for, vehicle_claims
 from tests.station_agent.fakes import FakeRegistry
 from tests.testkit import TestPki
 
 
 def signed(
-    pki_: TestPki, sequence: int, values: dict[int, StatusValue], key: crypto.PrivateKey | None = None, certificate: object = None
+    pki_: TestPki,
+    sequence: int,
+    values: dict[int, StatusValue],
+    key: crypto.PrivateKey | None = None,
+    certificate: x509.Certificate | None = None,
 ) -> bytes:
     body = StatusList(
         0,
@@ -27,7 +34,7 @@ def signed(
         timedelta(minutes=5),
         StatusArray.from_mapping(values, 128),
     )
-    return build_status_list(body, key or pki_.signer_key, certificate or pki_.signer_certificate)  # type: ignore[arg-type]
+    return build_status_list(body, key or pki_.signer_key, certificate or pki_.signer_certificate)
 
 
 def cache_with_signer(tmp_path: Path, pki_: TestPki) -> TrustCache:
@@ -67,7 +74,7 @@ def test_forged_rolled_back_and_clearing_lists_are_refused(tmp_path: Path, test_
     assert cache.offer(0, signed(test_pki, 4, {5: StatusValue.REVOKED_STOLEN, 6: StatusValue.SUPERSEDED}), "registry")
 
 
-def test_reads_are_judged_by_the_list_offline(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_reads_are_judged_by_the_list_offline(make_station: Callable[..., Station]) -> None:
     station = make_station(online=False)
     pki_ = station.pki
     assert station.agent.cache.offer(pki_.signed_trust_list(2), "registry")

@@ -3,13 +3,13 @@ restart, and one bad event never blocking the rest."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
 from station_agent.outbox import Outbox
 from station_agent.sync import SyncWorker, TrustCache
 from tag_tools.trustlist import TrustList, build_trust_list
+from tests.peers import wait_until
 from tests.station_agent.fakes import FakeRegistry
 from tests.testkit import TestPki
 
@@ -69,19 +69,12 @@ def test_worker_thread_delivers_after_the_registry_comes_back(tmp_path: Path, te
         outbox, cache, registry, "ST-JS-01", batch=100, sync_interval_s=0.05, max_backoff_s=0.1, upload_debounce_s=0.01
     ).start()
     try:
-        _until(lambda: worker.status.online is False)
+        wait_until(lambda: worker.status.online is False, "the worker offline")
         registry.down = False
-        _until(lambda: outbox.counts().unsent == 0)
+        wait_until(lambda: outbox.counts().unsent == 0, "the outbox drained")
     finally:
         worker.stop()
     assert len(registry.received) == 450 and worker.status.online
-
-
-def _until(condition, limit: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)
 
 
 class Ticks:

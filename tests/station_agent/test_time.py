@@ -5,11 +5,12 @@ registry that lags a newer record does not override the station's verdict."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from station_agent.clock_offset import ClockOffset
 from station_agent.registry_client import HttpRegistryClient
-from tests.station_agent.conftest import uid_for, vehicle_claims
+from tests.station_agent.conftest import Station, uid_for, vehicle_claims
 from tests.station_agent.test_registry_client import CannedServer, _http
 
 
@@ -39,7 +40,7 @@ def test_the_client_measures_the_offset_from_registry_time() -> None:
         server.close()
 
 
-def test_every_event_carries_the_offset_and_a_skew_is_shown(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_every_event_carries_the_offset_and_a_skew_is_shown(make_station: Callable[..., Station]) -> None:
     station = make_station()
     now = station.clock()
     station.agent.clock_offset.observe(now, now, now - timedelta(minutes=11))
@@ -47,12 +48,12 @@ def test_every_event_carries_the_offset_and_a_skew_is_shown(make_station) -> Non
     (event,) = station.agent.outbox.unsent(10)
     assert event.body["registry"]["clock_offset_ms"] == 660_000
     station.agent.tick()
-    faults = station.agent.snapshot()["faults"]
+    faults = station.snapshot()["faults"]
     assert [f["code"] for f in faults] == ["clock_skew"] and not faults[0]["blocks_pump"]
     assert station.agent.pump.enabled  # a skewed clock is shown, not a reason to stop filling
 
 
-def test_an_unset_clock_refuses_until_time_syncs(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_an_unset_clock_refuses_until_time_syncs(make_station: Callable[..., Station]) -> None:
     station = make_station()
     real = station.clock.now
     station.clock.now = datetime(1970, 1, 1, 0, 0, 42, tzinfo=UTC)
@@ -63,7 +64,7 @@ def test_an_unset_clock_refuses_until_time_syncs(make_station) -> None:  # type:
     assert station.read(uid_for(0), **vehicle_claims(0)).decision == "allow"
 
 
-def test_a_registry_that_lags_a_newer_record_does_not_override(make_station) -> None:  # type: ignore[no-untyped-def]
+def test_a_registry_that_lags_a_newer_record_does_not_override(make_station: Callable[..., Station]) -> None:
     station = make_station()
     cylinder = str(vehicle_claims(0)["cylinder_id"])
     station.registry.statuses[cylinder] = {"decision": "unknown", "reasons": ["record_newer_than_registry"]}

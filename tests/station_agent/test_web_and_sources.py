@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from station_agent import tagsource
 from station_agent.errors import TagSourceError
 from station_agent.tagsource import FileTagSource, ReaderTagSource, open_tag_source
 from station_agent.web import AttendantServer
@@ -20,11 +20,12 @@ from tag_tools.readers.base import TagRead
 from tag_tools.readers.errors import ReaderNotFoundError, ReadTimeout, TagRemovedError
 from tag_tools.verdict import Originality
 from tests.station_agent.booth_http import BoothClient
-from tests.station_agent.conftest import OVERDUE, uid_for, vehicle_claims
+from tests.station_agent.conftest import OVERDUE, Station, uid_for, vehicle_claims
+from tests.testkit import TestPki
 
 
 @pytest.fixture
-def served(make_station) -> Iterator[tuple[Any, str]]:  # type: ignore[no-untyped-def]
+def served(make_station: Callable[..., Station]) -> Iterator[tuple[Any, str]]:
     station = make_station()
     server = AttendantServer(station.agent, "127.0.0.1", 0).start()
     yield station, server.url
@@ -53,11 +54,12 @@ def test_state_page_and_errors(served: tuple[Any, str]) -> None:
     with urllib.request.urlopen(url + "static/attendant.js", timeout=10) as response:
         assert b"EventSource" in response.read()
     assert _post(url + "api/nowhere", b"{}")[0] == 404
-    assert _post(url + "api/attendant", b'{"attendant": "  "}') == (400, {"error": "attendant must not be empty"})
+    status, body = _post(url + "api/attendant", b'{"attendant": "  "}')
+    assert status == 400 and body["error"] == "attendant must not be empty" and body["code"] == "input_empty"
     status, body = _post(url + "api/attendant", b'{"attendant": "A-031"}')
     assert status == 200 and body["attendant"] == "A-031" and station.agent.attendant == "A-031"
     assert _post(url + "api/override", b"[1, 2]") == (400, {"error": "send a JSON object"})
-    assert _post(url + "api/override", b'{"supervisor": "S-01"}') == (400, {"error": "attendant must not be empty"})
+    assert _post(url + "api/override", b'{"supervisor": "S-01"}')[1]["error"] == "attendant must not be empty"
     status, body = _post(
         url + "api/override",
         json.dumps({"attendant": "A-1", "supervisor": "S-01", "password": "x", "reason": "some reason"}).encode(),
@@ -92,7 +94,7 @@ def test_event_stream_sends_a_snapshot_on_each_change(served: tuple[Any, str]) -
     assert received[0]["state"] == "idle" and received[1]["session"]["plate"] == "豫A8M2K7"
 
 
-def test_file_source_serves_each_read_once(tmp_path: Path, test_pki) -> None:  # type: ignore[no-untyped-def]
+def test_file_source_serves_each_read_once(tmp_path: Path, test_pki: TestPki) -> None:
     path = tmp_path / "reads.jsonl"
     message = test_pki.ndef_message(uid_for(0))
     path.write_text(
@@ -114,11 +116,11 @@ def test_file_source_serves_each_read_once(tmp_path: Path, test_pki) -> None:  #
 
 
 class FakeReader:
-    def __init__(self, script: list[Any]) -> None:
+    def __init__(self, script: list[TagRead | Exception]) -> None:
         self.script = script
         self.closed = False
 
-    def read_tag(self, timeout: float | None = None, cancel: Any = None, options: Any = None) -> TagRead:
+    def next_tag(self) -> TagRead:
         item = self.script.pop(0)
         if isinstance(item, Exception):
             raise item
@@ -144,14 +146,15 @@ def test_reader_source_debounces_and_translates_errors(monkeypatch: pytest.Monke
         ]
     )
     monkeypatch.setattr("tag_tools.readers.open_reader", lambda path: reader)
-    monkeypatch.setattr(tagsource.time, "sleep", lambda s: None)
-    source = ReaderTagSource("pcsc:Fake", repeat_after_s=60)
+    monkeypatch.setattr(time, "sleep", lambda s: None)  # the back-off's sleeps (tagsource calls time.sleep)
+    source = ReaderTagSource("pcsc:Fake", repeat_after_s=60, read=lambda reader, *_: reader.next_tag())
     first = source.next_read(0.01)
     assert first is not None and first.uid == uid_for(0) and first.read_counter == 3
     assert source.next_read(0.01) is None  # the same tag still on the reader
     assert source.next_read(0.01) is None  # timeout
     assert source.next_read(0.01) is None  # pulled away mid-read: no read
-    assert source.next_read(0.01).uid == uid_for(1)  # type: ignore[union-attr]
+    second = source.next_read(0.01)
+    assert second is not None and second.uid == uid_for(1)
     with pytest.raises(TagSourceError, match="unplugged"):
         source.next_read(0.01)
     source.close()

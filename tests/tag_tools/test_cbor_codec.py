@@ -35,7 +35,9 @@ def test_deterministic_encoding_sorts_keys() -> None:
     ],
     ids=["-1 and 24", "256 and a", "10 and a", "status list labels"],
 )
-def test_maps_with_mixed_keys_are_in_rfc8949_bytewise_order(mapping, bytewise_hex, length_first_hex) -> None:
+def test_maps_with_mixed_keys_are_in_rfc8949_bytewise_order(
+    mapping: dict[object, object], bytewise_hex: str, length_first_hex: str
+) -> None:
     bytewise, length_first = bytes.fromhex(bytewise_hex.replace(" ", "")), bytes.fromhex(length_first_hex.replace(" ", ""))
     assert cbor_codec.encode(mapping) == bytewise == rfc8949_order(mapping)
     assert cbor2.dumps(mapping, canonical=True) == length_first  # what the old encoder wrote
@@ -61,7 +63,7 @@ _keys = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(_keys, st.integers(min_value=-(2**64), max_value=2**64 - 1) | st.text(max_size=5), max_size=8))
-def test_any_map_encodes_as_rfc8949_says_and_round_trips(mapping) -> None:
+def test_any_map_encodes_as_rfc8949_says_and_round_trips(mapping: dict[object, object]) -> None:
     encoded = cbor_codec.encode(mapping)
     assert encoded == rfc8949_order(mapping)
     assert cbor_codec.decode(encoded, "map", max_size=4096) == mapping
@@ -87,7 +89,7 @@ def test_two_keys_with_one_encoding_are_refused() -> None:
         ("9f" * 600, "deep nesting"),
     ],
 )
-def test_strict_decoding_refuses(hex_input, why) -> None:
+def test_strict_decoding_refuses(hex_input: str, why: str) -> None:
     with pytest.raises(RecordFormatError):
         cbor_codec.decode(bytes.fromhex(hex_input), why)
 

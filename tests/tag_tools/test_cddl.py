@@ -10,6 +10,7 @@ and kept. A tool that cannot be set up fails the run under CI=true and skips els
 import fcntl
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -76,20 +77,22 @@ def zcbor_validate(tmp_path: Path, schema: str, entry: str, data: bytes) -> subp
 
 
 @pytest.mark.parametrize("algorithm", [crypto.Algorithm.EDDSA, crypto.Algorithm.ES256], ids=["ed25519", "es256"])
-def test_records_conform(tmp_path, now, uid, algorithm) -> None:
+def test_records_conform(tmp_path: Path, now: datetime, uid: bytes, algorithm: crypto.Algorithm) -> None:
     p = TestPki.create(now, algorithm=algorithm)
     payload = ndef_record.record_payload(p.ndef_message(uid, kind=CylinderKind.LPG))
     result = zcbor_validate(tmp_path, "tag-record.cddl", "tag-record", payload)
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_trust_list_conforms(tmp_path, test_pki) -> None:
+def test_trust_list_conforms(tmp_path: Path, test_pki: TestPki) -> None:
     result = zcbor_validate(tmp_path, "trust-list.cddl", "trust-list", test_pki.trust_list_bytes)
     assert result.returncode == 0, result.stderr[-2000:]
 
 
 @pytest.mark.parametrize(("key", "value"), [(Key.KIND, 9), (Key.VIN, "TOO-SHORT"), (Key.TAG_UID, b"")])
-def test_validator_catches_bad_claims(tmp_path, test_pki, now, uid, key, value) -> None:
+def test_validator_catches_bad_claims(
+    tmp_path: Path, test_pki: TestPki, now: datetime, uid: bytes, key: Key, value: object
+) -> None:
     # Guards against a validator that accepts everything: a signed record with a bad claim fails.
     claims = typical_record(uid, now).to_cbor_map()
     claims[key] = value

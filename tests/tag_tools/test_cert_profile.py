@@ -6,13 +6,14 @@ verification tests show what a station does with such a certificate: every recor
 `trust_list_not_authentic`, where the old checks let a TLS-server-like key sign cylinder records.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from tag_tools import cbor_codec, cert_profile, cose, crypto, pki, spec_example
@@ -145,7 +146,7 @@ def centre_refused(p: TestPki, clause: Clause, certificate: x509.Certificate) ->
 # --- what the project's own tools make meets the profile --------------------------------------------
 
 
-def test_the_project_certificates_meet_the_profile(test_pki, now) -> None:
+def test_the_project_certificates_meet_the_profile(test_pki: TestPki, now: datetime) -> None:
     cert_profile.check_root(test_pki.root_certificate, now)
     cert_profile.check_centre_certificate(test_pki.centre_certificate, test_pki.root_certificate, now)
     cert_profile.check_list_signer(test_pki.signer_certificate, test_pki.root_certificate, now)
@@ -156,7 +157,7 @@ def test_the_project_certificates_meet_the_profile(test_pki, now) -> None:
     cert_profile.check_centre_certificate(example.centre_certificate, example.root_certificate)
 
 
-def test_the_builder_meets_the_profile(test_pki, now) -> None:
+def test_the_builder_meets_the_profile(test_pki: TestPki, now: datetime) -> None:
     # So that every refusal below is caused by the one change each test makes.
     cert_profile.check_centre_certificate(build(test_pki)[1], test_pki.root_certificate, now)
     cert_profile.check_list_signer(build(test_pki, purpose=LIST)[1], test_pki.root_certificate, now)
@@ -196,25 +197,26 @@ def _der_sequence(elements: list[bytes], tag: int = 0x30) -> bytes:
     return bytes([tag]) + length + body
 
 
-def test_version_must_be_3(test_pki) -> None:
+def test_version_must_be_3(test_pki: TestPki) -> None:
     # A v1 certificate (no version field, no extensions), correctly signed by the root.
     _, good = build(test_pki)
     tbs, algorithm, _ = _der_elements(pki.certificate_to_der(good))
     v1_tbs = _der_sequence([e for e in _der_elements(tbs) if e[0] not in (0xA0, 0xA3)])
+    assert isinstance(test_pki.root_key, ed25519.Ed25519PrivateKey)  # the profile's root key type
     signature = test_pki.root_key.sign(v1_tbs)
     v1 = pki.load_certificate(_der_sequence([v1_tbs, algorithm, _der_sequence([b"\x00" + signature], tag=0x03)]))
     assert v1.version is x509.Version.v1
     centre_refused(test_pki, Clause.VERSION, v1)
 
 
-def test_issuer_must_be_the_pinned_root(test_pki, now) -> None:
+def test_issuer_must_be_the_pinned_root(test_pki: TestPki, now: datetime) -> None:
     stranger = TestPki.create(now)  # another root of the same name: the signature does not verify
     centre_refused(test_pki, Clause.ISSUER, stranger.centre_certificate)
     other_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Another bureau")])
     centre_refused(test_pki, Clause.ISSUER, build(test_pki, issuer=other_name)[1])
 
 
-def test_signature_algorithm_must_be_the_roots(test_pki) -> None:
+def test_signature_algorithm_must_be_the_roots(test_pki: TestPki) -> None:
     # Claims the root as issuer but is ECDSA-signed: refused before any signature check.
     _, certificate = build(test_pki, signer=ec.generate_private_key(ec.SECP256R1()))
     centre_refused(test_pki, Clause.SIGNATURE_ALGORITHM, certificate)
@@ -225,11 +227,11 @@ def test_signature_algorithm_must_be_the_roots(test_pki) -> None:
     [lambda: ec.generate_private_key(ec.SECP384R1()), lambda: rsa.generate_private_key(public_exponent=65537, key_size=1024)],
     ids=["p384", "rsa"],
 )
-def test_key_type_must_be_ed25519_or_p256(test_pki, make_key) -> None:
+def test_key_type_must_be_ed25519_or_p256(test_pki: TestPki, make_key: Callable[[], object]) -> None:
     centre_refused(test_pki, Clause.KEY_TYPE, build(test_pki, key=make_key())[1])
 
 
-def test_root_must_be_ed25519(now) -> None:
+def test_root_must_be_ed25519(now: datetime) -> None:
     _, p256_root = build_root(key=ec.generate_private_key(ec.SECP256R1()), not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.KEY_TYPE, cert_profile.check_root, p256_root)
 
@@ -237,19 +239,19 @@ def test_root_must_be_ed25519(now) -> None:
 # --- validity: of the leaf and of the pinned root ---------------------------------------------------
 
 
-def test_leaf_validity_at_now(test_pki, now) -> None:
+def test_leaf_validity_at_now(test_pki: TestPki, now: datetime) -> None:
     _, expired = build(test_pki, purpose=LIST, not_before=now - timedelta(days=100), not_after=now - timedelta(days=1))
     cert_profile.check_list_signer(expired, test_pki.root_certificate)  # without a time: its profile only
     error = refused(Clause.VALIDITY, cert_profile.check_list_signer, expired, test_pki.root_certificate, now)
     assert "not at" in str(error)
 
 
-def test_leaf_validity_must_lie_within_the_roots(test_pki) -> None:
+def test_leaf_validity_must_lie_within_the_roots(test_pki: TestPki) -> None:
     beyond = test_pki.root_certificate.not_valid_after_utc + timedelta(days=1)
     centre_refused(test_pki, Clause.VALIDITY, build(test_pki, not_after=beyond)[1])
 
 
-def test_root_validity_is_checked(now) -> None:
+def test_root_validity_is_checked(now: datetime) -> None:
     _, old = build_root(not_before=now - timedelta(days=100), not_after=now - timedelta(days=10))
     cert_profile.check_root(old)
     refused(Clause.VALIDITY, cert_profile.check_root, old, now)
@@ -271,7 +273,7 @@ def _expired_root_world(now: datetime) -> tuple[TestPki, bytes, bytes]:
     return p, raw_trust_list(p, [centre]), message
 
 
-def test_an_expired_pinned_root_refuses_every_record(now) -> None:
+def test_an_expired_pinned_root_refuses_every_record(now: datetime) -> None:
     p, trust_list, message = _expired_root_world(now)
     store = TrustStore.load(p.root_certificate, trust_list, timedelta(days=7))
     verdict = verify_tag(b"\x04" * 7, message, trust=store, now=now)
@@ -295,7 +297,7 @@ def test_an_expired_pinned_root_refuses_every_record(now) -> None:
     ],
     ids=["ca", "not-critical", "missing"],
 )
-def test_leaf_basic_constraints(test_pki, change, drop) -> None:
+def test_leaf_basic_constraints(test_pki: TestPki, change: Extensions | None, drop: tuple[x509.ObjectIdentifier, ...]) -> None:
     centre_refused(test_pki, Clause.BASIC_CONSTRAINTS, build(test_pki, change, drop)[1])
 
 
@@ -309,7 +311,7 @@ def test_leaf_basic_constraints(test_pki, change, drop) -> None:
     ],
     ids=["not-ca", "path-1", "no-path-limit", "not-critical"],
 )
-def test_root_basic_constraints(now, constraints) -> None:
+def test_root_basic_constraints(now: datetime, constraints: tuple[x509.BasicConstraints, bool]) -> None:
     _, root = build_root({BC: constraints}, not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.BASIC_CONSTRAINTS, cert_profile.check_root, root)
 
@@ -328,7 +330,9 @@ def test_root_basic_constraints(now, constraints) -> None:
     ],
     ids=["key-encipherment", "plus-cert-sign", "plus-non-repudiation", "not-critical", "missing"],
 )
-def test_leaf_key_usage_is_exactly_digital_signature(test_pki, now, change, drop) -> None:
+def test_leaf_key_usage_is_exactly_digital_signature(
+    test_pki: TestPki, now: datetime, change: Extensions | None, drop: tuple[x509.ObjectIdentifier, ...]
+) -> None:
     centre_refused(test_pki, Clause.KEY_USAGE, build(test_pki, change, drop)[1])
     refused(
         Clause.KEY_USAGE,
@@ -348,7 +352,7 @@ def test_leaf_key_usage_is_exactly_digital_signature(test_pki, now, change, drop
     ],
     ids=["plus-digital-signature", "no-crl-sign", "not-critical"],
 )
-def test_root_key_usage_is_exactly_cert_and_crl_sign(now, usage) -> None:
+def test_root_key_usage_is_exactly_cert_and_crl_sign(now: datetime, usage: tuple[x509.KeyUsage, bool]) -> None:
     _, root = build_root({KU: usage}, not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.KEY_USAGE, cert_profile.check_root, root)
 
@@ -368,7 +372,7 @@ def test_root_key_usage_is_exactly_cert_and_crl_sign(now, usage) -> None:
     ],
     ids=["plus-server-auth", "plus-any", "server-auth", "plus-list-signing", "list-signing", "twice"],
 )
-def test_centre_extended_key_usage_is_exactly_record_signing(test_pki, usages) -> None:
+def test_centre_extended_key_usage_is_exactly_record_signing(test_pki: TestPki, usages: list[x509.ObjectIdentifier]) -> None:
     centre_refused(test_pki, Clause.EXTENDED_KEY_USAGE, build(test_pki, {EKU: (x509.ExtendedKeyUsage(usages), True)})[1])
 
 
@@ -380,7 +384,9 @@ def test_centre_extended_key_usage_is_exactly_record_signing(test_pki, usages) -
     ],
     ids=["not-critical", "missing"],
 )
-def test_centre_extended_key_usage_is_critical_and_present(test_pki, change, drop) -> None:
+def test_centre_extended_key_usage_is_critical_and_present(
+    test_pki: TestPki, change: Extensions | None, drop: tuple[x509.ObjectIdentifier, ...]
+) -> None:
     centre_refused(test_pki, Clause.EXTENDED_KEY_USAGE, build(test_pki, change, drop)[1])
 
 
@@ -393,12 +399,14 @@ def test_centre_extended_key_usage_is_critical_and_present(test_pki, change, dro
     ],
     ids=["plus-server-auth", "plus-any", "record-signing"],
 )
-def test_list_signer_extended_key_usage_is_exactly_list_signing(test_pki, now, usages) -> None:
+def test_list_signer_extended_key_usage_is_exactly_list_signing(
+    test_pki: TestPki, now: datetime, usages: list[x509.ObjectIdentifier]
+) -> None:
     _, certificate = build(test_pki, {EKU: (x509.ExtendedKeyUsage(usages), True)}, purpose=LIST)
     refused(Clause.EXTENDED_KEY_USAGE, cert_profile.check_list_signer, certificate, test_pki.root_certificate, now)
 
 
-def test_root_carries_no_extended_key_usage(now) -> None:
+def test_root_carries_no_extended_key_usage(now: datetime) -> None:
     _, root = build_root({EKU: (x509.ExtendedKeyUsage([REC]), False)}, not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.EXTENDED_KEY_USAGE, cert_profile.check_root, root)
 
@@ -414,7 +422,7 @@ def test_root_carries_no_extended_key_usage(now) -> None:
     ],
     ids=["private", "subject-alt-name"],
 )
-def test_unknown_critical_extensions_are_refused(test_pki, now, extension) -> None:
+def test_unknown_critical_extensions_are_refused(test_pki: TestPki, now: datetime, extension: x509.ExtensionType) -> None:
     centre_refused(test_pki, Clause.CRITICAL_EXTENSION, build(test_pki, {extension.oid: (extension, True)})[1])
     # Not critical, the same extension is ignored (RFC 5280 4.2).
     cert_profile.check_centre_certificate(build(test_pki, {extension.oid: (extension, False)})[1], test_pki.root_certificate)
@@ -422,18 +430,18 @@ def test_unknown_critical_extensions_are_refused(test_pki, now, extension) -> No
     refused(Clause.CRITICAL_EXTENSION, cert_profile.check_root, root)
 
 
-def test_key_identifiers(test_pki) -> None:
+def test_key_identifiers(test_pki: TestPki) -> None:
     stranger_key = crypto.generate_private_key()
     centre_refused(test_pki, Clause.KEY_IDENTIFIERS, build(test_pki, drop=(SKI,))[1])
     centre_refused(test_pki, Clause.KEY_IDENTIFIERS, build(test_pki, drop=(AKI,))[1])
     wrong = x509.AuthorityKeyIdentifier.from_issuer_public_key(stranger_key.public_key())
     centre_refused(test_pki, Clause.KEY_IDENTIFIERS, build(test_pki, {AKI: (wrong, False)})[1])
     key = crypto.generate_private_key()
-    critical_ski = {SKI: (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), True)}
+    critical_ski: Extensions = {SKI: (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), True)}
     centre_refused(test_pki, Clause.KEY_IDENTIFIERS, build(test_pki, critical_ski, key=key)[1])
 
 
-def test_root_needs_a_subject_key_identifier(now) -> None:
+def test_root_needs_a_subject_key_identifier(now: datetime) -> None:
     _, root = build_root(drop=(SKI,), not_before=now, not_after=now + timedelta(days=1))
     refused(Clause.KEY_IDENTIFIERS, cert_profile.check_root, root)
 
@@ -451,11 +459,11 @@ def test_root_needs_a_subject_key_identifier(now) -> None:
     ],
     ids=["no-centre-id", "two-centre-ids", "centre-id-too-long", "no-organisation"],
 )
-def test_centre_subject(test_pki, subject) -> None:
+def test_centre_subject(test_pki: TestPki, subject: list[tuple[x509.ObjectIdentifier, str]]) -> None:
     centre_refused(test_pki, Clause.SUBJECT, build(test_pki, subject=subject)[1])
 
 
-def test_list_signer_subject(test_pki, now) -> None:
+def test_list_signer_subject(test_pki: TestPki, now: datetime) -> None:
     _, certificate = build(test_pki, purpose=LIST, subject=[(NameOID.COMMON_NAME, "pump.example.org")])
     refused(Clause.SUBJECT, cert_profile.check_list_signer, certificate, test_pki.root_certificate, now)
 
@@ -470,7 +478,7 @@ def test_list_signer_subject(test_pki, now) -> None:
     ],
     ids=["missing", "critical", "octet-string", "empty"],
 )
-def test_centre_region(test_pki, change, drop) -> None:
+def test_centre_region(test_pki: TestPki, change: Extensions | None, drop: tuple[x509.ObjectIdentifier, ...]) -> None:
     centre_refused(test_pki, Clause.CENTRE_REGION, build(test_pki, change, drop)[1])
 
 
@@ -502,7 +510,7 @@ def raw_trust_list(p: TestPki, centres: list[x509.Certificate], signers: tuple[x
     ],
     ids=["tls-key-usage", "server-auth", "any-extended-key-usage"],
 )
-def test_a_tls_like_certificate_cannot_sign_records(test_pki, now, change) -> None:
+def test_a_tls_like_certificate_cannot_sign_records(test_pki: TestPki, now: datetime, change: Extensions) -> None:
     key, certificate = build(test_pki, change)
     message = sign_record(typical_record(b"\x04" * 7, now), key, certificate)
     store = TrustStore.load(test_pki.root_certificate, raw_trust_list(test_pki, [certificate]))
@@ -512,7 +520,7 @@ def test_a_tls_like_certificate_cannot_sign_records(test_pki, now, change) -> No
         build_trust_list(TrustList(2, now, now + timedelta(days=1), (certificate,)), test_pki.root_certificate, test_pki.root_key)
 
 
-def test_a_list_signer_with_server_auth_is_not_listed(test_pki, now) -> None:
+def test_a_list_signer_with_server_auth_is_not_listed(test_pki: TestPki, now: datetime) -> None:
     _, rogue = build(test_pki, {EKU: (x509.ExtendedKeyUsage([LIST, ExtendedKeyUsageOID.SERVER_AUTH]), True)}, purpose=LIST)
     blob = raw_trust_list(test_pki, [test_pki.centre_certificate], (rogue,))
     with pytest.raises(ProfileError) as caught:
@@ -520,6 +528,6 @@ def test_a_list_signer_with_server_auth_is_not_listed(test_pki, now) -> None:
     assert caught.value.clause is Clause.EXTENDED_KEY_USAGE
 
 
-def test_the_ca_never_issues_outside_the_profile(now) -> None:
+def test_the_ca_never_issues_outside_the_profile(now: datetime) -> None:
     with pytest.raises(InputError, match="key_type"):
         pki.create_root(ec.generate_private_key(ec.SECP256R1()), "P-256 root", now)

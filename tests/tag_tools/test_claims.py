@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -8,17 +8,17 @@ from tag_tools.errors import RecordFormatError, UnsupportedVersionError
 from tests.testkit import typical_record
 
 
-def test_round_trip_through_cbor(now, uid) -> None:
+def test_round_trip_through_cbor(now: datetime, uid: bytes) -> None:
     record = typical_record(uid, now)
     assert CylinderRecord.from_cbor_map(cbor_codec.decode(cbor_codec.encode(record.to_cbor_map()), "claims")) == record
 
 
-def test_round_trip_through_json(now, uid) -> None:
+def test_round_trip_through_json(now: datetime, uid: bytes) -> None:
     record = typical_record(uid, now)
     assert CylinderRecord.from_json(record.to_json()) == record
 
 
-def test_claim_keys_are_small_integers(now, uid) -> None:
+def test_claim_keys_are_small_integers(now: datetime, uid: bytes) -> None:
     claims = typical_record(uid, now).to_cbor_map()
     assert sorted(claims) == list(range(1, 21))
     assert all(0 < key < 24 for key in claims)  # one-byte keys
@@ -45,14 +45,14 @@ def test_claim_keys_are_small_integers(now, uid) -> None:
         (Key.PLATE, "豫A\x00", "plate"),
     ],
 )
-def test_bad_claims_are_named(now, uid, key, value, message) -> None:
+def test_bad_claims_are_named(now: datetime, uid: bytes, key: Key, value: object, message: str) -> None:
     claims = typical_record(uid, now).to_cbor_map()
     claims[key] = value
     with pytest.raises(RecordFormatError, match=message):
         CylinderRecord.from_cbor_map(claims)
 
 
-def test_missing_and_unknown_keys_are_refused(now, uid) -> None:
+def test_missing_and_unknown_keys_are_refused(now: datetime, uid: bytes) -> None:
     claims = typical_record(uid, now).to_cbor_map()
     del claims[Key.PLATE]
     with pytest.raises(RecordFormatError, match="missing keys"):
@@ -63,14 +63,14 @@ def test_missing_and_unknown_keys_are_refused(now, uid) -> None:
         CylinderRecord.from_cbor_map(claims)
 
 
-def test_unsupported_version_is_its_own_error(now, uid) -> None:
+def test_unsupported_version_is_its_own_error(now: datetime, uid: bytes) -> None:
     claims = typical_record(uid, now).to_cbor_map()
     claims[Key.VERSION] = 2
     with pytest.raises(UnsupportedVersionError):
         CylinderRecord.from_cbor_map(claims)
 
 
-def test_dates_must_be_in_order(now, uid) -> None:
+def test_dates_must_be_in_order(now: datetime, uid: bytes) -> None:
     record = typical_record(uid, now)
     with pytest.raises(RecordFormatError, match="manufactured <= inspected <= next due"):
         record.with_changes(next_due=record.inspected - timedelta(days=1)).check_consistency()
@@ -93,14 +93,14 @@ def test_kind_labels() -> None:
         CylinderKind.from_label("CNG-5")
 
 
-def test_from_json_reports_missing_field(now, uid) -> None:
+def test_from_json_reports_missing_field(now: datetime, uid: bytes) -> None:
     data = typical_record(uid, now).to_json()
     del data["vin"]
     with pytest.raises(ValueError, match="vin"):
         CylinderRecord.from_json(data)
 
 
-def test_result_and_dates_in_json(now, uid) -> None:
+def test_result_and_dates_in_json(now: datetime, uid: bytes) -> None:
     data = typical_record(uid, now, result=InspectionResult.FAILED, manufactured=date(2019, 6, 1)).to_json()
     assert data["result"] == "failed"
     assert data["manufactured"] == "2019-06-01"

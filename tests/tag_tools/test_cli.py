@@ -4,6 +4,7 @@ the way scripts at inspection centres and CI drive it."""
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.station_agent.spanish import install_spanish
 from tests.testkit import TYPICAL_UID, typical_record
 
 ROOT_SECRET = "root-secret-DO-NOT-PRINT-7f3a"
@@ -21,6 +23,7 @@ UID = TYPICAL_UID.hex().upper()
 
 def cylinder_tag(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("cylinder-tag", path=str(Path(sys.executable).parent))
+    assert executable is not None, "cylinder-tag is not installed next to this Python"
     env = {**os.environ, "ROOT_PASS": ROOT_SECRET, "CENTRE_PASS": CENTRE_SECRET}
     result = subprocess.run([executable, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=60)
     for stream in (result.stdout, result.stderr):
@@ -32,7 +35,7 @@ def cylinder_tag(*args: str, check: bool = True) -> subprocess.CompletedProcess[
 
 
 @pytest.fixture(scope="module")
-def bureau(tmp_path_factory) -> Path:
+def bureau(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("bureau")
     root, centre = ["--passphrase-env", "ROOT_PASS"], ["--passphrase-env", "CENTRE_PASS"]
     cylinder_tag("ca", "init", "--dir", str(work / "ca"), "--now", "2025-01-01T00:00:00Z", *root)
@@ -75,30 +78,30 @@ def trust_args(work: Path) -> list[str]:
     return ["--trust-list", str(work / "trust.cose"), "--root-cert", str(work / "ca/root-cert.pem"), "--now", NOW]
 
 
-def test_key_files_are_encrypted_and_private(bureau) -> None:
+def test_key_files_are_encrypted_and_private(bureau: Path) -> None:
     for key in (bureau / "ca/root-key.pem", bureau / "centre/centre-key.pem"):
         text = key.read_text()
         assert "ENCRYPTED PRIVATE KEY" in text
         assert oct(key.stat().st_mode & 0o777) == "0o600"
 
 
-def test_verify_allows_and_prints_json(bureau) -> None:
+def test_verify_allows_and_prints_json(bureau: Path) -> None:
     result = cylinder_tag("verify", str(bureau / "record.ndef"), "--uid", UID, *trust_args(bureau), "--json")
     verdict = json.loads(result.stdout)
     assert verdict["decision"] == "allow" and verdict["record"]["plate"] == "豫A8M2K7"
 
 
-def test_verify_refuses_moved_record_with_exit_code_1(bureau) -> None:
+def test_verify_refuses_moved_record_with_exit_code_1(bureau: Path) -> None:
     result = cylinder_tag("verify", str(bureau / "record.ndef"), "--uid", "04000000000001", *trust_args(bureau), check=False)
     assert result.returncode == 1 and "uid_mismatch" in result.stdout and "禁止加气" in result.stdout
 
 
-def test_verify_english_text(bureau) -> None:
+def test_verify_english_text(bureau: Path) -> None:
     result = cylinder_tag("verify", str(bureau / "record.ndef"), "--uid", UID, *trust_args(bureau), "--lang", "en")
     assert result.stdout.startswith("ALLOW  Fill")
 
 
-def test_revocation_reaches_stations_through_the_next_trust_list(bureau, tmp_path) -> None:
+def test_revocation_reaches_stations_through_the_next_trust_list(bureau: Path, tmp_path: Path) -> None:
     work = tmp_path / "copy"
     shutil.copytree(bureau, work)
     cylinder_tag(
@@ -135,7 +138,7 @@ def test_revocation_reaches_stations_through_the_next_trust_list(bureau, tmp_pat
     assert result.returncode == 1 and json.loads(result.stdout)["reasons"] == ["signer_revoked"]
 
 
-def test_revocations_file_condemns_a_cylinder(bureau, tmp_path) -> None:
+def test_revocations_file_condemns_a_cylinder(bureau: Path, tmp_path: Path) -> None:
     (tmp_path / "rev.json").write_text(json.dumps({"cylinders": {"156-4101-19012345": "scrapped"}}))
     result = cylinder_tag(
         "verify",
@@ -163,13 +166,34 @@ def test_revocations_file_condemns_a_cylinder(bureau, tmp_path) -> None:
     assert result.returncode == 3 and result.stderr.count("\n") == 1
 
 
-def test_show_prints_both_languages(bureau) -> None:
+def test_show_prints_both_languages(bureau: Path) -> None:
     out = cylinder_tag("show", str(bureau / "record.ndef")).stdout
     assert "Next inspection due" in out and "下次检验日期" in out and "NOT verified" in out
     assert json.loads(cylinder_tag("show", str(bureau / "record.ndef"), "--json").stdout)["size_on_tag"] < 504
+    english = cylinder_tag("show", str(bureau / "record.ndef"), "--lang", "en").stdout
+    assert "Next inspection due" in english and "下次" not in english and "未验证" not in english
 
 
-def test_batch_reports_bad_rows_and_signs_the_rest(bureau, tmp_path) -> None:
+def test_lang_takes_the_installed_languages(bureau: Path) -> None:
+    result = cylinder_tag("verify", str(bureau / "record.ndef"), "--uid", UID, *trust_args(bureau), "--lang", "es", check=False)
+    assert result.returncode == 2 and "(choose from 'en', 'zh', 'zh_CN')" in result.stderr
+    chinese = cylinder_tag("verify", str(bureau / "record.ndef"), "--uid", UID, *trust_args(bureau), "--lang", "zh_CN")
+    assert chinese.stdout.startswith("ALLOW  可以加气")
+
+
+def test_a_spanish_catalogue_alone_adds_spanish(bureau: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_spanish(tmp_path / "locale", monkeypatch, ("tag",))  # cylinder_tag's process inherits the path
+    out = cylinder_tag("show", str(bureau / "record.ndef"), "--lang", "es").stdout
+    lines = out.splitlines()
+    assert any(re.fullmatch(r"Next inspection due +Próxima inspección: 20\d\d-\d\d-\d\d", line) for line in lines), out
+    assert any(re.fullmatch(r"Plate +Plate: 豫A8M2K7", line) for line in lines), out  # not translated yet: English
+    result = cylinder_tag(
+        "verify", str(bureau / "record.ndef"), "--uid", "04000000000001", *trust_args(bureau), "--lang", "es", check=False
+    )
+    assert result.returncode == 1 and result.stdout.startswith("REFUSE  No cargar")
+
+
+def test_batch_reports_bad_rows_and_signs_the_rest(bureau: Path, tmp_path: Path) -> None:
     base = json.loads((bureau / "inspection.json").read_text(encoding="utf-8"))
     rows = []
     for i in range(5):
@@ -203,8 +227,10 @@ def test_batch_reports_bad_rows_and_signs_the_rest(bureau, tmp_path) -> None:
     assert "signed 3 of 5 rows" in result.stdout
     assert ":3: " in result.stderr and ":5: " in result.stderr
     assert len(list((tmp_path / "out").glob("*.ndef"))) == 3
-    errors = list(csv.DictReader((tmp_path / "errors.csv").open(encoding="utf-8")))
-    assert [e["line"] for e in errors] == ["3", "5"]
+    # The refused rows themselves, with the reason in an error column (tests/tag_tools/test_clerk_csv.py).
+    errors = list(csv.DictReader((tmp_path / "errors.csv").open(encoding="utf-8-sig")))
+    assert [e["cylinder_id"] for e in errors] == ["156-4101-101", "156-4101-103"]
+    assert errors[0]["error"].startswith("vin") and errors[1]["error"].startswith("next_due")
 
 
 @pytest.mark.parametrize(
@@ -265,7 +291,9 @@ def test_batch_reports_bad_rows_and_signs_the_rest(bureau, tmp_path) -> None:
         ),
     ],
 )
-def test_errors_are_one_line_with_documented_codes(bureau, tmp_path, args, code, message) -> None:
+def test_errors_are_one_line_with_documented_codes(
+    bureau: Path, tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
     args = [a.format(work=bureau, tmp=tmp_path) for a in args]
     result = cylinder_tag(*args, check=False)
     assert result.returncode == code, result.stderr
@@ -298,7 +326,7 @@ def _sign_inspected_on(bureau: Path, tmp_path: Path, inspected: str, now: str, *
     )
 
 
-def test_sign_uses_the_centres_local_date_not_utc(bureau, tmp_path) -> None:
+def test_sign_uses_the_centres_local_date_not_utc(bureau: Path, tmp_path: Path) -> None:
     """07:30 in Zhengzhou on 22 November is still 21 November in UTC: the centre signs that
     morning's inspection (its certificate says CN, so Asia/Shanghai); in UTC it could not."""
     morning = "2026-11-22T07:30:00+08:00"
@@ -312,12 +340,12 @@ def test_sign_uses_the_centres_local_date_not_utc(bureau, tmp_path) -> None:
     assert tomorrow.returncode == 3 and "cannot be issued before its inspection" in tomorrow.stderr  # in any zone
 
 
-def test_sign_refuses_an_unknown_timezone(bureau, tmp_path) -> None:
+def test_sign_refuses_an_unknown_timezone(bureau: Path, tmp_path: Path) -> None:
     result = _sign_inspected_on(bureau, tmp_path, "2026-11-22", NOW, "--timezone", "Mars/Olympus")
     assert result.returncode == 3 and "not an IANA time zone" in result.stderr and result.stderr.count("\n") == 1
 
 
-def test_sign_with_a_status_block_numbers_records_and_never_reuses_an_index(bureau, tmp_path) -> None:
+def test_sign_with_a_status_block_numbers_records_and_never_reuses_an_index(bureau: Path, tmp_path: Path) -> None:
     base = json.loads((bureau / "inspection.json").read_text(encoding="utf-8"))
     rows = [{**base, "cylinder_id": f"156-4101-{200 + i}", "tag_uid": f"04A2C4D2E16A{i:02X}"} for i in range(4)]
     rows[1]["next_due"] = "not-a-date"  # a bad row takes no index

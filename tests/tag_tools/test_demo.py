@@ -3,11 +3,12 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
-def test_demo_runs_and_shows_every_case(tmp_path) -> None:
+def test_demo_runs_and_shows_every_case(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tag_tools.demo", "--dir", str(tmp_path / "demo")],
+        [sys.executable, "-m", "tag_tools.cli.demo", "--dir", str(tmp_path / "demo")],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,

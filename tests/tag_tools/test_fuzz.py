@@ -4,6 +4,8 @@ Each property also bounds the work: hypothesis's per-example deadline fails an i
 verification slow, and the inputs include nesting, huge lengths and huge integers.
 """
 
+from datetime import datetime
+
 import cbor2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from tag_tools.claims import CylinderRecord
 from tag_tools.errors import NoRecordError, RecordFormatError
 from tag_tools.verdict import Decision
 from tag_tools.verify import TagMemory
+from tests.testkit import TestPki
 
 FUZZ = settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -37,14 +40,14 @@ cbor_values = st.recursive(
 
 @FUZZ
 @given(data=st.binary(max_size=1100), uid=st.binary(min_size=0, max_size=10))
-def test_random_bytes_refuse(test_pki, now, data, uid) -> None:
+def test_random_bytes_refuse(test_pki: TestPki, now: datetime, data: bytes, uid: bytes) -> None:
     verdict = test_pki.verify(uid, data, now=now)
     assert verdict.decision is Decision.REFUSE and verdict.reasons
 
 
 @FUZZ
 @given(data=st.binary(max_size=1100))
-def test_random_tag_memory_refuses(test_pki, uid, now, data) -> None:
+def test_random_tag_memory_refuses(test_pki: TestPki, uid: bytes, now: datetime, data: bytes) -> None:
     assert test_pki.verify(uid, TagMemory(data), now=now).decision is Decision.REFUSE
 
 
@@ -54,7 +57,9 @@ def test_random_tag_memory_refuses(test_pki, uid, now, data) -> None:
         st.tuples(st.integers(0, 300), st.integers(0, 255), st.sampled_from(["set", "insert", "delete"])), min_size=1, max_size=4
     )
 )
-def test_edited_records_never_pass_unless_unchanged(test_pki, uid, now, signed_message, edits) -> None:
+def test_edited_records_never_pass_unless_unchanged(
+    test_pki: TestPki, uid: bytes, now: datetime, signed_message: bytes, edits: list[tuple[int, int, str]]
+) -> None:
     data = bytearray(signed_message)
     for position, value, action in edits:
         position %= len(data) + 1
@@ -71,7 +76,7 @@ def test_edited_records_never_pass_unless_unchanged(test_pki, uid, now, signed_m
 
 @FUZZ
 @given(payload=cbor_values)
-def test_signed_garbage_claims_are_malformed_not_crashes(test_pki, uid, now, payload) -> None:
+def test_signed_garbage_claims_are_malformed_not_crashes(test_pki: TestPki, uid: bytes, now: datetime, payload: object) -> None:
     # The worst case: a trusted centre's key signs nonsense. It must still be a clean refusal.
     try:
         encoded = cbor_codec.encode(payload)
@@ -83,7 +88,7 @@ def test_signed_garbage_claims_are_malformed_not_crashes(test_pki, uid, now, pay
 
 @FUZZ
 @given(envelope=cbor_values)
-def test_arbitrary_cbor_envelopes_refuse(test_pki, uid, now, envelope) -> None:
+def test_arbitrary_cbor_envelopes_refuse(test_pki: TestPki, uid: bytes, now: datetime, envelope: object) -> None:
     try:
         encoded = cbor_codec.encode(cbor2.CBORTag(18, envelope))
     except (ValueError, TypeError, cbor2.CBOREncodeError):
@@ -93,7 +98,7 @@ def test_arbitrary_cbor_envelopes_refuse(test_pki, uid, now, envelope) -> None:
 
 @FUZZ
 @given(claims=st.dictionaries(st.integers(0, 25), cbor_values, max_size=22))
-def test_claims_parser_raises_only_its_own_error(claims) -> None:
+def test_claims_parser_raises_only_its_own_error(claims: dict[int, object]) -> None:
     try:
         CylinderRecord.from_cbor_map(claims)
     except RecordFormatError:
@@ -102,7 +107,7 @@ def test_claims_parser_raises_only_its_own_error(claims) -> None:
 
 @FUZZ
 @given(data=st.binary(max_size=600))
-def test_tlv_parser_raises_only_its_own_error(data) -> None:
+def test_tlv_parser_raises_only_its_own_error(data: bytes) -> None:
     try:
         t2t_memory.ndef_message_from_data_area(data)
     except RecordFormatError:
@@ -145,7 +150,7 @@ def _ndef_message(records: list[tuple[int, bytes, bytes, int]]) -> bytes:
 
 @NDEF_FUZZ
 @given(records=st.lists(ndef_records, min_size=1, max_size=5))
-def test_ndef_look_alikes_and_chunks(records) -> None:
+def test_ndef_look_alikes_and_chunks(records: list[tuple[int, bytes, bytes, int]]) -> None:
     ours = [(payload, chunks) for tnf, type_, payload, chunks in records if tnf == 4 and type_.lower() == b"gcyl.org:r"]
     try:
         payload = ndef_record.record_payload(_ndef_message(records))
@@ -159,7 +164,7 @@ def test_ndef_look_alikes_and_chunks(records) -> None:
 
 @NDEF_FUZZ
 @given(data=st.binary(max_size=300))
-def test_ndef_parser_raises_only_its_own_error(data) -> None:
+def test_ndef_parser_raises_only_its_own_error(data: bytes) -> None:
     try:
         ndef_record.decode_message(data)
     except RecordFormatError:

@@ -26,12 +26,16 @@ from tests.testkit import typical_record
         ("豫A・8M2K7", "豫A8M2K7"),  # katakana middle dot from a Japanese IME
         ("豫A-D5521", "豫AD5521"),
         ("\u3000豫A 00001\u3000", "豫A00001"),  # ideographic spaces
-        ("粤BD12345", "粤BD12345"),
-        ("粤B12345F", "粤B12345F"),
+        ("粤BD12345", "粤BD12345"),  # new-energy, small vehicle: energy letter first
+        ("粤B12345F", "粤B12345F"),  # new-energy, large vehicle: energy letter last
+        ("京AA12345", "京AA12345"),  # the letters added when D and F ran out
+        ("沪AK1234J", "沪AK1234J"),
         ("豫A1234学", "豫A1234学"),
         ("京A1234警", "京A1234警"),
         ("粤Z1234港", "粤Z1234港"),
+        ("粤Z·A123澳", "粤ZA123澳"),
         ("豫A1234挂", "豫A1234挂"),
+        ("沪A1234领", "沪A1234领"),
         ("使014578", "使014578"),
         # Peru, Colombia, Bolivia.
         ("ABC-123", "ABC123"),
@@ -56,6 +60,12 @@ def test_plates_have_one_canonical_form(typed: str, canonical: str) -> None:
         ("粤I12345", "not a number plate"),  # no I or O on Chinese plates
         ("粤B1234", "not a number plate"),  # too short
         ("粤B1234567", "not a number plate"),  # too long
+        ("粤B12345X", "not a number plate"),  # 6 characters without an energy letter at either end
+        ("粤BL12345", "not a number plate"),
+        ("粤BD1234I", "not a number plate"),
+        ("京A1234港", "not a number plate"),  # Hong Kong and Macau vehicles are 粤Z only
+        ("粤B1234澳", "not a number plate"),
+        ("ԥA8M2K7", "not a number plate"),  # 豫 in GBK read as UTF-8 (tag_tools.clerk_csv)
         ("XX12345", "not a number plate"),
         ("AB-12", "not a number plate"),
         ("12345", "not a number plate"),

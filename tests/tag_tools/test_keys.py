@@ -1,6 +1,7 @@
 import logging
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from tag_tools.keys import PassphraseSource, read_private_key, write_private_key
 SECRET = "correct horse battery staple 马"
 
 
-def test_encrypted_pkcs8_round_trip_with_file(tmp_path) -> None:
+def test_encrypted_pkcs8_round_trip_with_file(tmp_path: Path) -> None:
     key = crypto.generate_private_key()
     (tmp_path / "pass").write_text(SECRET + "\n", encoding="utf-8")
     source = PassphraseSource(file=tmp_path / "pass")
@@ -23,7 +24,7 @@ def test_encrypted_pkcs8_round_trip_with_file(tmp_path) -> None:
     assert crypto.public_key_der(loaded.public_key()) == crypto.public_key_der(key.public_key())
 
 
-def test_env_source_and_wrong_passphrase(tmp_path, monkeypatch) -> None:
+def test_env_source_and_wrong_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEY_PASS", SECRET)
     key = crypto.generate_private_key(crypto.Algorithm.ES256)
     write_private_key(tmp_path / "k.pem", key, PassphraseSource(env="KEY_PASS").read())
@@ -33,13 +34,13 @@ def test_env_source_and_wrong_passphrase(tmp_path, monkeypatch) -> None:
     assert "wrong" not in str(caught.value).replace("wrong passphrase", "")
 
 
-def test_no_source_and_no_terminal_does_not_prompt(monkeypatch) -> None:
+def test_no_source_and_no_terminal_does_not_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     with pytest.raises(KeyStoreError, match="no terminal"):
         PassphraseSource().read()
 
 
-def test_missing_env_and_empty_passphrase(tmp_path, monkeypatch) -> None:
+def test_missing_env_and_empty_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOPE", raising=False)
     with pytest.raises(KeyStoreError, match="NOPE"):
         PassphraseSource(env="NOPE").read()
@@ -48,7 +49,7 @@ def test_missing_env_and_empty_passphrase(tmp_path, monkeypatch) -> None:
         PassphraseSource(file=tmp_path / "empty").read()
 
 
-def test_refuses_to_overwrite_and_plain_keys(tmp_path) -> None:
+def test_refuses_to_overwrite_and_plain_keys(tmp_path: Path) -> None:
     key = crypto.generate_private_key()
     write_private_key(tmp_path / "k.pem", key, b"pw")
     with pytest.raises(KeyStoreError, match="refusing to overwrite"):
@@ -62,7 +63,9 @@ def test_refuses_to_overwrite_and_plain_keys(tmp_path) -> None:
         read_private_key(tmp_path / "plain.pem", PassphraseSource(env="X"))
 
 
-def test_passphrase_never_in_repr_or_logs(tmp_path, monkeypatch, caplog) -> None:
+def test_passphrase_never_in_repr_or_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("KEY_PASS", SECRET)
     caplog.set_level(logging.DEBUG)
     source = PassphraseSource(env="KEY_PASS")

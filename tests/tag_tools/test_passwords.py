@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
 
 import pytest
 from argon2 import low_level
@@ -113,9 +114,9 @@ def test_unusable_passwords_are_wrong_after_the_same_kdf_work(stored: str, monke
         runs.append(secret)
         return real_argon2(hash, secret, type)
 
-    def scrypt_spy(password: bytes, **kwargs: object) -> bytes:
+    def scrypt_spy(password: bytes, **kwargs: Any) -> bytes:
         runs.append(password)
-        return real_scrypt(password, **kwargs)  # type: ignore[arg-type]
+        return real_scrypt(password, **kwargs)
 
     monkeypatch.setattr(low_level, "verify_secret", argon2_spy)
     monkeypatch.setattr(hashlib, "scrypt", scrypt_spy)

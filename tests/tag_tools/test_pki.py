@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from cryptography import x509
@@ -9,7 +9,7 @@ from tag_tools.errors import InputError, TrustError
 from tests.testkit import TestPki
 
 
-def test_centre_certificate_carries_identity_and_limited_usage(test_pki) -> None:
+def test_centre_certificate_carries_identity_and_limited_usage(test_pki: TestPki) -> None:
     cert = test_pki.centre_certificate
     identity = pki.check_centre_certificate(cert, test_pki.root_certificate)
     assert (identity.centre_id, identity.region) == ("ZZTJ01", "410105")
@@ -20,24 +20,24 @@ def test_centre_certificate_carries_identity_and_limited_usage(test_pki) -> None
     assert key_usage.digital_signature and not key_usage.key_cert_sign
 
 
-def test_root_is_a_self_signed_ca(test_pki, now) -> None:
+def test_root_is_a_self_signed_ca(test_pki: TestPki, now: datetime) -> None:
     pki.check_root(test_pki.root_certificate, now)
     with pytest.raises(TrustError):
         pki.check_root(test_pki.centre_certificate)
 
 
-def test_certificate_from_another_root_does_not_chain(test_pki, now) -> None:
+def test_certificate_from_another_root_does_not_chain(test_pki: TestPki, now: datetime) -> None:
     stranger = TestPki.create(now)
     with pytest.raises(TrustError, match="not issued by the bureau root"):
         pki.check_centre_certificate(stranger.centre_certificate, test_pki.root_certificate)
 
 
-def test_root_certificate_is_not_a_record_signer(test_pki) -> None:
+def test_root_certificate_is_not_a_record_signer(test_pki: TestPki) -> None:
     with pytest.raises(TrustError):
         pki.check_centre_certificate(test_pki.root_certificate, test_pki.root_certificate)
 
 
-def test_kid_is_sha256_prefix_of_der(test_pki) -> None:
+def test_kid_is_sha256_prefix_of_der(test_pki: TestPki) -> None:
     import hashlib
 
     der = pki.certificate_to_der(test_pki.centre_certificate)
@@ -50,7 +50,7 @@ def test_csr_needs_identity() -> None:
         pki.create_centre_csr(key, "", "410105", "x")
 
 
-def test_certificate_validity_is_capped_by_the_root(test_pki, now) -> None:
+def test_certificate_validity_is_capped_by_the_root(test_pki: TestPki, now: datetime) -> None:
     key = crypto.generate_private_key()
     csr = pki.create_centre_csr(key, "C2", "410102", "Centre 2")
     cert = pki.issue_centre_certificate(csr, test_pki.root_certificate, test_pki.root_key, now, valid_days=100 * 365)
@@ -58,7 +58,7 @@ def test_certificate_validity_is_capped_by_the_root(test_pki, now) -> None:
     assert cert.not_valid_before_utc <= now <= cert.not_valid_after_utc - timedelta(days=365)
 
 
-def test_rsa_keys_are_refused(test_pki, now) -> None:
+def test_rsa_keys_are_refused(test_pki: TestPki, now: datetime) -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 

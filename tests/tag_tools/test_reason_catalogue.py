@@ -6,17 +6,12 @@ The bit table itself is pinned in tests/registry/test_reason_codes.py (the regis
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from babel.messages.catalog import Message
-from babel.messages.pofile import read_po
 
 from station_agent import reasons as station_reasons
-from tag_tools.messages import LOCALE_DIR
 from tag_tools.reason_catalogue import (
     CATALOGUE_FILE,
     DOMAIN,
@@ -29,28 +24,7 @@ from tag_tools.reason_catalogue import (
     reason_text,
 )
 from tag_tools.verdict import WARNING_REASONS, Reason
-
-PLACEHOLDER = re.compile(r"\{(\w*)\}")
-
-
-def _po_files() -> list[Path]:
-    return sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
-
-
-def _messages(path: Path) -> list[Message]:
-    with path.open("rb") as handle:
-        return [m for m in read_po(handle) if m.id]
-
-
-def _key(message: Message) -> str:
-    """A message's msgid (the singular one of a plural message)."""
-    return message.id if isinstance(message.id, str) else str(message.id[0])
-
-
-def _strings(message: Message) -> tuple[str, ...]:
-    """A message's translation, or each plural form of it."""
-    value = message.string
-    return tuple(str(v) for v in value) if isinstance(value, (tuple, list)) else (str(value or ""),)
+from tests.catalogues import assert_catalogues_complete
 
 
 def test_verdict_reasons_are_exactly_the_catalogues_verifier_codes() -> None:
@@ -106,22 +80,7 @@ def test_the_catalogue_is_plain_json_a_script_can_read() -> None:
 
 
 def test_zh_cn_and_en_are_complete_and_no_message_is_unused() -> None:
-    files = _po_files()
-    assert {f.parts[-3] for f in files} >= {"zh_CN", "en"}
-    wanted = catalogue().msgids()
-    english = {_key(m): m for m in _messages(LOCALE_DIR / "en" / "LC_MESSAGES" / f"{DOMAIN}.po")}
-    for path in files:
-        messages = _messages(path)
-        ids = {_key(m) for m in messages}
-        assert not wanted - ids, f"{path}: missing {sorted(wanted - ids)}"
-        assert not ids - wanted, f"{path}: unused {sorted(ids - wanted)}"
-        for m in messages:
-            key = _key(m)
-            strings = _strings(m)
-            assert all(strings) and not m.fuzzy, f"{path}: {key} untranslated or fuzzy"
-            assert {p for s in strings for p in PLACEHOLDER.findall(s)} == {
-                p for s in _strings(english[key]) for p in PLACEHOLDER.findall(s)
-            }, f"{path}: {key} placeholders differ from en"
+    assert_catalogues_complete(DOMAIN, catalogue().msgids())
 
 
 def test_every_reason_has_words_in_both_languages() -> None:

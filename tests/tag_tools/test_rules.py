@@ -54,7 +54,7 @@ def test_pki() -> TestPki:
     return TestPki.create(datetime(2026, 11, 22, 2, 0, tzinfo=UTC))
 
 
-def test_a_record_signed_early_in_the_morning_reads_in_the_stations_zone(test_pki: Any) -> None:
+def test_a_record_signed_early_in_the_morning_reads_in_the_stations_zone(test_pki: TestPki) -> None:
     issued = datetime(2026, 11, 21, 23, 30, tzinfo=UTC)  # 07:30 on the 22nd in Shanghai, inspected that day
     message = test_pki.ndef_message(TYPICAL_UID, inspected=DAY, next_due=DAY + timedelta(days=365), issued_at=issued)
     in_shanghai = test_pki.verify(TYPICAL_UID, message, policy=VerificationPolicy(local_timezone=SHANGHAI))
@@ -64,7 +64,7 @@ def test_a_record_signed_early_in_the_morning_reads_in_the_stations_zone(test_pk
     assert "before its inspection" in in_utc.detail
 
 
-def test_due_soon_is_not_added_to_a_refusal(test_pki: Any) -> None:
+def test_due_soon_is_not_added_to_a_refusal(test_pki: TestPki) -> None:
     from tag_tools.revocations import CylinderRevocation, Revocations
 
     message = test_pki.ndef_message(TYPICAL_UID, next_due=DAY + timedelta(days=5))

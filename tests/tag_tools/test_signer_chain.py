@@ -2,7 +2,8 @@
 root accept its trust lists through x5chain, refuse expired, revoked and wrong-usage signers, keep
 accepting root-signed lists (deprecated), and follow a rotation."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -12,6 +13,7 @@ from tag_tools.errors import RecordFormatError, TrustError
 from tag_tools.trustlist import (
     RevocationReason,
     RevokedSigner,
+    SignerRevocations,
     TrustStore,
     build_signer_revocations,
     check_succession,
@@ -21,17 +23,19 @@ from tag_tools.trustlist import (
 from tests.testkit import TestPki
 
 
-def new_signer(p: TestPki, issued, valid_days: int = 90, algorithm=crypto.Algorithm.EDDSA):
+def new_signer(
+    p: TestPki, issued: datetime, valid_days: int = 90, algorithm: crypto.Algorithm = crypto.Algorithm.EDDSA
+) -> tuple[crypto.PrivateKey, x509.Certificate]:
     key = crypto.generate_private_key(algorithm)
     return key, pki.issue_list_signer_certificate(key.public_key(), "Rotated", p.root_certificate, p.root_key, issued, valid_days)
 
 
-def revocation_of(p: TestPki, certificate: x509.Certificate, when, sequence: int = 1):
+def revocation_of(p: TestPki, certificate: x509.Certificate, when: datetime, sequence: int = 1) -> SignerRevocations:
     revoked = (RevokedSigner(pki.kid_of(certificate), when.replace(microsecond=0), RevocationReason.KEY_COMPROMISE),)
     return build_signer_revocations(revoked, sequence, when, p.root_certificate, p.root_key)
 
 
-def test_signer_certificate_is_limited_and_short_lived(test_pki, now) -> None:
+def test_signer_certificate_is_limited_and_short_lived(test_pki: TestPki, now: datetime) -> None:
     cert = test_pki.signer_certificate
     pki.check_list_signer(cert, test_pki.root_certificate, now)
     usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
@@ -42,7 +46,7 @@ def test_signer_certificate_is_limited_and_short_lived(test_pki, now) -> None:
         pki.check_centre_certificate(cert, test_pki.root_certificate)  # a signer cannot sign tag records
 
 
-def test_signed_list_carries_x5chain_and_verifies_with_only_the_root(test_pki, now) -> None:
+def test_signed_list_carries_x5chain_and_verifies_with_only_the_root(test_pki: TestPki, now: datetime) -> None:
     blob = test_pki.signed_trust_list(sequence=5)
     envelope = cose.parse_sign1(blob, max_size=1 << 20, allow_x5chain=True)
     assert envelope.x5chain == (pki.certificate_to_der(test_pki.signer_certificate),)
@@ -53,18 +57,18 @@ def test_signed_list_carries_x5chain_and_verifies_with_only_the_root(test_pki, n
     assert store.problem is None and pki.kid_of(test_pki.centre_certificate) in store.signers
 
 
-def test_tag_records_still_refuse_x5chain(test_pki) -> None:
+def test_tag_records_still_refuse_x5chain(test_pki: TestPki) -> None:
     blob = test_pki.signed_trust_list()
     with pytest.raises(RecordFormatError, match="exactly alg"):
         cose.parse_sign1(blob, max_size=1 << 20)  # the default profile, used for tag records
 
 
-def test_root_signed_list_is_still_accepted(test_pki, now) -> None:
+def test_root_signed_list_is_still_accepted(test_pki: TestPki, now: datetime) -> None:
     parsed = parse_trust_list(test_pki.trust_list_bytes, test_pki.root_certificate, now=now)
     assert parsed.signed_by is None and parsed.sequence == 1
 
 
-def test_expired_signer_is_refused(test_pki, now) -> None:
+def test_expired_signer_is_refused(test_pki: TestPki, now: datetime) -> None:
     key, old = new_signer(test_pki, now - timedelta(days=100), valid_days=30)
     with pytest.raises(TrustError, match="not at"):
         pki.check_list_signer(old, test_pki.root_certificate, now)
@@ -77,7 +81,7 @@ def test_expired_signer_is_refused(test_pki, now) -> None:
         test_pki.signed_trust_list(key=key, certificate=old, issued_at=issued, expires_at=issued + timedelta(days=60))
 
 
-def test_wrong_usage_cannot_sign_lists(test_pki, now) -> None:
+def test_wrong_usage_cannot_sign_lists(test_pki: TestPki, now: datetime) -> None:
     # A centre key (record-signing EKU) putting its certificate in x5chain is refused.
     payload = cbor_codec.encode({1: 2})
     forged = cose.sign1(
@@ -90,14 +94,14 @@ def test_wrong_usage_cannot_sign_lists(test_pki, now) -> None:
         parse_trust_list(forged, test_pki.root_certificate, now=now)
 
 
-def test_signer_of_another_root_is_refused(test_pki, now) -> None:
+def test_signer_of_another_root_is_refused(test_pki: TestPki, now: datetime) -> None:
     stranger = TestPki.create(now)
     blob = stranger.signed_trust_list()
     with pytest.raises(TrustError, match="not issued by the bureau root"):
         parse_trust_list(blob, test_pki.root_certificate, now=now)
 
 
-def test_x5chain_kid_mismatch_and_tampering_are_refused(test_pki, now) -> None:
+def test_x5chain_kid_mismatch_and_tampering_are_refused(test_pki: TestPki, now: datetime) -> None:
     _, other = new_signer(test_pki, now - timedelta(days=1))
     payload = cbor_codec.encode({1: 2})
     mismatched = cose.sign1(
@@ -111,7 +115,7 @@ def test_x5chain_kid_mismatch_and_tampering_are_refused(test_pki, now) -> None:
         parse_trust_list(bytes(blob), test_pki.root_certificate, now=now)
 
 
-def test_revoked_signer_is_refused(test_pki, now) -> None:
+def test_revoked_signer_is_refused(test_pki: TestPki, now: datetime) -> None:
     key, stolen = new_signer(test_pki, now - timedelta(days=2))
     revocations = revocation_of(test_pki, stolen, now - timedelta(hours=2))
     # The stolen key cannot sign a list that carries its own root-signed revocation...
@@ -135,7 +139,7 @@ def test_revoked_signer_is_refused(test_pki, now) -> None:
     assert pki.kid_of(stolen) in parse_trust_list(root_signed, test_pki.root_certificate).revoked_list_signers()
 
 
-def test_a_stolen_signer_cannot_revoke_its_successor(test_pki, now) -> None:
+def test_a_stolen_signer_cannot_revoke_its_successor(test_pki: TestPki, now: datetime) -> None:
     key, stolen = new_signer(test_pki, now - timedelta(days=2))
     fake = RevokedSigner(pki.kid_of(test_pki.signer_certificate), now.replace(microsecond=0), RevocationReason.KEY_COMPROMISE)
     held = parse_trust_list(
@@ -145,7 +149,7 @@ def test_a_stolen_signer_cannot_revoke_its_successor(test_pki, now) -> None:
     check_succession(held, genuine)  # a signer's own revoked entries do not revoke list signers
 
 
-def test_rotation_old_and_new_signers_both_work_until_revoked(test_pki, now) -> None:
+def test_rotation_old_and_new_signers_both_work_until_revoked(test_pki: TestPki, now: datetime) -> None:
     new_key, new_cert = new_signer(test_pki, now - timedelta(hours=3))
     old = parse_trust_list(
         test_pki.signed_trust_list(sequence=20, signers=(test_pki.signer_certificate, new_cert)),
@@ -167,7 +171,7 @@ def test_rotation_old_and_new_signers_both_work_until_revoked(test_pki, now) -> 
     )
 
 
-def test_compromise_sequence_inflation_is_undone_by_the_revocation(test_pki, now) -> None:
+def test_compromise_sequence_inflation_is_undone_by_the_revocation(test_pki: TestPki, now: datetime) -> None:
     key, stolen = new_signer(test_pki, now - timedelta(days=2))
     inflated = parse_trust_list(
         test_pki.signed_trust_list(sequence=2**40, key=key, certificate=stolen), test_pki.root_certificate
@@ -182,7 +186,7 @@ def test_compromise_sequence_inflation_is_undone_by_the_revocation(test_pki, now
         check_succession(recovery, honest_lower)
 
 
-def test_signer_revocations_never_go_back(test_pki, now) -> None:
+def test_signer_revocations_never_go_back(test_pki: TestPki, now: datetime) -> None:
     _, first = new_signer(test_pki, now - timedelta(days=2))
     newer = revocation_of(test_pki, first, now - timedelta(hours=1), sequence=2)
     older = build_signer_revocations((), 1, now - timedelta(days=1), test_pki.root_certificate, test_pki.root_key)
@@ -194,7 +198,7 @@ def test_signer_revocations_never_go_back(test_pki, now) -> None:
         check_trust_list_follows(held, replay)
 
 
-def test_signer_revocations_must_be_root_signed(test_pki, now) -> None:
+def test_signer_revocations_must_be_root_signed(test_pki: TestPki, now: datetime) -> None:
     from tag_tools.trustlist import parse_signer_revocations
 
     forged = cose.sign1(cbor_codec.encode({1: 1, 2: 9, 3: 0, 4: []}), test_pki.signer_key, pki.kid_of(test_pki.root_certificate))
@@ -202,7 +206,7 @@ def test_signer_revocations_must_be_root_signed(test_pki, now) -> None:
         parse_signer_revocations(forged, test_pki.root_certificate)
 
 
-def test_signer_never_drops_a_centre_revocation(test_pki, now) -> None:
+def test_signer_never_drops_a_centre_revocation(test_pki: TestPki, now: datetime) -> None:
     revoked = (RevokedSigner(pki.kid_of(test_pki.centre_certificate), now.replace(microsecond=0), RevocationReason.MISCONDUCT),)
     before = parse_trust_list(test_pki.signed_trust_list(sequence=5, revoked=revoked), test_pki.root_certificate)
     after = parse_trust_list(test_pki.signed_trust_list(sequence=6), test_pki.root_certificate)
@@ -212,13 +216,13 @@ def test_signer_never_drops_a_centre_revocation(test_pki, now) -> None:
         check_trust_list_follows(before, before)
 
 
-def test_es256_signer(test_pki, now) -> None:
+def test_es256_signer(test_pki: TestPki, now: datetime) -> None:
     key, cert = new_signer(test_pki, now - timedelta(days=1), algorithm=crypto.Algorithm.ES256)
     parsed = parse_trust_list(test_pki.signed_trust_list(key=key, certificate=cert), test_pki.root_certificate, now=now)
     assert parsed.signed_by == cert
 
 
-def test_signed_lists_conform_to_the_schema(tmp_path, test_pki, now) -> None:
+def test_signed_lists_conform_to_the_schema(tmp_path: Path, test_pki: TestPki, now: datetime) -> None:
     from tests.tag_tools.test_cddl import zcbor_validate
 
     _, other = new_signer(test_pki, now - timedelta(days=1))
@@ -231,7 +235,7 @@ def test_signed_lists_conform_to_the_schema(tmp_path, test_pki, now) -> None:
     assert result.returncode != 0
 
 
-def test_cli_issue_revoke_and_rotate_a_signer(tmp_path, now) -> None:
+def test_cli_issue_revoke_and_rotate_a_signer(tmp_path: Path, now: datetime) -> None:
     from cryptography.hazmat.primitives import serialization
 
     from tag_tools.ca_store import CaStore

@@ -4,13 +4,14 @@ per-cylinder revocation feed (the migration); an expired list refuses like a sta
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from tag_tools.claims import StatusReference
 from tag_tools.revocations import CylinderRevocation, Revocations
 from tag_tools.status_list import StatusArray, StatusList, StatusValue, build_status_list, parse_status_list
+from tag_tools.verdict import Verdict
 from tag_tools.verify import verify_tag
 from tests.testkit import TestPki
 
@@ -29,15 +30,19 @@ def held_list(
 
 
 def verdict(
-    pki: TestPki, index: int | None, lists: dict[int, StatusList], revocations: Revocations | None = None, **kwargs: object
-):  # type: ignore[no-untyped-def]
+    pki: TestPki,
+    index: int | None,
+    lists: dict[int, StatusList],
+    revocations: Revocations | None = None,
+    now: datetime | None = None,
+) -> Verdict:
     reference = StatusReference(0, index) if index is not None else None
     message = pki.ndef_message(UID, status_ref=reference)
     return verify_tag(
         UID,
         message,
         trust=pki.trust_store(),
-        now=kwargs.get("now", pki.now),  # type: ignore[arg-type]
+        now=now or pki.now,
         revocations=revocations or Revocations(),
         status_lists=lists,
     )

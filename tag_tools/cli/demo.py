@@ -4,6 +4,8 @@ It drives the real `cylinder-tag` command in-process, step by step, in a fresh f
 bureau CA -> centre key and CSR -> centre certificate -> trust list -> a CSV batch of inspections
 (one row deliberately bad) -> a station's verdict on each cylinder -> a forged and a moved record.
 Passphrases come from environment variables, as a script at a real centre would give them.
+It lives with the command it drives (`python -m tag_tools.cli.demo`): the format core below never
+imports the command line.
 """
 
 import argparse

@@ -1,0 +1,62 @@
+"""What the bureau's pages read instead of scanning scan_events: counts and clone suspects, kept
+up to date in the transaction that stores each new event (services/rollups.py, services/clones.py).
+
+scan_day_counts: scans per local day (the bureau's reporting time zone, report_utc_offset_hours),
+station, outcome and reason bits. A city's year is tens of thousands of rows, not millions of
+events; the reason bits stay in the key so that "refusals for an overdue inspection" is still a
+roll-up question. The station's grid cell (region_id) is in the key too: a by-area sum needs no
+join, and a Citus deployment can distribute the table on station_id or region_id (both are in
+every unique key). There is no foreign key, as on scan_events: the per-row check would cost more
+than the upsert.
+
+clone_suspects: one row per suspect a rule found when the event arrived. `slot` says what one
+suspect is about, so that a recomputation replaces it instead of adding another: the event's UUID
+for the rules over two consecutive scans (impossible travel, read counter, fills within an hour),
+the local day for "too many fills per day" (its event is the day's latest fill, which moves as
+fills arrive).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Date, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry_service.models.base import Base, UTCDateTime, str_enum
+from registry_service.models.events import Outcome
+
+
+class ScanDayCount(Base):
+    __tablename__ = "scan_day_counts"
+    __table_args__ = (Index("ix_scan_day_counts_station_day", "station_id", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    station_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outcome: Mapped[Outcome] = mapped_column(str_enum(Outcome), primary_key=True)
+    reason_mask: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    scans: Mapped[int] = mapped_column(BigInteger)
+
+
+class CloneSuspect(Base):
+    __tablename__ = "clone_suspects"
+    __table_args__ = (
+        Index("ix_clone_suspects_at", "at"),
+        Index("ix_clone_suspects_station_at", "station_id", "at"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # "tag_uid" or "cylinder_id"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # The scan that made it a suspect (scan_events' key: event_uuid, occurred_at) and the one before it.
+    event_uuid: Mapped[uuid.UUID] = mapped_column(Uuid)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    station_id: Mapped[int] = mapped_column(Integer)
+    previous_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    previous_station_id: Mapped[int | None] = mapped_column(Integer)
+    # The rule's facts by name (services/clones.py DETAILS); a day as ISO text.
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,153 @@
+"""Roll-ups: scans per local day, station, outcome and reason bits (models/rollups.py), counted in
+the transaction that stores each new event, so the bureau's overview reads a few thousand rows
+instead of millions of events (services/queries.py decides when a question can be answered from
+them).
+
+Only events that were really stored are counted: a station's retry conflicts on scan_events and
+never reaches this module, so a re-upload cannot count twice. An event counts on the local day of
+its occurred_at, the registry's corrected time (services/events.py), not the station's clock.
+The upsert (INSERT ... ON CONFLICT DO UPDATE, on SQLite and PostgreSQL) adds to a row atomically
+under concurrent uploads; rows are sent in key order so that two uploads touching the same rows
+lock them in the same order and cannot deadlock. Each station's uploads touch only that station's
+rows, so there is no hot row shared by the whole city.
+
+The day is reckoned with the registry's report_utc_offset_hours: a registry that changes it (or
+max_plausible_speed_kmh, which clone suspects are found with) runs `cylinder-registry
+rebuild-rollups`, which recounts everything from scan_events (`rebuild_counts`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from registry_service.models import Base, Outcome, ScanDayCount, ScanEvent, Station
+from registry_service.services.queries import local_day as sql_local_day
+
+if TYPE_CHECKING:
+    from registry_service.config import RegistryConfig
+
+
+@dataclass(frozen=True)
+class Reckoning:
+    """How the bureau reckons, as configured: its day (UTC + utc_offset_hours) and the speed
+    beyond which two scans of one tag are two tags. Roll-ups and stored suspects are built with it."""
+
+    utc_offset_hours: int
+    max_speed_kmh: float
+
+    @classmethod
+    def of(cls, config: RegistryConfig) -> Reckoning:
+        return cls(config.report_utc_offset_hours, config.max_plausible_speed_kmh)
+
+    def day_of(self, moment: datetime) -> date:
+        return moment.astimezone(self.zone).date()
+
+    def day_start(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), self.zone).astimezone(UTC)
+
+    @property
+    def zone(self) -> timezone:
+        return timezone(timedelta(hours=self.utc_offset_hours))
+
+
+@dataclass(frozen=True)
+class NewScan:
+    """A scan event this transaction stored (not a retry): what the roll-ups and the clone rules need."""
+
+    event_uuid: uuid.UUID
+    occurred_at: datetime
+    outcome: Outcome
+    reason_mask: int
+    cylinder_id: str | None
+    tag_uid: str | None
+
+
+def upsert(session: Session, model: type[Base]) -> Any:
+    """INSERT ... ON CONFLICT for the session's database (add .on_conflict_do_update to it)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return pg_insert(model)
+    if dialect == "sqlite":
+        return sqlite_insert(model)
+    raise NotImplementedError(f"roll-ups support PostgreSQL and SQLite, not {dialect}")
+
+
+_KEY = ("day", "station_id", "region_id", "outcome", "reason_mask")
+
+
+# PostgreSQL counts in the statement that stores the events (services/events.py): this is its
+# part, over the rows "stored" returned (occurred_at, outcome, reason_mask), for one station.
+PG_COUNT_STORED = (
+    "INSERT INTO scan_day_counts (day, station_id, region_id, outcome, reason_mask, scans) "
+    "SELECT date(timezone('UTC', occurred_at) + %(utc_offset_hours)s * interval '1 hour'), %(station_id)s, "
+    "(SELECT region_id FROM stations WHERE id = %(station_id)s), outcome, reason_mask, count(*) "
+    "FROM stored GROUP BY 1, 4, 5 ORDER BY 1, 4, 5 "
+    "ON CONFLICT (day, station_id, region_id, outcome, reason_mask) "
+    "DO UPDATE SET scans = scan_day_counts.scans + excluded.scans"
+)
+
+
+def count_new(session: Session, station_id: int, scans: Sequence[NewScan], reckoning: Reckoning) -> None:
+    """Add one station's newly stored scans to their day's counts (SQLite; PostgreSQL: PG_COUNT_STORED)."""
+    deltas = Counter((reckoning.day_of(scan.occurred_at), scan.outcome.value, scan.reason_mask) for scan in scans)
+    if not deltas:
+        return
+    rows = [
+        {"day": day, "station_id": station_id, "station": station_id, "outcome": outcome, "reason_mask": mask, "scans": n}
+        for (day, outcome, mask), n in sorted(deltas.items())
+    ]
+    # One statement text, the rows as its parameter sets; the station's grid cell (now) is looked
+    # up by the statement itself.
+    statement = upsert(session, ScanDayCount).values(
+        region_id=select(Station.region_id).where(Station.id == bindparam("station")).scalar_subquery()
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=list(_KEY), set_={"scans": ScanDayCount.scans + statement.excluded.scans}
+    )
+    many_rows(session, statement.returning(ScanDayCount.scans), rows)
+
+
+def json_value(value: object) -> str:
+    """json.dumps's fallback for the column types JSON lacks (rows sent as one JSON document)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
+def many_rows(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Run an INSERT ... RETURNING once for many rows: SQLAlchemy's "insertmanyvalues" sends them
+    as multi-row VALUES in one round trip, where a plain executemany runs the statement per row."""
+    session.connection().execute(statement, rows).close()
+
+
+def rebuild_counts(session: Session, reckoning: Reckoning) -> int:
+    """Recount every day from scan_events; returns the rows written. The station's grid cell is its
+    cell now (where a moved station used to be is not kept)."""
+    day = sql_local_day(session, reckoning.utc_offset_hours)
+    counted = (
+        select(
+            day.label("day"),
+            ScanEvent.station_id,
+            Station.region_id,
+            ScanEvent.outcome,
+            ScanEvent.reason_mask,
+            func.count().label("scans"),
+        )
+        .join(Station, Station.id == ScanEvent.station_id)
+        .group_by(day, ScanEvent.station_id, Station.region_id, ScanEvent.outcome, ScanEvent.reason_mask)
+    )
+    session.execute(delete(ScanDayCount))
+    session.execute(insert(ScanDayCount).from_select([*_KEY, "scans"], counted))
+    return int(session.scalar(select(func.count()).select_from(ScanDayCount)) or 0)

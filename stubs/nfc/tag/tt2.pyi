@@ -1,0 +1,16 @@
+from nfc.clf import ContactlessFrontend, RemoteTarget
+
+from . import Tag, TagCommandError
+
+TIMEOUT_ERROR: int
+INVALID_SECTOR_ERROR: int
+INVALID_PAGE_ERROR: int  # also what write() raises for a NAK
+INVALID_RESPONSE_ERROR: int
+
+class Type2TagCommandError(TagCommandError): ...
+
+class Type2Tag(Tag):
+    def __init__(self, clf: ContactlessFrontend, target: RemoteTarget) -> None: ...
+    def read(self, page: int) -> bytearray: ...
+    def write(self, page: int, data: bytes | bytearray) -> bool: ...
+    def transceive(self, data: bytes | bytearray, timeout: float = 0.1, retries: int = 2) -> bytearray: ...

@@ -1,0 +1,382 @@
+"""Roll-ups and stored clone suspects, kept as events arrive (services/rollups.py, services/clones.py),
+on SQLite and PostgreSQL: they answer what counting and judging the raw events answers.
+
+Events go in through the stations' upload endpoint, in shuffled batches from several stations, so
+what is checked is what the insert path maintains."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from registry_service import migrate, partitions
+from registry_service.cli import main
+from registry_service.config import RegistryConfig
+from registry_service.dashboard.filters import DashboardQuery
+from registry_service.dashboard.reports import Settings, overview
+from registry_service.db import make_engine
+from registry_service.models import CloneSuspect, Outcome, Region, RegionLevel, Role, ScanDayCount, ScanEvent, Station
+from registry_service.services import clones, events, queries
+from registry_service.services.queries import EventFilter
+from registry_service.services.rollups import Reckoning
+from tests.registry.conftest import World
+from tests.registry.helpers import event, post_events, refused
+from tests.registry.pg_cluster import scratch_database
+
+ZONE = timezone(timedelta(hours=8))
+RECKONING = Reckoning(8, 150.0)  # the default RegistryConfig's, which the test app runs with
+WHO = {"ST-JS-01": "station", "ST-EQ-01": "station2", "ST-FAR": "far"}
+PLACES = (None, "4101", "410105", "410103", "410105-01")
+GROUPS = ("station", "cell", "district", "day")
+REFUSALS = ("inspection_overdue", "past_service_life", "cylinder_revoked", "unknown_signer", "bad_signature")
+
+
+@pytest.fixture
+def three(world: World) -> World:
+    """The world's stations, each with its own station credential (ST-FAR's added)."""
+    world.tokens["far"] = world.add_user("far", Role.STATION, station="ST-FAR")
+    return world
+
+
+def _random_event(rng: random.Random, at: datetime, **fields: Any) -> dict[str, Any]:
+    kind = rng.choices(("allowed", "refused", "overridden", "would_refuse"), weights=(70, 15, 8, 7))[0]
+    if kind == "allowed":
+        body = event(at, reasons=rng.choice(([], [], ["due_soon"])), **fields)
+    else:
+        body = refused(at, rng.sample(REFUSALS, rng.randint(1, 2)), outcome=kind, **fields)
+    if rng.random() < 0.1:  # the station's clock was off and it said by how much: stored corrected
+        offset = timedelta(hours=rng.uniform(-60, 60))
+        body["occurred_at"] = (at + offset).isoformat()
+        body["clock_offset_ms"] = round(offset.total_seconds() * 1000)
+    return body
+
+
+def _upload(client: FlaskClient, world: World, batches: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """Each batch from its station, a second apart (each upload is received at its own instant)."""
+    for station, batch in batches:
+        response = post_events(client, world, station, batch, who=WHO[station])
+        assert response.status_code == 200, response.json
+        world.clock.advance(seconds=1)
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), ZONE)
+
+
+def _day_totals(session: Session) -> tuple[int, int]:
+    rolled = session.scalar(select(func.coalesce(func.sum(ScanDayCount.scans), 0)))
+    return int(rolled or 0), int(session.scalar(select(func.count()).select_from(ScanEvent)) or 0)
+
+
+def test_rollups_equal_raw_counts_on_random_windows(client: FlaskClient, three: World) -> None:
+    rng = random.Random(14)
+    now = three.clock()
+    batches = []
+    for _ in range(5):
+        for station in WHO:
+            times = [now - timedelta(seconds=rng.randrange(20 * 86400)) for _ in range(rng.randint(20, 60))]
+            batches.append((station, [_random_event(rng, at, plate="豫A12345") for at in times]))
+    _upload(client, three, batches)
+    today = now.astimezone(ZONE).date()
+    answered = 0
+    with three.registry.sessions() as session:
+        assert _day_totals(session)[0] == _day_totals(session)[1] > 500
+        for _ in range(30):
+            first = today - timedelta(days=rng.randint(0, 22))
+            last = min(today, first + timedelta(days=rng.randint(0, 14)))
+            flt = EventFilter(
+                since=_local_midnight(first),
+                until=_local_midnight(last + timedelta(days=1)),
+                outcomes=tuple(rng.sample(list(Outcome), rng.randint(0, 2))),
+                reason=rng.choice((None, None, *REFUSALS)),
+                overdue_only=rng.random() < 0.1,
+                region=rng.choice(PLACES),
+                station=rng.choice((None, None, None, "ST-JS-01", "ST-FAR")),
+            )
+            assert queries.rolled_up_days(flt, three.clock(), 8) is not None, "whole local days: the roll-ups answer"
+            for group_by in GROUPS:
+                rolled = queries.aggregate(session, flt, three.clock(), group_by, 8)
+                raw = queries.aggregate(session, flt, three.clock(), group_by, 8, raw_events=True)
+                assert rolled == raw, (flt, group_by)
+            answered += bool(raw["groups"])
+    assert answered >= 15, "most windows have events: the comparison compared something"
+
+
+def test_what_the_rollups_cannot_answer_is_counted_from_events(client: FlaskClient, three: World) -> None:
+    now = three.clock()
+    _upload(client, three, [("ST-JS-01", [event(now - timedelta(hours=2), plate="豫A12345"), event(now - timedelta(hours=3))])])
+    midnight = _local_midnight(now.astimezone(ZONE).date())
+    for flt in (
+        EventFilter(since=midnight, until=midnight + timedelta(days=1), plate="豫A12345"),  # a column only events have
+        EventFilter(since=midnight + timedelta(hours=1), until=midnight + timedelta(days=1)),  # not whole days
+    ):
+        assert queries.rolled_up_days(flt, now, 8) is None
+        with three.registry.sessions() as session:
+            groups = queries.aggregate(session, flt, now, "station", 8)["groups"]
+            assert [g["total"] for g in groups] == [1 if flt.plate else 2]
+
+
+def test_a_reupload_is_not_counted_twice(client: FlaskClient, three: World) -> None:
+    now = three.clock()
+    batch = [event(now - timedelta(hours=h)) for h in range(1, 6)]
+    batch.append(event(datetime(1970, 1, 1, tzinfo=ZONE)))  # a clock beyond repair: dated by its receipt
+    _upload(client, three, [("ST-JS-01", batch), ("ST-JS-01", batch), ("ST-JS-01", [*batch, event(now), batch[0]])])
+    with three.registry.sessions() as session:
+        assert _day_totals(session) == (7, 7)
+        assert session.scalar(select(func.sum(ScanDayCount.scans)).where(ScanDayCount.outcome == Outcome.ALLOWED)) == 7
+
+
+def test_an_event_counts_on_the_day_of_its_corrected_time(client: FlaskClient, three: World) -> None:
+    now = three.clock()  # 2026-11-22 10:00 in Zhengzhou
+    two_days_fast = timedelta(days=2)
+    _upload(
+        client,
+        three,
+        [
+            (
+                "ST-EQ-01",
+                [
+                    # 2026-11-20 23:30 local, sent by a clock two days fast (it reads 2026-11-22 23:30)
+                    event(datetime(2026, 11, 22, 23, 30, tzinfo=ZONE), clock_offset_ms=int(two_days_fast.total_seconds() * 1000)),
+                    event(datetime(2026, 11, 20, 16, 30, tzinfo=UTC)),  # 00:30 on the 21st, local
+                    event(datetime(1970, 1, 1, tzinfo=UTC)),  # dated by receipt: the 22nd
+                ],
+            )
+        ],
+    )
+    with three.registry.sessions() as session:
+        days = dict(session.execute(select(ScanDayCount.day, ScanDayCount.scans).order_by(ScanDayCount.day)).all())
+        assert days == {date(2026, 11, 20): 1, date(2026, 11, 21): 1, now.astimezone(ZONE).date(): 1}
+
+
+def _scans_of_a_few_cylinders(rng: random.Random, now: datetime, cylinders: int = 12) -> list[tuple[str, dict[str, Any]]]:
+    """Cylinders, each with its tag, scanned about ten times in a day and a half at the
+    three stations (Luoyang is 110 km from Zhengzhou): fills minutes apart, trips too fast, read
+    counters that go back, days with more than four fills; a few scans without a tag or counter."""
+    scans = []
+    for n in range(cylinders):
+        cylinder, tag, counter = f"156-4101-{7100 + n}", f"04A1B2C3D4E5{n:02X}", rng.randint(50, 500)
+        at = now - timedelta(hours=36)
+        for _ in range(rng.randint(6, 12)):
+            at += timedelta(minutes=rng.choice((5, 20, 45, 90, 180, 400)))
+            if at > now:
+                break
+            counter += rng.choice((1, 1, 2, 3, -4))
+            station = rng.choices(list(WHO), weights=(6, 3, 1))[0]
+            fields: dict[str, Any] = {"cylinder_id": cylinder, "tag_uid": tag, "read_counter": counter}
+            if rng.random() < 0.1:
+                fields["read_counter"] = None
+            if rng.random() < 0.05:
+                fields["tag_uid"] = None
+            scans.append((station, _random_event(rng, at, **fields)))
+    return scans
+
+
+def _in_shuffled_batches(rng: random.Random, scans: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Arrival in any order: a station holding scans back uploads them late, in batches of 1 to 8."""
+    rng.shuffle(scans)
+    batches: list[tuple[str, list[dict[str, Any]]]] = []
+    while scans:
+        station = scans[0][0]
+        mine = [body for where, body in scans if where == station][: rng.randint(1, 8)]
+        scans = [(where, body) for where, body in scans if body not in mine]
+        batches.append((station, mine))
+    return batches
+
+
+def _everything(now: datetime) -> EventFilter:
+    return EventFilter(since=now - timedelta(days=3), until=now + timedelta(minutes=10))
+
+
+def _stored(session: Session, now: datetime) -> list[dict[str, Any]]:
+    return sorted((s.as_json() for s in clones.find_suspects(session, _everything(now), now, 10_000)), key=repr)
+
+
+def _detected(session: Session, now: datetime) -> list[dict[str, Any]]:
+    found = clones.detect_in_window(session, _everything(now), now, RECKONING.max_speed_kmh, RECKONING.utc_offset_hours, 10_000)
+    return sorted((s.as_json() for s in found), key=repr)
+
+
+def test_suspects_stored_as_events_arrive_equal_the_window_detector(client: FlaskClient, three: World) -> None:
+    rng = random.Random(17)
+    now = three.clock()
+    _upload(client, three, _in_shuffled_batches(rng, _scans_of_a_few_cylinders(rng, now)))
+    with three.registry.sessions() as session:
+        stored, detected = _stored(session, now), _detected(session, now)
+        assert {s["kind"] for s in detected} == set(clones.KINDS), "the data set makes every rule fire"
+        assert {s["key_type"] for s in detected if s["kind"] == "impossible_travel"} == {"tag_uid", "cylinder_id"}
+        assert stored == detected
+        # The API answers from the stored suspects, in its former shape.
+        api = clones.suspected_clones(session, _everything(now), now, 10_000)["suspects"]
+        assert sorted(api, key=repr) == detected and api == sorted(api, key=lambda s: s["at"], reverse=True)
+
+
+def test_derived_again_from_every_event_is_what_arrival_kept(client: FlaskClient, three: World) -> None:
+    rng = random.Random(19)
+    now = three.clock()
+    _upload(client, three, _in_shuffled_batches(rng, _scans_of_a_few_cylinders(rng, now)))
+
+    def snapshot(session: Session) -> tuple[list[Any], list[Any]]:
+        d, c = ScanDayCount, CloneSuspect
+        days = session.execute(
+            select(d.day, d.station_id, d.outcome, d.reason_mask, d.scans).order_by(d.day, d.station_id, d.outcome, d.reason_mask)
+        )
+        found = session.execute(
+            select(c.kind, c.key, c.slot, c.event_uuid, c.previous_at, c.facts).order_by(c.kind, c.key_type, c.key, c.slot)
+        )
+        return [tuple(row) for row in days], [tuple(row) for row in found]
+
+    kept = three.registry.transaction(snapshot)
+    derived = three.registry.transaction(lambda s: events.rebuild_rollups(s, RECKONING))
+    assert derived == {"day_counts": len(kept[0]), "clone_suspects": len(kept[1])}
+    assert three.registry.transaction(snapshot) == kept and kept[1]
+
+
+def test_a_late_scan_between_two_others_judges_the_later_one_again(client: FlaskClient, three: World) -> None:
+    now = three.clock()
+    uid, cylinder = "04AABBCCDD0011", "156-4101-7200"
+    first, last = now - timedelta(hours=3), now - timedelta(hours=2, minutes=48)
+    # Zhengzhou, then Luoyang twelve minutes later: 110 km at 550 km/h.
+    _upload(
+        client,
+        three,
+        [
+            ("ST-JS-01", [event(first, tag_uid=uid, cylinder_id=cylinder, read_counter=10)]),
+            ("ST-FAR", [event(last, tag_uid=uid, cylinder_id=cylinder, read_counter=12)]),
+        ],
+    )
+    with three.registry.sessions() as session:
+        assert {(s["kind"], s["key_type"], s["station"]) for s in _stored(session, now)} == {
+            ("impossible_travel", "tag_uid", "ST-FAR"),
+            ("impossible_travel", "cylinder_id", "ST-FAR"),
+            ("fills_within_hour", "cylinder_id", "ST-FAR"),
+        }
+    # Luoyang's scan from two hours before arrives late: the trip was from Luoyang to Zhengzhou,
+    # then a fill in Luoyang again. Now the Zhengzhou scan is the impossible one, and so is the last.
+    late = now - timedelta(hours=3, minutes=10)
+    _upload(client, three, [("ST-FAR", [event(late, tag_uid=uid, cylinder_id=cylinder, read_counter=11)])])
+    with three.registry.sessions() as session:
+        stored = _stored(session, now)
+        assert stored == _detected(session, now)
+        assert {(s["kind"], s["key_type"], s["station"], s["previous_station"]) for s in stored} == {
+            ("impossible_travel", key_type, here, there)
+            for key_type in ("tag_uid", "cylinder_id")
+            for here, there in (("ST-JS-01", "ST-FAR"), ("ST-FAR", "ST-JS-01"))
+        } | {
+            ("counter_not_increasing", "tag_uid", "ST-JS-01", "ST-FAR"),
+            ("fills_within_hour", "cylinder_id", "ST-JS-01", "ST-FAR"),
+            ("fills_within_hour", "cylinder_id", "ST-FAR", "ST-JS-01"),
+        }
+    # And a scan a minute before the last, at the same station: the last is no longer a trip (its
+    # stored travel suspects are cleared), the new one is, and the last's counter went back.
+    _upload(client, three, [("ST-FAR", [event(last - timedelta(minutes=1), tag_uid=uid, cylinder_id=cylinder, read_counter=13)])])
+    with three.registry.sessions() as session:
+        stored = _stored(session, now)
+        assert stored == _detected(session, now)
+        assert not [s for s in stored if s["kind"] == "impossible_travel" and s["at"] == last.isoformat()]
+        assert [s["detail"] for s in stored if s["kind"] == "counter_not_increasing" and s["at"] == last.isoformat()] == [
+            "read counter 12 after 13"
+        ]
+
+
+def test_the_overview_from_rollups_is_the_overview_from_events(client: FlaskClient, three: World) -> None:
+    rng = random.Random(23)
+    now = three.clock()
+    scans = _scans_of_a_few_cylinders(rng, now, cylinders=3)
+    scans += [(rng.choice(list(WHO)), _random_event(rng, now - timedelta(seconds=rng.randrange(10 * 86400)))) for _ in range(300)]
+    _upload(client, three, _in_shuffled_batches(rng, scans))
+    today = now.astimezone(ZONE).date()
+    with three.registry.sessions() as session:
+        for days, region in ((14, None), (3, "410105"), (1, None), (30, "4101"), (4, None)):
+            query = DashboardQuery(since=today - timedelta(days=days - 1), until=today, events=EventFilter(region=region))
+            fast = overview(session, query, now, Settings(8, 150.0))
+            slow = overview(session, query, now, Settings(8, 150.0, raw_events=True))
+            assert fast.days == slow.days and fast.stations == slow.stations
+            assert [(r.code, r.counts) for r in fast.areas.rows] == [(r.code, r.counts) for r in slow.areas.rows]
+            # The window detector saw only the period's scans of the place; the stored suspects were
+            # judged against the previous scan wherever it was. Over every scan they are the same.
+            if region is None and days >= 3:
+                assert sorted(fast.suspects, key=repr) == sorted(slow.suspects, key=repr), days
+                assert [s.at for s in fast.suspects] == [s.at for s in slow.suspects]
+        assert any(d.counts["refused"] for d in fast.days) and 0 < len(fast.suspects) < 20
+
+
+def test_rebuild_rollups_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cylinder-registry rebuild-rollups` derives day counts and suspects from events stored without them."""
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    engine = make_engine(RegistryConfig(database_url=url))
+    seed = ["seed-demo", "--vehicles", "400", "--event-days", "7", "--today", "2026-11-22", "--quiet"]
+    assert main(["--database-url", url, *seed]) == 0
+    seeded = capsys.readouterr().out
+    with engine.begin() as connection:
+        connection.execute(delete(ScanDayCount))
+        connection.execute(delete(CloneSuspect))
+    assert main(["--database-url", url, "rebuild-rollups"]) == 0
+    derived = capsys.readouterr().out
+    summary, rebuilt = json.loads(seeded.strip().splitlines()[-1]), json.loads(derived)
+    assert rebuilt == {"day_counts": summary["day_counts"], "clone_suspects": summary["clone_suspects"]}
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.sum(ScanDayCount.scans))) == summary["events"]
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'm.sqlite3'}"
+        return
+    with scratch_database("registry_rollups") as url:
+        yield url
+
+
+def test_the_migration_counts_the_events_already_stored(fresh_url: str) -> None:
+    """Upgrading a registry with events to 0008 fills the day counts from them (UTC+8 days)."""
+    engine = make_engine(RegistryConfig(database_url=fresh_url))
+    migrate.upgrade(engine, "0007")
+    rng = random.Random(8)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    with engine.begin() as connection:
+        partitions.ensure_daily_partitions(connection, start.date(), days_ahead=12)
+        connection.execute(
+            insert(Region), [{"id": 1, "code": "4101", "name": "郑州市", "level": RegionLevel.CITY, "path": "4101"}]
+        )
+        connection.execute(insert(Station), [{"id": s, "code": f"ST-{s}", "name": f"{s}站", "region_id": 1} for s in (1, 2)])
+        connection.execute(
+            insert(ScanEvent),
+            [
+                {
+                    "event_uuid": uuid.uuid4(),
+                    "occurred_at": start + timedelta(minutes=rng.randrange(10 * 1440)),
+                    "received_at": start,
+                    "station_id": rng.choice((1, 2)),
+                    "decision": "allow",
+                    "outcome": rng.choice(list(Outcome)),
+                    "reasons": "",
+                    "reason_mask": rng.choice((0, 0, 4, 64)),
+                }
+                for _ in range(400)
+            ],
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        rolled = connection.execute(
+            select(ScanDayCount.day, ScanDayCount.station_id, ScanDayCount.outcome, ScanDayCount.reason_mask, ScanDayCount.scans)
+        ).all()
+        stored = connection.execute(
+            select(ScanEvent.occurred_at, ScanEvent.station_id, ScanEvent.outcome, ScanEvent.reason_mask)
+        ).all()
+    expected = Counter((at.astimezone(ZONE).date(), station, outcome, mask) for at, station, outcome, mask in stored)
+    assert {(day, station, outcome, mask): n for day, station, outcome, mask, n in rolled} == expected
+    assert len(expected) > 50
+    engine.dispose()
