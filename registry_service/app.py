@@ -11,6 +11,7 @@ from registry_service import problems, request_guard
 from registry_service.api import register_blueprints, status
 from registry_service.config import RegistryConfig
 from registry_service.dashboard import register_dashboard
+from registry_service.metrics import RegistryMetrics
 from registry_service.node import Clock, Registry, registry, utc_now
 
 __all__ = ["Clock", "Registry", "create_app", "registry", "utc_now"]
@@ -23,9 +24,12 @@ def create_app(config: RegistryConfig, *, engine: Engine | None = None, clock: C
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["registry"] = node = Registry(config, engine, clock)
+    metrics = RegistryMetrics()  # this app's own collector registry (registry_service/metrics.py)
+    metrics.watch(node.engine)
+    metrics.install(app)  # first, so requests the guard refuses are timed too
     problems.register(app)
     request_guard.register(app)
     register_blueprints(app)
     register_dashboard(app, secret_key=config.dashboard_secret_key, secure_cookies=config.dashboard_secure_cookies)
-    status.install(app, node)  # POST /api/v1/status: in the URL map, answered only in front of Flask
+    status.install(app, node, metrics)  # POST /api/v1/status: in the URL map, answered only in front of Flask
     return app

@@ -62,6 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import waitress
 
     from registry_service.app import create_app
+    from registry_service.metrics import EXTENSION
 
     config = _config(args)
     app = create_app(config)
@@ -71,6 +72,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         publisher = StatusPublisher(app.extensions["registry"]).start()
         print(f"publishing status lists through {config.signer_socket} every {config.status_list_interval_s:.0f} s", flush=True)
+    if args.metrics_listen:
+        # Never on the API's port: stations reach that one across the internet (registry_service/metrics.py).
+        app.extensions[EXTENSION].serve(args.metrics_listen)
+        print(f"metrics on http://{args.metrics_listen}/metrics", flush=True)
     print(f"serving on http://{args.host}:{args.port} with {args.threads} threads", flush=True)
     try:
         waitress.serve(app, **waitress_options(config, args))
@@ -315,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trusted-proxy", help="address of the reverse proxy whose X-Forwarded-For/-Proto to trust")
     p.add_argument("--bureau-root", help="PEM of the bureau root that signs trust lists (or REGISTRY_BUREAU_ROOT)")
     p.add_argument("--signer-socket", help="publish status lists through this list signer (or REGISTRY_SIGNER_SOCKET)")
+    p.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve Prometheus /metrics on this address of its own, e.g. 127.0.0.1:9464 (default: not served)",
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("publish-status-list", help="sign and store the next status list now (through cylinder-signer)")

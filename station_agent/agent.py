@@ -37,6 +37,7 @@ from station_agent.events import EventContext, scan_event
 from station_agent.fault_report import fault_report
 from station_agent.faults import FaultBoard
 from station_agent.interlock import Interlock
+from station_agent.metrics import AgentMetrics
 from station_agent.outbox import Outbox
 from station_agent.overrides import WRONG_CREDENTIALS, check_session, credentials_match
 from station_agent.pump import PumpGuard
@@ -133,6 +134,8 @@ class Agent:
         self._stop = threading.Event()
         self._next_checkpoint = 0.0
         self._next_prune = 0.0
+        self.metrics = AgentMetrics()  # served by `station-agent run` when [metrics] listen is set
+        self.metrics.watch(self)
         self._next_count = 0.0
 
     @property
@@ -201,7 +204,9 @@ class Agent:
             if self.session is None or self.session.finished:
                 self.session = VehicleSession(now, mono)
             session = self.session
+            started = time.perf_counter()
             result = session.add(self._assess(reading, now, session), mono)
+            self.metrics.decided(result, time.perf_counter() - started)
             event_id, body = scan_event(result, self._context(session), now)
             try:
                 if self._pump_wanted(session):  # this read starts or joins a fill: note the fill times

@@ -146,6 +146,12 @@ def cmd_run(args: argparse.Namespace, wall_clock: Callable[[], datetime] = utc_n
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     server.start()
+    if config.metrics_listen is not None:
+        # A port of its own: booth_guard keeps the booth page's port to the page (station_agent/metrics.py).
+        try:
+            agent.metrics.serve(*config.metrics_listen)
+        except OSError as error:  # the pump works without its metrics: say so and go on
+            log.error("cannot serve metrics on %s:%d: %s", *config.metrics_listen, error)
     try:
         print(
             f"station-agent: station {config.station_code} pump {config.pump}, {config.policy.mode} mode, "

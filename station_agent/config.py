@@ -93,6 +93,8 @@ class StationConfig:
     policy: Policy = field(default_factory=Policy)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     supervisors: tuple[Supervisor, ...] = ()
+    # [metrics] listen: Prometheus /metrics on an address of its own, never the booth page's (None: off)
+    metrics_listen: tuple[str, int] | None = None
 
     @property
     def outbox_path(self) -> Path:
@@ -117,7 +119,7 @@ def load_config(path: Path) -> StationConfig:
 
 def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationConfig:
     """Build the configuration from a parsed TOML document; relative paths are relative to `base`."""
-    _only(document, "", {"station", "reader", "interlock", "registry", "trust", "policy", "attendant", "supervisors"})
+    _only(document, "", {"station", "reader", "interlock", "registry", "trust", "policy", "attendant", "supervisors", "metrics"})
     station = _table(document, "station")
     reader = _table(document, "reader")
     interlock = _table(document, "interlock")
@@ -140,6 +142,9 @@ def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationCon
     if not 0 < lock_minutes <= 24 * 60:
         raise ConfigError("attendant.lock_minutes must be more than 0 and at most 1440")
     initial = _get(trust, "trust.initial_trust_list", str, None)
+    metrics = _table(document, "metrics", required=False)
+    _only(metrics, "metrics", {"listen"})
+    metrics_listen = _get(metrics, "metrics.listen", str, None)
     return StationConfig(
         station_code=_get(station, "station.code", str),
         pump=_int(station, "station.pump", None, 1, 64),
@@ -163,6 +168,7 @@ def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationCon
         policy=_policy(_table(document, "policy", required=False)),
         registry=_registry(_table(document, "registry", required=False), base),
         supervisors=_supervisors(document.get("supervisors", [])),
+        metrics_listen=_listen(metrics_listen, "metrics.listen") if metrics_listen is not None else None,
     )
 
 
@@ -349,8 +355,8 @@ def _language(name: str) -> str:
     return name
 
 
-def _listen(text: str) -> tuple[str, int]:
+def _listen(text: str, setting: str = "attendant.listen") -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"attendant.listen must be HOST:PORT, not {text!r}")
+        raise ConfigError(f"{setting} must be HOST:PORT, not {text!r}")
     return host, int(port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from registry_service import metrics
 from registry_service.api import fault_reports, parse, wire_time
 from registry_service.api.common import now, station_tx, tx
 from registry_service.api.event_input import parse_event
@@ -37,8 +38,10 @@ def upload_events(station_code: str) -> Response:
         principal.require_station(station.id)
         return events.ingest(session, station.id, batch, received_at, Reckoning.of(config))
 
+    counts = station_tx(work)
+    metrics.of_app().ingested(counts)  # after the commit: a retried transaction counts once
     # registry_time: the station measures its clock offset by it (api/wire_time.py).
-    return jsonify({**station_tx(work), "registry_time": wire_time.registry_time(received_at)})
+    return jsonify({**counts, "registry_time": wire_time.registry_time(received_at)})
 
 
 @blueprint.post("/stations/<station_code>/faults")

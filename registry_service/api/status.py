@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -26,6 +27,7 @@ from registry_service.api import json_input, parse, wire_time
 from registry_service.api.event_input import parse_event
 from registry_service.auth import Principal, bearer_token_in
 from registry_service.errors import Forbidden, InvalidInput, RegistryError
+from registry_service.metrics import RegistryMetrics
 from registry_service.models import Role
 from registry_service.node import Registry
 from registry_service.problems import problem_document, problem_for
@@ -102,7 +104,7 @@ def _riders(raw: Any, max_events: int) -> tuple[list[ScanEventIn], str | None]:
         return [], error.detail
 
 
-def answer_status(registry: Registry, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
+def answer_status(registry: Registry, environ: dict[str, Any], metrics: RegistryMetrics) -> tuple[int, Headers, bytes]:
     """The whole endpoint: status code, headers and body. Never raises."""
     try:
         principal = registry.authenticate(bearer_token_in(environ.get("HTTP_AUTHORIZATION", "")))
@@ -119,7 +121,7 @@ def answer_status(registry: Registry, environ: dict[str, Any]) -> tuple[int, Hea
         )
         result["registry_time"] = wire_time.registry_time(now)  # the station measures its clock offset by it
         if asked.riders or asked.riders_problem:
-            result["events"] = _take_riders(registry, principal, asked, now)
+            result["events"] = _take_riders(registry, principal, asked, now, metrics)
         body = json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
         return 200, [("Content-Type", "application/json")], body
     except RegistryError as error:
@@ -131,7 +133,9 @@ def answer_status(registry: Registry, environ: dict[str, Any]) -> tuple[int, Hea
         return 500, headers, body
 
 
-def _take_riders(registry: Registry, principal: Principal, asked: StatusRequest, now: datetime) -> dict[str, Any]:
+def _take_riders(
+    registry: Registry, principal: Principal, asked: StatusRequest, now: datetime, metrics: RegistryMetrics
+) -> dict[str, Any]:
     """Store the riding events like an upload would; any failure is told in the answer, never
     raised: the status is what the pump waits for, the events can travel again."""
     if asked.riders_problem is not None:
@@ -141,7 +145,9 @@ def _take_riders(registry: Registry, principal: Principal, asked: StatusRequest,
         return {"error": "only a station's own credential may send events"}
     try:
         reckoning = Reckoning.of(registry.config)
-        return dict(registry.station_transaction(lambda s: events.ingest(s, station_id, asked.riders, now, reckoning)))
+        counts = registry.station_transaction(lambda s: events.ingest(s, station_id, asked.riders, now, reckoning))
+        metrics.ingested(counts)
+        return dict(counts)
     except RegistryError as error:
         return {"error": error.title}
 
@@ -165,14 +171,18 @@ def _json_body(environ: dict[str, Any], max_bytes: int) -> Any:
 class StatusFastPath:
     """WSGI middleware: POST /api/v1/status here, everything else (other methods too) to Flask."""
 
-    def __init__(self, flask_wsgi_app: WsgiApp, registry: Registry) -> None:
+    def __init__(self, flask_wsgi_app: WsgiApp, registry: Registry, metrics: RegistryMetrics) -> None:
         self.flask_wsgi_app = flask_wsgi_app
         self.registry = registry
+        self.metrics = metrics
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
             return self.flask_wsgi_app(environ, start_response)
-        status, headers, body = answer_status(self.registry, environ)
+        started = time.perf_counter()
+        status, headers, body = answer_status(self.registry, environ, self.metrics)
+        self.metrics.request(PATH, "POST", status, time.perf_counter() - started)
+        self.metrics.status_check(status)
         headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [body]
@@ -187,8 +197,8 @@ def _answered_by_the_fast_path() -> NoReturn:
 _answered_by_the_fast_path.allowed_roles = STATUS_ROLES  # type: ignore[attr-defined]  # as @roles records
 
 
-def install(app: Flask, registry: Registry) -> None:
+def install(app: Flask, registry: Registry, metrics: RegistryMetrics) -> None:
     """List POST /api/v1/status in the app's URL map and put the fast path that answers it in front
     of Flask: one step, so no app has the route without the fast path."""
     app.add_url_rule(PATH, endpoint="status", view_func=_answered_by_the_fast_path, methods=["POST"])
-    app.wsgi_app = StatusFastPath(app.wsgi_app, registry)  # type: ignore[method-assign]
+    app.wsgi_app = StatusFastPath(app.wsgi_app, registry, metrics)  # type: ignore[method-assign]

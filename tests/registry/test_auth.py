@@ -76,6 +76,18 @@ def test_authorisation_matrix(client: FlaskClient, world: World, method: str, pa
             assert response.status_code not in (401, 403), (caller, response.status_code, response.json)
 
 
+def test_metrics_are_not_served_by_the_api_to_anyone(client: FlaskClient, world: World) -> None:
+    """Prometheus metrics have a listen address of their own (`serve --metrics-listen`, off by
+    default; tests/registry/test_metrics.py): the API's port, which faces the internet, answers
+    no caller, whatever its role, with them."""
+    for caller in CALLERS:
+        headers = world.auth(caller) if caller else {}
+        for path in ("/metrics", "/api/v1/metrics"):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 404, (caller, path, response.status_code)
+            assert b"cylinder_registry_" not in response.data
+
+
 def test_bad_revoked_and_expired_tokens_are_refused(client: FlaskClient, world: World, clock: Clock) -> None:
     assert client.get("/api/v1/auth/whoami", headers={"Authorization": "Bearer cgr_nope"}).status_code == 401
     assert client.get("/api/v1/auth/whoami", headers={"Authorization": "Basic abc"}).status_code == 401
