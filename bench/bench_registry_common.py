@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 # The scratch database (tests/registry/pg_cluster.py) and free_port (tests/peers.py) are the tests':
 # one helper for both. The repository root goes on the path as in bench_fleet.py (tests/ is not installed).
@@ -71,6 +71,13 @@ def registry_server_argv(
         "registry_service.cli",
         "--database-url",
         database_url,
+        *_serve_flags(port, threads, connection_limit),
+        *serve_options,
+    ]
+
+
+def _serve_flags(port: int, threads: int, connection_limit: int) -> list[str]:
+    return [
         "serve",
         "--host",
         "127.0.0.1",
@@ -80,8 +87,36 @@ def registry_server_argv(
         str(threads),
         "--connection-limit",
         str(connection_limit),
-        *serve_options,
     ]
+
+
+# The baselines are served with the waitress options `cylinder-registry serve` computes from the same
+# flags (registry_service.cli.waitress_options), so only the application differs, never the server.
+HELLO_SERVER = """
+import sys, waitress
+from registry_service.cli import build_parser, waitress_options
+from registry_service.config import from_env
+kind, serve_flags = sys.argv[1], sys.argv[2:]
+BODY = b'{"hello": "world"}'
+if kind == "wsgi":
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))])
+        return [BODY]
+else:
+    from flask import Flask, Response
+    app = Flask("hello")
+    @app.post("/api/v1/status")
+    def hello():
+        return Response(BODY, mimetype="application/json")
+waitress.serve(app, **waitress_options(from_env(), build_parser().parse_args(serve_flags)))
+"""
+
+
+def hello_server_argv(kind: Literal["wsgi", "flask"], port: int, threads: int, *, connection_limit: int = 500) -> list[str]:
+    """A "hello" answering any request with a small JSON body, on the same waitress options as
+    `registry_server_argv` with the same arguments: `wsgi` is a bare WSGI callable (the baseline
+    for paths answered in front of Flask), `flask` a Flask view answering POST /api/v1/status."""
+    return [sys.executable, "-c", HELLO_SERVER, kind, *_serve_flags(port, threads, connection_limit)]
 
 
 @dataclass
@@ -156,6 +191,9 @@ def closed_loop(port: int, connections: int, seconds: float, make_request: Reque
 WRK_SCRIPT = """
 local bodies = {%(bodies)s}
 local headers = {%(headers)s}
+-- One header (the station token) drawn per request from these values, when there are any.
+local rotating_name = %(rotating_name)s
+local rotating_values = {%(rotating_values)s}
 local counter = 0
 function setup(thread)
   thread:set("seed", counter)
@@ -165,6 +203,9 @@ function init(args)
   math.randomseed(7 + seed)
 end
 function request()
+  if #rotating_values > 0 then
+    headers[rotating_name] = rotating_values[math.random(#rotating_values)]
+  end
   return wrk.format("%(method)s", "%(path)s", headers, bodies[math.random(#bodies)])
 end
 function done(summary, latency, requests)
@@ -195,12 +236,17 @@ def wrk_closed_loop(
     headers: dict[str, str],
     bodies: list[bytes],
     threads: int = 2,
+    rotating_header: tuple[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """Drive the server with wrk (C, event loop): the load generator then takes a small share of
-    the cores the server and PostgreSQL need. Each request carries a random one of `bodies`."""
+    the cores the server and PostgreSQL need. Each request carries a random one of `bodies` and,
+    with `rotating_header` (name, values), that header set to a random one of the values."""
+    rotating_name, rotating_values = rotating_header or ("", [])
     script = WRK_SCRIPT % {
         "bodies": ",".join(_lua_string(body.decode()) for body in bodies),
         "headers": ",".join(f"[ {_lua_string(k)} ]={_lua_string(v)}" for k, v in headers.items()),
+        "rotating_name": _lua_string(rotating_name),
+        "rotating_values": ",".join(_lua_string(v) for v in rotating_values),
         "method": method,
         "path": path,
     }

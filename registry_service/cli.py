@@ -76,6 +76,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Never on the API's port: stations reach that one across the internet (registry_service/metrics.py).
         app.extensions[EXTENSION].serve(args.metrics_listen)
         print(f"metrics on http://{args.metrics_listen}/metrics", flush=True)
+    if args.access_log:
+        from registry_service import access_log
+
+        access_log.install(app, args.access_log)  # Combined Log Format, no query strings (access_log.py)
     print(f"serving on http://{args.host}:{args.port} with {args.threads} threads", flush=True)
     try:
         waitress.serve(app, **waitress_options(config, args))
@@ -324,6 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics-listen",
         metavar="HOST:PORT",
         help="serve Prometheus /metrics on this address of its own, e.g. 127.0.0.1:9464 (default: not served)",
+    )
+    p.add_argument(
+        "--access-log",
+        metavar="FILE",
+        help="write an access log in the Combined Log Format to FILE, or - for stderr (default: none)",
     )
     p.set_defaults(handler=cmd_serve)
 
