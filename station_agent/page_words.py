@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
-from tag_tools.messages import available_locales, language_of, message, own_name, plural_message
+from tag_tools.messages import available_locales, filled, language_of, message, own_name, plural_message
 
 DOMAIN = "attendant"
 # The words the page itself lays out: keys in attendant.html (data-t) and t("...") / texts("...") in attendant.js.
@@ -62,21 +62,12 @@ class PageLanguage:
 def page_text(msgid: str, locale: str, **values: object) -> str:
     """One message of the domain (English when the locale lacks it), its {placeholders} filled from
     `values`. Code passes keys to it literally, so the catalogue test finds them by extracting calls."""
-    return _filled(message(locale, DOMAIN, msgid, msgid), values)
+    return filled(message(locale, DOMAIN, msgid, msgid), values)
 
 
 def page_plural(msgid: str, plural_msgid: str, n: int, locale: str) -> str:
     """A message with plural forms chosen by the locale's rules for `n`, its {n} filled."""
-    return _filled(plural_message(locale, DOMAIN, msgid, plural_msgid, n), {"n": n})
-
-
-def _filled(text: str, values: dict[str, object]) -> str:
-    if not values:
-        return text
-    try:
-        return text.format(**values)
-    except (KeyError, IndexError, ValueError):
-        return text  # a translation with a broken placeholder still shows its words
+    return filled(plural_message(locale, DOMAIN, msgid, plural_msgid, n), {"n": n})
 
 
 def page_languages() -> tuple[PageLanguage, ...]:

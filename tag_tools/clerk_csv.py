@@ -40,7 +40,7 @@ from functools import lru_cache
 
 from tag_tools import identifiers
 from tag_tools.errors import InputError
-from tag_tools.messages import message
+from tag_tools.messages import filled, message
 
 DOMAIN = "clerk"  # gettext domain: locale/<locale>/LC_MESSAGES/clerk.po
 DEFAULT_LANGUAGE = "zh"  # the clerks' language; commands take --lang en
@@ -54,7 +54,7 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 def say(language: str, msgid: str, **params: object) -> str:
     """One text of the clerk domain in `language` ("zh", "en"), its {placeholders} filled."""
-    return message(language, DOMAIN, msgid, msgid).format(**params)
+    return filled(message(language, DOMAIN, msgid, msgid), params)
 
 
 def shown(value: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gettext
 import io
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -136,6 +137,18 @@ def _translations(locale: str | None, domain: str, path: tuple[Path, ...]) -> ge
 def translations(locale: str, domain: str) -> gettext.NullTranslations:
     """gettext translations of `domain` for `locale` ("zh", "zh_CN", "en", "es", ...), with fallbacks."""
     return _translations(_resolve(locale, domain), domain, search_path())
+
+
+def filled(text: str, values: Mapping[str, object]) -> str:
+    """`text` with its {placeholders} filled from `values`. A catalogue (an operator's, perhaps) whose
+    translation names a placeholder the code does not give, or is malformed, still shows its words:
+    a wrong translation must never cost the reader the page, the screen or the command."""
+    if not values:
+        return text
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return text
 
 
 def message(locale: str, domain: str, msgid: str, default: str) -> str:

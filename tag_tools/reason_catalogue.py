@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from tag_tools.errors import TagToolsError
-from tag_tools.messages import LOCALE_DIR, message, plural_message
+from tag_tools.messages import LOCALE_DIR, filled, message, plural_message
 
 CATALOGUE_FILE: Path = LOCALE_DIR / "reasons.json"
 DOMAIN = "reasons"  # gettext domain of the texts: locale/<locale>/LC_MESSAGES/reasons.po
@@ -177,7 +177,4 @@ def reason_text(code: str, locale: str = "zh", **params: str) -> str:
     if text == code or not entry.params:
         return text
     values = {p: params.get(p) or message(locale, DOMAIN, unknown_param_msgid(p), p) for p in entry.params}
-    try:
-        return text.format(**values)
-    except (KeyError, IndexError, ValueError):
-        return text  # a translation with a broken placeholder still shows its words
+    return filled(text, values)

@@ -140,12 +140,7 @@ class Words:
         return self.label_plural("clone_detail", suspect.kind, number if isinstance(number, int) else 0, **suspect.facts)
 
     def _fill(self, text: str, values: Mapping[str, object]) -> str:
-        if not values:
-            return text
-        try:
-            return text.format(**{name: self._value(v) for name, v in values.items()})
-        except (KeyError, IndexError, ValueError, AttributeError):
-            return text  # an operator's catalogue with a broken placeholder still shows its words, not a 500
+        return messages.filled(text, {name: self._value(v) for name, v in values.items()})
 
     def _value(self, value: object) -> object:
         if isinstance(value, bool):

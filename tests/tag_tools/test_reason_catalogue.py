@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from station_agent import reasons as station_reasons
+from tag_tools.messages import filled
 from tag_tools.reason_catalogue import (
     CATALOGUE_FILE,
     DOMAIN,
@@ -101,3 +102,18 @@ def test_the_refill_interval_is_said_not_hard_coded() -> None:
     assert interval_text(timedelta(seconds=45), "zh") == "45秒"
     # The bureau's pages do not know a station's interval: the text says so in words, no "{interval}".
     assert reason_text("refilled_too_soon", "zh") == "该气瓶在最短加气间隔内已加过气"
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "shown"),
+    [
+        ("{n} 条", {"n": 3}, "3 条"),
+        ("{count} 条", {"n": 3}, "{count} 条"),  # a translation naming a placeholder the code does not give
+        ("{n 条", {"n": 3}, "{n 条"),  # malformed
+        ("{0}", {"n": 3}, "{0}"),  # positional
+        ("{n.real.x}", {"n": 3}, "{n.real.x}"),  # attribute the value lacks
+        ("无需填充", {}, "无需填充"),
+    ],
+)
+def test_a_broken_translation_shows_its_words_instead_of_failing(text: str, values: dict[str, object], shown: str) -> None:
+    assert filled(text, values) == shown
