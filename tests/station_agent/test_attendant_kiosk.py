@@ -147,6 +147,9 @@ def test_every_state_has_its_shape_colour_and_pump_state(
     expect(page.get_by_test_id("reasons")).to_contain_text("气瓶即将到期")
     assert agent.pump.enabled and tones(page) == []  # a fill makes no sound
     page.locator("#fill-done").click()
+    # The click is the page's own POST: wait until the agent has ended this fill before the next
+    # vehicle's read, or that read arrives while 豫A00003 is still being filled.
+    expect_screen(page, "done", "grey", "ring", PUMP_OFF)
 
     station.read(uid_for(4), **vehicle_claims(4, plate="豫A00004", **OVERDUE))
     backgrounds["refused"] = expect_screen(page, "refused", "red", "cross", PUMP_OFF)
