@@ -1,7 +1,7 @@
 """The station fleet against one registry: registry requests per scan, registry CPU per scan, how long
 a revocation takes to reach every station, and the national status list's size and load time.
 
-    .venv/bin/python bench/bench_fleet.py [--quick] [--stations 200] [--compression 15] [--intervals 4]
+    .venv/bin/python bench/bench_fleet.py [--quick] [--stations 200] [--compression 15] [--intervals 4] [--heartbeat-s 60]
 
 One real registry (`cylinder-registry serve`, waitress, on a throw-away PostgreSQL database) and
 the real list signer (`cylinder-signer serve`); in this process, N stations, each a real Agent made
@@ -11,7 +11,7 @@ Agent.handle(), then the attendant ends the fill. Requests are counted in a thin
 agent's own HttpRegistryClient (failed ones too).
 
 Time is compressed by --compression C: every station interval of the agent's configuration
-(sync interval, upload debounce, back-off) is divided by C, scans arrive C times faster, and
+(sync interval, upload debounce, back-off, heartbeat) is divided by C, scans arrive C times faster, and
 durations measured between stations and registry are multiplied by C to give real-world seconds.
 Arrivals are Poisson, 2,000 scans per station per day, on a daily profile with a morning and an
 evening peak. This machine cannot run a few hundred stations through a whole day each (that is
@@ -28,8 +28,12 @@ polled until each holds it. `revocation_reach_s` = the publisher's wait (none: a
 it) + the publication + the slowest station's propagation x C. The JSON feed's reach
 for the same revocation is reported too.
 
+Heartbeats (every `--heartbeat-s`, default the agent's 60 s) ride on a status request or an upload
+when one goes anyway; those sent alone are requests like any other and count in requests_per_scan.
+
 Registry CPU: user+system time of the `serve` process and of the PostgreSQL backends connected to
-its database, from /proc; the load generator's own CPU is reported apart. The 10 M-cylinder
+its database, from /proc, per 1,000 scans and per station-day; the load generator's own CPU is
+reported apart. The 10 M-cylinder
 status list is measured by bench_status_list.measure() in a child process during the set-up.
 
 Baselines in the same run: the same fleet with uploads not coalesced (upload_debounce 0, measured),
@@ -121,6 +125,7 @@ class Shape:
     intervals: int  # sync intervals per station window, main run
     baseline_intervals: int
     workers: int = 32
+    heartbeat_s: float = STATION.heartbeat.total_seconds()  # real-world seconds between heartbeats
 
     def window_s(self, intervals: int) -> float:
         """Simulated seconds of the day each station lives."""
@@ -234,23 +239,26 @@ def old_behaviour_requests(arrivals: list[list[float]], window_s: float) -> int:
 
 
 class Tally:
-    """Registry requests by (kind, outcome); outcome `idle` is a heartbeat-only request (a 304 or
-    an empty revocation page: nothing new either way)."""
+    """Registry requests by (kind, outcome); outcome `idle` is a request whose answer carried nothing
+    new (a 304 or an empty revocation page). `riding` counts heartbeats the registry recorded from a
+    request made anyway, by that request's kind: not requests of their own."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: Counter[tuple[str, str]] = Counter()
         self.downloaded: Counter[str] = Counter()  # signed list bytes (trust list, status lists)
+        self.riding: Counter[str] = Counter()
 
-    def add(self, kind: str, outcome: str, blob_bytes: int = 0) -> None:
+    def add(self, kind: str, outcome: str, blob_bytes: int = 0, heartbeat_rode: bool = False) -> None:
         with self._lock:
             self.counts[(kind, outcome)] += 1
             self.downloaded[kind] += blob_bytes
+            self.riding[kind] += heartbeat_rode
 
-    def take(self) -> tuple[Counter[tuple[str, str]], Counter[str]]:
+    def take(self) -> tuple[Counter[tuple[str, str]], Counter[str], Counter[str]]:
         with self._lock:
-            taken = self.counts, self.downloaded
-            self.counts, self.downloaded = Counter(), Counter()
+            taken = self.counts, self.downloaded, self.riding
+            self.counts, self.downloaded, self.riding = Counter(), Counter(), Counter()
         return taken
 
 
@@ -261,6 +269,14 @@ IDLE_ANSWER: dict[str, Callable[[Any], bool]] = {
     "revocations": lambda answer: not answer.get("revocations"),  # an empty page
 }
 NOT_REQUESTS = frozenset({"close"})
+
+
+def heartbeat_rode(name: str, kwargs: dict[str, Any], answer: Any) -> bool:
+    """Whether a request made anyway carried a heartbeat the registry recorded: a status request's
+    answer says "recorded"; an upload that succeeded stored it (a bad one refuses the upload)."""
+    if kwargs.get("heartbeat") is None:
+        return False
+    return name == "upload" or getattr(answer, "heartbeat", None) == "recorded"
 
 
 class CountingClient:
@@ -287,7 +303,8 @@ class CountingClient:
                 self.tally.add(name, "rejected")
                 raise
             blob = getattr(answer, "blob", b"")
-            self.tally.add(name, "idle" if idle(answer) else "ok", len(blob) if isinstance(blob, bytes) else 0)
+            size = len(blob) if isinstance(blob, bytes) else 0
+            self.tally.add(name, "idle" if idle(answer) else "ok", size, heartbeat_rode(name, kwargs, answer))
             return answer
 
         return counted
@@ -446,10 +463,14 @@ def build_station(folder: Path, world: World, index: int, api: str, shape: Shape
             "sync_interval_s": shape.scaled(STATION.sync_interval.total_seconds()),
             "upload_debounce_s": shape.scaled(debounce_s),
             "max_backoff_s": shape.scaled(STATION.max_backoff.total_seconds()),
+            # The configuration's range is 1-3600 s; --quick's compression (60 s / 100) goes below it,
+            # so the worker's interval is set to the compressed value itself just below.
+            "heartbeat_s": min(max(shape.scaled(shape.heartbeat_s), 1.0), 3600.0),
         },
     }
     agent = build_agent(parse_config(document), source=FakeTagSource())
     assert agent.sync is not None
+    agent.sync.heartbeat_s = shape.scaled(shape.heartbeat_s)
     counting = cast(RegistryClient, CountingClient(agent.sync.client, tally))
     agent.sync.client = counting
     agent.assessor.client = counting
@@ -628,7 +649,7 @@ def measure_fleet(
         stats = drive(agents, world, schedule.events, shape.workers)
         # Each station's window ends when it stops: events still waiting for a ride or their
         # debounce would go up in the next window, as the previous window's would have in this one.
-        counts, downloaded = tally.take()
+        counts, downloaded, riding = tally.take()
         registry_cpu, database_cpu = meter.read()
         own_after = os.times()
         pending = pending_events(agents)
@@ -640,6 +661,8 @@ def measure_fleet(
     for (kind, outcome), n in sorted(counts.items()):
         by_kind.setdefault(kind, {})[outcome] = n
     idle = sum(n for (_, outcome), n in counts.items() if outcome == "idle")
+    alone = sum(n for (kind, _), n in counts.items() if kind == "heartbeat")
+    registry_cpu_s = registry_cpu + database_cpu
     failed = sum(n for (_, outcome), n in counts.items() if outcome in ("unavailable", "rejected"))
     lag = sorted(stats.lag_s or [0.0])
     handle = sorted(stats.handle_s or [0.0])
@@ -654,9 +677,17 @@ def measure_fleet(
         "requests_per_scan": round(total / stats.scans, 3),
         "requests_by_kind_per_scan": {k: round(sum(v.values()) / stats.scans, 3) for k, v in by_kind.items()},
         "requests_by_kind": by_kind,
-        "heartbeat_requests_per_station_day": round(idle / station_days, 1),
+        # Heartbeats sent alone (POST /stations/{code}/heartbeats), failed ones too: requests.
+        "heartbeat_requests_per_station_day": round(alone / station_days, 1),
+        # Recorded from a status request or an upload made anyway: no request of their own.
+        "status_riding_heartbeats_per_station_day": round(riding["status_with_events"] / station_days, 1),
+        "upload_riding_heartbeats_per_station_day": round(riding["upload"] / station_days, 1),
+        "heartbeat_interval_s": shape.heartbeat_s,
+        # Requests whose answer carried nothing new (304s, empty revocation pages).
+        "idle_requests_per_station_day": round(idle / station_days, 1),
         "list_bytes_downloaded_per_station_day": {k: round(v / station_days) for k, v in downloaded.items() if v},
-        "registry_cpu_s_per_1000_scans": round((registry_cpu + database_cpu) / stats.scans * 1000, 3),
+        "registry_cpu_s_per_1000_scans": round(registry_cpu_s / stats.scans * 1000, 3),
+        "registry_cpu_s_per_station_day": round(registry_cpu_s / station_days, 1),
         "registry_process_cpu_s": round(registry_cpu, 2),
         "registry_database_cpu_s": round(database_cpu, 2),
         "load_generator_cpu_s_per_1000_scans": round(
@@ -707,6 +738,9 @@ def main() -> int:
     parser.add_argument("--intervals", type=int, help="sync intervals each station lives in the main run")
     parser.add_argument("--cylinders", type=int, default=10_000_000, help="status list size (bench_status_list)")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--heartbeat-s", type=float, default=STATION.heartbeat.total_seconds(), help="real-world seconds between heartbeats"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     base = QUICK if args.quick else FULL
@@ -715,6 +749,7 @@ def main() -> int:
         args.compression or base.compression,
         args.intervals or base.intervals,
         base.baseline_intervals,
+        heartbeat_s=args.heartbeat_s,
     )
     began = time.monotonic()
     # The national list is built and measured in a child process while the registry is set up
@@ -764,12 +799,15 @@ def report(
         "benchmark": "fleet",
         "requests_per_scan": main_run["requests_per_scan"],
         "registry_cpu_s_per_1000_scans": main_run["registry_cpu_s_per_1000_scans"],
+        "registry_cpu_s_per_station_day": main_run["registry_cpu_s_per_station_day"],
         "revocation_reach_s": reach_s,
         "sync_interval_s": sync_interval_s,
         "status_list_bytes_10m": status["status_list_bytes_10m"],
         "status_list_load_s": status["status_list_load_s"],
         "status_lookup_us": status["status_lookup_us"],
         "heartbeat_requests_per_station_day": main_run["heartbeat_requests_per_station_day"],
+        "status_riding_heartbeats_per_station_day": main_run["status_riding_heartbeats_per_station_day"],
+        "idle_requests_per_station_day": main_run["idle_requests_per_station_day"],
         # Computed, not measured: the national list changes all day (about 9,000 re-inspections a
         # day supersede entries), so a station's conditional GET finds a new list on every sync.
         "status_list_download_bytes_per_station_day_estimate": round(DAY_S / sync_interval_s * status["status_list_bytes_10m"]),
@@ -792,6 +830,8 @@ def report(
             "baseline_simulated_hours_per_station": round(shape.window_s(shape.baseline_intervals) / 3600, 2),
             "compressed_sync_interval_s": round(shape.scaled(sync_interval_s), 3),
             "compressed_upload_debounce_s": round(shape.scaled(STATION.upload_debounce.total_seconds()), 4),
+            "heartbeat_s": shape.heartbeat_s,
+            "compressed_heartbeat_s": round(shape.scaled(shape.heartbeat_s), 4),
             "scans_per_station_day": SCANS_PER_STATION_DAY,
         },
         "run": main_run,

@@ -55,3 +55,18 @@ def check_dashboard(base_url: str, username: str, password: str, station: str, r
         if REFUSED_ROW not in by_tag:
             problems.append(f"no refused attempt for tag {sighting.tag_uid}")
     return problems
+
+
+def check_grid_cases(base_url: str, username: str, password: str, numbers: list[str]) -> list[str]:
+    """The cell's grid officer signs in and finds each case the refused vehicles opened on its case
+    list, and one case's page opens (docs/grid.md: every problem found becomes a case)."""
+    if not numbers:
+        return ["the refused vehicles opened no case"]
+    browser = signed_in(base_url, username, password)
+    if browser is None:
+        return [f"sign-in as {username} was refused"]
+    listed = browser.get(f"{URL_PREFIX}/cases?state=open")
+    problems = [f"case {number} is not on {username}'s case list" for number in numbers if number not in listed]
+    if numbers[0] not in browser.get(f"{URL_PREFIX}/cases/{urllib.parse.quote(numbers[0])}"):
+        problems.append(f"case {numbers[0]}'s page does not open for {username}")
+    return problems

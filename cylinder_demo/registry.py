@@ -16,6 +16,7 @@ from typing import Any
 
 import waitress
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cylinder_demo.bureau import CENTRE_ID, Bureau
@@ -25,9 +26,9 @@ from registry_service.app import Registry, create_app
 from registry_service.config import RegistryConfig
 from registry_service.dashboard import URL_PREFIX
 from registry_service.db import make_engine
-from registry_service.models import Role
+from registry_service.models import Case, Role
 from registry_service.seed import DemoShape, DemoSummary, seed_demo
-from registry_service.services import accounts, places, trust
+from registry_service.services import accounts, grid_people, places, trust
 
 OPERATOR = "cylinder-demo"
 SEED = 2026
@@ -35,6 +36,14 @@ SEED = 2026
 SHAPE = DemoShape(vehicles=300, stations_per_district=2, event_days=7)
 STATION_CODE, STATION_NAME, STATION_CELL = "ST-410105-88", "金水区演示加气站", "410105-02-01"
 BUREAU_USER, CENTRE_USER, STATION_USER = "bureau", "centre-zztj01", "station-410105-88"
+# The grid around the demo station (docs/grid.md): the cell's officer signs in; the street's and the
+# district's leads are named (定人、定岗、定责), so an escalated case has someone to land on.
+GRID_USER = f"grid-{STATION_CELL}"
+GRID_PEOPLE = (  # region, name, phone, duty, user
+    (STATION_CELL, "张伟", "13800000001", "officer", GRID_USER),
+    (STATION_CELL.rsplit("-", 1)[0], "李娜", "13800000002", "lead", None),
+    ("410105", "王强", "13800000003", "lead", None),
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,8 @@ class Credentials:
     centre_password: str  # the centre's clerk signs in to see its own inspections
     centre_token: str  # the centre's software reports inspections with it
     station_token: str  # written into the station's config (station.toml)
+    grid_user: str  # the station cell's grid officer: the cases its refused vehicles open
+    grid_password: str
 
 
 def _quiet_servers() -> None:
@@ -99,6 +110,7 @@ class DemoRegistry:
     def enrol(self) -> Credentials:
         """Publish the bureau's trust list (it registers the centre), then the three accounts."""
         password, centre_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+        grid_password = secrets.token_urlsafe(12)
 
         def work(session: Session) -> tuple[str, str]:
             now = datetime.now(UTC)
@@ -119,12 +131,29 @@ class DemoRegistry:
                 session, OPERATOR, now, username=CENTRE_USER, role=Role.CENTRE, password=centre_password, centre_code=CENTRE_ID
             )
             accounts.create_user(session, OPERATOR, now, username=STATION_USER, role=Role.STATION, station_code=STATION_CODE)
+            for region, name, phone, duty, user in GRID_PEOPLE:  # as `import grid-people` does, row by row
+                grid_people.add_person(
+                    session, OPERATOR, now, region_code=region, name=name, phone=phone, duty=duty, username=user
+                )
+            accounts.set_password(session, OPERATOR, now, username=GRID_USER, password=grid_password)
             centre = accounts.issue_token(session, OPERATOR, now, username=CENTRE_USER, label="demo centre")
             station = accounts.issue_token(session, OPERATOR, now, username=STATION_USER, label="demo station")
             return centre.token, station.token
 
         centre_token, station_token = self.registry.transaction(work)
-        return Credentials(BUREAU_USER, password, CENTRE_USER, centre_password, centre_token, station_token)
+        return Credentials(
+            BUREAU_USER, password, CENTRE_USER, centre_password, centre_token, station_token, GRID_USER, grid_password
+        )
+
+    def open_case_numbers(self) -> list[str]:
+        """The numbers of the cases open in the demo station's cell (the refused vehicles' cases)."""
+
+        def work(session: Session) -> list[str]:
+            cell = places.region_by_code(session, STATION_CELL)
+            query = select(Case.number).where(Case.region_id == cell.id, Case.state != "closed").order_by(Case.number)
+            return list(session.scalars(query))
+
+        return self.registry.transaction(work)
 
     def submit_inspection(self, record: bytes, centre_token: str) -> dict[str, Any]:
         """As a centre does after an inspection: POST the signed record to the API."""

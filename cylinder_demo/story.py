@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cylinder_demo.bureau import CENTRE_ID, CENTRE_NAME, ROGUE_ID, Bureau, create_bureau
-from cylinder_demo.dashboard import Sighting, check_centre_sign_in, check_dashboard
+from cylinder_demo.dashboard import Sighting, check_centre_sign_in, check_dashboard, check_grid_cases
 from cylinder_demo.fleet import SignedVehicle, Tamper, sign_fleet
-from cylinder_demo.registry import STATION_CODE, STATION_NAME, Credentials, DemoRegistry
+from cylinder_demo.registry import STATION_CELL, STATION_CODE, STATION_NAME, Credentials, DemoRegistry
 from cylinder_demo.station import DemoStation, VehicleOutcome, write_station_toml
 from cylinder_demo.tags import OriginalityKeys
 from tag_tools.labels import decision_text
@@ -79,6 +79,9 @@ class Story:
             registry.base_url, credentials.bureau_user, credentials.bureau_password, STATION_CODE, sightings
         )
         problems += check_centre_sign_in(registry.base_url, credentials.centre_user, credentials.centre_password)
+        cases = registry.open_case_numbers()
+        grid_problems = check_grid_cases(registry.base_url, credentials.grid_user, credentials.grid_password, cases)
+        problems += grid_problems
         for problem in problems:
             say(f"dashboard check FAILED: {problem}")
         if not problems:
@@ -86,6 +89,11 @@ class Story:
                 f"dashboard check passed: signed in as {credentials.bureau_user} and found all "
                 f"{len(sightings)} refused vehicles among {STATION_CODE}'s refused attempts; "
                 f"signed in as {credentials.centre_user} and saw the centre's inspections"
+            )
+        if not grid_problems:
+            say(
+                f"grid check passed: the refused vehicles opened {len(cases)} cases in grid cell {STATION_CELL} "
+                f"({', '.join(cases)}); signed in as {credentials.grid_user} and found them all on its case list"
             )
         return problems
 
@@ -175,9 +183,11 @@ def print_sign_in(registry: DemoRegistry, credentials: Credentials, station_conf
     heading("Open the dashboard")
     say(f"dashboard  {registry.dashboard_url}")
     say(f"refused    {registry.dashboard_url}attempts?station={STATION_CODE}&outcome=refused   (this demo's station)")
+    say(f"cases      {registry.dashboard_url}cases?region={STATION_CELL}   (the cases its refused vehicles opened)")
     accounts = (
         ("bureau", credentials.bureau_user, credentials.bureau_password, "the bureau: every page"),
         ("centre", credentials.centre_user, credentials.centre_password, f"centre {CENTRE_ID}: its own inspections"),
+        ("grid", credentials.grid_user, credentials.grid_password, f"grid officer of cell {STATION_CELL}: its cases"),
     )
     width = max(len(user) for _, user, _, _ in accounts)
     for role, user, password, sees in accounts:

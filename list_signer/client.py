@@ -8,6 +8,7 @@ signed list", never as a reason to sign elsewhere.
 
 import socket
 import zlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from list_signer import protocol
 from list_signer.errors import SignerUnavailable
 from tag_tools import pki
+from tag_tools.station_policy import PolicyTerms, terms_to_cbor
 from tag_tools.status_list import BITS, StatusArray
 from tag_tools.trustlist import TrustList, revoked_to_cbor
 
@@ -68,6 +70,16 @@ class SignerClient:
                 }
             )
         )
+
+    def sign_station_policies(self, sequence: int, policies: Sequence[tuple[str, PolicyTerms]]) -> list[bytes]:
+        """One signed policy document per (station code, terms), in order, all with `sequence` and
+        dated by the signer's clock; or RefusedError (e.g. ROLLBACK) / SignerUnavailable."""
+        request = {
+            "op": protocol.OP_SIGN_STATION_POLICIES,
+            "sequence": sequence,
+            "policies": [{"station": code, "terms": terms_to_cbor(terms)} for code, terms in policies],
+        }
+        return protocol.answer_batch(self.call(request), len(policies))
 
     def status(self) -> dict[str, Any]:
         """The signer's kid, certificate expiry and last sequences (a health check)."""

@@ -31,6 +31,8 @@ def handle(signer: Signer, request: dict[str, Any]) -> dict[str, Any]:
             return protocol.signed_answer(signer.sign_status_list(request))
         if op == protocol.OP_SIGN_TRUST_LIST:
             return protocol.signed_answer(signer.sign_trust_list(request))
+        if op == protocol.OP_SIGN_STATION_POLICIES:
+            return protocol.signed_batch_answer(signer.sign_station_policies(request))
         if op == protocol.OP_STATUS:
             return signer.status()
         raise RefusedError(Refusal.BAD_REQUEST, f"unknown op {op!r}")

@@ -7,7 +7,9 @@ The rules that make a compromised registry harmless beyond delay:
 - a trust list's sequence must exceed the last one, no centre revocation may disappear and the
   root's signer revocations never go back (tag_tools.trustlist.check_trust_list_follows);
 - the issue time must be the signer's own clock (within a skew), the validity short, and the list
-  must expire before the signer's certificate does.
+  must expire before the signer's certificate does;
+- a batch of station policies gets one sequence that must exceed the last batch's, and the signer
+  dates every document with its own clock (the registry does not choose the issue time).
 """
 
 import logging
@@ -21,7 +23,15 @@ from cryptography import x509
 from list_signer.errors import Refusal, RefusedError
 from list_signer.state import StateDir, packed_size
 from tag_tools import crypto, pki
-from tag_tools.errors import RevocationClearedError, StatusListError, StatusListRollbackError, TagToolsError, TrustError
+from tag_tools.errors import (
+    PolicyError,
+    RevocationClearedError,
+    StatusListError,
+    StatusListRollbackError,
+    TagToolsError,
+    TrustError,
+)
+from tag_tools.station_policy import StationPolicy, build_station_policy, check_station_code, terms_from_cbor
 from tag_tools.status_list import BITS, StatusArray, StatusList, build_status_list, check_no_cleared_revocations, inflate
 from tag_tools.trustlist import (
     TrustList,
@@ -32,6 +42,9 @@ from tag_tools.trustlist import (
 )
 
 log = logging.getLogger(__name__)
+
+
+MAX_POLICY_BATCH = 20_000  # every station of a large province in one publication
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,7 @@ class Signer:
             "kid": self.kid.hex(),
             "not_after": int(self.certificate.not_valid_after_utc.timestamp()),
             "sequences": self.state.sequences(),
+            "policy_sequence": self.state.last_policy_sequence(),
         }
 
     def sign_status_list(self, request: dict[str, Any]) -> bytes:
@@ -118,6 +132,41 @@ class Signer:
             raise RefusedError(Refusal.INVALID_LIST, str(error)) from None
         self.state.save_trust_list(signed)
         log.info("signed trust list sequence %d (%d centres, %d revoked)", new.sequence, len(new.centres), len(new.revoked))
+        return signed
+
+    def sign_station_policies(self, request: dict[str, Any]) -> list[bytes]:
+        """One document per {"station": code, "terms": map} of `policies`, all with `sequence`,
+        dated now by this signer's clock. Nothing is signed unless everything can be."""
+        sequence = _integers(request, "sequence")["sequence"]
+        entries = request.get("policies")
+        if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_POLICY_BATCH:
+            raise RefusedError(Refusal.BAD_REQUEST, f'"policies" must be an array of 1 to {MAX_POLICY_BATCH} entries')
+        now = self.clock().replace(microsecond=0)
+        try:
+            pki.check_list_signer(self.certificate, self.root, now)
+        except TrustError as error:
+            raise RefusedError(Refusal.SIGNER_UNUSABLE, str(error)) from None
+        last = self.state.last_policy_sequence()
+        if last is not None and sequence <= last:
+            raise RefusedError(Refusal.ROLLBACK, f"policy sequence {sequence} does not follow {last}")
+        policies, seen = [], set()
+        for index, entry in enumerate(entries):
+            try:
+                if not isinstance(entry, dict) or set(entry) != {"station", "terms"}:
+                    raise PolicyError('each policy is a map of exactly "station" and "terms"')
+                code = check_station_code(entry["station"])
+                if code in seen:
+                    raise PolicyError(f"station {code} appears twice in one batch")
+                seen.add(code)
+                policies.append(StationPolicy(code, sequence, now, terms_from_cbor(entry["terms"])))
+            except PolicyError as error:
+                raise RefusedError(Refusal.INVALID_LIST, f"policy {index}: {error}", index) from None
+        try:
+            signed = [build_station_policy(p, self.key, self.certificate) for p in policies]
+        except TagToolsError as error:
+            raise RefusedError(Refusal.INVALID_LIST, str(error)) from None
+        self.state.save_policy_sequence(sequence)
+        log.info("signed %d station policies, sequence %d", len(signed), sequence)
         return signed
 
     def _trust_list_from(self, request: dict[str, Any], sequence: int, issued_at: datetime, expires_at: datetime) -> TrustList:

@@ -6,6 +6,7 @@ stops the signer (STATE_DAMAGED) instead of being taken as "nothing signed yet".
 
     <state>/status-<list id>.cbor   the last status list signed: header fields and compressed entries
     <state>/trust-list.cose         the last trust list signed, verbatim
+    <state>/policy-sequence.cbor    the sequence of the last batch of station policies signed
 """
 
 import os
@@ -25,6 +26,7 @@ from tag_tools.status_list import PER_BYTE, StatusArray, StatusList, inflate
 from tag_tools.trustlist import TrustList, parse_trust_list
 
 TRUST_LIST = "trust-list.cose"
+POLICY_SEQUENCE = "policy-sequence.cbor"
 
 
 def packed_size(count: int) -> int:
@@ -86,6 +88,22 @@ class StateDir:
 
     def save_trust_list(self, signed: bytes) -> None:
         atomic_write(self.path / TRUST_LIST, signed, mode=0o600)
+
+    def last_policy_sequence(self) -> int | None:
+        """The sequence of the last station policies signed, None before the first."""
+        path = self.path / POLICY_SEQUENCE
+        if not path.exists():
+            return None
+        try:
+            sequence = cbor2.loads(path.read_bytes())["sequence"]
+            if type(sequence) is not int:
+                raise TypeError("sequence is not an integer")
+            return sequence
+        except (OSError, ValueError, KeyError, TypeError, cbor2.CBORDecodeError) as error:
+            raise RefusedError(Refusal.STATE_DAMAGED, f"{path} cannot be read: {error}") from None
+
+    def save_policy_sequence(self, sequence: int) -> None:
+        atomic_write(self.path / POLICY_SEQUENCE, cbor2.dumps({"sequence": sequence}, canonical=True), mode=0o600)
 
     def sequences(self) -> dict[str, int]:
         """For the `status` request: the last sequence signed per list (no entries, no secrets)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import Engine
 
-from registry_service import problems, request_guard
+from registry_service import case_rules, problems, request_guard
 from registry_service.api import register_blueprints, status
 from registry_service.config import RegistryConfig
 from registry_service.dashboard import register_dashboard
@@ -24,6 +24,7 @@ def create_app(config: RegistryConfig, *, engine: Engine | None = None, clock: C
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["registry"] = node = Registry(config, engine, clock)
+    case_rules.use(case_rules.load(config.case_rules_path))  # a bad file stops the start (CaseRulesError)
     metrics = RegistryMetrics()  # this app's own collector registry (registry_service/metrics.py)
     metrics.watch(node.engine)
     metrics.install(app)  # first, so requests the guard refuses are timed too

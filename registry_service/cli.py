@@ -14,6 +14,7 @@ from pathlib import Path
 
 from registry_service.config import RegistryConfig, from_env
 from registry_service.errors import RegistryError
+from registry_service.models.accounts import Role
 from registry_service.models.shapes import Datum
 from tag_tools import private_files
 
@@ -72,6 +73,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         publisher = StatusPublisher(app.extensions["registry"]).start()
         print(f"publishing status lists through {config.signer_socket} every {config.status_list_interval_s:.0f} s", flush=True)
+    from registry_service.health_sweeper import SilentSweeper
+
+    sweeper = SilentSweeper(app.extensions["registry"]).start()  # silent stations (docs/operations.md)
+    from registry_service.notify import settings as notice_settings
+
+    notice_config = notice_settings.from_env()
+    notice_worker = None
+    if notice_config.senders():  # owner notices (docs/grid.md): only when a sender is configured
+        from registry_service.notify.worker import NoticeWorker
+
+        notice_worker = NoticeWorker(app.extensions["registry"], notice_config).start()
+        print(f"sending owner notices by {', '.join(sorted(notice_config.senders()))}", flush=True)
+    from registry_service.case_sweeper import CaseSweeper
+
+    case_sweeper = CaseSweeper(app.extensions["registry"]).start()  # case deadlines (docs/grid.md)
     if args.metrics_listen:
         # Never on the API's port: stations reach that one across the internet (registry_service/metrics.py).
         app.extensions[EXTENSION].serve(args.metrics_listen)
@@ -84,6 +100,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         waitress.serve(app, **waitress_options(config, args))
     finally:
+        sweeper.stop()
+        if notice_worker is not None:
+            notice_worker.stop()
+        case_sweeper.stop()
         if publisher is not None:
             publisher.stop()
     return EXIT_OK
@@ -149,9 +169,22 @@ def cmd_publish_status_list(args: argparse.Namespace) -> int:
     return EXIT_OK if outcome.result == "published" else EXIT_ERROR
 
 
+def cmd_publish_policies(args: argparse.Namespace) -> int:
+    """Sign and store the central policy of every station whose effective policy changed."""
+    from list_signer.client import SignerClient
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.services import policies
+
+    sessions = make_session_factory(_engine(args))
+    outcome = policies.publish_pending(
+        lambda work: run_in_transaction(sessions, work), SignerClient(args.signer_socket), datetime.now(UTC)
+    )
+    print(json.dumps(outcome.to_json()))
+    return EXIT_ERROR if outcome.result == "refused" else EXIT_OK
+
+
 def cmd_create_user(args: argparse.Namespace) -> int:
     from registry_service.db import make_session_factory, run_in_transaction
-    from registry_service.models import Role
     from registry_service.services import accounts
 
     password = None
@@ -197,6 +230,26 @@ def cmd_issue_token(args: argparse.Namespace) -> int:
             }
         )
     )
+    return EXIT_OK
+
+
+def cmd_set_password(args: argparse.Namespace) -> int:
+    """Set a user's password, asked twice at a prompt or read from stdin's first line."""
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.services import accounts
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("new password: ")
+        if getpass.getpass("again: ") != password:
+            print("cylinder-registry: the passwords differ", file=sys.stderr)
+            return EXIT_ERROR
+    sessions = make_session_factory(_engine(args))
+    run_in_transaction(
+        sessions, lambda s: accounts.set_password(s, args.operator, datetime.now(UTC), username=args.username, password=password)
+    )
+    print(json.dumps({"username": args.username, "password_set": True}))
     return EXIT_OK
 
 
@@ -286,6 +339,28 @@ def cmd_rebuild_rollups(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_grade_stations(args: argparse.Namespace) -> int:
+    from registry_service import grading_rules
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.errors import ConfigError
+    from registry_service.services import grades
+
+    config = _config(args)
+    rules = grading_rules.load(config.grading_rules_path)
+    try:
+        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+    except ValueError as exc:
+        raise ConfigError(f"--now must be an ISO 8601 time, not {args.now!r}") from exc
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    offset = config.report_utc_offset_hours
+    graded = run_in_transaction(
+        make_session_factory(_engine(args)),
+        lambda s: grades.compute_grades(s, now, rules, utc_offset_hours=offset, station_code=args.station),
+    )
+    print(json.dumps(grades.summary(graded), ensure_ascii=False))
+    return EXIT_OK
+
+
 def cmd_partitions(args: argparse.Namespace) -> int:
     from registry_service import partitions
 
@@ -302,6 +377,44 @@ def cmd_partitions(args: argparse.Namespace) -> int:
 
             dropped = partitions.drop_partitions_before(connection, today - timedelta(days=args.retain_days))
     print(json.dumps({"created": created, "dropped": dropped}))
+    return EXIT_OK
+
+
+def cmd_send_notices(args: argparse.Namespace) -> int:
+    """One round of owner notices, for cron: plan due-soon/overdue notices, purge expired contacts, send."""
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.notify import settings as notice_settings
+    from registry_service.notify.delivery import deliver_due
+    from registry_service.services import notices
+
+    config, settings = _config(args), notice_settings.from_env()
+    sessions = make_session_factory(_engine(args))
+    now = datetime.now(UTC)
+    today = now.astimezone(config.zone()).date()
+    planned = run_in_transaction(sessions, lambda s: notices.plan_due_notices(s, today, config.due_soon_days, now))
+    purged = run_in_transaction(sessions, lambda s: notices.purge_contacts(s, today, now))
+    senders = settings.senders()
+    delivered = deliver_due(sessions, senders, now, language=settings.language)
+    print(
+        json.dumps(
+            {"planned": planned.to_json(), "purged": purged, "channels": sorted(senders), "delivered": delivered.to_json()}
+        )
+    )
+    return EXIT_OK
+
+
+def cmd_purge_contacts(args: argparse.Namespace) -> int:
+    """Delete owner contacts past their retain_until day (personal data is kept no longer)."""
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.services import notices
+
+    config = _config(args)
+    now = datetime.now(UTC)
+    today = now.astimezone(config.zone()).date()
+    purged = run_in_transaction(
+        make_session_factory(_engine(args)), lambda s: notices.purge_contacts(s, today, now, args.operator)
+    )
+    print(json.dumps({"purged": purged}))
     return EXIT_OK
 
 
@@ -343,9 +456,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl-s", type=int, default=300, help="seconds a station keeps the list before asking again")
     p.set_defaults(handler=cmd_publish_status_list)
 
-    p = sub.add_parser("create-user", help="create a user (admin, bureau, centre, station)")
+    p = sub.add_parser("publish-policies", help="sign and store changed central station policies now (through cylinder-signer)")
+    p.add_argument("--signer-socket", required=True, help="the list signer's Unix socket")
+    p.set_defaults(handler=cmd_publish_policies)
+
+    p = sub.add_parser("create-user", help="create a user (admin, bureau, centre, station, grid)")
     p.add_argument("username")
-    p.add_argument("--role", required=True, choices=["admin", "bureau", "centre", "station"])
+    p.add_argument("--role", required=True, choices=[role.value for role in Role])
     p.add_argument("--station", help="station code (role station)")
     p.add_argument("--centre", help="inspection centre code (role centre)")
     group = p.add_mutually_exclusive_group()
@@ -359,12 +476,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=90)
     p.set_defaults(handler=cmd_issue_token)
 
+    p = sub.add_parser("set-password", help="set a user's password (a grid user imported without one, a reset)")
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin instead of a prompt")
+    p.set_defaults(handler=cmd_set_password)
+
     p = sub.add_parser("revoke-token", help="revoke an API token by id")
     p.add_argument("token_id", type=int)
     p.set_defaults(handler=cmd_revoke_token)
 
     p = sub.add_parser("import", help="import vehicles, cylinders or stations from CSV (UTF-8, or GBK as Chinese Excel saves it)")
-    p.add_argument("kind", choices=["vehicles", "cylinders", "stations"])
+    p.add_argument("kind", choices=["vehicles", "cylinders", "stations", "owner-contacts", "grid-people"])
     p.add_argument("file")
     p.add_argument(
         "--errors",
@@ -403,13 +525,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_rebuild_rollups)
 
+    p = sub.add_parser("grade-stations", help="grade stations A-D from their measured behaviour (cron, daily; docs/grid.md)")
+    p.add_argument("--station", help="grade only this station (code)")
+    p.add_argument("--now", help="the moment to grade at, ISO 8601 (default: now)")
+    p.set_defaults(handler=cmd_grade_stations)
+
     p = sub.add_parser("partitions", help="create upcoming daily scan_events partitions (PostgreSQL; run daily)")
     p.add_argument("--days-ahead", type=int, default=7)
     p.add_argument("--retain-days", type=int, default=0, help="drop partitions older than this (0: keep all)")
     p.set_defaults(handler=cmd_partitions)
 
+    p = sub.add_parser(
+        "send-notices", help="plan, purge and send owner notices once (for cron; `serve` does it when a sender is set)"
+    )
+    p.set_defaults(handler=cmd_send_notices)
+
+    p = sub.add_parser("purge-contacts", help="delete owner contacts past their retain_until day")
+    p.set_defaults(handler=cmd_purge_contacts)
+
     for subparser in sub.choices.values():
-        if subparser.prog.split()[-1] in ("create-user", "issue-token", "revoke-token", "import", "import-regions"):
+        if subparser.prog.split()[-1] in (
+            "create-user",
+            "issue-token",
+            "set-password",
+            "revoke-token",
+            "import",
+            "import-regions",
+            "purge-contacts",
+        ):
             subparser.add_argument("--operator", default=getpass.getuser(), help="name recorded in the audit log")
     return parser
 

@@ -70,6 +70,21 @@ class RegistryConfig:
     status_list_interval_s: float = 60.0
     status_list_validity_h: float = 48.0  # the signer refuses more than 15 days
     status_list_ttl_s: int = 300  # how long a station may keep a list before asking again
+    # A station whose newest heartbeat is older than this while it is open gets a silent alarm
+    # (services/station_health.py); `serve` sweeps every silent_sweep_interval_s.
+    silent_after_s: float = 600.0
+    silent_sweep_interval_s: float = 60.0
+    # Meter readings (services/meters.py): an agent_started totaliser this far above the last reading
+    # held (in the meter's unit, kg or Nm3) opens an unexplained_quantity alarm.
+    meter_tolerance: float = 0.05
+    # A JSON file changing the station grading rules and patrol checklist (registry_service/grading_rules.py).
+    grading_rules_path: str | None = None
+    # Cases (docs/grid.md): a JSON file changing the step deadlines (registry_service/case_rules.py);
+    # `serve` escalates cases past their deadline every case_sweep_interval_s (case_sweeper.py).
+    case_rules_path: str | None = None
+    case_sweep_interval_s: float = 60.0
+    # Where the registry keeps files that are not rows: case photos (None: photos are refused).
+    data_dir: str | None = None
     # The dashboard's map (docs/map.md). Tile URL templates with {z}, {x}, {y} (and {s} for one of
     # map_tile_subdomains): a base layer, then overlays such as 天地图's labels. None: the map
     # draws the stations over the region outlines imported with `import-regions`.
@@ -128,6 +143,18 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> R
     ):
         if key in env:
             values[name] = _milliseconds(env[key], key)
+    if "REGISTRY_SILENT_AFTER_S" in env:
+        values["silent_after_s"] = float(
+            _bounded_int(env["REGISTRY_SILENT_AFTER_S"], "REGISTRY_SILENT_AFTER_S", 60, 7 * 24 * 3600)
+        )
+    if rules := env.get("REGISTRY_GRADING_RULES"):
+        values["grading_rules_path"] = rules
+    if case_rules := env.get("REGISTRY_CASE_RULES"):
+        values["case_rules_path"] = case_rules
+    if data_dir := env.get("REGISTRY_DATA_DIR"):
+        values["data_dir"] = data_dir
+    if "REGISTRY_METER_TOLERANCE" in env:
+        values["meter_tolerance"] = _tolerance(env["REGISTRY_METER_TOLERANCE"])
     values.update(_map_values(env))
     values.update({k: v for k, v in overrides.items() if v is not None})
     config = RegistryConfig(**values)  # type: ignore[arg-type]
@@ -157,6 +184,16 @@ def _map_values(env: Mapping[str, str]) -> dict[str, object]:
             except ValueError as exc:
                 raise ConfigError(f"{key} must be one of {', '.join(Datum)}, not {text!r}") from exc
     return values
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise ConfigError(f"REGISTRY_METER_TOLERANCE must be a number, not {text!r}") from exc
+    if not 0 <= value <= 1000:  # nan fails this too
+        raise ConfigError("REGISTRY_METER_TOLERANCE must be between 0 and 1000 (kg or Nm3)")
+    return value
 
 
 def _bounded_int(text: str, key: str, low: int, high: int) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
+from registry_service import contact_import, grid_import
 from registry_service.errors import InvalidInput, RegistryError
 from registry_service.services import audit, places
 from registry_service.services.registration import CylinderIn, upsert_cylinder, upsert_vehicle
@@ -28,7 +29,7 @@ from tag_tools import clerk_cells, clerk_csv
 from tag_tools.clerk_cells import RowCells, RowError
 from tag_tools.clerk_csv import ClerkRow, ClerkTable
 
-KINDS = ("vehicles", "cylinders", "stations")
+KINDS = ("vehicles", "cylinders", "stations", "owner-contacts", "grid-people")
 COLUMNS = {
     "vehicles": ("plate", "vin", "use", "region"),
     "cylinders": (
@@ -43,12 +44,16 @@ COLUMNS = {
         "plate",
         "position",
     ),
-    "stations": ("code", "name", "region", "latitude", "longitude", "pumps"),
+    "stations": ("code", "name", "region", "latitude", "longitude", "pumps", "opening_hours"),
+    "owner-contacts": contact_import.COLUMNS,
+    "grid-people": grid_import.COLUMNS,
 }
 REQUIRED = {
     "vehicles": ("plate",),
     "cylinders": ("cylinder_id", "serial", "manufactured_on", "end_of_life"),
     "stations": ("code", "name", "region"),
+    "owner-contacts": contact_import.REQUIRED,
+    "grid-people": grid_import.REQUIRED,
 }
 VEHICLE_USES = ("private", "taxi", "bus", "truck", "other")
 
@@ -160,6 +165,7 @@ def _station(session: Session, cells: RowCells, now: datetime, actor: str) -> No
     latitude = cells.get("latitude", clerk_cells.decimal_in(-90, 90))
     longitude = cells.get("longitude", clerk_cells.decimal_in(-180, 180))
     pumps = cells.get("pumps", clerk_cells.whole_number)
+    opening_hours = cells.get("opening_hours", clerk_cells.text)  # checked by create_station
     cells.done()
     assert code is not None and name is not None and region is not None
     places.create_station(
@@ -172,6 +178,7 @@ def _station(session: Session, cells: RowCells, now: datetime, actor: str) -> No
         latitude=latitude,
         longitude=longitude,
         pumps=2 if pumps is None else pumps,
+        opening_hours=opening_hours,
     )
 
 
@@ -179,4 +186,6 @@ _HANDLERS: dict[str, Callable[[Session, RowCells, datetime, str], None]] = {
     "vehicles": _vehicle,
     "cylinders": _cylinder,
     "stations": _station,
+    "owner-contacts": contact_import.owner_contact_row,
+    "grid-people": grid_import.grid_person_row,
 }

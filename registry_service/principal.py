@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry_service.errors import Forbidden, NotAuthenticated
-from registry_service.models import ApiToken, Role, User
+from registry_service.models import ApiToken, GridPerson, Region, Role, User
 from registry_service.security import token_hash
 
 
@@ -29,6 +29,9 @@ class Principal:
     station_id: int | None
     centre_id: int | None
     token_id: int | None = None
+    # A grid user's scope: the paths of the regions it is a grid person of (services/grid_scope.py);
+    # empty for every other role. Loaded with the principal, once per request or cached token.
+    region_paths: tuple[str, ...] = ()
 
     def require_station(self, station_id: int) -> None:
         if self.role is Role.STATION and self.station_id != station_id:
@@ -39,8 +42,19 @@ class Principal:
             raise Forbidden("this credential belongs to another inspection centre")
 
 
-def principal_for_user(user: User, token_id: int | None = None) -> Principal:
-    return Principal(user.id, user.username, user.role, user.station_id, user.centre_id, token_id)
+def principal_for_user(user: User, token_id: int | None = None, region_paths: tuple[str, ...] = ()) -> Principal:
+    return Principal(user.id, user.username, user.role, user.station_id, user.centre_id, token_id, region_paths)
+
+
+def loaded_principal(session: Session, user: User, token_id: int | None = None) -> Principal:
+    """The principal with its grid scope read from grid_people (one indexed query, grid users only)."""
+    paths: tuple[str, ...] = ()
+    if user.role is Role.GRID:
+        rows = session.scalars(
+            select(Region.path).join(GridPerson, GridPerson.region_id == Region.id).where(GridPerson.user_id == user.id)
+        )
+        paths = tuple(sorted(set(rows)))
+    return principal_for_user(user, token_id, paths)
 
 
 def resolve_token(session: Session, token: str, now: datetime) -> Principal:
@@ -56,7 +70,7 @@ def resolve_token(session: Session, token: str, now: datetime) -> Principal:
         raise NotAuthenticated("this token has expired")
     if not user.active:
         raise NotAuthenticated("this account is disabled")
-    return principal_for_user(user, api_token.id)
+    return loaded_principal(session, user, api_token.id)
 
 
 class TokenCache:

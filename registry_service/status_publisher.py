@@ -2,7 +2,9 @@
 configured (RegistryConfig.signer_socket).
 
 Every `status_list_interval_s` it publishes each list whose entries changed or that is past half
-its validity (services/status_lists.publish_due). Several registry nodes may run it: the signer
+its validity (services/status_lists.publish_due), and the central station policies that changed
+but are not signed yet (services/policies.publish_pending: the signer was away at the bureau's
+write). Several registry nodes may run it: the signer
 refuses a sequence it already signed (`rollback`), so two nodes racing for the same sequence cost
 one refused request, never two lists with one sequence. A failing round is logged and retried on
 the next interval; the thread never dies of it.
@@ -16,7 +18,7 @@ from datetime import timedelta
 
 from list_signer.client import SignerClient
 from registry_service.node import Registry
-from registry_service.services import status_lists
+from registry_service.services import policies, status_lists
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,12 @@ class StatusPublisher:
         self._thread.join(timeout_s)
 
     def run_once(self) -> list[status_lists.Outcome]:
-        return status_lists.publish_due(self.registry.transaction, self.signer, self.registry.clock(), policy_of(self.registry))
+        outcomes = status_lists.publish_due(
+            self.registry.transaction, self.signer, self.registry.clock(), policy_of(self.registry)
+        )
+        if isinstance(self.signer, SignerClient):  # central policies a bureau write could not sign at once
+            policies.publish_pending(self.registry.transaction, self.signer, self.registry.clock())
+        return outcomes
 
     def _loop(self) -> None:
         while not self._stop.is_set():

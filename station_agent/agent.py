@@ -9,20 +9,23 @@ dates events and judges records, so stepping it cannot keep a stale session aliv
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 import unicodedata
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from station_agent import faults, overrides
+from station_agent import faults, lifecycle, overrides
 from station_agent.assess import Assessor
 from station_agent.booth_throttle import PasswordThrottle
 from station_agent.breaker import RegistryBreaker
+from station_agent.central_policy import CentralPolicy
 from station_agent.clock_offset import ClockOffset
-from station_agent.config import StationConfig
+from station_agent.config import Policy, StationConfig
 from station_agent.errors import (
     BoothInputError,
     InterlockError,
@@ -36,7 +39,10 @@ from station_agent.errors import (
 from station_agent.events import EventContext, scan_event
 from station_agent.fault_report import fault_report
 from station_agent.faults import FaultBoard
+from station_agent.heartbeat import heartbeat_of
 from station_agent.interlock import Interlock
+from station_agent.lifecycle import FillEnd
+from station_agent.metering import Metering, Reading
 from station_agent.metrics import AgentMetrics
 from station_agent.outbox import Outbox
 from station_agent.overrides import WRONG_CREDENTIALS, check_session, credentials_match
@@ -46,6 +52,7 @@ from station_agent.registry_client import RegistryClient
 from station_agent.session import CylinderResult, SessionState, VehicleSession
 from station_agent.sync import SyncWorker, TrustCache
 from station_agent.tagsource import TagReading, TagSource
+from station_agent.totaliser import Meter
 from station_agent.view import console_line, snapshot, station_time
 from tag_tools.fields import ATTENDANT, OVERRIDE_REASON, SUPERVISOR, FieldError, TextRule, has_forbidden_character
 
@@ -64,6 +71,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class _Fill:
+    """The fill under way: its session and when its deadline falls (monotonic)."""
+
+    session_id: str
+    deadline: float
+
+
 class Agent:
     def __init__(
         self,
@@ -78,6 +93,8 @@ class Agent:
         clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         echo: Callable[[str], None] = print,
+        meter: Meter | None = None,
+        config_sha256: str | None = None,
     ) -> None:
         self.config = config
         self.policy = config.policy
@@ -109,6 +126,8 @@ class Agent:
                 breaker=self.breaker,
                 clock=clock,
                 monotonic=monotonic,
+                heartbeat=lambda: heartbeat_of(self, self.clock()),
+                heartbeat_s=config.registry.heartbeat.total_seconds(),
             )
             if client is not None
             else None
@@ -137,6 +156,24 @@ class Agent:
         self.metrics = AgentMetrics()  # served by `station-agent run` when [metrics] listen is set
         self.metrics.watch(self)
         self._next_count = 0.0
+        # The life of a fill (station_agent.lifecycle): the fill under way, the sessions whose end
+        # is already told (filled or abandoned: each is told once), the wall clock's jumps.
+        self.config_sha256 = config_sha256  # of the config file; config_changed when it differs from the last start's
+        self.metering = (
+            Metering(meter, config.totaliser, outbox, self.faults, clock=clock, monotonic=monotonic)
+            if meter is not None and config.totaliser is not None
+            else None
+        )
+        self._fill: _Fill | None = None
+        self._told: deque[str] = deque(maxlen=64)
+        self._clock_jumps = lifecycle.ClockJumps()
+        self._started = False
+        self.policy_sequence: int | None = None  # the central policy's in force; None: the file's alone
+        self.central_policy = CentralPolicy(
+            outbox, lambda: cache.trust_list, config.station_code, config.policy, apply=self.apply_policy, clock=clock
+        )
+        if self.sync is not None:
+            self.sync.central_policy = self.central_policy
 
     @property
     def fault(self) -> str | None:
@@ -150,9 +187,62 @@ class Agent:
         """Drive the pump off and start the background threads. InterlockError when the output
         cannot be driven: the caller exits non-zero so that systemd restarts the agent."""
         self.pump.start()
+        self._started = True
+        try:
+            self._announce_start()
+        except Exception:  # telling the bureau must never keep the agent from running
+            log.exception("cannot report the agent's start")
         if self.sync is not None:
             self.sync.start()
         return self
+
+    def _announce_start(self) -> None:
+        """agent_started with the version, the config's hash and the meter's reading; config_changed
+        when the hash differs from the one the last start saw; and the end of a fill a kill -9
+        left open (its pump is off now: the relay module's watchdog, then pump.start())."""
+        now = self.clock()
+        reading = self.metering.read() if self.metering is not None else None
+        if reading is not None and self.metering is not None:
+            self.metering.baseline(reading)
+        with self._lock:
+            self._close_open_fill(now)
+        digest = self.config_sha256
+        self._report(
+            lifecycle.AGENT_STARTED,
+            f"station-agent {lifecycle.agent_version()}, config sha256 {digest or 'unknown'}, {self.policy.mode} mode",
+            at=now,
+            reading=reading,
+        )
+        if digest is not None:
+            saved = self.outbox.get_state(lifecycle.CONFIG_KEY)
+            before = saved.decode("ascii", "replace") if saved else None
+            if before is not None and before != digest:
+                self._report(lifecycle.CONFIG_CHANGED, f"config sha256 {before} -> {digest}", at=now)
+            if before != digest:
+                self.outbox.put_state(lifecycle.CONFIG_KEY, digest.encode("ascii"))
+        self._clock_jumps.seen(now, self.monotonic())
+
+    def _close_open_fill(self, now: datetime) -> None:
+        """A fill the last run left open (killed during it): its fill_ended, dated now."""
+        raw = self.outbox.get_state(lifecycle.OPEN_FILL_KEY)
+        if not raw:
+            return
+        try:
+            session_id = str(json.loads(raw)["session"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("the saved open fill is unreadable: ignored")
+            self.outbox.put_state(lifecycle.OPEN_FILL_KEY, b"")
+            return
+        # No quantity: when the gas stopped is unknown. The registry compares this start's reading
+        # with the fill's first one (services/meters.py), so the gas is not lost from the account.
+        self._report(
+            lifecycle.FILL_ENDED,
+            "fault: the agent stopped during the fill (found open at the restart)",
+            at=now,
+            subject_id=session_id,
+            state=(lifecycle.OPEN_FILL_KEY, b""),
+        )
+        self._told.append(session_id)
 
     def request_stop(self) -> None:
         """Ask the read loop to end (signal handlers call this); stop() then releases everything."""
@@ -161,11 +251,33 @@ class Agent:
     def stop(self) -> None:
         self._stop.set()
         try:
-            self.pump.stop()
+            if self._started:
+                self._started = False
+                self._announce_stop()
+        except Exception:  # the pump goes off below whatever happened here
+            log.exception("cannot report the agent's stop")
         finally:
-            if self.sync is not None:
-                self.sync.stop()
-            self.source.close()
+            try:
+                self.pump.stop()
+            finally:
+                if self.sync is not None:
+                    self.sync.stop()
+                self.source.close()
+                if self.metering is not None:
+                    self.metering.meter.close()
+
+    def _announce_stop(self) -> None:
+        with self._lock:
+            if self._fill is not None:
+                self.pump.disable("agent stopping")
+                self._fill_over("fault", "the agent stopped during the fill")
+            last = self.metering.last if self.metering is not None else None
+            self._report(lifecycle.AGENT_STOPPED, "station-agent stopping", at=self.clock(), reading=last)
+
+    def meter_reading(self) -> tuple[float, str] | None:
+        """The totaliser's last reading (value, unit), or None without a totaliser or a reading."""
+        last = self.metering.last if self.metering is not None else None
+        return (last.value, last.unit) if last is not None else None
 
     def run(self) -> None:
         """The read loop, until stop(). Never lets an exception leave the pump enabled."""
@@ -256,8 +368,10 @@ class Agent:
         than inside a read's commit."""
         with self._lock:
             self._expire(self.monotonic())
+            self._watch_meter()
         self._watch_interlock()
         self._watch_clock()
+        self._watch_clock_jump()
         self._probe_outbox()
         self.faults.flush()
         mono = self.monotonic()
@@ -306,6 +420,39 @@ class Agent:
         elif abs(offset) < CLOCK_SKEW_RAISE_MS / 2:
             self._clear(faults.CLOCK_SKEW)
 
+    def _watch_clock_jump(self) -> None:
+        now = self.clock()
+        jump = self._clock_jumps.seen(now, self.monotonic())
+        if jump is not None:
+            log.warning("wall clock jumped %+.0f s", jump)
+            self._report(lifecycle.CLOCK_JUMP, f"wall clock moved {jump:+.0f} s against the monotonic clock", at=now)
+
+    def _watch_meter(self) -> None:
+        """The meter's poll (under the lock): a fill whose flow stopped ends; gas that flowed with
+        no fill is reported with its quantity."""
+        if self.metering is None:
+            return
+        finding = self.metering.poll()
+        if finding is None:
+            return
+        if finding.kind == "flow_stop":
+            if self._fill is None:
+                return
+            self.pump.disable("flow stopped")
+            if self.session is not None and self.session.id == self._fill.session_id and not self.session.finished:
+                self.session.close(SessionState.DONE)
+            self._fill_over("flow_stop", f"the totaliser stood at {finding.reading.value:g} {finding.reading.unit}")
+            self._changed()
+            return
+        log.error("unexplained quantity: %.3f %s with no allowed session", finding.quantity, finding.reading.unit)
+        self._report(
+            lifecycle.UNEXPLAINED_QUANTITY,
+            f"{finding.quantity:g} {finding.reading.unit} dispensed with no allowed session (the pump was disabled)",
+            at=finding.reading.at,
+            reading=finding.reading,
+            quantity=finding.quantity,
+        )
+
     def _probe_outbox(self) -> None:
         """While an outbox fault lasts, try a tiny durable write: when it lands, space was freed (or
         the I/O error passed) and the fault clears. Corruption needs salvage and never clears here."""
@@ -324,16 +471,22 @@ class Agent:
             self._changed()
 
     def _expire(self, mono: float) -> None:
+        if self._fill is not None and self.pump.session != self._fill.session_id:
+            # The pump went off under the fill: its deadline, or an interlock fault.
+            timed_out = mono >= self._fill.deadline
+            self._fill_over("timeout" if timed_out else "fault", "fill time-out" if timed_out else "the pump went off")
         session = self.session
         if session is None or session.finished:
             return
         if session.expired(mono, self.policy.session_window):
             session.close(SessionState.EXPIRED)
+            self._session_over(session, "expired")
             self._changed()
         elif session.pump_allowed and self.pump.session != session.id:
             # The fill ended under the session (deadline, interlock fault) or never started (a fault
             # held it off): the session is over, and only a new one may switch the pump on again.
             session.close(SessionState.DONE)
+            self._session_over(session, "the pump never ran")
             self._changed()
 
     def _pump_wanted(self, session: VehicleSession) -> bool:
@@ -349,22 +502,112 @@ class Agent:
     def _drive(self, session: VehicleSession) -> None:
         if self._pump_wanted(session):
             if self.pump.session != session.id:
+                if not self._fill_begins(session):
+                    return
                 try:
                     self.pump.enable(session.id, self.config.fill_timeout.total_seconds())
                 except PumpSessionEnded:
                     session.close(SessionState.DONE)
+                    self._fill_over("fault", "the session's fill had already ended")
                 except InterlockError as error:
                     self._fail_safe(faults.INTERLOCK, f"interlock: {error}")
         elif self.pump.enabled:
             self.pump.disable("session refused")
+            other = self._fill is not None and self._fill.session_id != session.id
+            self._fill_over("new_vehicle" if other else "fault", "a read refused the vehicle during the fill")
+
+    def _fill_begins(self, session: VehicleSession) -> bool:
+        """Tell the bureau the pump is about to be enabled, with the meter's reading, BEFORE it is:
+        False (and the pump stays off, fail-safe) when the report cannot be stored."""
+        if self._fill is not None:  # monitor mode: the pump passes straight to the next vehicle
+            self._fill_over("new_vehicle", "the next vehicle's session took the pump")
+        reading = self.metering.fill_started(session.id) if self.metering is not None else None
+        report = lifecycle.station_event(
+            lifecycle.PUMP_ENABLED,
+            f"{session.state}: {len(session.cylinders)} cylinder(s), {self.policy.mode} mode",
+            at=self.clock(),
+            pump=self.config.pump,
+            subject_id=session.id,
+            reading=reading,
+        )
+        # With the report, in one transaction, the open fill: a kill -9 from here on leaves it for
+        # the next start to close (its fill_ended), and never a fill_ended without its pump_enabled.
+        open_fill = json.dumps({"session": session.id}).encode()
+        try:
+            self.outbox.add_report(report, state=(lifecycle.OPEN_FILL_KEY, open_fill))
+        except OutboxError as error:
+            if self.metering is not None:
+                self.metering.fill_ended()
+            self._fail_safe(_outbox_fault(error), str(error))
+            return False
+        self._fill = _Fill(session.id, self.monotonic() + self.config.fill_timeout.total_seconds())
+        self._told.append(session.id)
+        return True
+
+    def _fill_over(self, why: FillEnd, detail: str) -> None:
+        """The fill under way (if any) has ended: fill_ended with its metered quantity."""
+        fill, self._fill = self._fill, None
+        if fill is None:
+            return
+        quantity, reading = self.metering.fill_ended() if self.metering is not None else (None, None)
+        self._report(
+            lifecycle.FILL_ENDED,
+            f"{why}: {detail}",
+            at=self.clock(),
+            subject_id=fill.session_id,
+            reading=reading,
+            quantity=quantity,
+            state=(lifecycle.OPEN_FILL_KEY, b""),  # the open fill closes with its report, in one transaction
+        )
+
+    def _session_over(self, session: VehicleSession, why: str) -> None:
+        """A session that ended without a fill: session_abandoned, once (a read-less one is nothing)."""
+        if session.id in self._told or not session.cylinders:
+            return
+        self._told.append(session.id)
+        expected = f" of {session.expected}" if session.expected is not None else ""
+        self._report(
+            lifecycle.SESSION_ABANDONED,
+            f"{why}: {session.state}, {len(session.cylinders)}{expected} cylinder(s) read",
+            at=self.clock(),
+            subject_id=session.id,
+        )
+
+    def _report(
+        self,
+        code: str,
+        detail: str,
+        *,
+        at: datetime,
+        subject_id: str | None = None,
+        reading: Reading | None = None,
+        quantity: float | None = None,
+        state: tuple[str, bytes] | None = None,
+    ) -> bool:
+        """Queue one station_event for the bureau; False (logged) when the outbox refuses it. Only
+        pump_enabled must be stored before its action (see _fill_begins); the others tell what
+        already happened."""
+        report = lifecycle.station_event(
+            code, detail, at=at, pump=self.config.pump, subject_id=subject_id, reading=reading, quantity=quantity
+        )
+        try:
+            self.outbox.add_report(report, state=state)
+        except OutboxError as error:
+            log.error("cannot store the %s report: %s", code, error)
+            return False
+        if self.sync is not None:
+            self.sync.poke()
+        return True
 
     def _fail_safe(self, code: str, why: str) -> None:
         """Switch the pump off and hold new fills off until the fault's cause is gone."""
         log.error("pump disabled: %s", why)
         self.faults.raise_fault(code, why, self.clock())
         self.pump.disable(why)
+        self._fill_over("fault", why)
         if self.session is not None and not self.session.finished:
             self.session.close(SessionState.DONE if self.session.pump_allowed else SessionState.EXPIRED)
+            self._session_over(self.session, f"fault: {why}")
         self._changed()
 
     # -- the attendant's actions -------------------------------------------------------------
@@ -372,16 +615,20 @@ class Agent:
     def end_fill(self) -> None:
         with self._lock:
             self.pump.disable("fill finished")
+            self._fill_over("attendant", "the attendant ended the fill")
             if self.session is not None and not self.session.finished:
                 self.session.close(SessionState.DONE)
+                self._session_over(self.session, "ended by the attendant")
             self._changed()
 
     def new_vehicle(self) -> None:
         """Abandon the current session (e.g. a vehicle drove off before all cylinders were read)."""
         with self._lock:
             self.pump.disable("new vehicle")
+            self._fill_over("new_vehicle", "the attendant started the next vehicle")
             if self.session is not None and not self.session.finished:
                 self.session.close(SessionState.EXPIRED)
+                self._session_over(self.session, "replaced by the next vehicle")
             self.session = None
             self._changed()
 
@@ -477,6 +724,18 @@ class Agent:
             log.error("cannot store the override failure report: %s", error)
         if self.sync is not None:
             self.sync.poke()
+
+    def apply_policy(self, policy: Policy, sequence: int | None = None) -> None:
+        """Put `policy` in force from the next read: the central policy merged into the file's
+        (station_agent.central_policy), with its sequence. The assessor, the override rules (which
+        read config.policy) and the page all follow."""
+        with self._lock:
+            self.policy, self.policy_sequence = policy, sequence
+            self.config = replace(self.config, policy=policy)
+            self.assessor.policy = policy
+            self.assessor.verification = replace(self.assessor.verification, warning_days=policy.warning_days)
+        log.warning("policy in force at pump %d: %s mode (central sequence %s)", self.config.pump, policy.mode, sequence)
+        self._changed()
 
     # -- what the attendant sees -------------------------------------------------------------
 

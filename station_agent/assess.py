@@ -28,11 +28,17 @@ log = logging.getLogger(__name__)
 
 
 class RiderSource(Protocol):
-    """Pending events that may ride on a status request (station_agent.sync.SyncWorker)."""
+    """Pending events and the heartbeat, which may ride on a status request (station_agent.sync.SyncWorker)."""
 
     def take_riders(self) -> list[Pending]: ...
 
     def riders_delivered(self, riders: list[Pending], answer: dict[str, Any]) -> None: ...
+
+    def take_heartbeat(self) -> dict[str, Any] | None: ...
+
+    def heartbeat_delivered(self, answer: str | None) -> None: ...
+
+    def heartbeat_refused_with_status(self) -> None: ...
 
 
 EARLIEST_PLAUSIBLE_TIME = datetime(2026, 1, 1, tzinfo=UTC)  # before this release existed: the clock is not set
@@ -125,14 +131,16 @@ class Assessor:
         if not self.breaker.allow():
             return result  # the registry is known down: decide offline now, not after the budget
         riders = self.riders.take_riders() if self.riders is not None else []
+        heartbeat = self.riders.take_heartbeat() if self.riders is not None else None
         try:
-            status, stored = self.client.status_with_events(
+            status, stored, beat = self.client.status_with_events(
                 result.plate,
                 result.cylinder_id,
                 result.tag_uid,
                 self.budget_s,
                 result.record_sequence,
                 [p.body["registry"] for p in riders],
+                heartbeat=heartbeat,
             )
         except RegistryUnavailable as error:
             self.breaker.failure(error.retry_after_s)
@@ -140,11 +148,15 @@ class Assessor:
             return result
         except RegistryRejected as error:
             self.breaker.success()  # it answered: reachable, though it refused this request
+            if heartbeat is not None and self.riders is not None:
+                self.riders.heartbeat_refused_with_status()
             log.info("deciding offline: %s", error)
             return result
         self.breaker.success()
         if self.riders is not None:
             self.riders.riders_delivered(riders, stored)
+            if heartbeat is not None:
+                self.riders.heartbeat_delivered(beat)
         if status.get("decision") == UNKNOWN:
             # The registry has not yet seen the record on this tag (it lags the centre's upload): its
             # older view must not override a newer signed record. Keep the offline verdict.

@@ -26,12 +26,14 @@ from station_agent.clock_offset import ClockOffset
 from station_agent.config import StationConfig, load_config
 from station_agent.errors import ConfigError, InterlockError, StationAgentError
 from station_agent.interlock import Interlock, open_interlock
+from station_agent.lifecycle import file_sha256
 from station_agent.outbox import Outbox
 from station_agent.passwords import hash_password
 from station_agent.registry_client import HttpRegistryClient
 from station_agent.salvage import add_salvage_command
 from station_agent.sync import TrustCache
 from station_agent.tagsource import TagSource, open_tag_source
+from station_agent.totaliser import ModbusTotaliser, TotaliserError, open_totaliser
 from station_agent.web import AttendantServer
 from tag_tools import pki, private_files
 from tag_tools.errors import TrustError
@@ -54,8 +56,10 @@ def build_agent(
     source: TagSource | None = None,
     interlock: Interlock | None = None,
     wall_clock: Callable[[], datetime] = utc_now,
+    config_sha256: str | None = None,
 ) -> Agent:
-    """Everything `run` wires together, so tests and the benchmark can swap the source or the output."""
+    """Everything `run` wires together, so tests and the benchmark can swap the source or the output.
+    `config_sha256`: the config file's hash, for the agent_started and config_changed reports."""
     root = load_root(config)
     initial = None
     if config.initial_trust_list is not None:
@@ -64,6 +68,7 @@ def build_agent(
         except OSError as error:
             raise ConfigError(f"trust.initial_trust_list: cannot read {config.initial_trust_list}: {error.strerror}") from error
     outbox = Outbox(config.outbox_path, pump=config.pump, clock=wall_clock)
+    meter: ModbusTotaliser | None = None
     try:
         cache = TrustCache(
             outbox,
@@ -84,6 +89,8 @@ def build_agent(
             if config.registry.url
             else None
         )
+        # Opening connects nothing: a meter that is down is a fault once running, never a failed start.
+        meter = open_totaliser(config.totaliser) if config.totaliser is not None else None
         return Agent(
             config,
             source=source or open_tag_source(config.reader_path, repeat_after_s=config.repeat_after.total_seconds()),
@@ -94,8 +101,12 @@ def build_agent(
             clock_offset=clock_offset,
             clock=wall_clock,
             echo=lambda line: print(line, flush=True),
+            meter=meter,
+            config_sha256=config_sha256,
         )
     except BaseException:
+        if meter is not None:
+            meter.close()
         outbox.close()
         raise
 
@@ -115,7 +126,7 @@ def _force_off(config: StationConfig) -> None:
 def cmd_run(args: argparse.Namespace, wall_clock: Callable[[], datetime] = utc_now) -> int:
     config = load_config(Path(args.config))
     try:
-        agent = build_agent(config, wall_clock=wall_clock)
+        agent = build_agent(config, wall_clock=wall_clock, config_sha256=file_sha256(Path(args.config)))
     except ConfigError:
         _force_off(config)
         raise
@@ -177,12 +188,29 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config))
     load_root(config)
     open_interlock(config.interlock_path).close()
+    meter = _meter_check(config)
     print(
         f"ok: station {config.station_code} pump {config.pump}, reader {config.reader_path}, "
         f"interlock {config.interlock_path}, {config.policy.mode} mode, "
-        f"registry {config.registry.url or 'none (offline only)'}, {len(config.supervisors)} supervisor(s)"
+        f"registry {config.registry.url or 'none (offline only)'}, {len(config.supervisors)} supervisor(s), "
+        f"totaliser {meter}"
     )
     return 0
+
+
+def _meter_check(config: StationConfig) -> str:
+    """The totaliser's reading now, to compare with the dispenser's display (docs/station.md).
+    A meter that does not answer is said, not fatal: the agent runs without it."""
+    if config.totaliser is None:
+        return "none (unmetered)"
+    meter = open_totaliser(config.totaliser)
+    try:
+        return f"{meter.read():.3f} {meter.unit}"
+    except TotaliserError as error:
+        print(f"station-agent: warning: {error}", file=sys.stderr)
+        return "unreadable"
+    finally:
+        meter.close()
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:

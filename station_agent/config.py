@@ -63,6 +63,29 @@ class RegistrySettings:
     upload_batch: int = 200
     max_backoff: timedelta = timedelta(minutes=5)
     upload_debounce: timedelta = timedelta(seconds=300)  # an event not carried by a status request by then is uploaded
+    heartbeat: timedelta = timedelta(seconds=60)  # the agent's heartbeat to the registry (station_agent/heartbeat.py)
+
+
+RegisterType = Literal["holding", "input"]
+MeterDataType = Literal["uint16", "uint32", "int32", "uint64", "float32", "float64"]
+WordOrder = Literal["big", "little"]
+MeterUnit = Literal["kg", "Nm3"]
+
+
+@dataclass(frozen=True)
+class TotaliserSettings:
+    """[totaliser]: where the dispenser's running total lives (docs/station.md "Dispenser totaliser")."""
+
+    path: str  # modbus-tcp://HOST[:PORT]/UNIT or modbus-rtu:///dev/ttyX?unit=N[&baud=&parity=]
+    address: int
+    register_type: RegisterType = "holding"
+    data_type: MeterDataType = "uint32"
+    word_order: WordOrder = "big"
+    scale: float = 1.0  # value = raw * scale, in `unit`
+    unit: MeterUnit = "kg"
+    poll: timedelta = timedelta(seconds=30)  # between fills
+    tolerance: float = 0.05  # in `unit`: smaller advances are the meter's noise, not gas
+    flow_stop: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -95,6 +118,7 @@ class StationConfig:
     supervisors: tuple[Supervisor, ...] = ()
     # [metrics] listen: Prometheus /metrics on an address of its own, never the booth page's (None: off)
     metrics_listen: tuple[str, int] | None = None
+    totaliser: TotaliserSettings | None = None  # [totaliser]: None, no metering
 
     @property
     def outbox_path(self) -> Path:
@@ -119,7 +143,11 @@ def load_config(path: Path) -> StationConfig:
 
 def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationConfig:
     """Build the configuration from a parsed TOML document; relative paths are relative to `base`."""
-    _only(document, "", {"station", "reader", "interlock", "registry", "trust", "policy", "attendant", "supervisors", "metrics"})
+    _only(
+        document,
+        "",
+        {"station", "reader", "interlock", "registry", "trust", "policy", "attendant", "supervisors", "metrics", "totaliser"},
+    )
     station = _table(document, "station")
     reader = _table(document, "reader")
     interlock = _table(document, "interlock")
@@ -169,6 +197,7 @@ def parse_config(document: dict[str, Any], base: Path = Path(".")) -> StationCon
         registry=_registry(_table(document, "registry", required=False), base),
         supervisors=_supervisors(document.get("supervisors", [])),
         metrics_listen=_listen(metrics_listen, "metrics.listen") if metrics_listen is not None else None,
+        totaliser=_totaliser(document["totaliser"]) if "totaliser" in document else None,
     )
 
 
@@ -215,7 +244,17 @@ def _registry(table: dict[str, Any], base: Path) -> RegistrySettings:
     _only(
         table,
         "registry",
-        {"url", "token", "token_file", "budget_ms", "sync_interval_s", "upload_batch", "max_backoff_s", "upload_debounce_s"},
+        {
+            "url",
+            "token",
+            "token_file",
+            "budget_ms",
+            "sync_interval_s",
+            "upload_batch",
+            "max_backoff_s",
+            "upload_debounce_s",
+            "heartbeat_s",
+        },
     )
     token = _get(table, "registry.token", str, None)
     token_file = _get(table, "registry.token_file", str, None)
@@ -240,6 +279,55 @@ def _registry(table: dict[str, Any], base: Path) -> RegistrySettings:
         upload_batch=_int(table, "registry.upload_batch", 200, 1, 1000),
         max_backoff=_seconds(table, "registry.max_backoff_s", 300.0),
         upload_debounce=_seconds(table, "registry.upload_debounce_s", 300.0),
+        heartbeat=_heartbeat_interval(table),
+    )
+
+
+def _heartbeat_interval(table: dict[str, Any]) -> timedelta:
+    """[registry] heartbeat_s: the registry alarms on a station silent for 10 minutes (by default)."""
+    seconds = _number(table, "registry.heartbeat_s", 60.0)
+    if not 1 <= seconds <= 3600:
+        raise ConfigError("registry.heartbeat_s must be between 1 and 3600 seconds")
+    return timedelta(seconds=seconds)
+
+
+def _totaliser(table: object) -> TotaliserSettings:
+    if not isinstance(table, dict):
+        raise ConfigError("totaliser must be a table")
+    _only(
+        table,
+        "totaliser",
+        {"path", "register_type", "address", "data_type", "word_order", "scale", "unit", "poll_s", "tolerance", "flow_stop_s"},
+    )
+    path = _get(table, "totaliser.path", str)
+    if not path.startswith(("modbus-tcp://", "modbus-rtu://")):
+        raise ConfigError("totaliser.path must be modbus-tcp://HOST[:PORT]/UNIT or modbus-rtu:///dev/ttyX?unit=N")
+    choices = (
+        ("register_type", "holding", ("holding", "input")),
+        ("data_type", "uint32", ("uint16", "uint32", "int32", "uint64", "float32", "float64")),
+        ("word_order", "big", ("big", "little")),
+        ("unit", "kg", ("kg", "Nm3")),
+    )
+    chosen: dict[str, Any] = {}
+    for key, default, allowed in choices:
+        chosen[key] = _get(table, f"totaliser.{key}", str, default)
+        if chosen[key] not in allowed:
+            raise ConfigError(f"totaliser.{key} must be one of {', '.join(allowed)}, not {chosen[key]!r}")
+    scale = _number(table, "totaliser.scale", 1.0)
+    if scale == 0:
+        raise ConfigError("totaliser.scale must be more than 0")
+    poll = _number(table, "totaliser.poll_s", 30.0)
+    flow_stop = _number(table, "totaliser.flow_stop_s", 30.0)
+    if not 1 <= poll <= 3600 or not 2 <= flow_stop <= 3600:
+        raise ConfigError("totaliser.poll_s must be 1-3600 and totaliser.flow_stop_s 2-3600 seconds")
+    return TotaliserSettings(
+        path=path,
+        address=_int(table, "totaliser.address", None, 0, 65535),
+        scale=scale,
+        poll=timedelta(seconds=poll),
+        tolerance=_number(table, "totaliser.tolerance", 0.05),
+        flow_stop=timedelta(seconds=flow_stop),
+        **chosen,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from typing import Any, Literal, cast
 from station_agent.errors import StationAgentError
 
 SCHEMA_VERSION = 1
-KINDS = ("rejected_event", "quarantined_event", "station_fault")
-Kind = Literal["rejected_event", "quarantined_event", "station_fault"]
+KINDS = ("rejected_event", "quarantined_event", "station_fault", "station_event")
+Kind = Literal["rejected_event", "quarantined_event", "station_fault", "station_event"]
+UNITS = ("kg", "Nm3")  # CNG is metered by mass (kg) or by normal volume (Nm3)
 MAX_DETAIL = 1000
 MAX_INLINE_PAYLOAD = 16 * 1024  # larger payloads travel as their hash only: the report stays small
 _CODE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -53,6 +55,9 @@ class FaultReport:
     subject_id: str | None = None
     payload_sha256: str | None = None
     payload_b64: str | None = None
+    quantity: float | None = None  # gas dispensed, in `unit` (fill_ended, unexplained_quantity)
+    unit: str | None = None
+    totaliser: float | None = None  # the dispenser's totaliser reading at the event, in `unit`
 
     def __post_init__(self) -> None:
         _check(is_uuid(self.report_id), "report_id must be a UUID")
@@ -77,6 +82,13 @@ class FaultReport:
             self.payload_b64 is None or self._inline_payload_matches(),
             f"payload_b64 must be the base64 of <= {MAX_INLINE_PAYLOAD} bytes whose SHA-256 is payload_sha256",
         )
+        _check(_amount(self.quantity), "quantity must be a finite number >= 0 or null")
+        _check(_amount(self.totaliser), "totaliser must be a finite number >= 0 or null")
+        _check(self.unit is None or self.unit in UNITS, f"unit must be one of {', '.join(UNITS)} or null")
+        _check(
+            (self.unit is None) == (self.quantity is None and self.totaliser is None),
+            "unit must be given exactly when quantity or totaliser is",
+        )
 
     def _inline_payload_matches(self) -> bool:
         try:
@@ -98,6 +110,10 @@ class FaultReport:
             "subject_id": self.subject_id,
             "payload_sha256": self.payload_sha256,
             "payload_b64": self.payload_b64,
+            # Only when metered: a report without them keeps the shape older registries know.
+            **({"quantity": self.quantity} if self.quantity is not None else {}),
+            **({"unit": self.unit} if self.unit is not None else {}),
+            **({"totaliser": self.totaliser} if self.totaliser is not None else {}),
         }
 
 
@@ -111,6 +127,9 @@ def fault_report(
     subject_id: str | None = None,
     payload: bytes | None = None,
     cleared_at: datetime | None = None,
+    quantity: float | None = None,
+    unit: str | None = None,
+    totaliser: float | None = None,
 ) -> FaultReport:
     """A new report with a fresh id; the detail is cut to its limit rather than refused (it is prose)."""
     inline = payload is not None and len(payload) <= MAX_INLINE_PAYLOAD
@@ -125,6 +144,9 @@ def fault_report(
         subject_id=subject_id,
         payload_sha256=None if payload is None else hashlib.sha256(payload).hexdigest(),
         payload_b64=base64.b64encode(payload).decode("ascii") if inline and payload is not None else None,
+        quantity=quantity,
+        unit=unit,
+        totaliser=totaliser,
     )
 
 
@@ -147,6 +169,9 @@ def parse_fault_report(document: object) -> FaultReport:
             subject_id=data.get("subject_id"),
             payload_sha256=data.get("payload_sha256"),
             payload_b64=data.get("payload_b64"),
+            quantity=data.get("quantity"),
+            unit=data.get("unit"),
+            totaliser=data.get("totaliser"),
         )
     except KeyError as error:
         raise FaultReportError(f"fault report: {error.args[0]} is missing") from error
@@ -158,6 +183,13 @@ def _parse_time(text: object) -> datetime:
         return datetime.fromisoformat(cast(str, text))
     except ValueError as error:
         raise FaultReportError(f"fault report: {text!r} is not an RFC 3339 time") from error
+
+
+def _amount(value: object) -> bool:
+    """None, or a JSON number (not a bool) that is finite and not negative."""
+    if value is None:
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 def _aware(value: object) -> bool:

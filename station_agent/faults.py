@@ -29,6 +29,7 @@ OUTBOX_CORRUPT = "outbox_corrupt"
 READER = "reader_lost"
 AGENT = "agent_error"
 CLOCK_SKEW = "clock_skew"  # shown and reported; reads go on (events carry the offset)
+METER = "meter_unreadable"  # the dispenser's totaliser (station_agent.metering): fills go on unmetered
 
 BLOCKING = frozenset({INTERLOCK, OUTBOX_FULL, OUTBOX, OUTBOX_CORRUPT, AGENT})
 PENDING_REPORTS_KEPT = 100  # reports waiting for a working outbox; the oldest go first

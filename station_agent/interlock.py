@@ -155,29 +155,50 @@ def open_interlock(path: str, *, timeout: float = 1.0) -> Interlock:
 
 
 def _modbus_tcp(path: str, timeout: float) -> Interlock:
+    client, (unit, coil), options = modbus_tcp_client(
+        path, timeout, 2, "modbus-tcp path must be modbus-tcp://HOST[:PORT]/UNIT/COIL", {"watchdog"}
+    )
+    return ModbusInterlock(path, client, unit, coil, _int_option(path, options, "watchdog"))
+
+
+def _modbus_rtu(path: str, timeout: float) -> Interlock:
+    client, options = modbus_rtu_client(
+        path, timeout, "modbus-rtu path must be modbus-rtu:///dev/ttyX?baud=...&unit=...&coil=...", {"unit", "coil", "watchdog"}
+    )
+    unit, coil = _int_option(path, options, "unit"), _int_option(path, options, "coil")
+    if unit is None or coil is None:
+        raise InterlockPathError(f"modbus-rtu path needs unit= and coil=: {path!r}")
+    return ModbusInterlock(path, client, unit, coil, _int_option(path, options, "watchdog"))
+
+
+def modbus_tcp_client(
+    path: str, timeout: float, numbers: int, usage: str, allowed: set[str]
+) -> tuple[Any, list[int], dict[str, str]]:
+    """A pymodbus TCP client for modbus-tcp://HOST[:PORT]/N..., the path's `numbers` numbers (unit,
+    coil...) and its options (`allowed` only); InterlockPathError ("`usage`, not PATH") otherwise.
+    The client connects on first use. Shared by the interlock and the totaliser (one path syntax)."""
     parts = urlsplit(path)
     segments = [s for s in parts.path.split("/") if s]
     try:
         port = parts.port or 502
     except ValueError:
         raise InterlockPathError(f"bad port in {path!r}") from None
-    if not parts.hostname or len(segments) != 2 or not all(s.isdigit() for s in segments):
-        raise InterlockPathError(f"modbus-tcp path must be modbus-tcp://HOST[:PORT]/UNIT/COIL, not {path!r}")
-    options = _query(path, parts.query, {"watchdog"})
+    if not parts.hostname or len(segments) != numbers or not all(s.isdigit() for s in segments):
+        raise InterlockPathError(f"{usage}, not {path!r}")
+    options = _query(path, parts.query, allowed)
     from pymodbus.client import ModbusTcpClient
 
     client = ModbusTcpClient(parts.hostname, port=port, timeout=timeout, retries=1, reconnect_delay=0.1)
-    return ModbusInterlock(path, client, int(segments[0]), int(segments[1]), _int_option(path, options, "watchdog"))
+    return client, [int(s) for s in segments], options
 
 
-def _modbus_rtu(path: str, timeout: float) -> Interlock:
+def modbus_rtu_client(path: str, timeout: float, usage: str, allowed: set[str]) -> tuple[Any, dict[str, str]]:
+    """A pymodbus serial client for modbus-rtu:///dev/ttyX?...: baud= and parity= read here, the
+    other options (`allowed`) returned; InterlockPathError ("`usage`, not PATH") without a device."""
     parts = urlsplit(path)
     if not parts.path:
-        raise InterlockPathError(f"modbus-rtu path must be modbus-rtu:///dev/ttyX?baud=...&unit=...&coil=..., not {path!r}")
-    options = _query(path, parts.query, {"baud", "unit", "coil", "parity", "watchdog"})
-    unit, coil = _int_option(path, options, "unit"), _int_option(path, options, "coil")
-    if unit is None or coil is None:
-        raise InterlockPathError(f"modbus-rtu path needs unit= and coil=: {path!r}")
+        raise InterlockPathError(f"{usage}, not {path!r}")
+    options = _query(path, parts.query, allowed | {"baud", "parity"})
     parity = options.get("parity", "N")
     if parity not in ("N", "E", "O"):
         raise InterlockPathError(f"parity must be N, E or O in {path!r}")
@@ -186,7 +207,7 @@ def _modbus_rtu(path: str, timeout: float) -> Interlock:
     client = ModbusSerialClient(
         parts.path, baudrate=_int_option(path, options, "baud") or 9600, parity=parity, timeout=timeout, retries=1
     )
-    return ModbusInterlock(path, client, unit, coil, _int_option(path, options, "watchdog"))
+    return client, options
 
 
 def _query(path: str, query: str, allowed: set[str]) -> dict[str, str]:

@@ -250,6 +250,12 @@ class Outbox:
             row = self._db.execute("SELECT filled_at FROM fills WHERE cylinder_id = ?", (cylinder_id,)).fetchone()
         return datetime.fromisoformat(row[0]) if row else None
 
+    def latest_fill(self) -> datetime | None:
+        """When this pump last started a fill (the newest fill time kept), for the heartbeat."""
+        with self._lock, self._guard("read fill times"):
+            row = self._db.execute("SELECT filled_at FROM fills ORDER BY julianday(filled_at) DESC LIMIT 1").fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
     def unsent(self, limit: int) -> list[Pending]:
         """Up to `limit` events to upload, oldest first. A row that cannot be sent (not UTF-8, not JSON,
         not an object with a "registry" object) is quarantined and reported instead, never raised."""
@@ -334,11 +340,14 @@ class Outbox:
                 bytes(row[0]),
             )
 
-    def add_report(self, report: FaultReport) -> None:
+    def add_report(self, report: FaultReport, *, state: tuple[str, bytes] | None = None) -> None:
         """Queue a fault report durably; adding the same report_id again changes nothing. A report
-        about an event (subject_id) is linked to it locally, for `problems()` and `prune()`."""
-        with self._lock, self._guard("store a fault report"):
+        about an event (subject_id) is linked to it locally, for `problems()` and `prune()`.
+        `state` (key, value) is saved in the same transaction (the agent's open fill, see agent.py)."""
+        with self._lock, self._guard("store a fault report"), self._transaction():
             self._insert_report(report, report.subject_id)
+            if state is not None:
+                self._db.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", state)
 
     def unsent_reports(self, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` undelivered reports (their JSON), oldest first. A stored report that no longer

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlencode
 
 from station_agent.clock_offset import ClockOffset
@@ -36,6 +36,14 @@ class TrustListDownload:
     etag: str | None
 
 
+class StatusAnswer(NamedTuple):
+    """POST /status's answer: the cylinder's status, and the registry's word on what rode along."""
+
+    status: dict[str, Any]  # the `cylinders[0]` item
+    events: dict[str, Any]  # {received, accepted, duplicates} or {error}; {} when no events rode
+    heartbeat: str | None  # "recorded" or why not; None when no heartbeat rode (or the registry said nothing)
+
+
 class RegistryClient(Protocol):
     def status(
         self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float, record_sequence: int | None = None
@@ -51,12 +59,20 @@ class RegistryClient(Protocol):
         budget_s: float,
         record_sequence: int | None,
         events: list[dict[str, Any]],
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """`status`, with pending scan events riding along; also returns the registry's word on them
-        ({received, accepted, duplicates} or {error})."""
+        heartbeat: dict[str, Any] | None = None,
+    ) -> StatusAnswer:
+        """`status`, with pending scan events and the agent's heartbeat riding along; also returns
+        the registry's word on them."""
 
-    def upload(self, station_code: str, events: list[dict[str, Any]]) -> dict[str, Any]:
-        """POST a batch of scan events; the answer counts accepted and duplicate events."""
+    def upload(self, station_code: str, events: list[dict[str, Any]], heartbeat: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST a batch of scan events, with the agent's heartbeat riding along when one is due; the
+        answer counts accepted and duplicate events."""
+
+    def heartbeat(
+        self, station_code: str, heartbeat: dict[str, Any], reports: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """POST the agent's heartbeat alone (schemas/station-heartbeat.md), with pending fault reports
+        riding as its "reports" member when given; the answer's "reports" counts them as /faults does."""
 
     def upload_faults(self, station_code: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
         """POST a batch of fault reports (schemas/station-fault-report.md)."""
@@ -69,6 +85,9 @@ class RegistryClient(Protocol):
 
     def status_list(self, list_id: int, etag: str | None) -> TrustListDownload | None:
         """Signed status list `list_id`, or None when unchanged since `etag` (RegistryRejected: none yet)."""
+
+    def station_policy(self, station_code: str, etag: str | None) -> TrustListDownload | None:
+        """This station's signed central policy, or None when unchanged since `etag` (RegistryRejected: none yet)."""
 
 
 def classify(method: str, path: str, answer: Answer) -> Answer:
@@ -172,7 +191,7 @@ class HttpRegistryClient:
     def status(
         self, plate: str | None, cylinder_id: str, tag_uid: str, budget_s: float, record_sequence: int | None = None
     ) -> dict[str, Any]:
-        return self.status_with_events(plate, cylinder_id, tag_uid, budget_s, record_sequence, [])[0]
+        return self.status_with_events(plate, cylinder_id, tag_uid, budget_s, record_sequence, []).status
 
     def status_with_events(
         self,
@@ -182,7 +201,8 @@ class HttpRegistryClient:
         budget_s: float,
         record_sequence: int | None,
         events: list[dict[str, Any]],
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        heartbeat: dict[str, Any] | None = None,
+    ) -> StatusAnswer:
         # Identifiers in canonical form (tag_tools.identifiers); one the registry would refuse (an
         # old record's odd plate) is left out rather than cost the read its status answer.
         item: dict[str, Any] = {"cylinder_id": cylinder_id}
@@ -199,15 +219,29 @@ class HttpRegistryClient:
             body["timezone"] = self.timezone
         if events:
             body["events"] = events
+        if heartbeat is not None:
+            body["heartbeat"] = heartbeat
         answer = self._json("POST", "/status", budget_s, json_body=body)
         cylinders = answer.get("cylinders")
         if not isinstance(cylinders, list) or not cylinders or not isinstance(cylinders[0], dict):
             raise RegistryUnavailable(f"unexpected /status answer: {str(answer)[:200]}")
         riders = answer.get("events")
-        return dict(cylinders[0]), dict(riders) if isinstance(riders, dict) else {}
+        beat = answer.get("heartbeat") if heartbeat is not None else None
+        return StatusAnswer(
+            dict(cylinders[0]), dict(riders) if isinstance(riders, dict) else {}, str(beat) if beat is not None else None
+        )
 
-    def upload(self, station_code: str, events: list[dict[str, Any]]) -> dict[str, Any]:
-        return self._json("POST", f"/stations/{station_code}/scan-events", self.timeout_s, json_body={"events": events})
+    def upload(self, station_code: str, events: list[dict[str, Any]], heartbeat: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"events": events}
+        if heartbeat is not None:
+            body["heartbeat"] = heartbeat
+        return self._json("POST", f"/stations/{station_code}/scan-events", self.timeout_s, json_body=body)
+
+    def heartbeat(
+        self, station_code: str, heartbeat: dict[str, Any], reports: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        body = heartbeat if not reports else {**heartbeat, "reports": reports}
+        return self._json("POST", f"/stations/{station_code}/heartbeats", self.timeout_s, json_body=body)
 
     def upload_faults(self, station_code: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
         return self._json("POST", f"/stations/{station_code}/faults", self.timeout_s, json_body={"reports": reports})
@@ -222,6 +256,13 @@ class HttpRegistryClient:
     def status_list(self, list_id: int, etag: str | None) -> TrustListDownload | None:
         headers = {"If-None-Match": etag} if etag else {}
         answer = self._call("GET", f"/status-lists/{list_id}", self.timeout_s, headers=headers)
+        if answer.status == HTTPStatus.NOT_MODIFIED:
+            return None
+        return TrustListDownload(answer.body, answer.headers.get("ETag"))
+
+    def station_policy(self, station_code: str, etag: str | None) -> TrustListDownload | None:
+        headers = {"If-None-Match": etag} if etag else {}
+        answer = self._call("GET", f"/stations/{station_code}/policy", self.timeout_s, headers=headers)
         if answer.status == HTTPStatus.NOT_MODIFIED:
             return None
         return TrustListDownload(answer.body, answer.headers.get("ETag"))

@@ -24,6 +24,7 @@ from typing import Any
 from cryptography import x509
 
 from station_agent.breaker import RegistryBreaker
+from station_agent.central_policy import CentralPolicy
 from station_agent.errors import OutboxError, RegistryRejected, RegistryUnavailable
 from station_agent.outbox import Outbox, Pending
 from station_agent.registry_client import RegistryClient
@@ -39,6 +40,20 @@ REVOCATION_PAGE = 500
 REPORT_BATCH = 100
 TRUST_LIST_EVERY = 4  # with the default 15-minute interval: the trust list hourly, status data every interval
 RIDERS_PER_STATUS = 20  # events riding on one status request: a few KiB, well inside the read's budget
+# A status request carries the heartbeat from this share of its interval before it is due: a pump
+# with a read at least every quarter interval never sends one alone, and no beat goes early by more.
+HEARTBEAT_RIDES_EARLY = 0.25
+# After a status request carrying a heartbeat was refused as a whole (a registry older than the
+# "heartbeat" member), reads stop carrying it for this long: a heartbeat must never cost reads their answer.
+HEARTBEAT_RIDE_PAUSE_S = 3600.0
+# Pending fault reports ride on a heartbeat sent alone. One still waiting this many heartbeat
+# intervals after the sync thread first saw it (beats riding on reads, none built, none recorded)
+# goes by its own request (POST /faults), so every report reaches the registry within minutes; and
+# never later than one trust-sync interval, when reports went before they could ride.
+REPORT_RIDE_WAIT = 2.0
+# After a heartbeat carrying reports was refused, or answered without counting them (a registry
+# older than the member), heartbeats carry none for this long and the reports go by /faults.
+REPORT_RIDE_PAUSE_S = 3600.0
 
 
 class TrustCache:
@@ -129,8 +144,10 @@ class SyncWorker:
     """One background thread. Pending events ride on the next read's status request
     (`take_riders`/`riders_delivered`), so a busy pump needs no upload request at all; what is
     still pending `upload_debounce_s` after the last ride (an idle pump, offline decisions) goes up
-    in one batch. Trust data is refreshed on its own schedule (`sync_interval_s`, jittered within its
-    last 10 % so that stations spread out), never because of a read. Failures back off with jitter through
+    in one batch. The heartbeat rides on a read's status request too when it is (nearly) due
+    (`take_heartbeat`/`heartbeat_delivered`), else on an upload, else goes alone. Trust data is
+    refreshed on its own schedule (`sync_interval_s`, jittered within its last 10 % so that
+    stations spread out), never because of a read. Failures back off with jitter through
     the breaker the read path shares."""
 
     def __init__(
@@ -149,6 +166,8 @@ class SyncWorker:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
         uniform: Callable[[float, float], float] = random.uniform,
+        heartbeat: Callable[[], dict[str, Any]] | None = None,
+        heartbeat_s: float = 60.0,
     ) -> None:
         self.outbox, self.cache, self.client = outbox, cache, client
         self.station_code = station_code
@@ -169,6 +188,22 @@ class SyncWorker:
         self._trust_at = 0.0  # monotonic time of the next trust-data refresh
         self._retry_at = 0.0  # no exchange before this (back-off after a failure)
         self._syncs = 0  # trust-data syncs that got past the trust list
+        # The heartbeat (station_agent/heartbeat.py): built when sent, never queued; it rides on a
+        # status request or an upload that goes anyway, else goes alone. None: this worker sends none.
+        self.heartbeat = heartbeat
+        self.heartbeat_s = heartbeat_s
+        self.heartbeats_sent = 0
+        self._heartbeat_at = 0.0  # monotonic time the next heartbeat is due
+        self._rider: dict[str, Any] | None = None  # the heartbeat for the next upload request
+        self._rider_delivered = False
+        self._status_rides_after = 0.0  # monotonic time from which status requests may carry the heartbeat
+        self.heartbeats_on_status = 0  # of heartbeats_sent, those that rode on a status request
+        self.reports_on_heartbeats = 0  # fault reports a heartbeat sent alone delivered
+        self._reports_ride_after = 0.0  # monotonic time from which heartbeats may carry reports
+        # The oldest pending report and when this thread first saw it: the clock of REPORT_RIDE_WAIT.
+        # Only in memory: after a restart a report waits at most REPORT_RIDE_WAIT intervals more.
+        self._report_head: tuple[str, float] | None = None
+        self.central_policy: CentralPolicy | None = None  # set by the agent; refreshed with the trust data
 
     def start(self) -> SyncWorker:
         self._thread = threading.Thread(target=self._run, name="registry-sync", daemon=True)
@@ -209,6 +244,33 @@ class SyncWorker:
         self.status.last_upload = self.clock()
         self._upload_at = self.monotonic() + self.upload_debounce_s
 
+    def take_heartbeat(self) -> dict[str, Any] | None:
+        """The heartbeat for the next status request, when one is due or nearly (HEARTBEAT_RIDES_EARLY);
+        None otherwise, and while the registry is known down."""
+        if self.heartbeat is None or self.breaker.is_open:
+            return None
+        now = self.monotonic()
+        if now < self._status_rides_after or now < self._heartbeat_at - HEARTBEAT_RIDES_EARLY * self.heartbeat_s:
+            return None
+        return self._heartbeat_body()
+
+    def heartbeat_delivered(self, answer: str | None) -> None:
+        """The registry's word on a heartbeat that rode on a status request: "recorded" restarts the
+        interval. Anything else leaves the beat due: the sync thread sends it alone when due (a refusal
+        there names what is wrong) and reads carry none for one interval."""
+        if answer == "recorded":
+            self.heartbeats_on_status += 1
+            self._heartbeat_sent()
+            return
+        log.info("heartbeat on a status request not recorded (%s): it goes alone", answer)
+        self._status_rides_after = max(self._status_rides_after, self.monotonic() + self.heartbeat_s)
+
+    def heartbeat_refused_with_status(self) -> None:
+        """A status request carrying the heartbeat was refused as a whole: perhaps a registry that does
+        not know the member. Reads carry none for a while; the sync thread sends it alone meanwhile."""
+        log.warning("a status request with a heartbeat was refused: reads carry none for %.0f s", HEARTBEAT_RIDE_PAUSE_S)
+        self._status_rides_after = self.monotonic() + HEARTBEAT_RIDE_PAUSE_S
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
@@ -221,16 +283,28 @@ class SyncWorker:
         if now < self._retry_at:
             return self._retry_at - now
         try:
+            beat_due = self.heartbeat is not None and now >= self._heartbeat_at
             if self._upload_at is not None and now >= self._upload_at:
                 self._upload_at = None
-                self.upload_pending()
-                self.upload_reports()
+                self._rider, self._rider_delivered = (self._heartbeat_body() if beat_due else None), False
+                try:
+                    self.upload_pending()
+                finally:
+                    self._rider = None
+                if self._rider_delivered:
+                    self._heartbeat_sent()
+                    beat_due = False
+                self._upload_reports_due()
+            if beat_due:
+                self.send_heartbeat()
             if now >= self._trust_at:
                 self._sync_trust_logged()
                 # Jitter spreads the fleet, but only earlier: a revocation must reach every station
                 # within one interval (plus the registry's publishing).
                 self._trust_at = self.monotonic() + self.sync_interval_s * self.uniform(0.9, 1.0)
-                self.upload_reports()
+                self._upload_reports_due()
+            elif self.heartbeat is not None:
+                self._upload_reports_due()  # those that waited too long for a ride
             self.breaker.success()
             self.status.backoff_s = 0.0
             self.status.online = True
@@ -248,8 +322,113 @@ class SyncWorker:
             log.error("outbox error in the sender: %s", error)
             self._retry_at = self.monotonic() + min(self.max_backoff_s, 5.0)
             self._upload_at = self._upload_at if self._upload_at is not None else self._retry_at
-        due = min([self._trust_at] + ([self._upload_at] if self._upload_at is not None else []))
+        due = min(
+            [self._trust_at]
+            + ([self._upload_at] if self._upload_at is not None else [])
+            + ([self._heartbeat_at] if self.heartbeat is not None else [])
+            + ([self._report_head[1] + self._report_wait_s] if self.heartbeat is not None and self._report_head else [])
+        )
         return max(0.0, max(due, self._retry_at) - self.monotonic())
+
+    def send_heartbeat(self) -> None:
+        """Send the heartbeat alone, with up to REPORT_BATCH pending fault reports riding on it.
+        RegistryUnavailable goes to the caller's back-off (the beat stays due, the reports pending);
+        a refusal is logged and the next beat is sent on schedule, not retried at once."""
+        body = self._heartbeat_body()
+        if body is not None:
+            reports = self._reports_to_ride()
+            try:
+                answer = self._post_heartbeat(body, reports)
+            except RegistryRejected as error:
+                self.status.last_error = str(error)
+                log.error("registry refused the heartbeat: %s", error)
+                self._heartbeat_at = self.monotonic() + self.heartbeat_s
+                return
+            self._reports_delivered(reports, answer)
+        self._heartbeat_sent()
+
+    def _post_heartbeat(self, body: dict[str, Any], reports: list[dict[str, Any]]) -> dict[str, Any]:
+        if not reports:
+            return self.client.heartbeat(self.station_code, body)
+        try:
+            return self.client.heartbeat(self.station_code, body, reports=reports)
+        except RegistryRejected as error:
+            # Perhaps a registry without the member, perhaps the beat itself: never let the reports
+            # cost the heartbeat. It goes again without them; they go by /faults (run_once) for a while.
+            log.warning("heartbeat with %d fault report(s) refused (%s): sending it without them", len(reports), error)
+            self._reports_ride_after = self.monotonic() + REPORT_RIDE_PAUSE_S
+            return self.client.heartbeat(self.station_code, body)
+
+    def _reports_to_ride(self) -> list[dict[str, Any]]:
+        """The pending fault reports for a heartbeat sent alone (none while rides are paused)."""
+        if self.monotonic() < self._reports_ride_after:
+            return []
+        try:
+            reports = self.outbox.unsent_reports(REPORT_BATCH)
+        except OutboxError as error:
+            log.warning("no reports on the heartbeat: %s", error)
+            return []
+        self._note_head(reports)
+        return reports
+
+    def _reports_delivered(self, reports: list[dict[str, Any]], answer: dict[str, Any]) -> None:
+        """The registry's word on riding reports: counted all (new or duplicate) marks them sent;
+        a short count leaves them for the next ride or /faults. No count at all: a registry that
+        ignores the member (never ours), so rides pause and /faults takes them."""
+        if not reports:
+            return
+        counts = answer.get("reports")
+        if not isinstance(counts, dict):
+            log.warning("the heartbeat's answer does not count its reports: they go by /faults for a while")
+            self._reports_ride_after = self.monotonic() + REPORT_RIDE_PAUSE_S
+            return
+        stored = sum(n for n in (counts.get("accepted"), counts.get("duplicates")) if isinstance(n, int))
+        if stored != len(reports):
+            log.info("fault reports on the heartbeat not all stored (%s of %d): they go again", stored, len(reports))
+            return
+        try:
+            self.outbox.mark_reports_sent([str(r["report_id"]) for r in reports], self.clock())
+        except OutboxError as error:
+            log.warning("cannot mark riding reports sent (they will be sent again, harmlessly): %s", error)
+            return
+        self.reports_on_heartbeats += len(reports)
+        self._report_head = None  # the next pending one (if any) starts its wait when seen
+
+    @property
+    def _report_wait_s(self) -> float:
+        return min(REPORT_RIDE_WAIT * self.heartbeat_s, self.sync_interval_s)
+
+    def _note_head(self, reports: list[dict[str, Any]]) -> None:
+        """Start the wait of the oldest pending report when it first shows (oldest first: reports[0])."""
+        if not reports:
+            self._report_head = None
+        elif self._report_head is None or self._report_head[0] != str(reports[0].get("report_id")):
+            self._report_head = (str(reports[0].get("report_id")), self.monotonic())
+
+    def _upload_reports_due(self) -> None:
+        """Send pending fault reports by their own request when no heartbeat will carry them soon:
+        without a heartbeat duty, while rides are paused, or once the oldest waited REPORT_RIDE_WAIT."""
+        if self.heartbeat is not None and self.monotonic() >= self._reports_ride_after:
+            self._note_head(self.outbox.unsent_reports(1))
+            if self._report_head is None or self.monotonic() < self._report_head[1] + self._report_wait_s:
+                return
+        self.upload_reports()
+        # What is left (refused by /faults, or newer) waits again from when it is next seen: a refused
+        # batch is retried after REPORT_RIDE_WAIT, not in a loop.
+        self._report_head = None
+
+    def _heartbeat_body(self) -> dict[str, Any] | None:
+        if self.heartbeat is None:
+            return None
+        try:
+            return self.heartbeat()
+        except Exception:  # a bug in building it must not stop uploads or the trust sync
+            log.exception("cannot build the heartbeat")
+            return None
+
+    def _heartbeat_sent(self) -> None:
+        self.heartbeats_sent += 1
+        self._heartbeat_at = self.monotonic() + self.heartbeat_s
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -283,15 +462,22 @@ class SyncWorker:
         return confirmed
 
     def _upload(self, pending: list) -> int:  # type: ignore[type-arg]
+        heartbeat, self._rider = self._rider, None  # rides on the first request only
         try:
-            self.client.upload(self.station_code, [p.body["registry"] for p in pending])
+            self.client.upload(self.station_code, [p.body["registry"] for p in pending], heartbeat=heartbeat)
         except RegistryRejected as error:
+            if heartbeat is not None:
+                # Perhaps the heartbeat was refused, not an event: never let it cost an event. The
+                # batch goes again without it, and the heartbeat alone (run_once) shows which it was.
+                log.warning("upload with a heartbeat refused (%s): sending the events without it", error)
+                return self._upload(pending)
             if len(pending) == 1:
                 log.error("registry rejected event %s for good: %s", pending[0].event_id, error)
                 self.outbox.mark_rejected(pending[0].event_id, str(error), at=self.clock(), pump=self.pump)
                 return 0
             # One bad event must not block the others: find it by sending them one at a time.
             return sum(self._upload([p]) for p in pending)
+        self._rider_delivered = self._rider_delivered or heartbeat is not None
         self.outbox.mark_sent([p.event_id for p in pending], self.clock())
         self.status.last_upload = self.clock()
         return len(pending)
@@ -318,8 +504,10 @@ class SyncWorker:
 
     def sync_trust(self) -> None:
         """Refresh trust data: the revocation feed and the status lists every time, the trust list
-        (which the bureau publishes weekly) every TRUST_LIST_EVERY syncs and on the first."""
-        if self._syncs % TRUST_LIST_EVERY == 0:
+        (which the bureau publishes weekly) and the central policy (changed rarely: it reaches the
+        station within an hour, not a sync interval) every TRUST_LIST_EVERY syncs and on the first."""
+        slow_data_due = self._syncs % TRUST_LIST_EVERY == 0
+        if slow_data_due:
             etag = self.outbox.get_state(ETAG_KEY)
             download = self.client.trust_list(etag.decode() if etag else None)
             if download is not None:
@@ -335,6 +523,8 @@ class SyncWorker:
             if not page.get("has_more"):
                 break
         self._sync_status_lists()
+        if slow_data_due and self.central_policy is not None:  # after the trust list, which names its signers
+            self.central_policy.refresh(self.client)
         self.status.last_trust_sync = self.clock()
 
     def _sync_status_lists(self) -> None:

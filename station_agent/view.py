@@ -86,6 +86,7 @@ FAULT_CODES: tuple[str, ...] = (
     station_faults.READER,
     station_faults.AGENT,
     station_faults.CLOCK_SKEW,
+    station_faults.METER,
 )
 # Refusals of the booth's actions said in one message each ("refusal.<code>"); the others take values.
 PLAIN_REFUSALS = (overrides.MONITOR_MODE, overrides.NO_REFUSED_VEHICLE, overrides.BAD_CREDENTIALS, overrides.NOT_RECORDED)

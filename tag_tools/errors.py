@@ -74,3 +74,15 @@ class RevocationClearedError(StatusListError):
         self.index = index
         self.before = before
         self.after = after
+
+
+class PolicyError(TagToolsError, ValueError):
+    """A central station policy document is not acceptable (malformed, for another station, bad terms)."""
+
+
+class PolicyForgedError(PolicyError):
+    """A policy document that is not authentic: unknown or revoked signer, bad signature."""
+
+
+class PolicyRollbackError(PolicyError):
+    """An authentic policy document not newer (sequence not above) than the one already held: a replay."""

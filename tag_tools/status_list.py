@@ -23,12 +23,10 @@ from enum import IntEnum
 
 from cryptography import x509
 
-from tag_tools import cbor_codec, cose, crypto, pki
+from tag_tools import crypto, signed_document
 from tag_tools.claims import LATEST_SECOND
 from tag_tools.errors import (
-    RecordFormatError,
     RevocationClearedError,
-    SignatureError,
     StatusIndexError,
     StatusListError,
     StatusListRollbackError,
@@ -43,6 +41,7 @@ MAX_LIST_ID = 0xFFFF
 MAX_INDEXES = 2**27  # 32 MiB unpacked: three times the national list after ten years of growth
 MAX_SEQUENCE = 2**63 - 1
 MAX_TOKEN_SIZE = 16 * 1024 * 1024  # the national list compresses to about 1.2 MB
+_KIND = signed_document.Kind("status list", "status signer", MAX_TOKEN_SIZE, StatusListError, StatusListError)
 ZLIB_LEVEL = 9
 SUBJECT_PREFIX = "tag:gcyl.org,2026:status-list:"  # RFC 4151 tag URI; the list id follows
 _SUBJECT = re.compile(re.escape(SUBJECT_PREFIX) + r"(0|[1-9][0-9]{0,4})")
@@ -157,22 +156,16 @@ def build_status_list(status_list: StatusList, key: crypto.PrivateKey, certifica
     """The Status List Token, signed by the status signer's key (zlib level 9, deterministic CBOR)."""
     header = _Header.of(status_list)
     header.check()
-    if crypto.public_key_der(key.public_key()) != crypto.public_key_der(certificate.public_key()):  # type: ignore[arg-type]
-        raise StatusListError("the signing key does not belong to the signer certificate")
-    if not (certificate.not_valid_before_utc <= status_list.issued_at <= certificate.not_valid_after_utc):
-        raise StatusListError("the signer certificate is not valid at the list's issue time")
-    payload = cbor_codec.encode(
-        {
-            Claim.SUB: subject_of(header.list_id),
-            Claim.EXP: int(header.expires_at.timestamp()),
-            Claim.IAT: int(header.issued_at.timestamp()),
-            Claim.STATUS_LIST: {"bits": BITS, "lst": zlib.compress(status_list.statuses.packed, ZLIB_LEVEL)},
-            Claim.TTL: int(header.ttl.total_seconds()),
-            Claim.SEQUENCE: header.sequence,
-            Claim.COUNT: header.count,
-        }
-    )
-    token = cose.sign1(payload, key, pki.kid_of(certificate))
+    claims: dict[int, object] = {
+        Claim.SUB: subject_of(header.list_id),
+        Claim.EXP: int(header.expires_at.timestamp()),
+        Claim.IAT: int(header.issued_at.timestamp()),
+        Claim.STATUS_LIST: {"bits": BITS, "lst": zlib.compress(status_list.statuses.packed, ZLIB_LEVEL)},
+        Claim.TTL: int(header.ttl.total_seconds()),
+        Claim.SEQUENCE: header.sequence,
+        Claim.COUNT: header.count,
+    }
+    token = signed_document.sign_claims(_KIND, claims, key, certificate, status_list.issued_at)
     if len(token) > MAX_TOKEN_SIZE:
         raise StatusListError(f"the signed list is {len(token)} bytes, more than the {MAX_TOKEN_SIZE} a station accepts")
     return token
@@ -198,18 +191,7 @@ def parse_status_list(
     """
     if now.tzinfo is None:
         raise ValueError("`now` must be timezone-aware")
-    certificates = [signers] if isinstance(signers, x509.Certificate) else list(signers)
-    if len(data) > MAX_TOKEN_SIZE:
-        raise StatusListError(f"status list is {len(data)} bytes, more than the {MAX_TOKEN_SIZE} allowed")
-    try:
-        envelope = cose.parse_sign1(data, max_size=MAX_TOKEN_SIZE)
-        signer = next((c for c in certificates if pki.kid_of(c) == envelope.kid), None)
-        if signer is None:
-            raise StatusListError(f"status list signed by {envelope.kid.hex()}, which is not a trusted status signer")
-        envelope.verify(signer.public_key())  # type: ignore[arg-type]
-        claims = cbor_codec.decode(envelope.payload, "status list claims", max_size=MAX_TOKEN_SIZE)
-    except (RecordFormatError, SignatureError) as error:
-        raise StatusListError(f"status list is not authentic: {error}") from error
+    signer, claims = signed_document.open_claims(_KIND, data, signers)
     header, lst = _Header.from_claims(claims)
     if header.list_id != list_id:
         raise StatusListError(f"expected status list {list_id}, got list {header.list_id}")

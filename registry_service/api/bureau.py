@@ -4,7 +4,6 @@ inspection centres and their certificates."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -59,14 +58,10 @@ GROUP_BY = ("station", "cell", "district", "day")  # what queries.aggregate_stat
 
 
 def _filter(args: dict[str, str]) -> queries.EventFilter:
-    empty = sorted(key for key, value in args.items() if not value)
-    if empty:
-        raise InvalidInput(f"query parameter(s) given without a value: {', '.join(empty)}")
-    return event_filter.from_query(args, since=_time(args, "since"), until=_time(args, "until"))
-
-
-def _time(args: dict[str, str], key: str) -> datetime | None:
-    return parse.timestamp(args[key], key) if key in args else None
+    parse.filled(args)
+    return event_filter.from_query(
+        args, since=parse.optional_timestamp(args, "since"), until=parse.optional_timestamp(args, "until")
+    )
 
 
 def _wants_csv(args: dict[str, str]) -> bool:
@@ -139,7 +134,10 @@ def station_fault_reports() -> Response:
     """What stations reported they could not deliver or do, newest received first."""
     args = parse.query_args({"station", "kind", "since", "until", "limit", "cursor"})
     flt = station_faults.FaultFilter(
-        station=_code(args, "station"), kind=_code(args, "kind"), since=_time(args, "since"), until=_time(args, "until")
+        station=_code(args, "station"),
+        kind=_code(args, "kind"),
+        since=parse.optional_timestamp(args, "since"),
+        until=parse.optional_timestamp(args, "until"),
     )
     limit = parse.query_int(args, "limit", 100, 1, registry().config.max_page_size)
     cursor = _cursor(args)

@@ -11,13 +11,14 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from registry_service.api import parse
 from registry_service.errors import InvalidInput
-from registry_service.services.station_faults import MAX_DETAIL, MAX_PAYLOAD, MAX_REPORTS, FaultReportIn, storable
+from registry_service.services.station_faults import MAX_DETAIL, MAX_PAYLOAD, MAX_REPORTS, UNITS, FaultReportIn, storable
 
 FIELDS = frozenset(
     {
@@ -32,6 +33,9 @@ FIELDS = frozenset(
         "subject_id",
         "payload_sha256",
         "payload_b64",
+        "quantity",
+        "unit",
+        "totaliser",
     }
 )
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}\Z")
@@ -79,6 +83,7 @@ def read_report(report: Any) -> FaultReportIn:
         except InvalidInput as error:
             problems.append(error.detail)
     values.update(_payload(report, problems))
+    values.update(_metered(report, problems))
     return FaultReportIn(raw=raw, problems=tuple(problems), **values)
 
 
@@ -91,6 +96,27 @@ def _text(report: Mapping[str, Any], key: str, limit: int, *, required: bool) ->
     if len(value.strip()) > limit:
         raise InvalidInput(f"{key} is longer than {limit} characters")
     return storable(value.strip())
+
+
+def _metered(report: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+    """quantity and totaliser (finite JSON numbers >= 0) and their unit, which goes with either."""
+    values: dict[str, Any] = {}
+    for key in ("quantity", "totaliser"):
+        value = report.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            problems.append(f"{key} must be a number >= 0")
+        else:
+            values[key] = float(value)
+    unit = report.get("unit")
+    if unit is not None and unit not in UNITS:
+        problems.append(f"unit must be one of {', '.join(UNITS)}")
+    elif (unit is None) != (report.get("quantity") is None and report.get("totaliser") is None):
+        problems.append("unit must be given exactly when quantity or totaliser is")
+    if unit in UNITS:
+        values["unit"] = unit
+    return values
 
 
 def _payload(report: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:

@@ -228,6 +228,19 @@ def query_args(allowed: Iterable[str]) -> dict[str, str]:
     return {k: v for k, v in request.args.items()}
 
 
+def filled(args: dict[str, str]) -> dict[str, str]:
+    """`args`, refused when a parameter is given without a value (`?kind=`): never read as "any"."""
+    empty = sorted(key for key, value in args.items() if not value)
+    if empty:
+        raise InvalidInput(f"query parameter(s) given without a value: {', '.join(empty)}")
+    return args
+
+
+def optional_timestamp(args: Mapping[str, str], key: str) -> datetime | None:
+    """The query parameter `key` as a timestamp (see timestamp), None when it is not given."""
+    return timestamp(args[key], key) if key in args else None
+
+
 def query_int(args: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
     raw = args.get(key)
     if raw is None:

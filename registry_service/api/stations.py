@@ -6,14 +6,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from registry_service import metrics
-from registry_service.api import fault_reports, parse, wire_time
+from registry_service.api import fault_reports, heartbeats, parse, wire_time
 from registry_service.api.common import now, station_tx, tx
 from registry_service.api.event_input import parse_event
 from registry_service.auth import current, roles
 from registry_service.errors import InvalidInput
 from registry_service.models import Role
 from registry_service.node import registry
-from registry_service.services import cylinders, events, station_faults, trust
+from registry_service.services import cylinders, events, station_faults, station_health, trust
 from registry_service.services.places import station_by_code
 from registry_service.services.rollups import Reckoning
 
@@ -25,17 +25,21 @@ blueprint = Blueprint("stations", __name__)
 def upload_events(station_code: str) -> Response:
     config = registry().config
     body = parse.json_body()
-    parse.only_fields(body, {"events"})
+    parse.only_fields(body, {"events", "heartbeat"})
     raw = body.get("events")
     if not isinstance(raw, list) or not 1 <= len(raw) <= config.max_scan_batch:
         raise InvalidInput(f"events must be a list of 1 to {config.max_scan_batch} events")
     batch = [parse_event(item, index) for index, item in enumerate(raw)]
+    # The agent's heartbeat rides on an upload that goes anyway (schemas/station-heartbeat.md).
+    heartbeat = heartbeats.read_heartbeat(body["heartbeat"], "heartbeat: ") if "heartbeat" in body else None
     principal = current()
     received_at = now()
 
     def work(session):  # type: ignore[no-untyped-def]
         station = station_by_code(session, station_code)
         principal.require_station(station.id)
+        if heartbeat is not None:
+            station_health.record_heartbeat(session, station.id, heartbeat, received_at)
         return events.ingest(session, station.id, batch, received_at, Reckoning.of(config))
 
     counts = station_tx(work)
@@ -55,7 +59,7 @@ def upload_faults(station_code: str) -> Response:
     def work(session):  # type: ignore[no-untyped-def]
         station = station_by_code(session, station_code)
         principal.require_station(station.id)
-        return station_faults.record_reports(session, station, reports, now())
+        return station_faults.record_reports(session, station, reports, now(), registry().config.meter_tolerance)
 
     return jsonify(station_tx(work))
 

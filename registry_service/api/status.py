@@ -22,25 +22,30 @@ from http import HTTPStatus
 from typing import Any, NoReturn
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from registry_service.api import json_input, parse, wire_time
 from registry_service.api.event_input import parse_event
+from registry_service.api.heartbeats import read_heartbeat
 from registry_service.auth import Principal, bearer_token_in
 from registry_service.errors import Forbidden, InvalidInput, RegistryError
 from registry_service.metrics import RegistryMetrics
 from registry_service.models import Role
 from registry_service.node import Registry
-from registry_service.problems import problem_document, problem_for
-from registry_service.services import cylinders, events
+from registry_service.problems import encode_text, problem_document, problem_for
+from registry_service.services import cylinders, events, station_health
 from registry_service.services.cylinders import StatusQuery
 from registry_service.services.events import ScanEventIn
 from registry_service.services.rollups import Reckoning
+from registry_service.services.station_health import HeartbeatIn
 from tag_tools import identifiers, rules
 
 log = logging.getLogger(__name__)
 
 PATH = "/api/v1/status"
 STATUS_ROLES = frozenset({Role.STATION, Role.BUREAU})
+FIELDS = frozenset({"plate", "cylinders", "timezone", "events", "heartbeat"})
+RECORDED = "recorded"  # the answer's "heartbeat" when it was stored
 
 Headers = list[tuple[str, str]]
 StartResponse = Callable[..., Any]
@@ -60,6 +65,10 @@ class StatusRequest:
     zone: tzinfo | None  # the station's zone, whose date is "today"; None: the registry's default
     riders: list[ScanEventIn] = field(default_factory=list)  # the station's pending events, riding along
     riders_problem: str | None = None  # why the riders were not taken (the status is answered anyway)
+    heartbeat: HeartbeatIn | None = None  # the agent's heartbeat, riding along (schemas/station-heartbeat.md)
+    heartbeat_problem: str | None = None  # why it was not taken (the status is answered anyway)
+
+    carries: bool = False  # anything rides along, good or bad: the answer then says what became of it
 
 
 def parse_status_request(body: Any, max_cylinders: int, max_events: int = 0) -> StatusRequest:
@@ -67,7 +76,7 @@ def parse_status_request(body: Any, max_cylinders: int, max_events: int = 0) -> 
     (InvalidInput names the field)."""
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
-    parse.only_fields(body, {"plate", "cylinders", "timezone", "events"})
+    parse.only_fields(body, FIELDS)
     plate = parse.optional_identifier(body, "plate", identifiers.plate)
     zone = wire_time.time_zone(body["timezone"], "timezone") if "timezone" in body else None
     raw = body.get("cylinders", [])
@@ -87,7 +96,9 @@ def parse_status_request(body: Any, max_cylinders: int, max_events: int = 0) -> 
         sequence = parse.integer(item, "record_sequence", required=False, low=0, high=2**32 - 1)
         items.append(StatusQuery(cylinder_id, tag_uid, sequence))
     riders, problem = _riders(body.get("events"), max_events)
-    return StatusRequest(plate, items, zone, riders, problem)
+    heartbeat, heartbeat_problem = _heartbeat(body["heartbeat"]) if "heartbeat" in body else (None, None)
+    carries = "events" in body or "heartbeat" in body
+    return StatusRequest(plate, items, zone, riders, problem, heartbeat, heartbeat_problem, carries)
 
 
 def _riders(raw: Any, max_events: int) -> tuple[list[ScanEventIn], str | None]:
@@ -99,9 +110,21 @@ def _riders(raw: Any, max_events: int) -> tuple[list[ScanEventIn], str | None]:
     if not isinstance(raw, list) or len(raw) > max_events:
         return [], f"events must be a list of at most {max_events} events"
     try:
-        return [parse_event(item, index) for index, item in enumerate(raw)], None
+        riders = [parse_event(item, index) for index, item in enumerate(raw)]
+        for index, rider in enumerate(riders):  # here, not in the transaction: a bad rider never costs the heartbeat
+            rider.check(index)
+        return riders, None
     except InvalidInput as error:
         return [], error.detail
+
+
+def _heartbeat(raw: Any) -> tuple[HeartbeatIn | None, str | None]:
+    """The agent's heartbeat riding on the status request, so that a busy pump sends none alone. A
+    bad one never costs the status answer: the answer names the field instead."""
+    try:
+        return read_heartbeat(raw, "heartbeat: "), None
+    except InvalidInput as error:
+        return None, error.detail
 
 
 def answer_status(registry: Registry, environ: dict[str, Any], metrics: RegistryMetrics) -> tuple[int, Headers, bytes]:
@@ -120,9 +143,10 @@ def answer_status(registry: Registry, environ: dict[str, Any], metrics: Registry
             lambda reads: cylinders.cylinder_status(reads, asked.items, asked.plate, today, config.due_soon_days)
         )
         result["registry_time"] = wire_time.registry_time(now)  # the station measures its clock offset by it
-        if asked.riders or asked.riders_problem:
-            result["events"] = _take_riders(registry, principal, asked, now, metrics)
-        body = json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
+        if asked.carries:  # the common read carries nothing: no transaction
+            result.update(_take_riders(registry, principal, asked, now, metrics))
+        # encode_text: a problem text may quote a lone surrogate the station sent
+        body = encode_text(json.dumps(result, ensure_ascii=False, separators=(",", ":")))
         return 200, [("Content-Type", "application/json")], body
     except RegistryError as error:
         body, headers = problem_for(error, PATH)
@@ -136,20 +160,44 @@ def answer_status(registry: Registry, environ: dict[str, Any], metrics: Registry
 def _take_riders(
     registry: Registry, principal: Principal, asked: StatusRequest, now: datetime, metrics: RegistryMetrics
 ) -> dict[str, Any]:
-    """Store the riding events like an upload would; any failure is told in the answer, never
-    raised: the status is what the pump waits for, the events can travel again."""
+    """Store the riding events like an upload would, and the heartbeat like its own request would,
+    in one station transaction; the answer's "events" and "heartbeat" members say what became of
+    each. Any failure is told there, never raised: the status is what the pump waits for, the
+    events can travel again and the agent sends the heartbeat alone."""
+    answer: dict[str, Any] = {}
+    riders = bool(asked.riders) and asked.riders_problem is None
     if asked.riders_problem is not None:
-        return {"error": asked.riders_problem}
+        answer["events"] = {"error": asked.riders_problem}
+    if asked.heartbeat_problem is not None:
+        answer["heartbeat"] = asked.heartbeat_problem
+    heartbeat = asked.heartbeat
+    if not riders and heartbeat is None:
+        return answer
     station_id = principal.station_id
     if principal.role is not Role.STATION or station_id is None:
-        return {"error": "only a station's own credential may send events"}
+        refused = "only a station's own credential may send events or a heartbeat"
+        return {**answer, **({"events": {"error": refused}} if riders else {}), **({"heartbeat": refused} if heartbeat else {})}
+    reckoning = Reckoning.of(registry.config) if riders else None
+
+    def work(session: Session) -> dict[str, int] | None:
+        if heartbeat is not None:  # the credential's own station: a heartbeat names no station
+            station_health.record_heartbeat(session, station_id, heartbeat, now)
+        return events.ingest(session, station_id, asked.riders, now, reckoning) if reckoning is not None else None
+
     try:
-        reckoning = Reckoning.of(registry.config)
-        counts = registry.station_transaction(lambda s: events.ingest(s, station_id, asked.riders, now, reckoning))
-        metrics.ingested(counts)
-        return dict(counts)
+        counts = registry.station_transaction(work)
     except RegistryError as error:
-        return {"error": error.title}
+        return {
+            **answer,
+            **({"events": {"error": error.title}} if riders else {}),
+            **({"heartbeat": error.title} if heartbeat else {}),
+        }
+    if counts is not None:
+        metrics.ingested(counts)
+        answer["events"] = dict(counts)
+    if heartbeat is not None:
+        answer["heartbeat"] = RECORDED
+    return answer
 
 
 def _json_body(environ: dict[str, Any], max_bytes: int) -> Any:

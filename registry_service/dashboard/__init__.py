@@ -35,7 +35,17 @@ class DashboardOnlySessions(SecureCookieSessionInterface):
 def register_dashboard(
     app: Flask, *, secret_key: str | bytes | None = None, throttle: ThrottlePolicy | None = None, secure_cookies: bool = False
 ) -> None:
-    from registry_service.dashboard import find_views, languages, map_views, views  # noqa: F401  (they register the routes)
+    # Importing the view modules registers their routes.
+    from registry_service.dashboard import (  # noqa: F401
+        case_report_views,
+        case_views,  # grid case pages (issue 16)
+        find_views,
+        grade_views,  # station grades and patrols (issue 16)
+        health_views,
+        languages,
+        map_views,
+        views,
+    )
     from registry_service.dashboard.web import blueprint
 
     key = secret_key or app.config.get("SECRET_KEY")

@@ -98,10 +98,7 @@ def _options(found: list[search.Place], more: bool) -> Response:
 @allow(Role.BUREAU)
 @keeps_form("clones.html")
 def clone_list() -> Any:
-    filtered = forms.filtered()
-    query = filtered.query
-    result = read(lambda s: records.clone_page(s, query, now(), offset_hours()))
-    return page("clones.html", query=query, form=query.form(), names=filtered.names, result=result)
+    return forms.filtered_page("clones.html", lambda s, query: records.clone_page(s, query, now(), offset_hours()))
 
 
 @blueprint.get("/clones.csv")

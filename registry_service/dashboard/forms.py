@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from flask import request
+from sqlalchemy.orm import Session
 
 from registry_service.dashboard import reports
 from registry_service.dashboard.filters import DEFAULT_DAYS, Checks, DashboardQuery, FilterRefused, read_query
@@ -47,6 +48,18 @@ def filtered(default_days: int = DEFAULT_DAYS, fields: Checks | None = None) -> 
     fields.done()
     assert query is not None  # done() raised otherwise
     return Filtered(query, names)
+
+
+def filtered_page(
+    template: str, report: Callable[[Session, DashboardQuery], object], name: str = "result", **context: Any
+) -> tuple[str, int]:
+    """A filtered report page's body: this request's filter (filtered), `report` read over it, and
+    `template` shown with the form, the pickers' names and the report's answer as `name`."""
+    found = filtered()
+    query = found.query
+    answer = read(lambda s: report(s, query))
+    values: dict[str, Any] = {name: answer}
+    return page(template, query=query, form=query.form(), names=found.names, **values, **context)
 
 
 def keeps_form(

@@ -24,10 +24,15 @@ from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_skeleton
 from babel.lists import format_list
 from babel.numbers import NumberPattern, format_decimal
+from babel.units import format_unit
 
+from registry_service import grading_rules
+from registry_service.dashboard import case_actions
 from registry_service.dashboard.filters import FIELD_ERRORS
-from registry_service.models import CylinderState, Outcome, RevocationKind
-from registry_service.services import clones, station_faults
+from registry_service.models import CaseAction, CaseKind, CaseState, CylinderState, Outcome, RevocationKind
+from registry_service.models.grid import DUTIES
+from registry_service.services import clones, health_reports, station_faults
+from registry_service.services import patrols as patrol_service
 from tag_tools import messages
 from tag_tools.reason_catalogue import reason_text
 
@@ -40,7 +45,13 @@ VEHICLE_USES = ("taxi", "private", "bus", "truck", "other")
 INSPECTION_RESULTS = ("pass", "fail")
 # Station fault codes the bureau has words for (station_agent/faults.py, outbox.py); a code a station
 # invents is shown as it was sent, and can never pick up one of the page's own words.
-FAULT_CODES = ("registry_rejected", "undecodable_event", "outbox_full", "interlock_fault", "reader_lost", "clock_skew")
+# Then the booth's supervisor-password faults and the station_event codes (the life of a fill and of the agent).
+FAULT_CODES: tuple[str, ...] = (
+    *("registry_rejected", "undecodable_event", "outbox_full", "interlock_fault", "reader_lost", "clock_skew"),
+    *("override_refused", "supervisor_locked"),
+    *("agent_started", "agent_stopped", "pump_enabled", "fill_ended", "session_abandoned", "clock_jump"),
+    *("config_changed", "unexplained_quantity"),
+)
 ERRORS = ("not_found", "forbidden", "bad_request", "internal_error")
 
 # Message families: a value known only at run time is worded by the message "<family>.<value>". This
@@ -57,6 +68,25 @@ FAMILIES: Mapping[str, tuple[str, ...]] = {
     "error": ERRORS,
     "field_error": FIELD_ERRORS,
     "offset": ("days", "hours", "minutes", "seconds"),
+    # Station health pages (health_views.py).
+    "alarm": health_reports.ALARM_KINDS,
+    "alarm_source": health_reports.ALARM_SOURCES,
+    "unit": health_reports.UNITS,
+    "policy_mode": health_reports.POLICY_MODES,
+    "override": ("overridden", *health_reports.REFUSED_OVERRIDE_CODES),
+    # Grid case pages (case_views.py): kinds, states (and the list's "open"), timeline steps,
+    # the action buttons, why an action was refused, a grid person's duty.
+    "case_kind": tuple(k.value for k in CaseKind),
+    "case_state": (*(s.value for s in CaseState), "open"),
+    "case_action": tuple(a.value for a in CaseAction),
+    "case_do": case_actions.ACTIONS,
+    "case_error": case_actions.CASE_ERRORS,
+    "grid_duty": DUTIES,
+    # Station grades and patrols (grade_views.py); a checklist code from a rules file has no words: shown as it is.
+    "grade": grading_rules.GRADES,
+    "measure": grading_rules.MEASURES,
+    "patrol_item": grading_rules.DEFAULT_CHECKLIST,
+    "patrol_result": patrol_service.RESULTS,
 }
 # Which fact of a suspect chooses the plural form of its detail (the others have none).
 _CLONE_DETAIL_COUNTS: Mapping[str, str] = {"too_many_fills_per_day": "count"}
@@ -190,6 +220,19 @@ class Words:
         sign = "−" if milliseconds < 0 else "+"
         count = seconds // size
         return sign + self.label_plural("offset", unit, count, n=count)
+
+    def quantity(self, value: float | None, unit: str | None) -> str:
+        """Gas in its unit, with up to three decimals as a totaliser gives them: 12.5 kg, 1,234.5 Nm³."""
+        if value is None:
+            return EMPTY
+        number = format_decimal(value, format="#,##0.###", locale=self.locale)
+        return self.gettext("quantity_in_unit", n=number, unit=self.label("unit", unit)) if unit else number
+
+    def duration(self, seconds: float) -> str:
+        """How long, in CLDR's short units: minutes under two hours, else hours with one decimal."""
+        if seconds < 7200:
+            return format_unit(round(seconds / 60), "duration-minute", length="short", locale=self.locale)
+        return format_unit(seconds / 3600, "duration-hour", length="short", format="#,##0.0", locale=self.locale)
 
     def joined(self, items: Iterable[str]) -> str:
         """Several items as one phrase, the locale's way (A, B, and C / A、B和C)."""

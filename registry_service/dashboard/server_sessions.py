@@ -14,15 +14,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from registry_service.auth import Principal, principal_for_user
+from registry_service.auth import Principal
 from registry_service.models import DashboardSession, Role, User
+from registry_service.principal import loaded_principal
 from registry_service.security import token_hash
 
 SESSION_LIFETIME = timedelta(hours=8)
 IDLE_TIMEOUT = timedelta(minutes=30)
 # last_seen_at is written at most this often: a page view is a read, not a write per request.
 TOUCH_EVERY = timedelta(minutes=1)
-DASHBOARD_ROLES = frozenset({Role.BUREAU, Role.CENTRE})
+DASHBOARD_ROLES = frozenset({Role.BUREAU, Role.CENTRE, Role.GRID})
 
 
 def start(session: Session, user_id: int, now: datetime) -> str:
@@ -46,7 +47,7 @@ def principal(session: Session, session_id: object, now: datetime) -> Principal 
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now
-    return principal_for_user(user)
+    return loaded_principal(session, user)
 
 
 def end(session: Session, session_id: object) -> None:

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from registry_service.api.bureau import EVENT_COLUMNS
 from registry_service.api.common import csv_response
-from registry_service.dashboard import forms, records, reports
+from registry_service.dashboard import case_report_views, case_views, forms, records, reports
 from registry_service.dashboard.filters import SORTS, FilterRefused, choice_or_none, parse_query, today_local
 from registry_service.dashboard.forms import keeps_form
 from registry_service.dashboard.languages import words
@@ -43,10 +43,9 @@ def _station(code: str) -> dict[str, Any]:
 
 
 @blueprint.get("/")
-@allow(Role.BUREAU, Role.CENTRE)
+@allow(Role.BUREAU, Role.CENTRE, Role.GRID)
 def index() -> BaseResponse:
-    target = "dashboard.overview" if user().role is Role.BUREAU else "dashboard.inspections"
-    return redirect(url_for(target))
+    return redirect(url_for(case_views.index_target(user())))  # a grid user lands on its cases
 
 
 @blueprint.get("/overview")
@@ -57,17 +56,17 @@ def overview() -> Any:
     except FilterRefused as refused:  # the form as typed, marked, over the default period's figures
         query, form, status = parse_query({}, now(), offset_hours()), refused.form, refused.status
     data = read(lambda s: reports.overview(s, query, now(), forms.settings()))
-    return page("overview.html", status, query=query, form=form or query.form(), data=data)
+    cases = case_report_views.overview_cases(query)  # grid cases found and handled (issue 16)
+    return page("overview.html", status, query=query, form=form or query.form(), data=data, cases=cases)
 
 
 @blueprint.get("/attempts")
 @allow(Role.BUREAU)
 @keeps_form("attempts.html", _attempt_choices)
 def attempts() -> Any:
-    filtered = forms.filtered()
-    query = filtered.query
-    result = read(lambda s: reports.attempt_page(s, query, now(), offset_hours()))
-    return page("attempts.html", query=query, form=query.form(), names=filtered.names, result=result, **_attempt_choices())
+    return forms.filtered_page(
+        "attempts.html", lambda s, query: reports.attempt_page(s, query, now(), offset_hours()), **_attempt_choices()
+    )
 
 
 @blueprint.get("/attempts.csv")

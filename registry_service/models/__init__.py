@@ -2,6 +2,7 @@
 
 from registry_service.models.accounts import ApiToken, AuditEntry, Role, User
 from registry_service.models.base import Base, UTCDateTime
+from registry_service.models.cases import Case, CaseAction, CaseKind, CaseState, CaseStep
 from registry_service.models.cylinders import (
     CentreCertificate,
     Cylinder,
@@ -15,7 +16,13 @@ from registry_service.models.cylinders import (
 )
 from registry_service.models.events import FILL_OUTCOMES, PROBLEM_OUTCOMES, Outcome, ScanEvent
 from registry_service.models.faults import StationFault
+from registry_service.models.grades import Patrol, StationGrade
+from registry_service.models.grid import GridPerson
+from registry_service.models.health import HeartbeatHistory, PumpHeartbeat, StationAlarm
+from registry_service.models.meters import PumpMeter
+from registry_service.models.notices import Channel, Notice, NoticeKind, NoticeState, OwnerContact
 from registry_service.models.places import Pump, Region, RegionLevel, Station
+from registry_service.models.policies import PolicyDocument, StationPolicyRow
 from registry_service.models.reversals import CondemnationReversal
 from registry_service.models.rollups import CloneSuspect, ScanDayCount
 from registry_service.models.security import DashboardSession, LoginThrottleEntry
@@ -28,18 +35,34 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "Case",
+    "CaseAction",
+    "CaseKind",
+    "CaseState",
+    "CaseStep",
     "CentreCertificate",
+    "Channel",
     "CloneSuspect",
     "CondemnationReversal",
     "Cylinder",
     "CylinderState",
     "DashboardSession",
     "Datum",
+    "GridPerson",
+    "HeartbeatHistory",
     "Inspection",
     "InspectionCentre",
     "LoginThrottleEntry",
+    "Notice",
+    "NoticeKind",
+    "NoticeState",
     "Outcome",
+    "OwnerContact",
+    "Patrol",
+    "PolicyDocument",
     "Pump",
+    "PumpHeartbeat",
+    "PumpMeter",
     "Region",
     "RegionLevel",
     "RegionShape",
@@ -49,7 +72,10 @@ __all__ = [
     "ScanDayCount",
     "ScanEvent",
     "Station",
+    "StationAlarm",
     "StationFault",
+    "StationGrade",
+    "StationPolicyRow",
     "StatusEntry",
     "StatusIndexBlock",
     "StatusListPublication",

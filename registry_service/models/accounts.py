@@ -21,6 +21,7 @@ class Role(enum.StrEnum):
     BUREAU = "bureau"
     CENTRE = "centre"
     STATION = "station"
+    GRID = "grid"  # a grid officer or lead: sees the cases of its regions' subtrees (models/grid.py)
 
 
 class User(Base):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid, false
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry_service.models.base import Base, UTCDateTime
@@ -43,3 +43,7 @@ class StationFault(Base):
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     raw: Mapped[str | None] = mapped_column(Text)
     malformed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Metered reports (kind station_event): gas dispensed and the totaliser's reading, in `unit`.
+    quantity: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(8))
+    totaliser: Mapped[float | None] = mapped_column(Float)

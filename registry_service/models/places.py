@@ -17,6 +17,7 @@ from registry_service.models.base import Base, str_enum
 class RegionLevel(enum.StrEnum):
     CITY = "city"
     DISTRICT = "district"
+    STREET = "street"  # 街道: between district and cell (issue 16); levels need not be contiguous
     CELL = "cell"
 
 
@@ -45,6 +46,9 @@ class Station(Base):
     # monitor: the station logs would-refuse verdicts but does not block (roll-out phase).
     monitor_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # "06:00-22:00" or "06:00-12:00,14:00-22:00" in the registry's default_timezone; None: open around
+    # the clock. A silent station is an alarm only while it is open (services/station_health.py).
+    opening_hours: Mapped[str | None] = mapped_column(String(100))
 
     region: Mapped[Region] = relationship()
     pumps: Mapped[list[Pump]] = relationship(back_populates="station", order_by="Pump.number")

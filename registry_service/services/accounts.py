@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from registry_service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
-from registry_service.models import ApiToken, InspectionCentre, Role, Station, User
+from registry_service.models import ApiToken, DashboardSession, InspectionCentre, Role, Station, User
 from registry_service.principal import Principal, principal_for_user
 from registry_service.security import check_password_in_constant_time, hash_password, new_token, rehashed, token_hash
 from registry_service.services import audit, login_throttle
@@ -206,3 +206,18 @@ def revoke_token(session: Session, actor: Principal | str, now: datetime, token_
     if row.revoked_at is None:
         row.revoked_at = now
         audit.record(session, actor, "revoke_token", "api_token", token_id, now)
+
+
+def set_password(session: Session, actor: Principal | str, now: datetime, *, username: str, password: str) -> User:
+    """Give a user a (new) password, e.g. a grid user created by the grid-people import without one.
+    The user's dashboard sessions end: whoever signed in with the old password signs in again."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username}")
+    try:
+        user.password_hash = hash_password(password)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+    session.execute(delete(DashboardSession).where(DashboardSession.user_id == user.id))
+    audit.record(session, actor, "set_password", "user", username, now)
+    return user

@@ -57,6 +57,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from registry_service.models import FILL_OUTCOMES, CloneSuspect, ScanEvent, Station, UTCDateTime
+from registry_service.services import case_hooks
 from registry_service.services.queries import (
     EventFilter,
     conditions,
@@ -261,6 +262,10 @@ def watch(session: Session, station_id: int, received_at: datetime, scans: Seque
     for row in rows:
         _JUDGES[row.key_type](row, reckoning, findings)
     findings.store(session)
+    # A suspect found on one of the new scans becomes a case (a re-judged older scan does not
+    # open another: its suspect had its case when it was found).
+    arrived = {scan.event_uuid for scan in scans}
+    case_hooks.from_suspects(session, [row for row in findings.found.values() if row["event_uuid"] in arrived], received_at)
 
 
 # One plan, by index, whatever the statistics say. For a partition the planner believes tiny (today's,

@@ -24,7 +24,7 @@ from registry_service.models import (
     Role,
 )
 from registry_service.principal import Principal
-from registry_service.services import audit, status_indexes
+from registry_service.services import audit, cases, status_indexes
 from registry_service.services.status_reads import StatusReads, StatusRow
 from tag_tools import rules
 
@@ -164,6 +164,8 @@ def revoke(
         if kind is RevocationKind.CONDEMNED:
             cylinder.last_result = "fail"
         status_indexes.revoke(session, cylinder.id, kind, now)
+        if kind is RevocationKind.SCRAPPED:  # out of use for good: its refused-cylinder case is settled
+            cases.close_for_cylinder(session, cylinder.id, now, f"scrapped: {reason}")
     row = Revocation(
         cylinder_pk=cylinder.id,
         cylinder_id=cylinder.cylinder_id,

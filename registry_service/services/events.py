@@ -12,9 +12,9 @@ registry (clock_offset_ms), and occurred_at is the corrected time (`Placement`),
 in the accepted window, so it lands in a current daily partition. Events outside the tolerance
 are flagged clock_skewed for the bureau.
 
-What is stored is also counted (services/rollups.py) and judged by the clone rules
-(services/clones.py) in the same transaction: only the new events, never a retry, each on the
-local day of its corrected time.
+What is stored is also counted (services/rollups.py), judged by the clone rules
+(services/clones.py) and, for a refused or overridden fill, made a case (services/case_hooks.py) in
+the same transaction: only the new events, never a retry, each on the local day of its corrected time.
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from registry_service.errors import InvalidInput
-from registry_service.models import Base, Cylinder, Outcome, ScanEvent
-from registry_service.services import clones, rollups
+from registry_service.models import Cylinder, Outcome, ScanEvent
+from registry_service.services import case_hooks, clones, rollups
+from registry_service.services.idempotent import insert_ignoring_duplicates
 from registry_service.services.reasons import mask_of
 from registry_service.services.rollups import NewScan, Reckoning, json_value
 
@@ -129,7 +128,26 @@ def ingest(session: Session, station_id: int, events: list[ScanEventIn], now: da
         if not postgresql:
             rollups.count_new(session, station_id, new, reckoning)
         clones.watch(session, station_id, now, new, reckoning)
+        # Cases for the new problem scans only (a few per cent of events; a retry brings none).
+        problems = [_problem(event, where) for event, where in placed if event.event_uuid in stored and _wanted(event)]
+        case_hooks.from_scans(session, station_id, problems, now)
     return {"received": len(events), "accepted": len(stored), "duplicates": len(events) - len(stored)}
+
+
+def _wanted(event: ScanEventIn) -> bool:
+    return case_hooks.wanted(event.outcome, event.reasons)
+
+
+def _problem(event: ScanEventIn, where: Placement) -> case_hooks.ProblemScan:
+    return case_hooks.ProblemScan(
+        event.outcome,
+        event.reasons,
+        event.cylinder_id,
+        event.plate,
+        where.occurred_at,
+        event.supervisor,
+        event.override_reason,
+    )
 
 
 def _new_scan(event: ScanEventIn, where: Placement) -> NewScan:
@@ -213,16 +231,6 @@ def _insert_json_batch(
     }
     result = session.connection().exec_driver_sql(_PG_INSERT, parameters)
     return set(result.scalars())
-
-
-def insert_ignoring_duplicates(session: Session, model: type[Base]) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING: how idempotent uploads skip what the registry already has."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return pg_insert(model).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite_insert(model).on_conflict_do_nothing()
-    raise NotImplementedError(f"idempotent uploads support PostgreSQL and SQLite, not {dialect}")
 
 
 def _row(event: ScanEventIn, where: Placement, station_id: int, cylinder_pk: int | None, now: datetime) -> dict[str, Any]:

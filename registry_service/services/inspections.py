@@ -33,7 +33,7 @@ from registry_service.models import (
     Vehicle,
 )
 from registry_service.principal import Principal
-from registry_service.services import audit, status_indexes
+from registry_service.services import audit, cases, status_indexes
 from registry_service.services.cylinders import pending_reversal, revoke
 from registry_service.services.registration import canonical
 from tag_tools import identifiers, pki
@@ -43,6 +43,9 @@ from tag_tools.trustlist import TrustStore
 from tag_tools.verify import authenticate_record
 
 MAX_RECORD_BYTES = 2048  # an NTAG216 holds 888 bytes; anything far larger is not a tag record
+# The reasons of refused-cylinder cases a passing inspection settles (a past-life or revoked
+# cylinder stays out of use whatever an inspection says).
+CLOSED_BY_INSPECTION = frozenset({"overdue", "failed"})
 _REVOKED_BY = {  # the revocation a new record of a cylinder in this state is born with
     CylinderState.CONDEMNED: RevocationKind.CONDEMNED,
     CylinderState.SCRAPPED: RevocationKind.SCRAPPED,
@@ -111,6 +114,11 @@ def submit(
     if record.status_ref is not None:
         status_indexes.claim(session, centre.id, cylinder.id, record.sequence, record.status_ref, now)
     _settle_revoked(session, principal, now, cylinder, record)
+    if _result(record) == "pass" and cylinder.state is CylinderState.ACTIVE:
+        # The overdue or failed cylinder's case closes itself, verified by this inspection.
+        cases.close_for_cylinder(
+            session, cylinder.id, now, f"inspection {record.report_number} passed", reasons=CLOSED_BY_INSPECTION
+        )
     if previous_sequence > 0:
         revoke(
             session,

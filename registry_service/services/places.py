@@ -11,11 +11,15 @@ from registry_service.errors import Conflict, InvalidInput, NotFound
 from registry_service.models import InspectionCentre, Pump, Region, RegionLevel, Station
 from registry_service.principal import Principal
 from registry_service.services import audit
+from registry_service.services.station_health import canonical_opening_hours
 
 _CHILD_LEVEL = {
     None: RegionLevel.CITY,
     RegionLevel.CITY: RegionLevel.DISTRICT,
+    # A district's children default to cells (data from before streets existed stays valid); a
+    # street is created by naming its level, and its children are cells.
     RegionLevel.DISTRICT: RegionLevel.CELL,
+    RegionLevel.STREET: RegionLevel.CELL,
     RegionLevel.CELL: RegionLevel.CELL,
 }
 
@@ -68,6 +72,7 @@ def create_station(
     longitude: float | None = None,
     pumps: int = 2,
     monitor_mode: bool = False,
+    opening_hours: str | None = None,
 ) -> Station:
     if session.scalar(select(Station.id).where(Station.code == code)) is not None:
         raise Conflict(f"station {code} already exists")
@@ -75,9 +80,17 @@ def create_station(
         raise InvalidInput("latitude/longitude out of range")
     if not 1 <= pumps <= 64:
         raise InvalidInput("a station has 1 to 64 pumps")
+    hours = canonical_opening_hours(opening_hours)  # OpeningHoursError (422) names what is wrong
     region = region_by_code(session, region_code)
     station = Station(
-        code=code, name=name, region_id=region.id, latitude=latitude, longitude=longitude, monitor_mode=monitor_mode, active=True
+        code=code,
+        name=name,
+        region_id=region.id,
+        latitude=latitude,
+        longitude=longitude,
+        monitor_mode=monitor_mode,
+        active=True,
+        opening_hours=hours,
     )
     session.add(station)
     session.flush()

@@ -22,11 +22,13 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from registry_service.models import Station, StationFault
-from registry_service.services.events import insert_ignoring_duplicates
+from registry_service.services import meters
+from registry_service.services.idempotent import insert_ignoring_duplicates
 from registry_service.services.queries import EventFilter, decode_cursor, encode_cursor
 
 SCHEMA_VERSION = 1
-KINDS = ("rejected_event", "quarantined_event", "station_fault")
+KINDS = ("rejected_event", "quarantined_event", "station_fault", "station_event")
+UNITS = ("kg", "Nm3")
 MAX_REPORTS = 200
 MAX_DETAIL = 1000
 MAX_PAYLOAD = 16 * 1024  # decoded bytes kept; beyond this only the hash
@@ -52,16 +54,31 @@ class FaultReportIn:
     subject_id: str | None = None
     payload_sha256: str | None = None
     payload: bytes | None = None
+    quantity: float | None = None  # metered station_event reports: gas dispensed, in `unit`
+    unit: str | None = None
+    totaliser: float | None = None
 
 
-def record_reports(session: Session, station: Station, reports: list[FaultReportIn], now: datetime) -> dict[str, int]:
-    """Store each report once (by report id); returns the same counts as a scan-event upload."""
+def record_reports(
+    session: Session,
+    station: Station,
+    reports: list[FaultReportIn],
+    now: datetime,
+    meter_tolerance: float = meters.DEFAULT_TOLERANCE,
+) -> dict[str, int]:
+    """Store each report once (by report id); returns the same counts as a scan-event upload.
+    The reports stored now (not the duplicates) then move the meter readings and may open alarms
+    (services/meters.py), in the order the station sent them."""
     rows: dict[uuid.UUID, dict[str, Any]] = {}
+    first: dict[uuid.UUID, FaultReportIn] = {}
     for report in reports:
         row = _row(report, station, now)
         rows.setdefault(row["report_uuid"], row)
-    statement = insert_ignoring_duplicates(session, StationFault).returning(StationFault.id)
-    accepted = len(session.connection().execute(statement, list(rows.values())).all())
+        first.setdefault(row["report_uuid"], report)
+    statement = insert_ignoring_duplicates(session, StationFault).returning(StationFault.report_uuid)
+    stored = set(session.connection().execute(statement, list(rows.values())).scalars())
+    meters.reconcile(session, station, [r for key, r in first.items() if key in stored], now, meter_tolerance)
+    accepted = len(stored)
     return {"received": len(reports), "accepted": accepted, "duplicates": len(reports) - accepted}
 
 
@@ -90,6 +107,9 @@ def _row(report: FaultReportIn, station: Station, now: datetime) -> dict[str, An
         # Kept when the columns may not tell the whole story: a broken report or an unknown version.
         "raw": truncate_utf8(storable(report.raw), MAX_RAW) if malformed or report.schema_version != SCHEMA_VERSION else None,
         "malformed": malformed,
+        "quantity": report.quantity,
+        "unit": report.unit,
+        "totaliser": report.totaliser,
     }
 
 
@@ -157,6 +177,9 @@ def fault_json(fault: StationFault, station_code: str, station_name: str) -> dic
         "payload_b64": base64.b64encode(fault.payload).decode() if fault.payload is not None else None,
         "raw": fault.raw,
         "malformed": fault.malformed,
+        "quantity": fault.quantity,
+        "unit": fault.unit,
+        "totaliser": fault.totaliser,
     }
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from registry_service.models import Cylinder, Inspection, InspectionCentre, Outcome, Region, ScanEvent, Station, Vehicle
 from tests.accessibility import axe_violations, describe
 from tests.dashboard.browser import chromium_peer, screenshot, screenshot_dir, serve
+from tests.dashboard.case_samples import sample_case
 from tests.dashboard.shapes import imported_outlines
 from tests.dashboard.world import PASSWORD, Clock, make_app
 
@@ -66,11 +67,29 @@ PAGES = (
     Page("cylinder", "bureau", lambda s: f"/dashboard/cylinders/{s['cylinder']}", "dashboard.cylinder"),
     Page("inspections", "bureau", lambda s: "/dashboard/inspections", "dashboard.inspections"),
     Page("clones", "bureau", lambda s: "/dashboard/clones", "dashboard.clone_list"),
+    Page("station-health", "bureau", lambda s: "/dashboard/station-health", "dashboard.station_health"),
+    Page("station-alarms", "bureau", lambda s: "/dashboard/station-alarms", "dashboard.station_alarms"),
+    Page("unexplained", "bureau", lambda s: "/dashboard/unexplained-quantity", "dashboard.unexplained_ranking", axe=False),
+    Page("override-attempts", "bureau", lambda s: "/dashboard/override-attempts", "dashboard.override_attempts", axe=False),
+    Page("time-dark", "bureau", lambda s: "/dashboard/time-dark", "dashboard.time_dark", axe=False),
     Page("search", "bureau", lambda s: f"/dashboard/search?q={quote(s['plate'].lower())}", "dashboard.search_page"),
     Page("not-found", "bureau", lambda s: "/dashboard/vehicles/%E8%B1%ABZ99999", "dashboard.vehicle", 404),
     Page("centre-inspections", "centre1", lambda s: "/dashboard/inspections", "dashboard.inspections"),
     Page("centre-cylinder", "centre1", lambda s: f"/dashboard/cylinders/{s['centre_cylinder']}", "dashboard.cylinder", axe=False),
     Page("centre-forbidden", "centre1", lambda s: "/dashboard/overview", "dashboard.overview", 403, axe=False),
+    # Station grades and patrols (grade_views.py); the patrol form is the phone page of the field officer.
+    Page("station-grades", "bureau", lambda s: "/dashboard/station-grades", "dashboard.station_grades"),
+    Page("patrol-start", "bureau", lambda s: "/dashboard/patrol", "dashboard.patrol_form", axe=False),
+    Page("patrol-form", "bureau", lambda s: f"/dashboard/patrol?station={s['station']}", "dashboard.patrol_form"),
+    Page("patrols", "bureau", lambda s: "/dashboard/patrols", "dashboard.patrol_list", axe=False),
+    Page("patrol-absent", "bureau", lambda s: "/dashboard/patrols/999999", "dashboard.patrol_detail", 404, axe=False),
+    # Grid cases (case_views.py); test_case_pages.py covers a grid officer's view of them.
+    Page("my-cases", "bureau", lambda s: "/dashboard/my-cases", "dashboard.my_cases", axe=False),
+    Page("cases", "bureau", lambda s: "/dashboard/cases", "dashboard.case_list"),
+    Page("cases-refused", "bureau", lambda s: "/dashboard/cases?state=x&since=2026-13-01", "dashboard.case_list", 422, axe=False),
+    Page("case", "bureau", lambda s: f"/dashboard/cases/{s['case']}", "dashboard.case_page"),
+    Page("grid-cell", "bureau", lambda s: f"/dashboard/grid/{s['cell']}", "dashboard.grid_cell"),
+    Page("weekly-report", "bureau", lambda s: "/dashboard/weekly-report", "dashboard.weekly_report"),
 )
 # Routes that are not pages: files, JSON for the pages' scripts, redirects and form posts.
 NOT_PAGES = {
@@ -84,12 +103,16 @@ NOT_PAGES = {
     "dashboard.station_options",
     "dashboard.map_stations",
     "dashboard.map_regions",
+    "dashboard.patrol_submit",
+    "dashboard.case_action",
+    "dashboard.case_photo",
+    "dashboard.weekly_report_csv",
 }
 
 
 @pytest.fixture(scope="module")
-def samples(seeded: tuple[Engine, str]) -> dict[str, str]:
-    """Codes of real things to open: a busy station, its grid cell, an overridden vehicle, ..."""
+def samples(seeded: tuple[Engine, str]) -> Iterator[dict[str, str]]:
+    """Codes of real things to open: a busy station, its grid cell, an overridden vehicle, a case ..."""
     with seeded[0].connect() as c:
         station, cell = c.execute(
             select(Station.code, Region.code).join(Region, Region.id == Station.region_id).order_by(Station.code).limit(1)
@@ -108,7 +131,15 @@ def samples(seeded: tuple[Engine, str]) -> dict[str, str]:
             .limit(1)
         )
     assert plate and cylinder and centre_cylinder
-    return {"station": station, "cell": cell, "plate": plate, "cylinder": cylinder, "centre_cylinder": centre_cylinder}
+    with sample_case(seeded[0], cell) as case:  # removed afterwards: other tests count cases
+        yield {
+            "station": station,
+            "cell": cell,
+            "plate": plate,
+            "cylinder": cylinder,
+            "centre_cylinder": centre_cylinder,
+            "case": case,
+        }
 
 
 @pytest.fixture(scope="module")

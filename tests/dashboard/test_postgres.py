@@ -53,9 +53,39 @@ def test_every_page_renders_on_postgresql(pg_client: FlaskClient, pg_seeded: tup
         "/dashboard/clones.csv?since=2026-11-01",
         "/dashboard/map/stations.geojson?region=410105",
         "/dashboard/map/regions.geojson?region=410105",
+        "/dashboard/station-health?region=410105",
+        "/dashboard/station-alarms?region=410105&kind=silent",
+        "/dashboard/unexplained-quantity?region=410105",
+        "/dashboard/override-attempts?region=410105",
+        "/dashboard/time-dark?region=410105",
     ):
         assert pg_client.get(path).status_code == 200, path
     listed = pg_client.get("/dashboard/search?q=156-4101-2000000").get_data(as_text=True)
     assert listed.count('href="/dashboard/cylinders/156-4101-2000000') >= 9
     found = pg_client.get("/dashboard/search?q=156－4101－20000001")  # full-width hyphens
     assert found.headers["Location"] == "/dashboard/cylinders/156-4101-20000001"
+
+
+def test_case_pages_on_postgresql(pg_client: FlaskClient, pg_seeded: tuple[Engine, str]) -> None:
+    """The grid case pages' SQL (region subtree filters, keyset paging, the officers above a region)
+    and a form post on PostgreSQL (case_views.py; behaviour: test_case_pages.py)."""
+    import re
+
+    from tests.dashboard.case_samples import sample_case
+
+    with sample_case(pg_seeded[0], "410105-01-01") as number:
+        for path in (
+            "/dashboard/my-cases",
+            "/dashboard/cases?state=open&kind=override&region=410105&overdue=false&since=2026-09-01&until=2026-11-22",
+            f"/dashboard/cases/{number}",
+            "/dashboard/grid/410105-01",
+        ):
+            page = pg_client.get(path)
+            assert page.status_code == 200, path
+            assert number in page.get_data(as_text=True), path
+        page_text = pg_client.get(f"/dashboard/cases/{number}").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page_text)
+        assert token
+        done = pg_client.post(f"/dashboard/cases/{number}", data={"csrf_token": token.group(1), "action": "dispatched"})
+        assert done.status_code == 303
+        assert 'data-state="dispatched"' in pg_client.get(f"/dashboard/cases/{number}").get_data(as_text=True)

@@ -80,6 +80,13 @@ def test_the_story_ends_with_the_refused_vehicles_on_the_dashboard(tmp_path: Pat
     assert re.search(r"^centre +user centre-zztj01 +password \S{12,}   \(centre ZZTJ01: its own inspections\)$", out, re.M)
     assert re.search(r"^station +ST-410105-88 signs in with the API token in \S+/station/station\.toml$", out, re.M)
     assert "signed in as centre-zztj01 and saw the centre's inspections" in out
+    # Issue 16: the refused overdue and past-life cylinders opened cases in the station's grid cell,
+    # which its officer (a sign-in printed with the others) finds on its case list.
+    assert re.search(r"^grid check passed: the refused vehicles opened 3 cases in grid cell 410105-02-01 ", out, re.M)
+    assert re.search(
+        r"^grid +user grid-410105-02-01 +password \S{12,}   \(grid officer of cell 410105-02-01: its cases\)$", out, re.M
+    )
+    assert f"cases      http://127.0.0.1:{port}/dashboard/cases?region=410105-02-01" in out
     assert "Traceback" not in done.stderr, done.stderr
     assert (tmp_path / "demo" / "registry.sqlite3").exists() and (tmp_path / "demo" / "station" / "station.toml").exists()
     assert time.monotonic() - started < 60

@@ -19,13 +19,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from registry_service import migrate
 from registry_service.app import create_app
 from registry_service.config import RegistryConfig
-from registry_service.db import make_engine
 from registry_service.models import Base, Role
 from registry_service.node import Registry
-from registry_service.services import accounts, places
+from registry_service.services import accounts, grid_people, places
+from tests.registry.module_database import migrated
 from tests.registry.pg_cluster import scratch_database
 from tests.testkit import TestPki
 
@@ -54,10 +53,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def migrated_engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(RegistryConfig(database_url=database_url, pool_size=4, max_overflow=4))
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+    yield from migrated(database_url)
 
 
 def empty_all_tables(engine: Engine) -> None:
@@ -155,7 +151,17 @@ class World:
             ("centre2", Role.CENTRE, None, "ZZTJ02"),
         ]:
             self.tokens[name] = self.add_user(name, role, station, centre)
+        self.tokens["grid"] = self.add_grid_person("grid", "410105-01")  # the officer of ST-JS-01's cell
         return self
+
+    def add_grid_person(self, name: str, region: str, duty: str | None = None) -> str:
+        """A grid user who is a grid person of `region`; returns its token."""
+
+        def work(s: Session) -> str:
+            grid_people.add_person(s, "test", self.clock(), region_code=region, name=name, username=name, duty=duty)
+            return accounts.issue_token(s, "test", self.clock(), username=name).token
+
+        return self.registry.transaction(work)
 
     def add_user(
         self, name: str, role: Role, station: str | None = None, centre: str | None = None, password: str | None = None

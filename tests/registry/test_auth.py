@@ -26,11 +26,13 @@ SAMPLE_PATH_VALUES = {
     "username": "admin",
     "code": "ZZTJ01",
     "list_id": "0",
+    "number": "410105-20261122-0001",
+    "service_request_id": "410105-20261122-0001",
 }
 OPERATIONS = [
     (method.upper(), path, op.get("x-roles", [])) for path, item in SPEC["paths"].items() for method, op in item.items()
 ]
-CALLERS = ["admin", "bureau", "centre", "station", None]
+CALLERS = ["admin", "bureau", "centre", "station", "grid", None]
 
 
 def _url(path: str) -> str:

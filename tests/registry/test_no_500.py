@@ -63,7 +63,11 @@ SHAPE = DemoShape(
 USERS = {Role.BUREAU: "bureau", Role.ADMIN: "admin", Role.STATION: "station", Role.CENTRE: "centre"}
 # Who calls a route: the first of its roles in this order (every role's handler body is the same code).
 ROLE_ORDER = (Role.BUREAU, Role.CENTRE, Role.STATION, Role.ADMIN)
-DASHBOARD_QUERY_KEYS = (*FILTER_KEYS, "sort", "order", "page", "kind", "cursor", "q", "next", "lang")
+# ... and the grid case list's state and overdue, the weekly report's week and level (issue 16).
+DASHBOARD_QUERY_KEYS = (
+    *(*FILTER_KEYS, "sort", "order", "page", "kind", "cursor", "q", "next", "lang"),
+    *("state", "overdue", "week", "level"),
+)
 
 
 def _cursor(stamp: str) -> str:
@@ -223,6 +227,10 @@ def _build(url: str) -> Target:
             "token_id": "999999",
             "list_id": "0",
             "filename": "dashboard.css",
+            "number": "410105-20261122-0001",
+            "sha256": "0" * 64,  # a case step's photo (dashboard case_photo)
+            "patrol_id": "1",  # a patrol (dashboard patrol_detail): none is stored, so 404
+            "service_request_id": "410105-20261122-0001",
         }
         return tokens, values
 

@@ -11,7 +11,7 @@ import pytest
 
 from station_agent.agent import Agent
 from station_agent.config import StationConfig, parse_config
-from station_agent.interlock import LogInterlock
+from station_agent.interlock import Interlock, LogInterlock
 from station_agent.outbox import Outbox
 from station_agent.passwords import hash_password
 from station_agent.session import CylinderResult, SessionState, VehicleSession
@@ -131,21 +131,9 @@ def make_station(tmp_path: Path, root_pem: Path, test_pki: TestPki, clock: Clock
     def make(online: bool = True, **policy: Any) -> Station:
         config: StationConfig = parse_config(config_document(tmp_path / f"state{len(made)}", root_pem, **policy))
         outbox = Outbox(config.outbox_path)
-        cache = TrustCache(
-            outbox, test_pki.root_certificate, config.policy.trust_list_max_age, test_pki.trust_list_bytes, clock=clock
-        )
         registry = FakeRegistry(down=not online)
         interlock = LogInterlock()
-        agent = Agent(
-            config,
-            source=_NoSource(),
-            interlock=interlock,
-            outbox=outbox,
-            cache=cache,
-            client=registry,
-            clock=clock,
-            monotonic=clock.monotonic,
-        )
+        agent = build_agent(config, outbox, interlock, test_pki, clock, client=registry)
         agent.assessor.riders = None  # events stay in the outbox for the tests to inspect (test_riders.py rides)
         station = Station(agent, test_pki, clock, registry, interlock)
         agent.echo = station.lines.append
@@ -157,6 +145,26 @@ def make_station(tmp_path: Path, root_pem: Path, test_pki: TestPki, clock: Clock
     for station in made:
         station.agent.pump.stop()
         station.agent.outbox.close()
+
+
+def build_agent(
+    config: StationConfig, outbox: Outbox, interlock: Interlock, test_pki: TestPki, clock: Clock, **extra: Any
+) -> Agent:
+    """An agent that reads no tags by itself (the tests hand it reads), on the test PKI's trust list
+    and the test clock; `extra` are Agent's other arguments (client, meter...)."""
+    cache = TrustCache(
+        outbox, test_pki.root_certificate, config.policy.trust_list_max_age, test_pki.trust_list_bytes, clock=clock
+    )
+    return Agent(
+        config,
+        source=_NoSource(),
+        interlock=interlock,
+        outbox=outbox,
+        cache=cache,
+        clock=clock,
+        monotonic=clock.monotonic,
+        **extra,
+    )
 
 
 class _NoSource:

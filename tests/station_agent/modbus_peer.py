@@ -10,7 +10,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from tests.peers import free_tcp_port, wait_listening, wait_until
 
@@ -45,7 +45,7 @@ class ModbusPeer:
     def start(self) -> ModbusPeer:
         from pymodbus.server import ModbusTcpServer
 
-        context = relay_context()
+        context = self._context()
         ready = threading.Event()
 
         def serve() -> None:
@@ -63,6 +63,9 @@ class ModbusPeer:
             raise RuntimeError("pymodbus server did not start")
         wait_listening(self.port, "the pymodbus server")
         return self
+
+    def _context(self) -> Any:
+        return relay_context()
 
     def _reader(self) -> Any:
         from pymodbus.client import ModbusTcpClient
@@ -88,6 +91,82 @@ class ModbusPeer:
             asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop).result(10)
         if self._thread is not None:
             self._thread.join(10)
+
+
+class DispenserPeer(ModbusPeer):
+    """pymodbus's server as a dispenser's controller: BLOCK_SIZE holding and BLOCK_SIZE input
+    registers (from address 0) for `unit`, where a test puts a totaliser (`set_words`, or
+    `set_total` in the layout given here) and advances it (`advance`) as gas flows."""
+
+    def __init__(
+        self,
+        *,
+        unit: int = 1,
+        register_type: str = "holding",
+        address: int = 0,
+        data_type: str = "uint32",
+        word_order: Literal["big", "little"] = "big",
+        scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.unit = unit
+        self.register_type, self.address, self.data_type = register_type, address, data_type
+        self.word_order: Literal["big", "little"] = word_order
+        self.scale = scale
+        self.total = 0.0
+        self.reads = 0  # register reads answered: a test waits on it instead of on the clock
+        self._words: dict[tuple[str, int], list[int]] = {}  # ("h"|"i", address) -> words served
+        self._lock = threading.Lock()
+
+    def _context(self) -> Any:
+        from pymodbus.simulator import DataType, SimData, SimDevice
+
+        def registers() -> list[SimData]:
+            return [SimData(0, count=BLOCK_SIZE, values=0, datatype=DataType.REGISTERS)]
+
+        def bits() -> list[SimData]:
+            return [SimData(0, count=16, values=False, datatype=DataType.BITS)]
+
+        # The device's `action` (pymodbus's hook for a live device) serves the words set here.
+        return SimDevice(id=self.unit, simdata=(bits(), bits(), registers(), registers()), action=self._action)
+
+    async def _action(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        current_registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> None:
+        block = "i" if function_code == 4 else "h"
+        with self._lock:
+            if set_values is None:
+                self.reads += 1
+            for (kind, first), words in self._words.items():
+                if kind == block:
+                    current_registers[first - start_address : first - start_address + len(words)] = words
+        return None
+
+    def set_words(self, register_type: str, address: int, words: list[int]) -> None:
+        with self._lock:
+            self._words[("i" if register_type == "input" else "h", address)] = list(words)
+
+    def set_total(self, total: float) -> None:
+        """Show `total` (in the meter's unit) in the configured layout, encoded by pymodbus."""
+        from pymodbus.client.mixin import ModbusClientMixin
+
+        data_type = ModbusClientMixin.DATATYPE[self.data_type.upper()]
+        raw = total / self.scale
+        value: int | float = raw if self.data_type.startswith("float") else round(raw)
+        self.total = total
+        self.set_words(
+            self.register_type, self.address, ModbusClientMixin.convert_to_registers(value, data_type, self.word_order)
+        )
+
+    def advance(self, amount: float) -> None:
+        """Gas flows: the totaliser counts `amount` more."""
+        self.set_total(self.total + amount)
 
 
 class ModbusRtuPeer:

@@ -7,53 +7,19 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from station_agent.outbox import Outbox
 from tests.peers import wait_until
+from tests.station_agent.agent_process import start_agent, write_config
 from tests.station_agent.e2e import new_vehicle
 from tests.station_agent.registry_peer import RegistryPeer, database_url
 from tests.testkit import TestPki
 
 READS = 1000
 KILL_AFTER = 300
-
-
-def _config(tmp: Path, pki_dir: Path, reads: Path, registry: RegistryPeer) -> Path:
-    path = tmp / f"{reads.stem}.toml"
-    path.write_text(
-        f'''
-[station]
-code = "ST-JS-01"
-pump = 1
-state_dir = "{tmp / "state"}"
-[reader]
-path = "file:{reads}"
-[interlock]
-path = "log:"
-[trust]
-root_certificate = "{pki_dir / "root.pem"}"
-initial_trust_list = "{pki_dir / "trust-list.cose"}"
-[registry]
-url = "{registry.url}"
-token = "{registry.token}"
-budget_ms = 1000
-sync_interval_s = 0.2
-max_backoff_s = 0.5
-upload_debounce_s = 0.1
-[policy]
-min_refill_interval_min = 0
-timezone = "UTC"
-[attendant]
-listen = "127.0.0.1:0"
-''',
-        encoding="utf-8",
-    )
-    return path
 
 
 def _events_in(db: Path) -> int:
@@ -64,15 +30,6 @@ def _events_in(db: Path) -> int:
             return int(connection.execute("SELECT count(*) FROM events").fetchone()[0])
     except sqlite3.OperationalError:  # schema not created yet
         return 0
-
-
-def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "station_agent.cli", "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-        cwd=Path(__file__).parents[2],
-    )
 
 
 def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -100,7 +57,7 @@ def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path: Path) -> N
         first.write_text("\n".join(lines), encoding="utf-8")
         db = tmp_path / "state" / "outbox.sqlite3"
 
-        agent = _start(_config(tmp_path, tmp_path, first, registry), tmp_path / "first.log")
+        agent = start_agent(write_config(tmp_path, tmp_path, first, registry), tmp_path / "first.log")
         try:
             wait_until(lambda: _events_in(db) >= KILL_AFTER or agent.poll() is not None, "the burst under way", 120)
             assert agent.poll() is None, (tmp_path / "first.log").read_text()
@@ -113,7 +70,7 @@ def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path: Path) -> N
         # The reads the agent never got to are read again after the restart (the attendant re-taps).
         rest = tmp_path / "rest.jsonl"
         rest.write_text("\n".join(lines[committed:]), encoding="utf-8")
-        agent = _start(_config(tmp_path, tmp_path, rest, registry), tmp_path / "second.log")
+        agent = start_agent(write_config(tmp_path, tmp_path, rest, registry), tmp_path / "second.log")
         try:
             wait_until(lambda: _events_in(db) == READS and registry.event_count() >= READS, "every event delivered", 180)
             time.sleep(0.5)  # a late duplicate upload, if any, would land now

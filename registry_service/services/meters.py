@@ -1,0 +1,129 @@
+"""Metered reconciliation at the registry: the last totaliser reading per pump, and the alarms
+for gas no allowed session explains (schemas/station-fault-report.md, kind station_event).
+
+- Every stored report carrying `totaliser` moves the pump's last reading (models/meters.py).
+- An `agent_started` whose reading is above the last one held by more than the tolerance: gas was
+  dispensed while the agent was stopped (or its meter unread). The registry's own finding: a
+  `registry`-source unexplained_quantity alarm with the difference.
+- An `unexplained_quantity` report: the agent saw the totaliser advance with no allowed session
+  (the relay bypassed): an `agent`-source alarm with the report's quantity.
+
+Both alarms carry the report's UUID, so a re-sent report never opens a second one. Reports are
+taken in the order the station sent them (its outbox order), so a reading is compared with the
+one the station made just before it.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry_service.models import PumpMeter, Station
+from registry_service.services import station_alarms
+
+STATION_EVENT = "station_event"
+AGENT_STARTED = "agent_started"
+UNEXPLAINED_QUANTITY = "unexplained_quantity"
+DEFAULT_TOLERANCE = 0.05  # in the meter's unit (REGISTRY_METER_TOLERANCE)
+
+
+class MeteredReport(Protocol):
+    """What this module reads of a stored report (services/station_faults.py FaultReportIn, which
+    calls this module: a protocol here keeps the two apart)."""
+
+    @property
+    def problems(self) -> tuple[str, ...]: ...
+    @property
+    def report_uuid(self) -> uuid.UUID | None: ...
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def code(self) -> str | None: ...
+    @property
+    def pump(self) -> int | None: ...
+    @property
+    def occurred_at(self) -> datetime | None: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def quantity(self) -> float | None: ...
+    @property
+    def unit(self) -> str | None: ...
+    @property
+    def totaliser(self) -> float | None: ...
+
+
+def reconcile(session: Session, station: Station, reports: Iterable[MeteredReport], now: datetime, tolerance: float) -> int:
+    """Apply newly stored, well-formed station_event reports; returns the alarms opened."""
+    opened = 0
+    for report in reports:
+        if report.problems or report.kind != STATION_EVENT or report.pump is None or report.report_uuid is None:
+            continue
+        if report.code == UNEXPLAINED_QUANTITY and report.quantity is not None:
+            _unexplained(session, station, report, now, station_alarms.SOURCE_AGENT, report.quantity, report.unit, report.detail)
+            opened += 1
+        if report.totaliser is not None and report.unit is not None and report.occurred_at is not None:
+            opened += _reading(session, station, report, report.totaliser, report.unit, report.occurred_at, now, tolerance)
+    return opened
+
+
+def _reading(
+    session: Session,
+    station: Station,
+    report: MeteredReport,
+    value: float,
+    unit: str,
+    read_at: datetime,
+    now: datetime,
+    tolerance: float,
+) -> int:
+    assert report.pump is not None and report.report_uuid is not None
+    meter = session.scalar(select(PumpMeter).where(PumpMeter.station_id == station.id, PumpMeter.pump == report.pump))
+    opened = 0
+    if meter is None:
+        session.add(PumpMeter(station_id=station.id, pump=report.pump, value=value, unit=unit, read_at=read_at, received_at=now))
+        session.flush()
+        return 0
+    gap = value - meter.value
+    # Another unit (the station's config changed) or a lower total (a meter replaced or reset) is a
+    # new baseline, not gas; only an advance across a restart is compared.
+    if report.code == AGENT_STARTED and meter.unit == unit and math.isfinite(gap) and gap > tolerance:
+        detail = (
+            f"{gap:g} {unit} dispensed while the agent was stopped: the totaliser read {meter.value:g} at "
+            f"{meter.read_at.isoformat()} and {value:g} when the agent started at {read_at.isoformat()}"
+        )
+        _unexplained(session, station, report, now, station_alarms.SOURCE_REGISTRY, gap, unit, detail)
+        opened = 1
+    meter.value, meter.unit, meter.read_at, meter.received_at = value, unit, read_at, now
+    return opened
+
+
+def _unexplained(
+    session: Session,
+    station: Station,
+    report: MeteredReport,
+    now: datetime,
+    source: str,
+    quantity: float,
+    unit: str | None,
+    detail: str,
+) -> None:
+    """An unexplained_quantity alarm of the report's pump, idempotent by the report's UUID."""
+    station_alarms.open_alarm(
+        session,
+        station_id=station.id,
+        pump=report.pump,
+        kind=station_alarms.UNEXPLAINED_QUANTITY,
+        source=source,
+        opened_at=now,
+        quantity=quantity,
+        unit=unit,
+        detail=detail,
+        report_uuid=report.report_uuid,
+    )
