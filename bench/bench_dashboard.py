@@ -94,7 +94,7 @@ def signed_in(url: str, now: datetime) -> Iterator[Any]:
         engine.dispose()
 
 
-def median_ms(load: Callable[[], object], loads: int, warm_up: bool = True) -> float:
+def percentiles_ms(load: Callable[[], object], loads: int, warm_up: bool = True) -> dict[str, float]:
     if warm_up:
         load()
     times = []
@@ -102,7 +102,13 @@ def median_ms(load: Callable[[], object], loads: int, warm_up: bool = True) -> f
         started = time.perf_counter()
         load()
         times.append((time.perf_counter() - started) * 1000)
-    return round(statistics.median(times), 1)
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return {"p50": round(statistics.median(times), 1), "p95": round(p95, 1), "loads": loads}
+
+
+def median_ms(load: Callable[[], object], loads: int, warm_up: bool = True) -> float:
+    return percentiles_ms(load, loads, warm_up)["p50"]
 
 
 def page_loader(client: Any, path: str) -> Callable[[], object]:

@@ -520,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "rebuild-rollups",
-        help="recount the day roll-ups and find the clone suspects again from every scan event "
+        help="recount the day roll-ups (and their day and month totals) and find the clone suspects again from every scan event "
         "(once after upgrading to 0008; after changing the report offset or plausible speed)",
     )
     p.set_defaults(handler=cmd_rebuild_rollups)

@@ -36,7 +36,7 @@ from registry_service.models import (
     Station,
     Vehicle,
 )
-from registry_service.services import events
+from registry_service.services import events, rollups
 from registry_service.services.reasons import mask_of
 from registry_service.services.rollups import Reckoning
 
@@ -417,6 +417,8 @@ class DemoCity:
                     connection.execute(insert(ScanDayCount), chunk)
                 self.summary.day_counts += len(chunk)
                 chunk = []
+        with Session(self.engine) as session, session.begin():  # their day and month totals (0016)
+            rollups.rebuild_totals(session)
 
     def _fix_sequences(self) -> None:
         """Rows were inserted with explicit ids: move PostgreSQL's sequences past them."""

@@ -24,7 +24,7 @@ from registry_service.models.notices import Channel, Notice, NoticeKind, NoticeS
 from registry_service.models.places import Pump, Region, RegionLevel, Station
 from registry_service.models.policies import PolicyDocument, StationPolicyRow
 from registry_service.models.reversals import CondemnationReversal
-from registry_service.models.rollups import CloneSuspect, ScanDayCount
+from registry_service.models.rollups import CloneSuspect, ScanDayCount, ScanDayTotal, ScanMonthTotal
 from registry_service.models.security import DashboardSession, LoginThrottleEntry
 from registry_service.models.shapes import Datum, RegionShape
 from registry_service.models.status import StatusEntry, StatusIndexBlock, StatusListPublication
@@ -70,7 +70,9 @@ __all__ = [
     "RevocationKind",
     "Role",
     "ScanDayCount",
+    "ScanDayTotal",
     "ScanEvent",
+    "ScanMonthTotal",
     "Station",
     "StationAlarm",
     "StationFault",

@@ -9,6 +9,14 @@ join, and a Citus deployment can distribute the table on station_id or region_id
 every unique key). There is no foreign key, as on scan_events: the per-row check would cost more
 than the upsert.
 
+scan_day_totals, scan_month_totals (revision 0016): the same scans per station and local day, and
+per station and local month (`month` is its first day), as one row with a column per outcome and
+no reason bits. A national year is 35 M day-count rows (10,000 stations, about ten outcome and
+reason combinations a day) but 3.65 M day totals and 120,000 month totals: the overview's
+unfiltered questions (per station, per day, per area) are answered from these, whole months from
+the month totals and the days at either end from the day totals; a filter on reason bits still
+reads scan_day_counts (services/queries.py). Kept with the day counts (services/rollups.py).
+
 clone_suspects: one row per suspect a rule found when the event arrived. `slot` says what one
 suspect is about, so that a recomputation replaces it instead of adding another: the event's UUID
 for the rules over two consecutive scans (impossible travel, read counter, fills within an hour),
@@ -39,6 +47,32 @@ class ScanDayCount(Base):
     outcome: Mapped[Outcome] = mapped_column(str_enum(Outcome), primary_key=True)
     reason_mask: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     scans: Mapped[int] = mapped_column(BigInteger)
+
+
+class _OutcomeTotals:
+    """Scans of one station in one period, in all and per outcome (Outcome's values as columns)."""
+
+    station_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scans: Mapped[int] = mapped_column(BigInteger)
+    allowed: Mapped[int] = mapped_column(BigInteger)
+    refused: Mapped[int] = mapped_column(BigInteger)
+    overridden: Mapped[int] = mapped_column(BigInteger)
+    would_refuse: Mapped[int] = mapped_column(BigInteger)
+
+
+class ScanDayTotal(_OutcomeTotals, Base):
+    __tablename__ = "scan_day_totals"
+    __table_args__ = (Index("ix_scan_day_totals_station_day", "station_id", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class ScanMonthTotal(_OutcomeTotals, Base):
+    __tablename__ = "scan_month_totals"
+    __table_args__ = (Index("ix_scan_month_totals_station_month", "station_id", "month"),)
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # the month's first day
 
 
 class CloneSuspect(Base):

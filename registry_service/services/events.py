@@ -179,8 +179,8 @@ def _insert_rows(session: Session, station_id: int, placed: list[tuple[ScanEvent
 # twenty arrays value by value. ON CONFLICT DO NOTHING skips retries.
 # An event dated by its receipt (a station clock beyond repair) is skipped when its UUID is stored
 # already: CASE makes PostgreSQL look only for those few, not for every event of the batch.
-# The events that were new are counted in the same statement (rollups.PG_COUNT_STORED, one round
-# trip for both) and named by RETURNING for the clone rules.
+# The events that were new are counted in the same statement (rollups.PG_COUNT_STORED and
+# PG_TOTAL_STORED, one round trip for all) and named by RETURNING for the clone rules.
 _PG_EVENT_COLUMNS = {
     "event_uuid": "uuid",
     "occurred_at": "timestamptz",
@@ -213,7 +213,7 @@ _PG_INSERT = (
     "ELSE true END "
     "ON CONFLICT DO NOTHING "
     "RETURNING event_uuid, occurred_at, outcome, reason_mask), "
-    f"counted AS ({rollups.PG_COUNT_STORED}) "
+    f"counted AS ({rollups.PG_COUNT_STORED}){rollups.PG_TOTAL_STORED} "
     "SELECT event_uuid FROM stored"
 )
 

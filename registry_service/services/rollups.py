@@ -1,7 +1,8 @@
-"""Roll-ups: scans per local day, station, outcome and reason bits (models/rollups.py), counted in
-the transaction that stores each new event, so the bureau's overview reads a few thousand rows
-instead of millions of events (services/queries.py decides when a question can be answered from
-them).
+"""Roll-ups: scans per local day, station, outcome and reason bits (models/rollups.py), and the
+same per station and local day or month with one column per outcome (scan_day_totals,
+scan_month_totals), counted in the transaction that stores each new event, so the bureau's
+overview reads a few thousand rows instead of millions of events (services/queries.py decides
+when a question can be answered from them).
 
 Only events that were really stored are counted: a station's retry conflicts on scan_events and
 never reaches this module, so a re-upload cannot count twice. An event counts on the local day of
@@ -25,12 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import Date as SqlDate
+from sqlalchemy import DateTime, Table, bindparam, case, cast, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from registry_service.models import Base, Outcome, ScanDayCount, ScanEvent, Station
+from registry_service.models import Base, Outcome, ScanDayCount, ScanDayTotal, ScanEvent, ScanMonthTotal, Station
 from registry_service.services.queries import local_day as sql_local_day
 
 if TYPE_CHECKING:
@@ -97,8 +99,34 @@ PG_COUNT_STORED = (
 )
 
 
+_OUTCOMES = tuple(o.value for o in Outcome)  # the totals' columns, one per outcome
+_TOTALS = ("scans", *_OUTCOMES)
+_LOCAL_DAY = "date(timezone('UTC', occurred_at) + %(utc_offset_hours)s * interval '1 hour')"
+_MONTH = "'month'"
+
+
+def _pg_add_totals(table: str, period_column: str, period: str) -> str:
+    """One station's stored scans (the CTE "stored") added to its totals per `period` (SQL of occurred_at)."""
+    per_outcome = ", ".join(f"count(*) FILTER (WHERE outcome = '{o}')" for o in _OUTCOMES)
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in _TOTALS)
+    return (
+        f"INSERT INTO {table} ({period_column}, station_id, region_id, {', '.join(_TOTALS)}) "
+        f"SELECT {period}, %(station_id)s, (SELECT region_id FROM stations WHERE id = %(station_id)s), count(*), {per_outcome} "
+        f"FROM stored GROUP BY 1 ORDER BY 1 "
+        f"ON CONFLICT ({period_column}, station_id, region_id) DO UPDATE SET {added}"
+    )
+
+
+# The totals' part of that statement: more CTEs after PG_COUNT_STORED's (", name AS (...)" each).
+PG_TOTAL_STORED = (
+    f", day_totals AS ({_pg_add_totals('scan_day_totals', 'day', _LOCAL_DAY)}), "
+    f"month_totals AS ({_pg_add_totals('scan_month_totals', 'month', f'CAST(date_trunc({_MONTH}, CAST({_LOCAL_DAY} AS timestamp)) AS date)')})"
+)
+
+
 def count_new(session: Session, station_id: int, scans: Sequence[NewScan], reckoning: Reckoning) -> None:
-    """Add one station's newly stored scans to their day's counts (SQLite; PostgreSQL: PG_COUNT_STORED)."""
+    """Add one station's newly stored scans to their day's counts and to its day and month totals
+    (SQLite; PostgreSQL: PG_COUNT_STORED and PG_TOTAL_STORED)."""
     deltas = Counter((reckoning.day_of(scan.occurred_at), scan.outcome.value, scan.reason_mask) for scan in scans)
     if not deltas:
         return
@@ -115,6 +143,33 @@ def count_new(session: Session, station_id: int, scans: Sequence[NewScan], recko
         index_elements=list(_KEY), set_={"scans": ScanDayCount.scans + statement.excluded.scans}
     )
     many_rows(session, statement.returning(ScanDayCount.scans), rows)
+    by_day: dict[date, Counter[str]] = {}
+    for (day, outcome, _mask), n in deltas.items():
+        by_day.setdefault(day, Counter())[outcome] += n
+    by_month: dict[date, Counter[str]] = {}
+    for day, counted in by_day.items():
+        by_month.setdefault(day.replace(day=1), Counter()).update(counted)
+    _add_totals(session, ScanDayTotal, "day", station_id, by_day)
+    _add_totals(session, ScanMonthTotal, "month", station_id, by_month)
+
+
+def _add_totals(
+    session: Session, model: type[ScanDayTotal | ScanMonthTotal], period: str, station_id: int, counts: dict[date, Counter[str]]
+) -> None:
+    rows = [
+        {period: key, "station_id": station_id, "station": station_id, "scans": counted.total()}
+        | {o: counted[o] for o in _OUTCOMES}
+        for key, counted in sorted(counts.items())
+    ]
+    table = model.__table__
+    statement = upsert(session, model).values(
+        region_id=select(Station.region_id).where(Station.id == bindparam("station")).scalar_subquery()
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[period, "station_id", "region_id"],
+        set_={c: table.c[c] + statement.excluded[c] for c in _TOTALS},
+    )
+    many_rows(session, statement.returning(table.c.scans), rows)
 
 
 def json_value(value: object) -> str:
@@ -150,4 +205,33 @@ def rebuild_counts(session: Session, reckoning: Reckoning) -> int:
     )
     session.execute(delete(ScanDayCount))
     session.execute(insert(ScanDayCount).from_select([*_KEY, "scans"], counted))
+    rebuild_totals(session)
     return int(session.scalar(select(func.count()).select_from(ScanDayCount)) or 0)
+
+
+def month_of(dialect: str, day: Any) -> Any:
+    """The first day of `day`'s month (a date column), in the given database's SQL."""
+    if dialect == "sqlite":
+        return func.date(day, "start of month")
+    return cast(func.date_trunc("month", cast(day, DateTime)), SqlDate)
+
+
+def rebuild_totals(session: Session) -> int:
+    """Derive the day and month totals from the day counts (rebuild_counts; a benchmark that seeds
+    day counts directly); returns the day totals written."""
+    days: Table = ScanDayTotal.__table__  # type: ignore[assignment]
+    months: Table = ScanMonthTotal.__table__  # type: ignore[assignment]
+    counts = ScanDayCount.__table__.c
+    per_outcome = [func.sum(case((counts.outcome == o, counts.scans), else_=0)).label(o) for o in _OUTCOMES]
+    by_day = select(counts.day, counts.station_id, counts.region_id, func.sum(counts.scans), *per_outcome).group_by(
+        counts.day, counts.station_id, counts.region_id
+    )
+    session.execute(delete(days))
+    session.execute(delete(months))
+    session.execute(insert(days).from_select(["day", "station_id", "region_id", *_TOTALS], by_day))
+    month = month_of(session.get_bind().dialect.name, days.c.day)
+    by_month = select(month, days.c.station_id, days.c.region_id, *(func.sum(days.c[c]) for c in _TOTALS)).group_by(
+        month, days.c.station_id, days.c.region_id
+    )
+    session.execute(insert(months).from_select(["month", "station_id", "region_id", *_TOTALS], by_month))
+    return int(session.scalar(select(func.count()).select_from(days)) or 0)

@@ -39,8 +39,12 @@ MAX_WINDOWS = 6
 MAX_OPENING_HOURS = 100  # stations.opening_hours is String(100)
 _WINDOW = re.compile(r"^([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})\Z")
 DAY_MINUTES = 24 * 60
-# What a heartbeat says that does not make a history row by itself: it changes every time.
-VOLATILE = frozenset({"sent_at", "outbox_backlog", "clock_offset_ms"})
+# What a heartbeat says that does not make a history row by itself: it changes every time, or with
+# every fill (the pump's state, the last fill, the totaliser: each fill is already a station_event
+# report). Otherwise a busy pump would write a history row per heartbeat, about 14 M rows a day
+# nationally (docs/scaling.md), where the history is meant for changes of version, policy, lists,
+# reader, interlock and faults, plus the hourly row.
+VOLATILE = frozenset({"sent_at", "outbox_backlog", "clock_offset_ms", "pump_enabled", "last_fill_at", "totaliser"})
 
 
 class OpeningHoursError(InvalidInput):

@@ -100,9 +100,16 @@ def test_latest_per_pump_and_history_only_when_something_changed_or_hourly(
     answer = post(client, world, heartbeat(world))
     assert answer.status_code == 200, answer.json
     assert answer.json == {"registry_time": "2026-11-22T02:00:00.000Z"}
-    for minute in range(1, 4):  # only the send time, backlog and clock offset change: no history row
+    # Only the send time, backlog, clock offset and what every fill changes (the pump's state, the
+    # last fill, the totaliser) change: no history row.
+    for minute in range(1, 4):
         clock.advance(minutes=1)
-        assert post(client, world, heartbeat(world, outbox_backlog=minute, clock_offset_ms=minute)).status_code == 200
+        fill = {
+            "pump_enabled": minute % 2 == 1,
+            "last_fill_at": world.clock().isoformat(),
+            "totaliser": {"value": 1234.5 + minute, "unit": "kg"},
+        }
+        assert post(client, world, heartbeat(world, outbox_backlog=minute, clock_offset_ms=minute, **fill)).status_code == 200
     assert len(history(engine)) == 1
     clock.advance(minutes=1)
     assert post(client, world, heartbeat(world, reader="lost", faults=["reader_lost"])).status_code == 200

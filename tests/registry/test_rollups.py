@@ -26,7 +26,18 @@ from registry_service.config import RegistryConfig
 from registry_service.dashboard.filters import DashboardQuery
 from registry_service.dashboard.reports import Settings, overview
 from registry_service.db import make_engine
-from registry_service.models import CloneSuspect, Outcome, Region, RegionLevel, Role, ScanDayCount, ScanEvent, Station
+from registry_service.models import (
+    CloneSuspect,
+    Outcome,
+    Region,
+    RegionLevel,
+    Role,
+    ScanDayCount,
+    ScanDayTotal,
+    ScanEvent,
+    ScanMonthTotal,
+    Station,
+)
 from registry_service.services import clones, events, queries
 from registry_service.services.queries import EventFilter
 from registry_service.services.rollups import Reckoning
@@ -111,6 +122,42 @@ def test_rollups_equal_raw_counts_on_random_windows(client: FlaskClient, three: 
                 assert rolled == raw, (flt, group_by)
             answered += bool(raw["groups"])
     assert answered >= 15, "most windows have events: the comparison compared something"
+
+
+def test_totals_over_months_equal_raw_counts_on_random_windows(client: FlaskClient, three: World) -> None:
+    """Windows of up to 80 days over events of 75: whole months from the month totals, the days
+    around them from the day totals (no reason filter), against counting the events."""
+    rng = random.Random(17)
+    now = three.clock()
+    batches = []
+    for _ in range(3):
+        for station in WHO:
+            times = [now - timedelta(seconds=rng.randrange(75 * 86400)) for _ in range(rng.randint(30, 60))]
+            batches.append((station, [_random_event(rng, at) for at in times]))
+    _upload(client, three, batches)
+    today = now.astimezone(ZONE).date()
+    months_read = 0
+    with three.registry.sessions() as session:
+        events_stored = session.scalar(select(func.count()).select_from(ScanEvent))
+        assert session.scalar(select(func.sum(ScanDayTotal.scans))) == events_stored
+        assert session.scalar(select(func.sum(ScanMonthTotal.scans))) == events_stored
+        for _ in range(25):
+            first = today - timedelta(days=rng.randint(0, 80))
+            last = min(today, first + timedelta(days=rng.randint(0, 80)))
+            flt = EventFilter(
+                since=_local_midnight(first),
+                until=_local_midnight(last + timedelta(days=1)),
+                outcomes=tuple(rng.sample(list(Outcome), rng.randint(0, 2))),
+                region=rng.choice(PLACES),
+                station=rng.choice((None, None, None, "ST-JS-01", "ST-FAR")),
+            )
+            statement = queries.aggregate_statement(session, flt, now, "station", 8)
+            months_read += statement is not None and "scan_month_totals" in str(statement)
+            for group_by in GROUPS:
+                rolled = queries.aggregate(session, flt, now, group_by, 8)
+                raw = queries.aggregate(session, flt, now, group_by, 8, raw_events=True)
+                assert rolled == raw, (flt, group_by)
+    assert months_read >= 5, "some windows held a whole month: the month totals were compared"
 
 
 def test_what_the_rollups_cannot_answer_is_counted_from_events(client: FlaskClient, three: World) -> None:
@@ -320,14 +367,15 @@ def test_rebuild_rollups_command(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["--database-url", url, *seed]) == 0
     seeded = capsys.readouterr().out
     with engine.begin() as connection:
-        connection.execute(delete(ScanDayCount))
-        connection.execute(delete(CloneSuspect))
+        for table in (ScanDayCount, ScanDayTotal, ScanMonthTotal, CloneSuspect):
+            connection.execute(delete(table))
     assert main(["--database-url", url, "rebuild-rollups"]) == 0
     derived = capsys.readouterr().out
     summary, rebuilt = json.loads(seeded.strip().splitlines()[-1]), json.loads(derived)
     assert rebuilt == {"day_counts": summary["day_counts"], "clone_suspects": summary["clone_suspects"]}
     with engine.connect() as connection:
-        assert connection.scalar(select(func.sum(ScanDayCount.scans))) == summary["events"]
+        for column in (ScanDayCount.scans, ScanDayTotal.scans, ScanMonthTotal.scans):
+            assert connection.scalar(select(func.sum(column))) == summary["events"]
     engine.dispose()
 
 
@@ -376,7 +424,15 @@ def test_the_migration_counts_the_events_already_stored(fresh_url: str) -> None:
         stored = connection.execute(
             select(ScanEvent.occurred_at, ScanEvent.station_id, ScanEvent.outcome, ScanEvent.reason_mask)
         ).all()
+        totals = connection.execute(select(ScanDayTotal.day, ScanDayTotal.station_id, ScanDayTotal.refused, ScanDayTotal.scans))
+        day_totals = {(day, station): (refused_n, n) for day, station, refused_n, n in totals}
+        month_totals = dict(connection.execute(select(ScanMonthTotal.station_id, ScanMonthTotal.scans)).all())
     expected = Counter((at.astimezone(ZONE).date(), station, outcome, mask) for at, station, outcome, mask in stored)
     assert {(day, station, outcome, mask): n for day, station, outcome, mask, n in rolled} == expected
     assert len(expected) > 50
+    # 0016 derives the per-outcome totals from those day counts (the events are all in November, local).
+    per_day = Counter((at.astimezone(ZONE).date(), station) for at, station, _, _ in stored)
+    refused = Counter((at.astimezone(ZONE).date(), station) for at, station, outcome, _ in stored if outcome == Outcome.REFUSED)
+    assert day_totals == {key: (refused[key], n) for key, n in per_day.items()}
+    assert month_totals == Counter(station for _, station, _, _ in stored)
     engine.dispose()
