@@ -9,11 +9,8 @@ calls this: importing it would be a cycle).
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any, Protocol
 
@@ -51,6 +48,9 @@ class AgentView(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def faults(self) -> FaultBoard: ...
+    @property
+    def policy_sequence(self) -> int | None: ...
+    def meter_reading(self) -> tuple[float, str] | None: ...
 
 
 def heartbeat_of(agent: AgentView, now: datetime) -> dict[str, Any]:
@@ -64,8 +64,8 @@ def heartbeat_of(agent: AgentView, now: datetime) -> dict[str, Any]:
         "agent_version": agent_version(),
         "policy": {
             "mode": agent.policy.mode,
-            "sequence": getattr(agent, "policy_sequence", None),
-            "sha256": policy_hash(agent.policy),
+            "sequence": agent.policy_sequence,
+            "sha256": policy_sha256(agent.policy),
         },
         "trust_list_sequence": trust_list.sequence if trust_list is not None else None,
         "status_list_sequences": {str(k): v.sequence for k, v in sorted(agent.cache.status_lists.lists.items())},
@@ -91,25 +91,6 @@ def agent_version() -> str:
         return "unknown"
 
 
-def policy_hash(policy: Policy) -> str:
-    """The hash of the policy in force (the central policy merged into the file's): SHA-256 of its
-    canonical JSON, station_agent.central_policy.policy_sha256."""
-    return policy_sha256(policy)
-
-
-def canonical_sha256(policy: Policy) -> str:
-    text = json.dumps(dataclasses.asdict(policy), default=_json_value, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _json_value(value: object) -> object:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, frozenset | set):
-        return sorted(value)
-    raise TypeError(f"{type(value).__name__} in a policy")
-
-
 def _backlog(outbox: Outbox) -> int:
     """Events and fault reports not yet delivered (0 when the outbox cannot be read: its fault says so)."""
     try:
@@ -130,11 +111,8 @@ def _last_fill(outbox: Outbox) -> str | None:
 
 def _totaliser(agent: AgentView) -> dict[str, Any] | None:
     """The dispenser's totaliser (agent.meter_reading(), where metering is configured)."""
-    reading = getattr(agent, "meter_reading", None)
-    if not callable(reading):
-        return None
     try:
-        value = reading()
+        value = agent.meter_reading()
     except Exception as error:  # a meter that cannot be read must not cost the heartbeat
         log.warning("no totaliser reading for the heartbeat: %s", error)
         return None

@@ -13,10 +13,11 @@ import pytest
 
 from registry_service.api.heartbeats import read_heartbeat
 from station_agent import faults
+from station_agent.central_policy import policy_sha256
 from station_agent.config import parse_config
 from station_agent.errors import ConfigError, RegistryRejected
 from station_agent.fault_report import fault_report
-from station_agent.heartbeat import canonical_sha256, heartbeat_of, policy_hash
+from station_agent.heartbeat import heartbeat_of
 from tests.station_agent.conftest import Station, config_document, uid_for, vehicle_claims
 
 
@@ -26,7 +27,7 @@ def test_a_quiet_pump_reports_what_it_runs(make_station: Callable[..., Station])
     checked = read_heartbeat(body)  # the registry's reader of the same contract accepts it
     assert checked.pump == 1 and checked.sent_at == station.clock()
     assert body["policy"]["mode"] == "enforce" and body["policy"]["sequence"] is None
-    assert body["policy"]["sha256"] == policy_hash(station.agent.policy) and len(body["policy"]["sha256"]) == 64
+    assert body["policy"]["sha256"] == policy_sha256(station.agent.policy) and len(body["policy"]["sha256"]) == 64
     assert body["trust_list_sequence"] == 1 and body["status_list_sequences"] == {}
     assert body["clock_offset_ms"] is None and body["reader"] == "ok" and body["interlock"] == "ok"
     assert body["pump_enabled"] is False and body["outbox_backlog"] == 0
@@ -43,7 +44,7 @@ def test_a_busy_troubled_pump_says_so(make_station: Callable[..., Station]) -> N
     agent.meter_reading = lambda: (1234.5, "kg")
     body = heartbeat_of(agent, station.clock())
     read_heartbeat(body)
-    assert body["policy"] == {"mode": "monitor", "sequence": 4, "sha256": policy_hash(agent.policy)}
+    assert body["policy"] == {"mode": "monitor", "sequence": 4, "sha256": policy_sha256(agent.policy)}
     assert body["reader"] == "lost" and body["faults"] == ["reader_lost"] and body["pump_enabled"] is True
     counts = agent.outbox.counts()  # the scan event, the fault report (and any fill-life event)
     assert body["outbox_backlog"] == counts.unsent + counts.reports_unsent and counts.unsent == 1 and counts.reports_unsent >= 1
@@ -51,11 +52,11 @@ def test_a_busy_troubled_pump_says_so(make_station: Callable[..., Station]) -> N
     assert body["totaliser"] == {"value": 1234.5, "unit": "kg"}
 
 
-def test_the_fallback_policy_hash_is_canonical_and_follows_the_policy(make_station: Callable[..., Station]) -> None:
+def test_the_policy_hash_is_canonical_and_follows_the_policy(make_station: Callable[..., Station]) -> None:
     enforce, monitor = make_station().agent.policy, make_station(mode="monitor").agent.policy
-    assert canonical_sha256(enforce) != canonical_sha256(monitor)
-    assert canonical_sha256(enforce) == canonical_sha256(make_station().agent.policy)
-    assert int(canonical_sha256(enforce), 16) != int(hashlib.sha256(b"").hexdigest(), 16)
+    assert policy_sha256(enforce) != policy_sha256(monitor)
+    assert policy_sha256(enforce) == policy_sha256(make_station().agent.policy)
+    assert int(policy_sha256(enforce), 16) != int(hashlib.sha256(b"").hexdigest(), 16)
 
 
 def test_heartbeats_go_alone_every_interval_and_ride_on_uploads(make_station: Callable[..., Station]) -> None:
