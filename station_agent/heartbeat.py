@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from importlib import metadata
 from typing import Any, Protocol
 
 from station_agent.central_policy import policy_sha256
@@ -19,6 +18,7 @@ from station_agent.clock_offset import ClockOffset
 from station_agent.config import Policy, StationConfig
 from station_agent.errors import OutboxError
 from station_agent.faults import FaultBoard
+from station_agent.lifecycle import agent_version
 from station_agent.outbox import Outbox
 from station_agent.pump import PumpGuard
 from station_agent.sync import TrustCache
@@ -26,7 +26,6 @@ from station_agent.sync import TrustCache
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
-DISTRIBUTION = "cylinder-guard"
 
 
 class AgentView(Protocol):
@@ -82,13 +81,6 @@ def heartbeat_of(agent: AgentView, now: datetime) -> dict[str, Any]:
 
 def rfc3339(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def agent_version() -> str:
-    try:
-        return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
 
 
 def _backlog(outbox: Outbox) -> int:

@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import station_agent
 from station_agent.fault_report import FaultReport, fault_report
 from station_agent.metering import Reading
 
@@ -60,12 +59,10 @@ def station_event(
 
 
 def agent_version() -> str:
-    version = getattr(station_agent, "__version__", None)
-    if isinstance(version, str):
-        return version
+    """The installed cylinder-guard version, as the start report and the heartbeat give it."""
     try:
         return importlib.metadata.version("cylinder-guard")
-    except importlib.metadata.PackageNotFoundError:
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown"
 
 
