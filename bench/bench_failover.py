@@ -51,6 +51,43 @@ def _statuses(load: MixedLoad) -> dict[str, int]:
     return {str(status): count for status, count in sorted(load.statuses().items())}
 
 
+def steady_rates(base: str, fleet: Any, seconds: float) -> dict[str, Any]:
+    """The mixed load's throughput per kind over `seconds`, with no fault."""
+    load = MixedLoad(base, fleet)
+    with load.running():
+        time.sleep(seconds)
+    uploads = sorted(a.ended - a.started for a in load.answers if a.kind == "upload" and a.status == 200)
+    return {
+        "requests_per_s": _rates(load, seconds),
+        "upload_p50_ms": round(1000 * uploads[len(uploads) // 2], 2) if uploads else None,
+        "failed_requests": len(load.failed()),
+    }
+
+
+def sync_cost(cluster: PatroniCluster, base: str, fleet: Any, seconds: float) -> dict[str, Any]:
+    """What strict synchronous replication costs: the same load with it, without it, and with it
+    again (alternated, so a drift of the shared machine shows as a difference between the two
+    synchronous runs rather than as a cost)."""
+    runs: list[dict[str, Any]] = []
+    for on in (True, False, True):
+        cluster.set_synchronous_mode(on)
+        runs.append({"synchronous": on, **steady_rates(base, fleet, seconds)})
+    synchronous = [r["requests_per_s"].get("upload", 0.0) for r in runs if r["synchronous"]]
+    asynchronous = runs[1]["requests_per_s"].get("upload", 0.0)
+    mean_sync = sum(synchronous) / len(synchronous)
+    latencies = [r["upload_p50_ms"] for r in runs if r["synchronous"] and r["upload_p50_ms"] is not None]
+    return {
+        "runs": runs,
+        "uploads_per_s_synchronous": round(mean_sync, 1),
+        "uploads_per_s_asynchronous": asynchronous,
+        # > 0: the share of upload throughput that waiting for the standby's flush costs.
+        "upload_throughput_cost": round(1 - mean_sync / asynchronous, 3) if asynchronous else None,
+        "upload_p50_ms_synchronous": round(sum(latencies) / len(latencies), 2) if latencies else None,
+        "upload_p50_ms_asynchronous": runs[1]["upload_p50_ms"],
+        "seconds_per_run": seconds,
+    }
+
+
 def kill_round(cluster: PatroniCluster, base: str, fleet: Any, engine: Any, settle_s: float) -> dict[str, Any]:
     leader = cluster.wait_healthy(120)
     load = MixedLoad(base, fleet)
@@ -108,6 +145,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8, help="waitress threads")
     parser.add_argument("--reconnect-wait-ms", type=int, default=5000, help="REGISTRY_RECONNECT_WAIT_MS of the registry")
     parser.add_argument("--commit-wait-ms", type=int, default=5000, help="REGISTRY_COMMIT_WAIT_MS of the registry")
+    parser.add_argument(
+        "--sync-cost",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure the load with and without synchronous replication (default: on, off with --quick)",
+    )
     parser.add_argument("--reader-max-lag-ms", type=int, default=5000, help="REGISTRY_READER_MAX_LAG_MS of the registry")
     args = parser.parse_args()
     rounds = 1 if args.quick else args.rounds
@@ -140,13 +183,9 @@ def main() -> int:
         engine = create_engine(writer_url, poolclass=NullPool)  # each count finds the leader of the moment
         with child_server(registry_server_argv(writer_url, port, args.threads), port, env):
             base = f"http://127.0.0.1:{port}"
-            steady = MixedLoad(base, fleet)
-            with steady.running():
-                time.sleep(settle_s + 1)
-            baseline = {
-                "requests_per_s": _rates(steady, settle_s + 1),
-                "failed_requests": len(steady.failed()),
-            }
+            baseline = steady_rates(base, fleet, settle_s + 1)
+            measure_sync = not args.quick if args.sync_cost is None else args.sync_cost
+            synchronous = sync_cost(cluster, base, fleet, 8.0) if measure_sync else None
             kills, switchovers = [], []
             for _ in range(rounds):
                 kills.append(kill_round(cluster, base, fleet, engine, settle_s))
@@ -166,6 +205,7 @@ def main() -> int:
         "kills": kills,
         "switchovers": switchovers,
         "baseline": baseline,
+        "synchronous_replication_cost": synchronous,
         "cluster_start_s": round(cluster_start_s, 1),
         "total_s": round(time.monotonic() - began, 1),
         "patroni": {

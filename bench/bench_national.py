@@ -14,11 +14,16 @@ country and for one district, and the bureau API's aggregate by district over th
 (GET /api/v1/bureau/aggregates, what a report tool asks), p50/p95 over repeated loads after a warm-up.
 
 The per-outcome day and month totals (revision 0016) are derived from the day counts as
-`rebuild-rollups` derives them (services/rollups.rebuild_totals).
+`rebuild-rollups` derives them (services/rollups.rebuild_totals); the per-region day totals
+(revision 0017) by the real job (services/region_rollups.roll, what `serve` and
+`cylinder-registry roll-region-totals` run), over every closed day, timed (`seed_s.region_totals_job`).
+With --reuse the database is upgraded and the job run first (a no-op when it is up to date).
 
-Baseline, in the same run: the same pages with every aggregate answered from scan_day_counts
-alone, as the city-scale overview of issue 14 answered them (the roll-up design before 0016). The
-raw-event baseline of bench_dashboard.py cannot be run at this size (see docs/performance.md).
+Baselines, in the same run: the same pages with every aggregate answered from scan_day_counts
+alone, as the city-scale overview of issue 14 answered them (the roll-up design before 0016); and
+with the daily chart read from the per-station day totals, not the region totals (revision 0016's
+reading; `baseline_station_totals_ms`). The raw-event baseline of bench_dashboard.py cannot be run
+at this size (see docs/performance.md).
 
 Goals (issues 14 and 17): overview <= 300 ms for 14 days and <= 1 s for a year.
 
@@ -158,6 +163,7 @@ def seed(url: str, today: date, stations: int, days: int) -> dict[str, Any]:
         session.execute(text("SET LOCAL work_mem = '256MB'"))
         rollups.rebuild_totals(session)
     timings["totals"] = round(time.perf_counter() - started, 1)
+    timings["region_totals_job"] = roll_region_totals(engine, today)
     # Suspects: about SUSPECTS_PER_STATION_DAY per station and day, at a random time of the day.
     step(
         "clone_suspects",
@@ -181,7 +187,15 @@ def seed(url: str, today: date, stations: int, days: int) -> dict[str, Any]:
         connection.execute(text("VACUUM ANALYZE"))
         counted = {
             table: int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
-            for table in ("regions", "stations", "scan_day_counts", "scan_day_totals", "scan_month_totals", "clone_suspects")
+            for table in (
+                "regions",
+                "stations",
+                "scan_day_counts",
+                "scan_day_totals",
+                "scan_month_totals",
+                "region_day_totals",
+                "clone_suspects",
+            )
         }
         scans = connection.execute(
             text("SELECT sum(scans) / count(DISTINCT day) FROM scan_day_counts WHERE day > CAST(:first AS date)"),
@@ -191,6 +205,35 @@ def seed(url: str, today: date, stations: int, days: int) -> dict[str, Any]:
     timings["vacuum_analyze"] = round(time.perf_counter() - started, 1)
     engine.dispose()
     return {"rows": counted, "scans_per_day": int(scans), "scan_day_counts_size": size, "seed_s": timings}
+
+
+def roll_region_totals(engine: Any, today: date) -> float:
+    """The region totals job over every closed day, as `serve` runs it (an hour's lag at the bench's
+    now, in the bureau's zone); returns its seconds."""
+    from sqlalchemy.orm import Session
+
+    from registry_service.services import region_rollups
+
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    with Session(engine) as session, session.begin():
+        rolled = region_rollups.roll(session, now, ZONE_HOURS, timedelta(hours=1))
+    if rolled.rolled_until is None or rolled.rolled_until < today - timedelta(days=2):
+        raise RuntimeError(f"the region totals job did not roll the closed days: {rolled.as_json()}")
+    return round(time.perf_counter() - started, 1)
+
+
+def prepare_reused(url: str, today: date) -> dict[str, float]:
+    """A database a --keep run seeded: at the current revision, its region totals rolled."""
+    from registry_service import migrate
+    from registry_service.config import RegistryConfig
+    from registry_service.db import make_engine
+
+    engine = make_engine(RegistryConfig(database_url=url))
+    migrate.upgrade(engine)
+    seconds = roll_region_totals(engine, today)
+    engine.dispose()
+    return {"region_totals_job": seconds}
 
 
 def retire_bench_user(url: str) -> None:
@@ -227,6 +270,20 @@ def from_day_counts() -> Iterator[None]:
         queries._totals_statement = totals
 
 
+@contextmanager
+def from_station_totals() -> Iterator[None]:
+    """The second baseline: the daily chart summed from the per-station day totals (revision 0016),
+    as if the region totals job had never run."""
+    from registry_service.services import region_rollups
+
+    rolled = region_rollups.rolled
+    region_rollups.rolled = lambda *_: None
+    try:
+        yield
+    finally:
+        region_rollups.rolled = rolled
+
+
 def measure(url: str, today: date, now: datetime, loads: int, baseline_loads: int) -> dict[str, Any]:
     district = "D0001"
     # The year to today starts on a month's first day when today is a month's last; the year to
@@ -236,7 +293,13 @@ def measure(url: str, today: date, now: datetime, loads: int, baseline_loads: in
         "year": (today - timedelta(days=364), today),
         "year_to_15_days_ago": (today - timedelta(days=379), today - timedelta(days=15)),
     }
-    result: dict[str, Any] = {"pages_ms": {}, "api_ms": {}, "baseline_day_counts_ms": {}, "district": district}
+    result: dict[str, Any] = {
+        "pages_ms": {},
+        "api_ms": {},
+        "baseline_station_totals_ms": {},
+        "baseline_day_counts_ms": {},
+        "district": district,
+    }
     with signed_in(url, now) as (client, registry):
         for window, (since, until) in windows.items():
             period = f"since={since.isoformat()}&until={until.isoformat()}"
@@ -244,6 +307,10 @@ def measure(url: str, today: date, now: datetime, loads: int, baseline_loads: in
                 name = f"overview_{window}_{scope}"
                 where = f"&region={region}" if region else ""
                 result["pages_ms"][name] = percentiles_ms(page_loader(client, f"/dashboard/overview?{period}{where}"), loads)
+                with from_station_totals():
+                    result["baseline_station_totals_ms"][name] = percentiles_ms(
+                        page_loader(client, f"/dashboard/overview?{period}{where}"), loads
+                    )
 
                 with from_day_counts():
                     result["baseline_day_counts_ms"][name] = percentiles_ms(
@@ -287,6 +354,7 @@ def main() -> int:
     result: dict[str, Any] = {"benchmark": "dashboard_national", "shape": shape, "loads": args.loads}
     started = time.perf_counter()
     if args.reuse:
+        result["prepared_s"] = prepare_reused(args.reuse, today)
         retire_bench_user(args.reuse)
         result["measured"] = measure(args.reuse, today, now, args.loads, args.baseline_loads)
     else:
@@ -303,8 +371,9 @@ def main() -> int:
     result["goals_ms"] = {"overview_14_days": GOAL_OVERVIEW_MS, "overview_year": GOAL_YEAR_MS}
     result["run_s"] = round(time.perf_counter() - started, 1)
     result["note"] = (
-        "PostgreSQL; server time in the app (Flask test client), p50/p95 after a warm-up; baseline: the same pages "
-        "answered from scan_day_counts alone (issue 14's roll-ups); 2-core machine shared with other work"
+        "PostgreSQL; server time in the app (Flask test client), p50/p95 after a warm-up; baselines: the same pages "
+        "with the daily chart from the per-station day totals (revision 0016, no region totals), and answered from "
+        "scan_day_counts alone (issue 14's roll-ups); 2-core machine shared with other work"
     )
     print_json(result)
     return 0

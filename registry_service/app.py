@@ -11,6 +11,7 @@ from registry_service import case_rules, problems, request_guard
 from registry_service.api import register_blueprints, status
 from registry_service.config import RegistryConfig
 from registry_service.dashboard import register_dashboard
+from registry_service.handheld import register_handheld
 from registry_service.metrics import RegistryMetrics
 from registry_service.node import Clock, Registry, registry, utc_now
 
@@ -32,5 +33,6 @@ def create_app(config: RegistryConfig, *, engine: Engine | None = None, clock: C
     request_guard.register(app)
     register_blueprints(app)
     register_dashboard(app, secret_key=config.dashboard_secret_key, secure_cookies=config.dashboard_secure_cookies)
+    register_handheld(app)  # issue 18: the handheld verifier at /verify/ (docs/handheld.md)
     status.install(app, node, metrics)  # POST /api/v1/status: in the URL map, answered only in front of Flask
     return app

@@ -88,6 +88,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from registry_service.case_sweeper import CaseSweeper
 
     case_sweeper = CaseSweeper(app.extensions["registry"]).start()  # case deadlines (docs/grid.md)
+    from registry_service.region_rollup_sweeper import RegionRollupSweeper
+
+    region_rollup = RegionRollupSweeper(app.extensions["registry"]).start()  # the overview's region totals
     if args.metrics_listen:
         # Never on the API's port: stations reach that one across the internet (registry_service/metrics.py).
         app.extensions[EXTENSION].serve(args.metrics_listen)
@@ -104,6 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if notice_worker is not None:
             notice_worker.stop()
         case_sweeper.stop()
+        region_rollup.stop()
         if publisher is not None:
             publisher.stop()
     return EXIT_OK
@@ -339,6 +343,26 @@ def cmd_rebuild_rollups(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_roll_region_totals(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.errors import ConfigError
+    from registry_service.services import region_rollups
+
+    config = _config(args)
+    try:
+        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+    except ValueError as exc:
+        raise ConfigError(f"--now must be an ISO 8601 time, not {args.now!r}") from exc
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    lag = timedelta(seconds=config.region_rollup_lag_s)
+    offset = config.report_utc_offset_hours
+    rolled = run_in_transaction(make_session_factory(_engine(args)), lambda s: region_rollups.roll(s, now, offset, lag))
+    print(json.dumps(rolled.as_json()))
+    return EXIT_OK
+
+
 def cmd_grade_stations(args: argparse.Namespace) -> int:
     from registry_service import grading_rules
     from registry_service.db import make_session_factory, run_in_transaction
@@ -524,6 +548,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(once after upgrading to 0008; after changing the report offset or plausible speed)",
     )
     p.set_defaults(handler=cmd_rebuild_rollups)
+
+    p = sub.add_parser(
+        "roll-region-totals",
+        help="roll the closed days into the overview's per-region day totals now (`serve` does it every "
+        "region_rollup_interval_s; once after upgrading to 0017)",
+    )
+    p.add_argument("--now", help="the moment to roll at, ISO 8601 (default: now; UTC when it names no offset)")
+    p.set_defaults(handler=cmd_roll_region_totals)
 
     p = sub.add_parser("grade-stations", help="grade stations A-D from their measured behaviour (cron, daily; docs/grid.md)")
     p.add_argument("--station", help="grade only this station (code)")

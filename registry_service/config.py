@@ -83,6 +83,12 @@ class RegistryConfig:
     # `serve` escalates cases past their deadline every case_sweep_interval_s (case_sweeper.py).
     case_rules_path: str | None = None
     case_sweep_interval_s: float = 60.0
+    # The overview's per-region day totals (services/region_rollups.py): `serve` rolls every
+    # region_rollup_interval_s the local days that ended at least region_rollup_lag_s ago (the lag
+    # must exceed the longest upload and the nodes' clock differences; later days are read from
+    # the per-station totals, so the figures are exact whatever the lag).
+    region_rollup_interval_s: float = 300.0
+    region_rollup_lag_s: float = 3600.0
     # Where the registry keeps files that are not rows: case photos (None: photos are refused).
     data_dir: str | None = None
     # The dashboard's map (docs/map.md). Tile URL templates with {z}, {x}, {y} (and {s} for one of

@@ -18,11 +18,13 @@ from registry_service.models.events import FILL_OUTCOMES, PROBLEM_OUTCOMES, Outc
 from registry_service.models.faults import StationFault
 from registry_service.models.grades import Patrol, StationGrade
 from registry_service.models.grid import GridPerson
+from registry_service.models.handheld import HandheldCheck
 from registry_service.models.health import HeartbeatHistory, PumpHeartbeat, StationAlarm
 from registry_service.models.meters import PumpMeter
 from registry_service.models.notices import Channel, Notice, NoticeKind, NoticeState, OwnerContact
 from registry_service.models.places import Pump, Region, RegionLevel, Station
 from registry_service.models.policies import PolicyDocument, StationPolicyRow
+from registry_service.models.region_rollups import LateScanDay, RegionDayTotal, RegionRollupState, RegionRollupStation
 from registry_service.models.reversals import CondemnationReversal
 from registry_service.models.rollups import CloneSuspect, ScanDayCount, ScanDayTotal, ScanMonthTotal
 from registry_service.models.security import DashboardSession, LoginThrottleEntry
@@ -49,9 +51,11 @@ __all__ = [
     "DashboardSession",
     "Datum",
     "GridPerson",
+    "HandheldCheck",
     "HeartbeatHistory",
     "Inspection",
     "InspectionCentre",
+    "LateScanDay",
     "LoginThrottleEntry",
     "Notice",
     "NoticeKind",
@@ -64,7 +68,10 @@ __all__ = [
     "PumpHeartbeat",
     "PumpMeter",
     "Region",
+    "RegionDayTotal",
     "RegionLevel",
+    "RegionRollupState",
+    "RegionRollupStation",
     "RegionShape",
     "Revocation",
     "RevocationKind",

@@ -28,11 +28,12 @@ import functools
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     ARRAY,
     Float,
@@ -53,6 +54,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
@@ -255,10 +257,13 @@ def watch(session: Session, station_id: int, received_at: datetime, scans: Seque
         "received": received_at,
     }
     dialect = session.get_bind().dialect.name
+    bound = {"tags": tags, "cylinders": cylinders, **values}
     if dialect == "postgresql":
         session.execute(_BY_INDEX)
+        rows: Iterable[Any] = _pg_arrival_rows(session, reckoning, bound)
+    else:
+        rows = session.connection().execute(_arrival_query(dialect, reckoning), bound)
     findings = _Findings(clearing=True)
-    rows = session.connection().execute(_arrival_query(dialect, reckoning), {"tags": tags, "cylinders": cylinders, **values})
     for row in rows:
         _JUDGES[row.key_type](row, reckoning, findings)
     findings.store(session)
@@ -287,6 +292,56 @@ def _arrival_query(dialect: str, reckoning: Reckoning) -> Any:
             _cylinder_scans(sql, _arrival_base(sql, ScanEvent.cylinder_id, "cylinders"), reckoning, arrival=True), "cylinder_id"
         ),
     )
+
+
+# On PostgreSQL watch()'s statement is 9 KB long, and on each upload SQLAlchemy's work around it
+# (cache key, parameters, the expanded IN of fill outcomes) and psycopg's rewriting of its
+# %(name)s placeholders (which psycopg caches only for statements under 4 KB) took about half of
+# the registry's CPU for a riding event, several times what PostgreSQL spends running it
+# (bench_registry_ingest.py, docs/performance.md). So it is rendered once with $n placeholders
+# and its own values, and each upload sends it with exec_driver_sql through psycopg's RawCursor,
+# which takes $n as it is: the same statement and values, in the session's transaction, prepared by
+# psycopg as before, its errors handled by SQLAlchemy as any statement's (a lost connection, a
+# lock wait). The rows are the driver's: datetimes in the session's time zone, compared and
+# stored as instants.
+_ARRIVAL_BINDS = ("tags", "cylinders", "since", "station", "received")
+
+
+@dataclass(frozen=True)
+class _RawStatement:
+    sql: str  # $n placeholders
+    names: tuple[str, ...]  # the bound parameter of each $n, in order
+    fixed: Mapping[str, Any]  # the statement's own values (its literals, the fill outcomes), as bound
+
+
+@functools.cache
+def _pg_arrival(reckoning: Reckoning) -> _RawStatement:
+    dialect = pg_psycopg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]  # SQLAlchemy's own, untyped
+    compiled = _arrival_query("postgresql", reckoning).compile(dialect=dialect)
+    anything = datetime(2000, 1, 1, tzinfo=UTC)  # stand-ins: only the statement and its own values are kept
+    state = compiled.construct_expanded_state(
+        {"tags": [], "cylinders": [], "since": anything, "station": 0, "received": anything}
+    )
+    fixed = {
+        name: state.processors[name](value) if name in state.processors else value
+        for name, value in state.parameters.items()
+        if name not in _ARRIVAL_BINDS
+    }
+    return _RawStatement(state.statement, tuple(state.positiontup or ()), fixed)
+
+
+def _pg_arrival_rows(session: Session, reckoning: Reckoning, bound: Mapping[str, Any]) -> list[Any]:
+    statement = _pg_arrival(reckoning)
+    values = {**statement.fixed, **bound}
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection), "the registry's PostgreSQL driver is psycopg 3"
+    # The session holds this connection for its transaction: no other request uses it meanwhile.
+    usual, driver.cursor_factory = driver.cursor_factory, psycopg.RawCursor
+    try:
+        return list(connection.exec_driver_sql(statement.sql, tuple(values[name] for name in statement.names)).all())
+    finally:
+        driver.cursor_factory = usual
 
 
 def rebuild_suspects(session: Session, reckoning: Reckoning) -> int:

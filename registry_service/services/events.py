@@ -126,7 +126,7 @@ def ingest(session: Session, station_id: int, events: list[ScanEventIn], now: da
     new = [_new_scan(event, where) for event, where in placed if event.event_uuid in stored]
     if new:
         if not postgresql:
-            rollups.count_new(session, station_id, new, reckoning)
+            rollups.count_new(session, station_id, new, reckoning, now)
         clones.watch(session, station_id, now, new, reckoning)
         # Cases for the new problem scans only (a few per cent of events; a retry brings none).
         problems = [_problem(event, where) for event, where in placed if event.event_uuid in stored and _wanted(event)]

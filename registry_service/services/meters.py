@@ -62,6 +62,9 @@ class MeteredReport(Protocol):
 def reconcile(session: Session, station: Station, reports: Iterable[MeteredReport], now: datetime, tolerance: float) -> int:
     """Apply newly stored, well-formed station_event reports; returns the alarms opened."""
     opened = 0
+    # Each pump's meter row, read once per call: a heartbeat brings several readings of one pump
+    # (every fill's start and end), and each is compared with the one before it, in this object.
+    held: dict[int, PumpMeter] = {}
     for report in reports:
         if report.problems or report.kind != STATION_EVENT or report.pump is None or report.report_uuid is None:
             continue
@@ -69,7 +72,7 @@ def reconcile(session: Session, station: Station, reports: Iterable[MeteredRepor
             _unexplained(session, station, report, now, station_alarms.SOURCE_AGENT, report.quantity, report.unit, report.detail)
             opened += 1
         if report.totaliser is not None and report.unit is not None and report.occurred_at is not None:
-            opened += _reading(session, station, report, report.totaliser, report.unit, report.occurred_at, now, tolerance)
+            opened += _reading(session, station, report, report.totaliser, report.unit, report.occurred_at, now, tolerance, held)
     return opened
 
 
@@ -82,14 +85,20 @@ def _reading(
     read_at: datetime,
     now: datetime,
     tolerance: float,
+    held: dict[int, PumpMeter],
 ) -> int:
     assert report.pump is not None and report.report_uuid is not None
-    meter = session.scalar(select(PumpMeter).where(PumpMeter.station_id == station.id, PumpMeter.pump == report.pump))
+    meter = held.get(report.pump)
+    if meter is None:
+        meter = session.scalar(select(PumpMeter).where(PumpMeter.station_id == station.id, PumpMeter.pump == report.pump))
     opened = 0
     if meter is None:
-        session.add(PumpMeter(station_id=station.id, pump=report.pump, value=value, unit=unit, read_at=read_at, received_at=now))
+        meter = PumpMeter(station_id=station.id, pump=report.pump, value=value, unit=unit, read_at=read_at, received_at=now)
+        session.add(meter)
         session.flush()
+        held[report.pump] = meter
         return 0
+    held[report.pump] = meter
     gap = value - meter.value
     # Another unit (the station's config changed) or a lower total (a meter replaced or reset) is a
     # new baseline, not gas; only an advance across a restart is compared.

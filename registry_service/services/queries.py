@@ -20,11 +20,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal_column, or_, select, union_all
+from sqlalchemy import BigInteger, Integer, Select, and_, case, cast, func, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from registry_service.errors import InvalidInput
-from registry_service.models import Cylinder, Outcome, Region, ScanDayCount, ScanDayTotal, ScanEvent, ScanMonthTotal, Station
+from registry_service.models import (
+    Cylinder,
+    Outcome,
+    Region,
+    RegionDayTotal,
+    ScanDayCount,
+    ScanDayTotal,
+    ScanEvent,
+    ScanMonthTotal,
+    Station,
+)
+from registry_service.services import region_rollups
 from registry_service.services.places import region_by_code, station_by_code
 from registry_service.services.reasons import bit_of
 
@@ -282,6 +293,12 @@ def _whole_months(days: tuple[date, date]) -> tuple[date, date]:
     return (first, end) if first < end else (first, first)
 
 
+# The daily figures of a place come from the region totals when the station totals would read at
+# least this many station-days (the whole country always): below it (a district's fortnight is
+# about 450) the few queries that check the region totals cost more than they save.
+REGION_TOTALS_FROM = 5_000
+
+
 def _totals_statement(session: Session, flt: EventFilter, days: tuple[date, date], group_by: str) -> Select[Any] | None:
     """An aggregate with no filter on reason bits, over the per-outcome totals: by day from the day
     totals; otherwise whole months from the month totals and the days before and after them from
@@ -291,14 +308,34 @@ def _totals_statement(session: Session, flt: EventFilter, days: tuple[date, date
     if station_ids is not None and not station_ids:
         return None
 
-    def part(table: Any, period: Any, first: date, end: date) -> Select[Any]:
-        columns = [(table.c[o.value] if o in outcomes else literal_column("0")).label(o.value) for o in Outcome]
-        query = select(table.c.station_id, period.label("day"), *columns).where(period >= first, period < end)
+    def columns(table: Any) -> list[Any]:
+        return [(table.c[o.value] if o in outcomes else literal_column("0")).label(o.value) for o in Outcome]
+
+    def part(table: Any, period: Any, first: date, end: date, *where: Any) -> Select[Any]:
+        query = select(table.c.station_id, period.label("day"), *columns(table)).where(period >= first, period < end, *where)
         return query.where(table.c.station_id.in_(station_ids)) if station_ids is not None else query
 
     day_totals, month_totals = ScanDayTotal.__table__, ScanMonthTotal.__table__
     months = _whole_months(days)
-    if group_by == "day" or months[0] == months[1]:
+    station_days = len(station_ids) * (days[1] - days[0]).days if station_ids is not None else None
+    by_regions = group_by == "day" and not flt.station and (station_days is None or station_days >= REGION_TOTALS_FROM)
+    regions = _regions_of(session, flt.region) if by_regions else []
+    place = region_rollups.Place(regions[0], station_ids) if flt.region and regions and station_ids else None
+    rolled = region_rollups.rolled(session, *days, place) if regions else None
+    parts: list[Select[Any]] = []
+    if rolled is not None:
+        # By day for the whole country or one area: the days the region totals hold from them
+        # (one row per day and top-level region, or per day), the others from the station totals.
+        cut = min(days[1], rolled.until + timedelta(days=1))
+        region_totals = RegionDayTotal.__table__
+        held = select(cast(literal_column("NULL"), Integer).label("station_id"), region_totals.c.day, *columns(region_totals))
+        held = held.where(region_totals.c.region_id.in_(regions), region_totals.c.day >= days[0], region_totals.c.day < cut)
+        if rolled.stale:
+            held = held.where(region_totals.c.day.not_in(sorted(rolled.stale)))
+            parts.append(part(day_totals, day_totals.c.day, days[0], cut, day_totals.c.day.in_(sorted(rolled.stale))))
+        parts.append(held)
+        spans = [(day_totals, day_totals.c.day, cut, days[1])]
+    elif group_by == "day" or months[0] == months[1]:
         spans = [(day_totals, day_totals.c.day, *days)]
     else:
         spans = [
@@ -306,15 +343,27 @@ def _totals_statement(session: Session, flt: EventFilter, days: tuple[date, date
             (month_totals, month_totals.c.month, *months),
             (day_totals, day_totals.c.day, months[1], days[1]),
         ]
-    parts = [part(table, period, first, end) for table, period, first, end in spans if first < end]
+    parts += [part(table, period, first, end) for table, period, first, end in spans if first < end]
     rows = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("totals")
-    total = func.sum(sum((rows.c[o.value] for o in Outcome), literal_column("0")))
+    # One sum per outcome counted, the total added from them (PostgreSQL computes identical
+    # aggregates once): at national size every aggregate is a transition per row read. As bigint:
+    # PostgreSQL's sum of bigint is numeric, which arrives as Decimal (10,000 stations × 5 of them).
+    sums = {o: cast(func.sum(rows.c[o.value]), BigInteger) if o in outcomes else literal_column("0") for o in Outcome}
+    total = sum((sums[o] for o in Outcome if o in outcomes), literal_column("0"))
     key: Any = {"station": rows.c.station_id, "day": rows.c.day}.get(group_by, Station.region_id)
-    counts = [func.sum(rows.c[o.value]).label(o.value) for o in Outcome]
+    counts = [sums[o].label(o.value) for o in Outcome]
     query: Select[Any] = select(key.label("key"), total.label("total"), *counts).group_by(key).having(total > 0)
     if group_by in ("cell", "district"):
         return query.join_from(rows, Station, Station.id == rows.c.station_id)
     return query.select_from(rows)
+
+
+def _regions_of(session: Session, region: str | None) -> list[int]:
+    """The regions whose totals sum to a place filter: the region itself, or with none every
+    top-level region (each station is under exactly one)."""
+    if region:
+        return [region_by_code(session, region).id]
+    return list(session.scalars(select(Region.id).where(Region.parent_id.is_(None))))
 
 
 def aggregate(

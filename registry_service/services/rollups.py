@@ -12,6 +12,10 @@ under concurrent uploads; rows are sent in key order so that two uploads touchin
 lock them in the same order and cannot deadlock. Each station's uploads touch only that station's
 rows, so there is no hot row shared by the whole city.
 
+Scans for a day before the upload's own day of receipt mark (station, day) in late_scan_days, in
+the same statement: that day may have been rolled into the region totals already, and the
+scheduled job that rolls them (services/region_rollups.py) rolls it again.
+
 The day is reckoned with the registry's report_utc_offset_hours: a registry that changes it (or
 max_plausible_speed_kmh, which clone suspects are found with) runs `cylinder-registry
 rebuild-rollups`, which recounts everything from scan_events (`rebuild_counts`).
@@ -32,7 +36,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from registry_service.models import Base, Outcome, ScanDayCount, ScanDayTotal, ScanEvent, ScanMonthTotal, Station
+from registry_service.models import (
+    Base,
+    LateScanDay,
+    Outcome,
+    ScanDayCount,
+    ScanDayTotal,
+    ScanEvent,
+    ScanMonthTotal,
+    Station,
+)
+from registry_service.services import region_rollups
 from registry_service.services.queries import local_day as sql_local_day
 
 if TYPE_CHECKING:
@@ -117,16 +131,29 @@ def _pg_add_totals(table: str, period_column: str, period: str) -> str:
     )
 
 
+# A day before the upload's own day of receipt (both local) may have been rolled into the region
+# totals already (services/region_rollups.py): the upload marks (station, day) for the job to roll
+# again. DO UPDATE, not DO NOTHING: the row lock it takes makes the job's removal of a mark wait
+# for this transaction, and the raised count tells the job that the mark is not the one it read.
+PG_MARK_LATE = (
+    "INSERT INTO late_scan_days (station_id, day, marks) "
+    f"SELECT %(station_id)s, day, 1 FROM (SELECT DISTINCT {_LOCAL_DAY} AS day FROM stored) AS late "
+    "WHERE day < date(timezone('UTC', %(received_at)s) + %(utc_offset_hours)s * interval '1 hour') ORDER BY day "
+    "ON CONFLICT (station_id, day) DO UPDATE SET marks = late_scan_days.marks + 1"
+)
+
 # The totals' part of that statement: more CTEs after PG_COUNT_STORED's (", name AS (...)" each).
 PG_TOTAL_STORED = (
     f", day_totals AS ({_pg_add_totals('scan_day_totals', 'day', _LOCAL_DAY)}), "
-    f"month_totals AS ({_pg_add_totals('scan_month_totals', 'month', f'CAST(date_trunc({_MONTH}, CAST({_LOCAL_DAY} AS timestamp)) AS date)')})"
+    f"month_totals AS ({_pg_add_totals('scan_month_totals', 'month', f'CAST(date_trunc({_MONTH}, CAST({_LOCAL_DAY} AS timestamp)) AS date)')}), "
+    f"late_days AS ({PG_MARK_LATE})"
 )
 
 
-def count_new(session: Session, station_id: int, scans: Sequence[NewScan], reckoning: Reckoning) -> None:
-    """Add one station's newly stored scans to their day's counts and to its day and month totals
-    (SQLite; PostgreSQL: PG_COUNT_STORED and PG_TOTAL_STORED)."""
+def count_new(session: Session, station_id: int, scans: Sequence[NewScan], reckoning: Reckoning, now: datetime) -> None:
+    """Add one station's newly stored scans to their day's counts and to its day and month totals,
+    and mark the days before `now`'s (the receipt) as late (SQLite; PostgreSQL: PG_COUNT_STORED
+    and PG_TOTAL_STORED)."""
     deltas = Counter((reckoning.day_of(scan.occurred_at), scan.outcome.value, scan.reason_mask) for scan in scans)
     if not deltas:
         return
@@ -151,6 +178,14 @@ def count_new(session: Session, station_id: int, scans: Sequence[NewScan], recko
         by_month.setdefault(day.replace(day=1), Counter()).update(counted)
     _add_totals(session, ScanDayTotal, "day", station_id, by_day)
     _add_totals(session, ScanMonthTotal, "month", station_id, by_month)
+    received = reckoning.day_of(now)
+    late = [{"station_id": station_id, "day": day, "marks": 1} for day in sorted(by_day) if day < received]
+    if late:
+        marking = upsert(session, LateScanDay)
+        marking = marking.on_conflict_do_update(
+            index_elements=["station_id", "day"], set_={"marks": LateScanDay.marks + marking.excluded.marks}
+        )
+        session.execute(marking, late)
 
 
 def _add_totals(
@@ -234,4 +269,7 @@ def rebuild_totals(session: Session) -> int:
         month, days.c.station_id, days.c.region_id
     )
     session.execute(insert(months).from_select(["month", "station_id", "region_id", *_TOTALS], by_month))
+    # The region totals were rolled from the totals just replaced: forgotten, rolled again by the
+    # job's next run (until then the overview reads the station totals).
+    region_rollups.reset(session)
     return int(session.scalar(select(func.count()).select_from(days)) or 0)

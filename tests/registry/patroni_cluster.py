@@ -427,6 +427,31 @@ class PatroniCluster:
             raise RuntimeError(f"switchover refused ({status}): {answer}")
         return self.wait_leader(other_than=leader, timeout_s=timeout_s)
 
+    def set_synchronous_mode(self, on: bool, timeout_s: float = 30.0) -> None:
+        """Turn Patroni's strict synchronous replication on or off cluster-wide (PATCH /config) and
+        wait until the leader's synchronous_standby_names says so: what a commit waits for changes
+        only then. Used to measure what synchronous replication costs under the same load."""
+        leader = self.wait_leader(timeout_s=timeout_s)  # with it off there is no sync standby to wait for
+        body = {"synchronous_mode": on, "synchronous_mode_strict": on}
+        status, answer = _http_json(f"{leader.api}/config", body, method="PATCH")
+        if status != 200:
+            raise RuntimeError(f"configuration refused ({status}): {answer}")
+        engine = create_engine(leader.url(), connect_args={"connect_timeout": 2})
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                with engine.connect() as connection:
+                    names = connection.scalar(text("SHOW synchronous_standby_names")) or ""
+                if bool(names.strip()) == on:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"synchronous_standby_names is {names!r} {timeout_s:.0f} s after asking for {on}")
+                time.sleep(0.2)
+        finally:
+            engine.dispose()
+        if on:
+            self.wait_healthy(timeout_s)
+
     def set_replica_parameters(self, parameters: dict[str, Any], timeout_s: float = 30.0) -> None:
         """Change PostgreSQL parameters cluster-wide (PATCH /config, as `patronictl edit-config`
         does; None removes one) and wait until every replica shows them (recovery settings such as

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select, update
 from registry_service.models import ApiToken, Role, User
 from registry_service.security import hash_password, token_hash, verify_password
 from tag_tools.passwords import CHEAP_FOR_TESTS
+from tests.handheld.handheld_world import CSRF, PASSWORD, give_password
 from tests.registry.conftest import Clock, World
 from tests.tag_tools.test_passwords import AGENT_LEGACY, REGISTRY_LEGACY
 
@@ -88,6 +89,24 @@ def test_metrics_are_not_served_by_the_api_to_anyone(client: FlaskClient, world:
             response = client.get(path, headers=headers)
             assert response.status_code == 404, (caller, path, response.status_code)
             assert b"cylinder_registry_" not in response.data
+
+
+def test_handheld_check_upload_by_dashboard_role(app: Flask, world: World) -> None:
+    """The handheld page's officer upload (POST /dashboard/handheld/checks, docs/handheld.md) is not
+    an /api/v1 operation: it takes the dashboard's cookie session and CSRF token. Grid people and
+    the bureau pass the role check (an empty body is then 422), a centre is refused (403), roles
+    that cannot sign in to the dashboard and nobody at all are anonymous (401)."""
+    expected = {"grid": 422, "bureau": 422, "centre": 403, "admin": 401, "station": 401, None: 401}
+    for caller in CALLERS:
+        client = app.test_client()
+        if caller is not None:
+            give_password(world.registry, caller)
+            form = CSRF.search(client.get("/dashboard/sign-in").get_data(as_text=True))
+            assert form
+            client.post("/dashboard/sign-in", data={"username": caller, "password": PASSWORD, "csrf_token": form.group(1)})
+        token = client.get("/dashboard/handheld/me").get_json()["csrf_token"]
+        response = client.post("/dashboard/handheld/checks", json={}, headers={"X-CSRF-Token": token})
+        assert response.status_code == expected[caller], (caller, response.get_json())
 
 
 def test_bad_revoked_and_expired_tokens_are_refused(client: FlaskClient, world: World, clock: Clock) -> None:

@@ -104,6 +104,18 @@ def test_readings_are_kept_per_pump_and_a_new_unit_or_a_lower_total_is_a_new_bas
     assert len(alarms(engine)) == 1 and meter(engine) == (12.0, "kg")
 
 
+def test_readings_in_one_request_are_each_compared_with_the_one_before_it(
+    client: FlaskClient, world: World, engine: Engine
+) -> None:
+    # services/meters.py reads each pump's meter once per request: the second restart is compared
+    # with the first one's reading, not with the meter as the request found it.
+    post(client, world, [event(world, "agent_started", 0, **kg(100.0)), event(world, "agent_started", 0, pump=1, **kg(5.0))])
+    first, second = event(world, "agent_started", 10, **kg(103.0)), event(world, "agent_started", 20, **kg(110.0))
+    post(client, world, [first, event(world, "agent_started", 15, pump=1, **kg(9.0)), second])
+    assert [a[:3] for a in alarms(engine)] == [("registry", 2, 3.0), ("registry", 1, 4.0), ("registry", 2, 7.0)]
+    assert (meter(engine, 1), meter(engine, 2)) == ((9.0, "kg"), (110.0, "kg"))
+
+
 def test_an_agent_unexplained_quantity_is_an_agent_alarm_once(client: FlaskClient, world: World, engine: Engine) -> None:
     post(client, world, [event(world, "agent_started", 0, **kg(2000.0))])
     bypass = event(world, "unexplained_quantity", 30, quantity=7.25, **kg(2007.25))

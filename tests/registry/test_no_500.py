@@ -231,6 +231,8 @@ def _build(url: str) -> Target:
             "sha256": "0" * 64,  # a case step's photo (dashboard case_photo)
             "patrol_id": "1",  # a patrol (dashboard patrol_detail): none is stored, so 404
             "service_request_id": "410105-20261122-0001",
+            "lang": "en",  # the handheld page's reason texts (/verify/reasons/<lang>.json)
+            "name": "icon-192.png",  # the handheld app's icons (/verify/icons/<name>)
         }
         return tokens, values
 

@@ -28,8 +28,10 @@ from registry_service.dashboard.reports import Settings, overview
 from registry_service.db import make_engine
 from registry_service.models import (
     CloneSuspect,
+    LateScanDay,
     Outcome,
     Region,
+    RegionDayTotal,
     RegionLevel,
     Role,
     ScanDayCount,
@@ -38,7 +40,7 @@ from registry_service.models import (
     ScanMonthTotal,
     Station,
 )
-from registry_service.services import clones, events, queries
+from registry_service.services import clones, events, queries, region_rollups
 from registry_service.services.queries import EventFilter
 from registry_service.services.rollups import Reckoning
 from tests.registry.conftest import World
@@ -158,6 +160,111 @@ def test_totals_over_months_equal_raw_counts_on_random_windows(client: FlaskClie
                 raw = queries.aggregate(session, flt, now, group_by, 8, raw_events=True)
                 assert rolled == raw, (flt, group_by)
     assert months_read >= 5, "some windows held a whole month: the month totals were compared"
+
+
+def _roll_regions(world: World) -> region_rollups.RollResult:
+    """One run of the region totals job at the world's now (an hour's lag: days to yesterday)."""
+    return world.registry.transaction(lambda s: region_rollups.roll(s, world.clock(), 8, timedelta(hours=1)))
+
+
+def _region_totals_by_events(session: Session) -> dict[tuple[str, date], tuple[int, ...]]:
+    """Scans per region (every station under it) and local day, in all and per outcome, counted
+    from the events: what region_day_totals must hold for the days it holds."""
+    paths = dict(session.execute(select(Station.id, Region.path).join(Region, Region.id == Station.region_id)).all())
+    counted: Counter[tuple[str, date, str]] = Counter()
+    for at, station, outcome in session.execute(select(ScanEvent.occurred_at, ScanEvent.station_id, ScanEvent.outcome)):
+        for code in paths[station].split("/"):
+            for column in ("scans", outcome.value):
+                counted[code, at.astimezone(ZONE).date(), column] += 1
+    keys = {(code, day) for code, day, _ in counted}
+    return {key: tuple(counted[(*key, c)] for c in ("scans", *(o.value for o in Outcome))) for key in keys}
+
+
+@pytest.fixture
+def region_totals_for_any_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The region totals answer every place of the test's few stations (at national size only
+    places with thousands of station-days use them: queries.REGION_TOTALS_FROM)."""
+    monkeypatch.setattr(queries, "REGION_TOTALS_FROM", 0)
+
+
+@pytest.mark.usefixtures("region_totals_for_any_place")
+def test_region_totals_equal_raw_counts_on_random_windows(client: FlaskClient, three: World) -> None:
+    """The daily figures with the per-region day totals (services/region_rollups.py): the days the
+    job rolled from them, the days after and the days late scans changed since from the station
+    totals, for every place filter, a station or not, any outcomes, against counting the events;
+    and again once the job has rolled the late days. The region rows themselves equal a count of
+    the events per region and day."""
+    rng = random.Random(31)
+    now = three.clock()
+    today = now.astimezone(ZONE).date()
+
+    def scans(days: int, count: tuple[int, int]) -> list[tuple[str, list[dict[str, Any]]]]:
+        return [
+            (
+                station,
+                [_random_event(rng, now - timedelta(seconds=rng.randrange(days * 86400))) for _ in range(rng.randint(*count))],
+            )
+            for station in WHO
+        ]
+
+    def compare(session: Session, windows: int) -> tuple[int, int]:
+        from_regions = with_late_days = 0
+        for _ in range(windows):
+            first = today - timedelta(days=rng.randint(0, 45))
+            last = min(today, first + timedelta(days=rng.randint(0, 40)))
+            flt = EventFilter(
+                since=_local_midnight(first),
+                until=_local_midnight(last + timedelta(days=1)),
+                outcomes=tuple(rng.sample(list(Outcome), rng.randint(0, 2))),
+                region=rng.choice(PLACES),
+                station=rng.choice((None, None, None, "ST-JS-01", "ST-FAR")),
+            )
+            statement = str(queries.aggregate_statement(session, flt, now, "day", 8))
+            from_regions += "region_day_totals" in statement
+            with_late_days += "region_day_totals" in statement and "scan_day_totals.day IN" in statement
+            for group_by in GROUPS:
+                rolled = queries.aggregate(session, flt, now, group_by, 8)
+                raw = queries.aggregate(session, flt, now, group_by, 8, raw_events=True)
+                assert rolled == raw, (flt, group_by)
+        return from_regions, with_late_days
+
+    _upload(client, three, [batch for _ in range(3) for batch in scans(40, (30, 60))])
+    first_run = _roll_regions(three)
+    assert first_run.rolled_until == today - timedelta(days=1) and first_run.days_rolled > 30
+    # Late scans for rolled days (a station that was offline uploads them now), and today's.
+    _upload(client, three, scans(30, (5, 15)) + [(station, [event(now - timedelta(minutes=5))]) for station in WHO])
+    with three.registry.sessions() as session:
+        late = set(session.scalars(select(LateScanDay.day)))
+        assert late and max(late) < today, "every late scan marked its day; today's scans none"
+        from_regions, with_late_days = compare(session, 30)
+        assert from_regions >= 10 and with_late_days >= 5, (from_regions, with_late_days)
+    again = _roll_regions(three)
+    assert again.days_rolled == 0 and again.days_rolled_again == len(late)
+    with three.registry.sessions() as session:
+        assert not session.scalar(select(func.count()).select_from(LateScanDay))
+        from_regions, with_late_days = compare(session, 20)
+        assert from_regions >= 5 and with_late_days == 0
+        held = {
+            (code, day): (n, *counts)
+            for code, day, n, *counts in session.execute(
+                select(
+                    Region.code, RegionDayTotal.day, RegionDayTotal.scans, *(RegionDayTotal.__table__.c[o.value] for o in Outcome)
+                ).join(Region, Region.id == RegionDayTotal.region_id)
+            )
+        }
+        expected = {key: counts for key, counts in _region_totals_by_events(session).items() if key[1] < today}
+        assert held == expected and len(held) > 100
+        # The overview over the same: its daily chart, area rows and ranking, against the events.
+        for days, region in ((14, None), (30, "410105"), (45, "4101"), (7, "410103-01")):
+            query = DashboardQuery(since=today - timedelta(days=days - 1), until=today, events=EventFilter(region=region))
+            fast = overview(session, query, now, Settings(8, 150.0))
+            slow = overview(session, query, now, Settings(8, 150.0, raw_events=True))
+            assert fast.days == slow.days and fast.stations == slow.stations
+            assert [(r.code, r.counts) for r in fast.areas.rows] == [(r.code, r.counts) for r in slow.areas.rows]
+            flt = query.event_filter(8)
+            ranked = queries.rank_stations(queries.aggregate(session, flt, now, "station", 8), 10)["stations"]
+            assert fast.stations == [s for s in ranked if s["refused"] or s["overridden"] or s["would_refuse"]]
+        assert any(d.counts["refused"] for d in fast.days) and fast.stations
 
 
 def test_what_the_rollups_cannot_answer_is_counted_from_events(client: FlaskClient, three: World) -> None:
