@@ -11,7 +11,8 @@ those directories are searched first, and nothing in the code lists the language
 A message missing from the asked-for locale falls back to English (the source language, which is
 complete by test), then to the caller's default. One domain per audience: "reasons" (every screen),
 "tag" (claim labels and decisions: the CLI and the attendant's screen), "attendant" (the booth page),
-"dashboard" (the bureau's pages, through Flask-Babel) and "clerk" (a clerk's CSV rows).
+"dashboard" (the bureau's pages, through Flask-Babel), "clerk" (a clerk's CSV rows) and "handheld"
+(the phone verifier at /verify/, registry_service/handheld).
 """
 
 from __future__ import annotations
