@@ -184,6 +184,7 @@ def print_sign_in(registry: DemoRegistry, credentials: Credentials, station_conf
     say(f"dashboard  {registry.dashboard_url}")
     say(f"refused    {registry.dashboard_url}attempts?station={STATION_CODE}&outcome=refused   (this demo's station)")
     say(f"cases      {registry.dashboard_url}cases?region={STATION_CELL}   (the cases its refused vehicles opened)")
+    say(f"handheld   {registry.base_url}/verify/   (a phone checks a tag offline: Web NFC needs Chrome on Android)")
     accounts = (
         ("bureau", credentials.bureau_user, credentials.bureau_password, "the bureau: every page"),
         ("centre", credentials.centre_user, credentials.centre_password, f"centre {CENTRE_ID}: its own inspections"),

@@ -1,7 +1,10 @@
 """Scan events: one row per refuel attempt reported by a station. The big table.
 
 Sized for 20 M rows a day. On PostgreSQL the table is range-partitioned by day on occurred_at
-(migration 0001 and `cylinder-registry partitions`), so the primary key includes occurred_at.
+(migration 0001 and `cylinder-registry partitions`), so the primary key includes occurred_at; it
+starts with station_id (migration 0019), the column Citus would distribute the table by, which every
+unique key of a distributed table must contain (docs/scaling.md). An event is a station's: the
+same UUID from another station is another event.
 Only the columns the bureau filters on are indexed; the "problem fills" partial index keeps
 refused/overridden attempts (a few per cent of rows) cheap to aggregate.
 """
@@ -12,7 +15,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, SmallInteger, String, Uuid, false, text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, PrimaryKeyConstraint, SmallInteger, String, Uuid, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry_service.models.base import Base, UTCDateTime, str_enum
@@ -34,6 +37,7 @@ _SKEWED_SQL = text("clock_skewed")
 class ScanEvent(Base):
     __tablename__ = "scan_events"
     __table_args__ = (
+        PrimaryKeyConstraint("station_id", "event_uuid", "occurred_at"),
         Index("ix_scan_events_station_time", "station_id", "occurred_at"),
         Index("ix_scan_events_cylinder_time", "cylinder_pk", "occurred_at"),
         # By the cylinder ID as scanned, registered or not: the clone rules find a cylinder's
@@ -55,10 +59,10 @@ class ScanEvent(Base):
         Index("ix_scan_events_skewed", "station_id", "occurred_at", postgresql_where=_SKEWED_SQL, sqlite_where=_SKEWED_SQL),
     )
 
-    event_uuid: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    event_uuid: Mapped[uuid.UUID] = mapped_column(Uuid)
     # When it happened by the registry's reckoning: the station's clock corrected by the offset it
     # measured, or the receipt time when its clock is impossible (services/events.py).
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The station's clock reading as sent (NULL on rows stored before migration 0004, whose
     # occurred_at is that reading), its clock minus the registry's as it measured it (ms; NULL:

@@ -5,6 +5,11 @@ sent, also one it cannot fully read (`malformed`, with the report's own JSON in 
 station that is already failing must never lose the account of its failure to a validation error.
 A few per station per day at most: one plain table, indexed for the bureau's "this station, newest
 first" and "everything recent" questions.
+
+Keys (migration 0019): a report is a station's, unique by (station_id, report_uuid), and the
+primary key is (station_id, id) with a 64-bit id, so that Citus could distribute the table by
+station_id (docs/scaling.md). On SQLite the table keeps `id INTEGER PRIMARY KEY` (the rowid,
+64-bit, the only key SQLite numbers itself); the migrations build the schema, never these models.
 """
 
 from __future__ import annotations
@@ -12,7 +17,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry_service.models.base import Base, UTCDateTime
@@ -21,13 +40,15 @@ from registry_service.models.base import Base, UTCDateTime
 class StationFault(Base):
     __tablename__ = "station_faults"
     __table_args__ = (
+        PrimaryKeyConstraint("station_id", "id"),
+        # The station's report_id, or one derived from the report's bytes: a re-sent report is a duplicate.
+        UniqueConstraint("station_id", "report_uuid"),
         Index("ix_station_faults_station_received", "station_id", "received_at"),
         Index("ix_station_faults_received", "received_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # The station's report_id, or one derived from the report's bytes: a re-sent report is a duplicate.
-    report_uuid: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), autoincrement=True)
+    report_uuid: Mapped[uuid.UUID] = mapped_column(Uuid)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     pump: Mapped[int | None] = mapped_column(Integer)
     schema_version: Mapped[int | None] = mapped_column(Integer)

@@ -9,6 +9,12 @@ rows, not five billion.
 `station_alarms` holds what the bureau must act on: a station gone silent during its opening hours
 (the registry's own finding) and gas dispensed that no allowed session explains (from a station's
 report, or the registry's comparison of meter readings across an agent restart).
+
+Keys (migration 0019): `heartbeat_history` has the primary key (station_id, id) with a 64-bit id,
+and an alarm raised by a report is unique by (station_id, report_uuid) like the report itself, so
+that Citus could distribute them by station_id (docs/scaling.md). On SQLite heartbeat_history keeps
+`id INTEGER PRIMARY KEY` (the rowid, 64-bit, the only key SQLite numbers itself); the migrations
+build the schema, never these models.
 """
 
 from __future__ import annotations
@@ -17,7 +23,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry_service.models.base import Base, UTCDateTime
@@ -61,14 +79,18 @@ class HeartbeatHistory(_HeartbeatFields, Base):
     """Heartbeats that said something new, and one an hour at least."""
 
     __tablename__ = "heartbeat_history"
-    __table_args__ = (Index("ix_heartbeat_history_station_received", "station_id", "received_at"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("station_id", "id"),
+        Index("ix_heartbeat_history_station_received", "station_id", "received_at"),
+    )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), autoincrement=True)
 
 
 class StationAlarm(Base):
     __tablename__ = "station_alarms"
     __table_args__ = (
+        UniqueConstraint("station_id", "report_uuid"),  # agent source: idempotent, per station as the report
         Index("ix_station_alarms_station_opened", "station_id", "opened_at"),
         Index("ix_station_alarms_kind_cleared", "kind", "cleared_at"),
     )
@@ -84,4 +106,4 @@ class StationAlarm(Base):
     quantity: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(String(8))
     detail: Mapped[str] = mapped_column(String(1000), default="")
-    report_uuid: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)  # agent source: idempotent
+    report_uuid: Mapped[uuid.UUID | None] = mapped_column(Uuid)

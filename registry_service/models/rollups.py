@@ -86,7 +86,7 @@ class CloneSuspect(Base):
     key_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # "tag_uid" or "cylinder_id"
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     slot: Mapped[str] = mapped_column(String(36), primary_key=True)
-    # The scan that made it a suspect (scan_events' key: event_uuid, occurred_at) and the one before it.
+    # The scan that made it a suspect (scan_events' key: station_id, event_uuid, occurred_at) and the one before it.
     event_uuid: Mapped[uuid.UUID] = mapped_column(Uuid)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     station_id: Mapped[int] = mapped_column(Integer)

@@ -210,9 +210,14 @@ def _stored(session: Session, flt: EventFilter, now: datetime) -> Any:
     event_filters = event_only_conditions(flt)
     if event_filters or flt.outcomes or flt.reason or flt.overdue_only:
         cond = conditions(session, flt, now, DEFAULT_CLONE_RANGE)
-        query = query.join(
-            ScanEvent, and_(ScanEvent.event_uuid == CloneSuspect.event_uuid, ScanEvent.occurred_at == CloneSuspect.at)
-        ).where(*cond.where)
+        # By the scan's whole key: a suspect's station_id is its scan's (so the join stays on one
+        # shard if scan_events is distributed by station), and a UUID is unique per station only.
+        scan = and_(
+            ScanEvent.station_id == CloneSuspect.station_id,
+            ScanEvent.event_uuid == CloneSuspect.event_uuid,
+            ScanEvent.occurred_at == CloneSuspect.at,
+        )
+        query = query.join(ScanEvent, scan).where(*cond.where)
     return query
 
 
@@ -268,9 +273,11 @@ def watch(session: Session, station_id: int, received_at: datetime, scans: Seque
         _JUDGES[row.key_type](row, reckoning, findings)
     findings.store(session)
     # A suspect found on one of the new scans becomes a case (a re-judged older scan does not
-    # open another: its suspect had its case when it was found).
+    # open another: its suspect had its case when it was found). The new scans are this station's:
+    # another station's scan with the same UUID is not one of them.
     arrived = {scan.event_uuid for scan in scans}
-    case_hooks.from_suspects(session, [row for row in findings.found.values() if row["event_uuid"] in arrived], received_at)
+    new = [row for row in findings.found.values() if row["event_uuid"] in arrived and row["station_id"] == station_id]
+    case_hooks.from_suspects(session, new, received_at)
 
 
 # One plan, by index, whatever the statistics say. For a partition the planner believes tiny (today's,

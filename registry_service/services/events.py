@@ -1,9 +1,12 @@
-"""Scan-event ingestion: batches from stations, idempotent by event UUID.
+"""Scan-event ingestion: batches from stations, idempotent by the station's event UUID.
 
 A station retries a batch until it gets an answer, so the same events arrive more than once. An
-event is identified by its UUID and, because a partitioned table's unique keys must contain the
-partition key, the primary key is (event_uuid, occurred_at): a retry resends the identical event,
-conflicts on that key and is counted as a duplicate, atomically, even for concurrent retries.
+event is identified by its station and its UUID and, because a partitioned table's unique keys
+must contain the partition key, the primary key is (station_id, event_uuid, occurred_at): a retry
+(always from the same authenticated station) resends the identical event, conflicts on that key
+and is counted as a duplicate, atomically, even for concurrent retries. The same UUID from another
+station is that station's event, stored as such: the key keeps station_id so that Citus could
+distribute the table by it (migration 0019, docs/scaling.md).
 
 No event is refused for its time. A station's clock may be minutes fast, days slow or back in 1970
 after a flat RTC battery; losing its events would hide exactly the fills the bureau must see. Each
@@ -46,7 +49,7 @@ class Placement:
     occurred_at: datetime
     clock_skewed: bool
     # occurred_at is the receipt time, which differs on every retry: such an event is deduplicated
-    # by its UUID alone, not by the primary key.
+    # by its station and UUID, not by the primary key.
     dated_by_receipt: bool
 
 
@@ -158,7 +161,11 @@ def _insert_rows(session: Session, station_id: int, placed: list[tuple[ScanEvent
     """The events' rows, one statement; returns the UUIDs of those that were new."""
     by_receipt = [event.event_uuid for event, where in placed if where.dated_by_receipt]
     if by_receipt:  # retries of events dated by receipt: their key differs, their UUID does not
-        known = set(session.scalars(select(ScanEvent.event_uuid).where(ScanEvent.event_uuid.in_(by_receipt))))
+        known = set(
+            session.scalars(
+                select(ScanEvent.event_uuid).where(ScanEvent.station_id == station_id, ScanEvent.event_uuid.in_(by_receipt))
+            )
+        )
         placed = [(event, where) for event, where in placed if event.event_uuid not in known]
     if not placed:
         return set()
@@ -177,8 +184,11 @@ def _insert_rows(session: Session, station_id: int, placed: list[tuple[ScanEvent
 # once per connection. The registry's Python is bound to one core by the GIL, so parsing and
 # lookups moved into the database run beside it on another; one json.dumps replaces adapting
 # twenty arrays value by value. ON CONFLICT DO NOTHING skips retries.
-# An event dated by its receipt (a station clock beyond repair) is skipped when its UUID is stored
-# already: CASE makes PostgreSQL look only for those few, not for every event of the batch.
+# An event dated by its receipt (a station clock beyond repair) is skipped when the station stored
+# its UUID already (by the primary key's station_id and event_uuid, on every daily partition): CASE
+# makes PostgreSQL look only for those few, not for every event of the batch.
+# The statement must stay within psycopg's 4,096 characters (MAX_CACHED_STATEMENT_LENGTH), or
+# psycopg converts its placeholders afresh on every upload (services/clones.py; a test checks it).
 # The events that were new are counted in the same statement (rollups.PG_COUNT_STORED and
 # PG_TOTAL_STORED, one round trip for all) and named by RETURNING for the clone rules.
 _PG_EVENT_COLUMNS = {
@@ -209,7 +219,8 @@ _PG_INSERT = (
     f"SELECT %(received_at)s, %(station_id)s, c.id, {', '.join(f'e.{column}' for column in _PG_EVENT_COLUMNS)} "
     f"FROM json_to_recordset(%(events)s::json) AS e({', '.join(f'{c} {t}' for c, t in _PG_EVENT_COLUMNS.items())}, by_receipt bool) "
     "LEFT JOIN cylinders c ON c.cylinder_id = e.cylinder_id "
-    "WHERE CASE WHEN e.by_receipt THEN NOT EXISTS (SELECT 1 FROM scan_events s WHERE s.event_uuid = e.event_uuid) "
+    "WHERE CASE WHEN e.by_receipt THEN NOT EXISTS "
+    "(SELECT 1 FROM scan_events s WHERE s.station_id = %(station_id)s AND s.event_uuid = e.event_uuid) "
     "ELSE true END "
     "ON CONFLICT DO NOTHING "
     "RETURNING event_uuid, occurred_at, outcome, reason_mask), "

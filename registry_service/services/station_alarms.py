@@ -37,9 +37,12 @@ def open_alarm(
     report_uuid: uuid.UUID | None = None,
     silent_since: datetime | None = None,
 ) -> StationAlarm:
-    """A new open alarm; the one already stored when `report_uuid` was seen before (a re-sent report)."""
+    """A new open alarm; the one already stored when the station's `report_uuid` was seen before (a
+    re-sent report). Another station's report with the same UUID is another report (migration 0019)."""
     if report_uuid is not None:
-        known = session.scalar(select(StationAlarm).where(StationAlarm.report_uuid == report_uuid))
+        known = session.scalar(
+            select(StationAlarm).where(StationAlarm.station_id == station_id, StationAlarm.report_uuid == report_uuid)
+        )
         if known is not None:
             return known
     alarm = StationAlarm(

@@ -87,6 +87,7 @@ def test_the_story_ends_with_the_refused_vehicles_on_the_dashboard(tmp_path: Pat
         r"^grid +user grid-410105-02-01 +password \S{12,}   \(grid officer of cell 410105-02-01: its cases\)$", out, re.M
     )
     assert f"cases      http://127.0.0.1:{port}/dashboard/cases?region=410105-02-01" in out
+    assert f"handheld   http://127.0.0.1:{port}/verify/   " in out  # issue 18: the phone verifier's address
     assert "Traceback" not in done.stderr, done.stderr
     assert (tmp_path / "demo" / "registry.sqlite3").exists() and (tmp_path / "demo" / "station" / "station.toml").exists()
     assert time.monotonic() - started < 60

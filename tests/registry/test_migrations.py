@@ -32,7 +32,7 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
 
 def test_upgrade_head_matches_models_and_comparison_can_fail(fresh_engine: Engine) -> None:
     migrate.upgrade(fresh_engine)
-    assert migrate.current_revision(fresh_engine) == "0018"
+    assert migrate.current_revision(fresh_engine) == "0019"
     assert migrate.schema_differences(fresh_engine) == []
     with fresh_engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_scan_events_plate_time"))
