@@ -50,7 +50,8 @@ class RegistryConfig:
     max_status_events: int = 50  # scan events riding on one status request (api/status.py)
     max_page_size: int = 1000
     due_soon_days: int = 30
-    # Seconds a resolved token stays cached on a node (revocation reaches other nodes within it).
+    # Seconds a resolved token stays cached on a node after its lookup (REGISTRY_TOKEN_CACHE_S):
+    # a revoked or expired token keeps working on other nodes for up to this long (docs/security.md).
     token_cache_s: float = 10.0
     # Clone detection: faster than this between two stations means two tags.
     max_plausible_speed_kmh: float = 150.0
@@ -153,6 +154,8 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> R
         values["silent_after_s"] = float(
             _bounded_int(env["REGISTRY_SILENT_AFTER_S"], "REGISTRY_SILENT_AFTER_S", 60, 7 * 24 * 3600)
         )
+    if "REGISTRY_TOKEN_CACHE_S" in env:  # 0 turns the cache off; see docs/security.md for a longer one
+        values["token_cache_s"] = float(_bounded_int(env["REGISTRY_TOKEN_CACHE_S"], "REGISTRY_TOKEN_CACHE_S", 0, 3600))
     if rules := env.get("REGISTRY_GRADING_RULES"):
         values["grading_rules_path"] = rules
     if case_rules := env.get("REGISTRY_CASE_RULES"):

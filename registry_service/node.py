@@ -25,8 +25,7 @@ from registry_service.db import (
     run_in_transaction,
     run_read_only,
 )
-from registry_service.models import ApiToken
-from registry_service.principal import Principal, TokenCache, resolve_token
+from registry_service.principal import Principal, TokenCache, resolve_token_row
 from registry_service.services.status_reads import CoreStatusReads, StatusReads, ThreadLocalPg
 from registry_service.services.trust import TrustStoreCache
 from registry_service.sync_commit import CommitWatch
@@ -117,15 +116,10 @@ class Registry:
         cached = self.tokens.get(token, now)
         if cached is not None:
             return cached
-        principal, expires = self.transaction(lambda s: _resolve_with_expiry(s, token, now))
+        # One read on an autocommit connection: no session, BEGIN or COMMIT for a cache miss.
+        principal, expires = self.read(lambda connection: resolve_token_row(connection, token, now))
         self.tokens.put(token, principal, expires)
         return principal
-
-
-def _resolve_with_expiry(session: Session, token: str, now: datetime) -> tuple[Principal, datetime | None]:
-    principal = resolve_token(session, token, now)
-    api_token = session.get(ApiToken, principal.token_id)
-    return principal, api_token.expires_at if api_token else None
 
 
 def registry() -> Registry:

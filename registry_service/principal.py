@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from registry_service.errors import Forbidden, NotAuthenticated
@@ -48,29 +48,53 @@ def principal_for_user(user: User, token_id: int | None = None, region_paths: tu
 
 def loaded_principal(session: Session, user: User, token_id: int | None = None) -> Principal:
     """The principal with its grid scope read from grid_people (one indexed query, grid users only)."""
-    paths: tuple[str, ...] = ()
-    if user.role is Role.GRID:
-        rows = session.scalars(
-            select(Region.path).join(GridPerson, GridPerson.region_id == Region.id).where(GridPerson.user_id == user.id)
-        )
-        paths = tuple(sorted(set(rows)))
+    paths = _region_paths(session.connection(), user.id) if user.role is Role.GRID else ()
     return principal_for_user(user, token_id, paths)
 
 
+def _region_paths(connection: Connection, user_id: int) -> tuple[str, ...]:
+    rows = connection.scalars(
+        select(Region.path).join(GridPerson, GridPerson.region_id == Region.id).where(GridPerson.user_id == user_id)
+    )
+    return tuple(sorted(set(rows)))
+
+
 def resolve_token(session: Session, token: str, now: datetime) -> Principal:
-    row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == token_hash(token))
+    return resolve_token_row(session.connection(), token, now)[0]
+
+
+def resolve_token_row(connection: Connection, token: str, now: datetime) -> tuple[Principal, datetime | None]:
+    """The token's principal and the token's expiry (for the cache), as one Core row: no ORM
+    objects, and read on an autocommit connection by `Registry.authenticate`, since a cache miss is
+    paid by every station request at national size (docs/performance.md). Tokens are 256 random
+    bits, so their one SHA-256 (security.token_hash) is the right hash and costs microseconds;
+    Argon2id is for passwords only (docs/security.md)."""
+    row = connection.execute(
+        select(
+            ApiToken.id,
+            ApiToken.expires_at,
+            ApiToken.revoked_at,
+            User.id,
+            User.username,
+            User.role,
+            User.station_id,
+            User.centre_id,
+            User.active,
+        )
+        .join_from(ApiToken, User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash(token))
     ).first()
     if row is None:
         raise NotAuthenticated("unknown token")
-    api_token, user = row
-    if api_token.revoked_at is not None:
+    token_id, expires_at, revoked_at, user_id, username, role, station_id, centre_id, active = row
+    if revoked_at is not None:
         raise NotAuthenticated("this token was revoked")
-    if api_token.expires_at is not None and api_token.expires_at <= now:
+    if expires_at is not None and expires_at <= now:
         raise NotAuthenticated("this token has expired")
-    if not user.active:
+    if not active:
         raise NotAuthenticated("this account is disabled")
-    return loaded_principal(session, user, api_token.id)
+    paths = _region_paths(connection, user_id) if role is Role.GRID else ()
+    return Principal(user_id, username, role, station_id, centre_id, token_id, paths), expires_at
 
 
 class TokenCache:

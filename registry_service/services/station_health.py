@@ -21,8 +21,10 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, ColumnElement, Table, and_, cast, exists, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from registry_service.errors import InvalidInput
@@ -76,42 +78,93 @@ class HeartbeatIn:
     def columns(self) -> dict[str, Any]:
         values = asdict(self)
         values["faults"] = list(self.faults)
+        # In key order: SQLite compares the stored JSON as text (station_health._unchanged).
+        values["status_list_sequences"] = dict(sorted(self.status_list_sequences.items()))
         return values
 
 
 # -- heartbeats ---------------------------------------------------------------------------------
 
 
+_LATEST: Table = PumpHeartbeat.__table__  # type: ignore[assignment]
+_HISTORY: Table = HeartbeatHistory.__table__  # type: ignore[assignment]
+_ALARMS: Table = StationAlarm.__table__  # type: ignore[assignment]
+_KEYS = frozenset({"station_id", "pump"})
+_JSON_FIELDS = frozenset({"status_list_sequences", "faults"})
+# What `_unchanged` compares: everything a heartbeat says except the volatile fields and the keys.
+COMPARED = tuple(name for name in HeartbeatIn.__dataclass_fields__ if name not in VOLATILE | _KEYS)
+
+
 def record_heartbeat(session: Session, station_id: int, heartbeat: HeartbeatIn, received_at: datetime) -> bool:
     """Store the pump's latest heartbeat, add a history row when due, clear a silent alarm.
-    Returns True when a history row was written."""
+    Returns True when a history row was written.
+
+    Core statements, no ORM load: this runs for every heartbeat of every pump (docs/performance.md).
+    The usual heartbeat (nothing but volatile fields changed, history row less than an hour old) is
+    one UPDATE whose WHERE is the "nothing new" rule, evaluated by the database on the row it locks,
+    so a concurrent heartbeat of the same pump on another node is judged against what it stored.
+    When that UPDATE matches nothing the heartbeat is historic (or the pump's first): an upsert
+    stores it and a history row follows. Both statements return whether the station has an open
+    silent alarm, so the clearing UPDATE runs only when there is one to clear."""
     values = {**heartbeat.columns(), "station_id": station_id, "received_at": received_at}
-    latest = session.scalar(
-        select(PumpHeartbeat).where(PumpHeartbeat.station_id == station_id, PumpHeartbeat.pump == heartbeat.pump)
+    stored = {name: value for name, value in values.items() if name not in _KEYS}
+    silent = (
+        select(_ALARMS.c.id)
+        .where(_ALARMS.c.station_id == station_id, _ALARMS.c.kind == station_alarms.SILENT, _ALARMS.c.cleared_at.is_(None))
+        .exists()
+        .label("silent_open")
     )
-    historic = latest is None or _changed(latest, values) or received_at - latest.history_at >= HISTORY_AT_LEAST_EVERY
-    if latest is None:
-        try:  # the pump's first heartbeat; a savepoint, as another node may be storing it too
-            with session.begin_nested():
-                session.add(PumpHeartbeat(**values, history_at=received_at))
-        except IntegrityError:
-            latest = session.scalar(
-                select(PumpHeartbeat).where(PumpHeartbeat.station_id == station_id, PumpHeartbeat.pump == heartbeat.pump)
-            )
-    if latest is not None:
-        for name, value in values.items():
-            setattr(latest, name, value)
-        if historic:
-            latest.history_at = received_at
-    if historic:
-        session.add(HeartbeatHistory(**values))
-    station_alarms.clear_alarms(session, station_id, station_alarms.SILENT, received_at)
-    session.flush()
+    quiet = session.execute(
+        update(_LATEST)
+        .where(
+            _LATEST.c.station_id == station_id,
+            _LATEST.c.pump == heartbeat.pump,
+            _LATEST.c.history_at > received_at - HISTORY_AT_LEAST_EVERY,
+            *_unchanged(values, session.get_bind().dialect.name),
+        )
+        .values(stored)
+        .returning(silent)
+    ).first()
+    historic = quiet is None
+    if quiet is None:
+        upsert = _insert(session)(_LATEST).values(**values, history_at=received_at)
+        silent_open = bool(
+            session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[_LATEST.c.station_id, _LATEST.c.pump],
+                    set_={**{name: upsert.excluded[name] for name in stored}, "history_at": upsert.excluded.history_at},
+                ).returning(silent)
+            ).scalar_one()
+        )
+        session.execute(insert(_HISTORY).values(values))
+    else:
+        silent_open = bool(quiet.silent_open)
+    if silent_open:
+        station_alarms.clear_alarms(session, station_id, station_alarms.SILENT, received_at)
     return historic
 
 
-def _changed(latest: PumpHeartbeat, values: dict[str, Any]) -> bool:
-    return any(getattr(latest, name) != value for name, value in values.items() if name not in VOLATILE | {"received_at"})
+def _unchanged(values: dict[str, Any], dialect: str) -> list[ColumnElement[bool]]:
+    """The stored row says the same as `values` in every compared field (None equal to None, as
+    Python's == is). PostgreSQL's json has no equality: compared as jsonb, where key order does not
+    count, as in a dict. SQLite compares the stored text: `HeartbeatIn.columns` writes the lists'
+    sequences in key order, so equal dicts are equal text."""
+    clauses: list[ColumnElement[bool]] = []
+    for name in COMPARED:
+        column = _LATEST.c[name]
+        if name in _JSON_FIELDS:
+            if dialect == "postgresql":
+                clauses.append(cast(column, JSONB) == cast(literal(values[name], JSON), JSONB))
+            else:
+                clauses.append(column == literal(values[name], JSON))
+        else:
+            clauses.append(column.is_not_distinct_from(values[name]))
+    return clauses
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite both)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 # -- opening hours ------------------------------------------------------------------------------
