@@ -40,8 +40,17 @@ Entry = dict[str, Any]
 
 def parametrised(test: Callable[..., object]) -> list[tuple[Any, ...]]:
     """The argument tuples of a test's @pytest.mark.parametrize (its hostile inputs, reused)."""
-    mark = next(m for m in getattr(test, "pytestmark", []) if m.name == "parametrize")
+    mark = _parametrize_mark(test)
     return [tuple(values) if isinstance(values, tuple) else (values,) for values in mark.args[1]]
+
+
+def parametrised_ids(test: Callable[..., object]) -> list[str]:
+    """The ids of a test's @pytest.mark.parametrize, in the order of `parametrised`."""
+    return list(_parametrize_mark(test).kwargs["ids"])
+
+
+def _parametrize_mark(test: Callable[..., object]) -> Any:
+    return next(m for m in getattr(test, "pytestmark", []) if m.name == "parametrize")
 
 
 # --- CBOR ------------------------------------------------------------------------------------------

@@ -800,21 +800,7 @@ def add_ndef_cases(v: Vectors) -> None:
         hostile=True,
         expect="refuse:malformed",
     )
-    ids = [
-        "lone-unchanged",
-        "cf-last",
-        "chunk-not-unchanged",
-        "chunk-with-type",
-        "chunk-with-id",
-        "tnf-7",
-        "external-without-type",
-        "unknown-with-type",
-        "no-mb",
-        "no-me",
-        "trailing",
-        "mb-twice",
-        "cut-short",
-    ]
+    ids = corpora.parametrised_ids(t.test_ill_formed_messages_are_malformed)
     for name, (data,) in zip(ids, corpora.parametrised(t.test_ill_formed_messages_are_malformed), strict=True):
         v.add_case(f"ill-formed NDEF: {name}", data, hostile=True, expect="refuse:malformed")
     v.add_case(

@@ -8,15 +8,17 @@ emptied.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from registry_service.app import create_app
@@ -25,10 +27,39 @@ from registry_service.models import Base, Role
 from registry_service.node import Registry
 from registry_service.services import accounts, grid_people, places
 from tests.registry.module_database import migrated
-from tests.registry.pg_cluster import scratch_database
+from tests.registry.pg_cluster import create_database, drop_database, scratch_database
 from tests.testkit import TestPki
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+
+
+def scan_event_row(station_id: int, at: datetime, ident: uuid.UUID | None = None) -> dict[str, Any]:
+    """The fewest columns of a scan_events row, for migration tests that insert below the models."""
+    return {
+        "event_uuid": ident or uuid.uuid4(),
+        "occurred_at": at,
+        "received_at": at,
+        "station_id": station_id,
+        "decision": "allow",
+        "outcome": "allowed",
+        "reasons": "",
+        "reason_mask": 0,
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database with no schema at all, for the migration tests."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    url = create_database("registry_migration")
+    engine = create_engine(url)
+    yield engine
+    engine.dispose()
+    drop_database(url)
 
 
 @dataclass

@@ -6,49 +6,20 @@ hold. (Autogenerate's comparison does not look at primary keys: they are checked
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, delete, func, insert, inspect, select, text
+from sqlalchemy import Connection, Engine, delete, func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from registry_service import migrate, partitions
 from registry_service.errors import Conflict
 from registry_service.models import HeartbeatHistory, Region, RegionLevel, ScanEvent, StationAlarm, StationFault
-from tests.registry.pg_cluster import create_database, drop_database
+from tests.registry.conftest import scan_event_row
 
 BEYOND_32_BITS = 3_000_000_000
 TABLES = ("scan_events", "station_faults", "heartbeat_history", "station_alarms")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
-        yield engine
-        engine.dispose()
-        return
-    url = create_database("registry_migration")
-    engine = create_engine(url)
-    yield engine
-    engine.dispose()
-    drop_database(url)
-
-
-def _event(station_id: int, ident: uuid.UUID, at: datetime) -> dict[str, Any]:
-    return {
-        "event_uuid": ident,
-        "occurred_at": at,
-        "received_at": at,
-        "station_id": station_id,
-        "decision": "allow",
-        "outcome": "allowed",
-        "reasons": "",
-        "reason_mask": 0,
-    }
 
 
 def _fault(station_id: int, ident: uuid.UUID, at: datetime) -> dict[str, Any]:
@@ -142,7 +113,7 @@ def test_0019_puts_the_station_in_the_keys_keeps_the_rows_and_refuses_a_lossy_do
                 "VALUES (1, 'S1', 'S1', 1, false, true), (2, 'S2', 'S2', 1, false, true)"
             )
         )
-        c.execute(insert(ScanEvent), [_event(1, shared, now), _event(1, uuid.uuid4(), old), _event(2, uuid.uuid4(), now)])
+        c.execute(insert(ScanEvent), [scan_event_row(1, now, shared), scan_event_row(1, old), scan_event_row(2, now)])
         c.execute(insert(StationFault), [_fault(1, report, now), _fault(2, uuid.uuid4(), now)])
         c.execute(insert(HeartbeatHistory), [_heartbeat(1, now)])
         c.execute(
@@ -176,9 +147,9 @@ def test_0019_puts_the_station_in_the_keys_keeps_the_rows_and_refuses_a_lossy_do
         assert ident == BEYOND_32_BITS + 1 if postgresql else ident == 2  # SQLite: still numbered by the rowid
         c.execute(insert(StationFault), [_fault(1, uuid.uuid4(), now)])  # numbered too
         # Another station's event and report with the same UUID (and time): theirs, stored.
-        c.execute(insert(ScanEvent), [_event(2, shared, now)])
+        c.execute(insert(ScanEvent), [scan_event_row(2, now, shared)])
         c.execute(insert(StationFault), [_fault(2, report, now)])
-    for table, row in ((ScanEvent, _event(1, shared, now)), (StationFault, _fault(2, report, now))):
+    for table, row in ((ScanEvent, scan_event_row(1, now, shared)), (StationFault, _fault(2, report, now))):
         with pytest.raises(IntegrityError):  # the same station's again: a duplicate
             with fresh_engine.begin() as c:
                 c.execute(insert(table), [row])

@@ -6,28 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, func, insert, inspect, select, text
 
 from registry_service import migrate, partitions
 from registry_service.models import Cylinder, Region, RegionLevel, ScanEvent, Station, StationFault, Vehicle
+from tests.registry.conftest import scan_event_row
 from tests.registry.pg_cluster import create_database, drop_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
-        yield engine
-        engine.dispose()
-        return
-    url = create_database("registry_migration")
-    engine = create_engine(url)
-    yield engine
-    engine.dispose()
-    drop_database(url)
 
 
 def test_upgrade_head_matches_models_and_comparison_can_fail(fresh_engine: Engine) -> None:
@@ -94,19 +80,6 @@ def pg_engine() -> Iterator[Engine]:
     drop_database(url)
 
 
-def _event(station_id: int, at: datetime) -> dict[str, object]:
-    return {
-        "event_uuid": uuid.uuid4(),
-        "occurred_at": at,
-        "received_at": at,
-        "station_id": station_id,
-        "decision": "allow",
-        "outcome": "allowed",
-        "reasons": "",
-        "reason_mask": 0,
-    }
-
-
 def test_scan_events_are_partitioned_by_day_on_postgresql(pg_engine: Engine) -> None:
     fresh_engine = pg_engine
     migrate.upgrade(fresh_engine)
@@ -128,7 +101,7 @@ def test_scan_events_are_partitioned_by_day_on_postgresql(pg_engine: Engine) -> 
         )
         old_day = date.today() - timedelta(days=40)
         old = datetime(old_day.year, old_day.month, old_day.day, 12, tzinfo=UTC)
-        c.execute(insert(ScanEvent), [_event(1, old), _event(1, old + timedelta(hours=1))])
+        c.execute(insert(ScanEvent), [scan_event_row(1, old), scan_event_row(1, old + timedelta(hours=1))])
         assert c.scalar(text(f"SELECT count(*) FROM {partitions.DEFAULT}")) == 2
     with fresh_engine.begin() as c:
         created = partitions.ensure_daily_partitions(c, old_day, days_ahead=0)
@@ -217,8 +190,8 @@ def test_0007_rewrites_stored_identifiers_and_leaves_conflicts_for_the_bureau(
         c.execute(
             insert(ScanEvent),
             [
-                {**_event(1, at), "plate": "豫ａ１２３４５", "cylinder_id": "156-04101-7", "tag_uid": "04a1b2c3"},
-                {**_event(1, at), "plate": "豫A12345", "cylinder_id": None, "tag_uid": None},
+                {**scan_event_row(1, at), "plate": "豫ａ１２３４５", "cylinder_id": "156-04101-7", "tag_uid": "04a1b2c3"},
+                {**scan_event_row(1, at), "plate": "豫A12345", "cylinder_id": None, "tag_uid": None},
             ],
         )
     capsys.readouterr()

@@ -144,22 +144,31 @@ def test_totals_over_months_equal_raw_counts_on_random_windows(client: FlaskClie
         assert session.scalar(select(func.sum(ScanDayTotal.scans))) == events_stored
         assert session.scalar(select(func.sum(ScanMonthTotal.scans))) == events_stored
         for _ in range(25):
-            first = today - timedelta(days=rng.randint(0, 80))
-            last = min(today, first + timedelta(days=rng.randint(0, 80)))
-            flt = EventFilter(
-                since=_local_midnight(first),
-                until=_local_midnight(last + timedelta(days=1)),
-                outcomes=tuple(rng.sample(list(Outcome), rng.randint(0, 2))),
-                region=rng.choice(PLACES),
-                station=rng.choice((None, None, None, "ST-JS-01", "ST-FAR")),
-            )
+            flt = _random_window(rng, today, start_within_days=80, longest_days=80)
             statement = queries.aggregate_statement(session, flt, now, "station", 8)
             months_read += statement is not None and "scan_month_totals" in str(statement)
-            for group_by in GROUPS:
-                rolled = queries.aggregate(session, flt, now, group_by, 8)
-                raw = queries.aggregate(session, flt, now, group_by, 8, raw_events=True)
-                assert rolled == raw, (flt, group_by)
+            _assert_rolled_equals_raw(session, flt, now)
     assert months_read >= 5, "some windows held a whole month: the month totals were compared"
+
+
+def _random_window(rng: random.Random, today: date, *, start_within_days: int, longest_days: int) -> EventFilter:
+    """A filter over whole local days ending by today, with random outcomes, place and station."""
+    first = today - timedelta(days=rng.randint(0, start_within_days))
+    last = min(today, first + timedelta(days=rng.randint(0, longest_days)))
+    return EventFilter(
+        since=_local_midnight(first),
+        until=_local_midnight(last + timedelta(days=1)),
+        outcomes=tuple(rng.sample(list(Outcome), rng.randint(0, 2))),
+        region=rng.choice(PLACES),
+        station=rng.choice((None, None, None, "ST-JS-01", "ST-FAR")),
+    )
+
+
+def _assert_rolled_equals_raw(session: Session, flt: EventFilter, now: datetime) -> None:
+    for group_by in GROUPS:
+        rolled = queries.aggregate(session, flt, now, group_by, 8)
+        raw = queries.aggregate(session, flt, now, group_by, 8, raw_events=True)
+        assert rolled == raw, (flt, group_by)
 
 
 def _roll_regions(world: World) -> region_rollups.RollResult:
@@ -210,22 +219,11 @@ def test_region_totals_equal_raw_counts_on_random_windows(client: FlaskClient, t
     def compare(session: Session, windows: int) -> tuple[int, int]:
         from_regions = with_late_days = 0
         for _ in range(windows):
-            first = today - timedelta(days=rng.randint(0, 45))
-            last = min(today, first + timedelta(days=rng.randint(0, 40)))
-            flt = EventFilter(
-                since=_local_midnight(first),
-                until=_local_midnight(last + timedelta(days=1)),
-                outcomes=tuple(rng.sample(list(Outcome), rng.randint(0, 2))),
-                region=rng.choice(PLACES),
-                station=rng.choice((None, None, None, "ST-JS-01", "ST-FAR")),
-            )
+            flt = _random_window(rng, today, start_within_days=45, longest_days=40)
             statement = str(queries.aggregate_statement(session, flt, now, "day", 8))
             from_regions += "region_day_totals" in statement
             with_late_days += "region_day_totals" in statement and "scan_day_totals.day IN" in statement
-            for group_by in GROUPS:
-                rolled = queries.aggregate(session, flt, now, group_by, 8)
-                raw = queries.aggregate(session, flt, now, group_by, 8, raw_events=True)
-                assert rolled == raw, (flt, group_by)
+            _assert_rolled_equals_raw(session, flt, now)
         return from_regions, with_late_days
 
     _upload(client, three, [batch for _ in range(3) for batch in scans(40, (30, 60))])
