@@ -102,6 +102,27 @@ if kind == "wsgi":
     def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))])
         return [BODY]
+elif kind == "wsgi_db":
+    # The floor of any path that asks the database once: read the body, run one prepared
+    # one-row statement through libpq (PQexecPrepared on a connection per server thread, the
+    # status check's own way: services/status_reads.py), answer. Nothing else.
+    import os, threading, psycopg
+    from psycopg import pq
+    local = threading.local()
+    def one_round_trip():
+        pgconn = getattr(local, "pgconn", None)
+        if pgconn is None:
+            local.connection = psycopg.connect(os.environ["HELLO_DATABASE_URL"], autocommit=True)
+            pgconn = local.pgconn = local.connection.pgconn
+            pgconn.prepare(b"hello_one", b"SELECT $1::text")
+        result = pgconn.exec_prepared(b"hello_one", [b"1"])
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            raise RuntimeError(result.error_message)
+    def app(environ, start_response):
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        one_round_trip()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))])
+        return [BODY]
 else:
     from flask import Flask, Response
     app = Flask("hello")
@@ -112,10 +133,14 @@ waitress.serve(app, **waitress_options(from_env(), build_parser().parse_args(ser
 """
 
 
-def hello_server_argv(kind: Literal["wsgi", "flask"], port: int, threads: int, *, connection_limit: int = 500) -> list[str]:
+def hello_server_argv(
+    kind: Literal["wsgi", "wsgi_db", "flask"], port: int, threads: int, *, connection_limit: int = 500
+) -> list[str]:
     """A "hello" answering any request with a small JSON body, on the same waitress options as
     `registry_server_argv` with the same arguments: `wsgi` is a bare WSGI callable (the baseline
-    for paths answered in front of Flask), `flask` a Flask view answering POST /api/v1/status."""
+    for paths answered in front of Flask), `wsgi_db` the same plus one prepared one-row query to
+    the database in HELLO_DATABASE_URL (the floor of a path that reads the database once), `flask`
+    a Flask view answering POST /api/v1/status."""
     return [sys.executable, "-c", HELLO_SERVER, kind, *_serve_flags(port, threads, connection_limit)]
 
 

@@ -28,6 +28,8 @@ def create_app(config: RegistryConfig, *, engine: Engine | None = None, clock: C
     case_rules.use(case_rules.load(config.case_rules_path))  # a bad file stops the start (CaseRulesError)
     metrics = RegistryMetrics()  # this app's own collector registry (registry_service/metrics.py)
     metrics.watch(node.engine)
+    if node.station_engine is not None:  # the stations' uploads' own pool (db.make_station_engine)
+        metrics.watch(node.station_engine)
     metrics.install(app)  # first, so requests the guard refuses are timed too
     problems.register(app)
     request_guard.register(app)

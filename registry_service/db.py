@@ -8,7 +8,9 @@ finds the new leader by itself.
 
 Two engines when the config names a reader database (`make_reader_engine`): the writer for writes
 and the station paths, and a reader for the bureau's queries, exports and reports, used while its
-replica's replay lag is within the staleness bound, else the writer (`ReportRoute`).
+replica's replay lag is within the staleness bound, else the writer (`ReportRoute`). On PostgreSQL
+the stations' uploads have a pool of their own on the writer's database (`make_station_engine`),
+whose sessions carry the station statement timeout.
 
 Two faults are told apart from a lost connection, because retrying cannot help within a request:
 - Busy: another writer holds the lock longer than `RegistryConfig.lock_wait_s` (SQLite's busy
@@ -101,7 +103,29 @@ def make_reader_engine(config: RegistryConfig) -> Engine | None:
     return engine.execution_options(postgresql_readonly=True)
 
 
-def _server_engine(url: URL, config: RegistryConfig, *, application_name: str, recycle_s: int) -> Engine:
+def make_station_engine(config: RegistryConfig, writer: Engine) -> Engine | None:
+    """The engine for the stations' uploads on PostgreSQL (None on SQLite): the writer's database,
+    with `station_statement_timeout_s` as each of its sessions' statement_timeout.
+
+    A session setting of its own pool, not `SET LOCAL` in each upload: that was one more round trip
+    (and statement) per station transaction, the most frequent write. The bureau's and admin
+    transactions stay on the writer's pool, unbounded. Same pool size and reconnect handling as the
+    writer's (`_server_engine`); SQLite has no statement timeout (its busy timeout bounds the wait).
+    """
+    if writer.dialect.name != "postgresql":
+        return None
+    return _server_engine(
+        writer.url,
+        config,
+        application_name="cylinder-registry",
+        recycle_s=1800,
+        statement_timeout_s=config.station_statement_timeout_s,
+    )
+
+
+def _server_engine(
+    url: URL, config: RegistryConfig, *, application_name: str, recycle_s: int, statement_timeout_s: float | None = None
+) -> Engine:
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     engine = create_engine(
@@ -117,7 +141,7 @@ def _server_engine(url: URL, config: RegistryConfig, *, application_name: str, r
         connect_args={
             "connect_timeout": 5,
             "application_name": application_name,
-            "options": pg_session_options(lock_wait_s=config.lock_wait_s),
+            "options": pg_session_options(lock_wait_s=config.lock_wait_s, statement_timeout_s=statement_timeout_s),
         },
     )
     event.listen(engine, "handle_error", _mark_stale)

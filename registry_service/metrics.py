@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -63,19 +64,28 @@ class RegistryMetrics:
             ["kind"],
             registry=self.registry,
         )
-        for outcome in ("answered", "refused", "failed"):
-            self.status_checks.labels(outcome)  # present at zero from the first scrape
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        # present at zero from the first scrape
+        self._outcomes = {outcome: self.status_checks.labels(outcome) for outcome in ("answered", "refused", "failed")}
         for result in ("new", "duplicate"):
             self.events.labels(result)
         for kind in ("busy", "disconnect", "integrity", "other"):
             self.database_errors.labels(kind)
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        # The labelled children, found once per (route, method, status): `labels()` validates and
+        # locks on every call, which the status check, the registry's hottest request, paid three
+        # times. Routes are templates and statuses few, so the dict stays small; a race only looks
+        # the same children up twice.
+        children = self._children.get((route, method, status))
+        if children is None:
+            children = self.requests.labels(route, method, str(status)), self.latency.labels(route, method)
+            self._children[(route, method, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def status_check(self, status: int) -> None:
-        self.status_checks.labels("answered" if status < 400 else "refused" if status < 500 else "failed").inc()
+        self._outcomes["answered" if status < 400 else "refused" if status < 500 else "failed"].inc()
 
     def ingested(self, counts: Mapping[str, int]) -> None:
         """`counts` as events.ingest returns it (accepted, duplicates); call after the commit."""

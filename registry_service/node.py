@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from flask import current_app
-from sqlalchemy import Connection, Engine, TextClause, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry_service.config import RegistryConfig
@@ -21,11 +21,12 @@ from registry_service.db import (
     make_engine,
     make_reader_engine,
     make_session_factory,
+    make_station_engine,
     pg_session_options,
     run_in_transaction,
     run_read_only,
 )
-from registry_service.principal import Principal, TokenCache, resolve_token_row
+from registry_service.principal import Principal, TokenCache, resolve_token_row, resolve_token_row_pg
 from registry_service.services.status_reads import CoreStatusReads, StatusReads, ThreadLocalPg
 from registry_service.services.trust import TrustStoreCache
 from registry_service.sync_commit import CommitWatch
@@ -72,27 +73,17 @@ class Registry:
             if postgresql
             else None
         )
-        # SQLite has no statement timeout; its busy timeout (lock_wait_s) bounds the lock wait.
-        self._station_timeout: TextClause | None = (
-            text(f"SET LOCAL statement_timeout = {max(1, round(config.station_statement_timeout_s * 1000))}")
-            if postgresql
-            else None
-        )
+        # Station uploads: on PostgreSQL a pool whose sessions carry the station statement timeout
+        # (db.make_station_engine); SQLite has none, its busy timeout (lock_wait_s) bounds the wait.
+        self.station_engine = make_station_engine(config, self.engine)
+        self._station_sessions = make_session_factory(self.station_engine) if self.station_engine is not None else self.sessions
 
     def transaction(self, work: Callable[[Session], T]) -> T:
         return run_in_transaction(self.sessions, work, wait_s=self._wait_s, commit_watch=self._commit_watch)
 
     def station_transaction(self, work: Callable[[Session], T]) -> T:
         """A station's upload: like `transaction`, bounded by station_statement_timeout_s on PostgreSQL."""
-        limit = self._station_timeout
-        if limit is None:
-            return self.transaction(work)
-
-        def bounded(session: Session) -> T:
-            session.execute(limit)
-            return work(session)
-
-        return self.transaction(bounded)
+        return run_in_transaction(self._station_sessions, work, wait_s=self._wait_s, commit_watch=self._commit_watch)
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """Read-only work on an autocommit connection: no BEGIN/COMMIT round trips."""
@@ -116,8 +107,12 @@ class Registry:
         cached = self.tokens.get(token, now)
         if cached is not None:
             return cached
-        # One read on an autocommit connection: no session, BEGIN or COMMIT for a cache miss.
-        principal, expires = self.read(lambda connection: resolve_token_row(connection, token, now))
+        # One read on an autocommit connection: no session, BEGIN or COMMIT for a cache miss; on
+        # PostgreSQL as prepared statements on the status path's connection of this thread.
+        if self._pg_status is not None:
+            principal, expires = self._pg_status.run(lambda pg: resolve_token_row_pg(pg, token, now))
+        else:
+            principal, expires = self.read(lambda connection: resolve_token_row(connection, token, now))
         self.tokens.put(token, principal, expires)
         return principal
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from registry_service.errors import Forbidden, NotAuthenticated
 from registry_service.models import ApiToken, GridPerson, Region, Role, User
 from registry_service.security import token_hash
+
+if TYPE_CHECKING:
+    from registry_service.services.status_reads import PgPrepared
 
 
 @dataclass(frozen=True)
@@ -52,11 +57,53 @@ def loaded_principal(session: Session, user: User, token_id: int | None = None) 
     return principal_for_user(user, token_id, paths)
 
 
-def _region_paths(connection: Connection, user_id: int) -> tuple[str, ...]:
-    rows = connection.scalars(
-        select(Region.path).join(GridPerson, GridPerson.region_id == Region.id).where(GridPerson.user_id == user_id)
+# Built once (SQLAlchemy's compiled cache then skips compiling them too): constructing the select
+# cost more CPU than running it, and a cache miss is paid by nearly every station request.
+_REGION_PATHS = (
+    select(Region.path).join(GridPerson, GridPerson.region_id == Region.id).where(GridPerson.user_id == bindparam("user_id"))
+)
+_TOKEN_ROW = (
+    select(
+        ApiToken.id,
+        ApiToken.expires_at,
+        ApiToken.revoked_at.is_not(None),
+        User.id,
+        User.username,
+        User.role,
+        User.station_id,
+        User.centre_id,
+        User.active,
     )
-    return tuple(sorted(set(rows)))
+    .join_from(ApiToken, User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+# The same two reads for PostgreSQL's prepared-statement path (`resolve_token_row_pg`), columns in
+# the same order; tests/registry/test_token_reads.py checks that both ways give the same answers.
+_PG_TOKEN_ROW = (
+    b"cg_token_row",
+    "SELECT t.id, t.expires_at, t.revoked_at IS NOT NULL, u.id, u.username, u.role, u.station_id, u.centre_id, u.active"
+    " FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+)
+_PG_REGION_PATHS = (
+    b"cg_grid_region_paths",
+    "SELECT r.path FROM regions r JOIN grid_people g ON g.region_id = r.id WHERE g.user_id = $1",
+)
+
+
+class _TokenRow(NamedTuple):
+    token_id: int
+    expires_at: datetime | None
+    revoked: bool
+    user_id: int
+    username: str
+    role: Role
+    station_id: int | None
+    centre_id: int | None
+    active: bool
+
+
+def _region_paths(connection: Connection, user_id: int) -> tuple[str, ...]:
+    return tuple(sorted(set(connection.scalars(_REGION_PATHS, {"user_id": user_id}))))
 
 
 def resolve_token(session: Session, token: str, now: datetime) -> Principal:
@@ -65,36 +112,69 @@ def resolve_token(session: Session, token: str, now: datetime) -> Principal:
 
 def resolve_token_row(connection: Connection, token: str, now: datetime) -> tuple[Principal, datetime | None]:
     """The token's principal and the token's expiry (for the cache), as one Core row: no ORM
-    objects, and read on an autocommit connection by `Registry.authenticate`, since a cache miss is
-    paid by every station request at national size (docs/performance.md). Tokens are 256 random
-    bits, so their one SHA-256 (security.token_hash) is the right hash and costs microseconds;
-    Argon2id is for passwords only (docs/security.md)."""
-    row = connection.execute(
-        select(
-            ApiToken.id,
-            ApiToken.expires_at,
-            ApiToken.revoked_at,
-            User.id,
-            User.username,
-            User.role,
-            User.station_id,
-            User.centre_id,
-            User.active,
+    objects. On PostgreSQL `Registry.authenticate` uses `resolve_token_row_pg` instead, since a
+    cache miss is paid by nearly every station request at national size (docs/performance.md).
+    Tokens are 256 random bits, so their one SHA-256 (security.token_hash) is the right hash and
+    costs microseconds; Argon2id is for passwords only (docs/security.md)."""
+    row = connection.execute(_TOKEN_ROW, {"token_hash": token_hash(token)}).first()
+    return _checked(None if row is None else _TokenRow(*row), now, lambda user_id: _region_paths(connection, user_id))
+
+
+def resolve_token_row_pg(pg: PgPrepared, token: str, now: datetime) -> tuple[Principal, datetime | None]:
+    """`resolve_token_row` as prepared statements run with libpq (services/status_reads.py), on the
+    status path's per-thread autocommit connection: no pool checkout, no statement compiled or
+    adapted, which is most of a miss's CPU through SQLAlchemy."""
+    result = pg.execute(*_PG_TOKEN_ROW, token_hash(token).encode())
+    row = None
+    if result.ntuples:
+        v = [result.get_value(0, column) for column in range(9)]
+        # NOT NULL columns (ids, username, role, active, the IS NOT NULL) are asserted, not guessed.
+        assert v[0] is not None and v[2] is not None and v[3] is not None and v[4] is not None
+        assert v[5] is not None and v[8] is not None
+        row = _TokenRow(
+            int(v[0]),
+            _timestamp(v[1]),
+            v[2] == b"t",
+            int(v[3]),
+            v[4].decode(),
+            Role(v[5].decode()),
+            None if v[6] is None else int(v[6]),
+            None if v[7] is None else int(v[7]),
+            v[8] == b"t",
         )
-        .join_from(ApiToken, User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == token_hash(token))
-    ).first()
+
+    def region_paths(user_id: int) -> tuple[str, ...]:
+        paths = pg.execute(*_PG_REGION_PATHS, str(user_id).encode())
+        return tuple(sorted({_text(paths.get_value(i, 0)) for i in range(paths.ntuples)}))
+
+    return _checked(row, now, region_paths)
+
+
+def _timestamp(value: bytes | None) -> datetime | None:
+    """A timestamptz in PostgreSQL's ISO output (any session TimeZone), in UTC as UTCDateTime gives it."""
+    return None if value is None else datetime.fromisoformat(value.decode()).astimezone(UTC)
+
+
+def _text(value: bytes | None) -> str:
+    assert value is not None  # regions.path is NOT NULL
+    return value.decode()
+
+
+def _checked(
+    row: _TokenRow | None, now: datetime, region_paths: Callable[[int], tuple[str, ...]]
+) -> tuple[Principal, datetime | None]:
+    """Every check a bearer token passes, in this order, whichever way its row was read."""
     if row is None:
         raise NotAuthenticated("unknown token")
-    token_id, expires_at, revoked_at, user_id, username, role, station_id, centre_id, active = row
-    if revoked_at is not None:
+    if row.revoked:
         raise NotAuthenticated("this token was revoked")
-    if expires_at is not None and expires_at <= now:
+    if row.expires_at is not None and row.expires_at <= now:
         raise NotAuthenticated("this token has expired")
-    if not active:
+    if not row.active:
         raise NotAuthenticated("this account is disabled")
-    paths = _region_paths(connection, user_id) if role is Role.GRID else ()
-    return Principal(user_id, username, role, station_id, centre_id, token_id, paths), expires_at
+    paths = region_paths(row.user_id) if row.role is Role.GRID else ()
+    principal = Principal(row.user_id, row.username, row.role, row.station_id, row.centre_id, row.token_id, paths)
+    return principal, row.expires_at
 
 
 class TokenCache:

@@ -30,6 +30,7 @@ from tag_tools.fields import (
 
 REASON = re.compile(REASON_PATTERN)
 DECISIONS = ("allow", "allow_with_warning", "refuse")
+OUTCOMES = {outcome.value: outcome for outcome in Outcome}
 
 EVENT_FIELDS = frozenset(
     {
@@ -94,7 +95,7 @@ def _checked_event(item: object) -> events.ScanEventIn:
         record_sequence=parse.integer(item, "record_sequence", required=False, nullable=True, low=0, high=MAX_RECORD_SEQUENCE),
         plate=parse.optional_identifier(item, "plate", identifiers.plate, nullable=True),
         decision=decision,
-        outcome=parse.choice(item.get("outcome"), "outcome", Outcome),
+        outcome=_outcome(item.get("outcome")),
         reasons=tuple(reasons),
         attendant=_typed(item, ATTENDANT),
         decided_offline=parse.boolean(item, "decided_offline", False),
@@ -105,6 +106,13 @@ def _checked_event(item: object) -> events.ScanEventIn:
             item, "clock_offset_ms", required=False, nullable=True, low=-MAX_OFFSET_MS, high=MAX_OFFSET_MS
         ),
     )
+
+
+def _outcome(value: object) -> Outcome:
+    """parse.choice's answer, without spelling out the choices unless the value is not one."""
+    if isinstance(value, str) and value in OUTCOMES:
+        return OUTCOMES[value]
+    return parse.choice(value, "outcome", Outcome)
 
 
 def _typed(item: dict[str, object], rule: TextRule) -> str | None:

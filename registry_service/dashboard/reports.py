@@ -208,7 +208,9 @@ def _attempts_query(
     order = [column.desc() if query.descending else column.asc()]
     if query.sort != "time":
         order.append(ScanEvent.occurred_at.desc())
-    order.append(ScanEvent.event_uuid.desc())
+    # An event UUID is unique per station only (migration 0019): station_id makes the order total,
+    # so an offset page never splits two stations' events of one UUID and instant differently.
+    order += [ScanEvent.event_uuid.desc(), ScanEvent.station_id.desc()]
     statement = (
         select(ScanEvent, Station.code, Station.name)
         .join(Station, Station.id == ScanEvent.station_id)

@@ -25,15 +25,13 @@ facts, so no page has to parse a sentence.
 from __future__ import annotations
 
 import functools
-import json
 import math
-from collections import Counter
+from collections import Counter, namedtuple
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import psycopg
 from sqlalchemy import (
     ARRAY,
     Float,
@@ -48,7 +46,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    text,
     true,
     tuple_,
     type_coerce,
@@ -68,7 +65,7 @@ from registry_service.services.queries import (
     local_day,
     station_scope,
 )
-from registry_service.services.rollups import NewScan, Reckoning, json_value, many_rows, upsert
+from registry_service.services.rollups import NewScan, Reckoning, driver_rows, json_document, many_rows, upsert
 
 EARTH_RADIUS_KM = 6371.0
 MIN_FILL_GAP = timedelta(hours=1)
@@ -264,7 +261,7 @@ def watch(session: Session, station_id: int, received_at: datetime, scans: Seque
     dialect = session.get_bind().dialect.name
     bound = {"tags": tags, "cylinders": cylinders, **values}
     if dialect == "postgresql":
-        session.execute(_BY_INDEX)
+        driver_rows(session, _BY_INDEX)
         rows: Iterable[Any] = _pg_arrival_rows(session, reckoning, bound)
     else:
         rows = session.connection().execute(_arrival_query(dialect, reckoning), bound)
@@ -285,7 +282,7 @@ def watch(session: Session, station_id: int, received_at: datetime, scans: Seque
 # scanning it as it grows. And for a few keys PostgreSQL would plan each upload afresh (it can leave
 # out partitions while planning), which costs three times the run; the generic plan leaves them
 # out when it starts. Both settings end with the upload's transaction.
-_BY_INDEX = text("SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)")
+_BY_INDEX = "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)"
 
 
 @functools.cache
@@ -302,53 +299,50 @@ def _arrival_query(dialect: str, reckoning: Reckoning) -> Any:
 
 
 # On PostgreSQL watch()'s statement is 9 KB long, and on each upload SQLAlchemy's work around it
-# (cache key, parameters, the expanded IN of fill outcomes) and psycopg's rewriting of its
-# %(name)s placeholders (which psycopg caches only for statements under 4 KB) took about half of
-# the registry's CPU for a riding event, several times what PostgreSQL spends running it
-# (bench_registry_ingest.py, docs/performance.md). So it is rendered once with $n placeholders
-# and its own values, and each upload sends it with exec_driver_sql through psycopg's RawCursor,
-# which takes $n as it is: the same statement and values, in the session's transaction, prepared by
-# psycopg as before, its errors handled by SQLAlchemy as any statement's (a lost connection, a
-# lock wait). The rows are the driver's: datetimes in the session's time zone, compared and
-# stored as instants.
+# (cache key, parameters, the expanded IN of fill outcomes, the result's metadata for its 26
+# columns) and psycopg's rewriting of its %(name)s placeholders (which psycopg caches only for
+# statements under 4 KB) took about half of the registry's CPU for a riding event, several times
+# what PostgreSQL spends running it (bench_registry_ingest.py, docs/performance.md). So it is
+# rendered once with $n placeholders and its own values, and each upload fills in its five values
+# and sends it with rollups.driver_rows: the same statement and values, in the session's
+# transaction, prepared by psycopg as before, its errors handled by SQLAlchemy as any statement's.
+# The rows are the driver's: datetimes in the session's time zone, compared and stored as instants.
 _ARRIVAL_BINDS = ("tags", "cylinders", "since", "station", "received")
 
 
 @dataclass(frozen=True)
 class _RawStatement:
     sql: str  # $n placeholders
-    names: tuple[str, ...]  # the bound parameter of each $n, in order
-    fixed: Mapping[str, Any]  # the statement's own values (its literals, the fill outcomes), as bound
+    values: tuple[Any, ...]  # the value of each $n: the statement's own (its literals, the fill outcomes), as bound
+    binds: tuple[tuple[int, str], ...]  # the positions in `values` each upload fills, and with which of _ARRIVAL_BINDS
 
 
 @functools.cache
 def _pg_arrival(reckoning: Reckoning) -> _RawStatement:
+    query = _arrival_query("postgresql", reckoning)
+    assert tuple(query.selected_columns.keys()) == _ArrivalRow._fields, "the rows are read by position"
     dialect = pg_psycopg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]  # SQLAlchemy's own, untyped
-    compiled = _arrival_query("postgresql", reckoning).compile(dialect=dialect)
+    compiled = query.compile(dialect=dialect)
     anything = datetime(2000, 1, 1, tzinfo=UTC)  # stand-ins: only the statement and its own values are kept
     state = compiled.construct_expanded_state(
         {"tags": [], "cylinders": [], "since": anything, "station": 0, "received": anything}
     )
-    fixed = {
-        name: state.processors[name](value) if name in state.processors else value
-        for name, value in state.parameters.items()
-        if name not in _ARRIVAL_BINDS
-    }
-    return _RawStatement(state.statement, tuple(state.positiontup or ()), fixed)
+    names = tuple(state.positiontup or ())
+    values = tuple(
+        None if name in _ARRIVAL_BINDS else state.processors[name](value) if name in state.processors else value
+        for name, value in ((name, state.parameters[name]) for name in names)
+    )
+    binds = tuple((index, name) for index, name in enumerate(names) if name in _ARRIVAL_BINDS)
+    return _RawStatement(state.statement, values, binds)
 
 
 def _pg_arrival_rows(session: Session, reckoning: Reckoning, bound: Mapping[str, Any]) -> list[Any]:
     statement = _pg_arrival(reckoning)
-    values = {**statement.fixed, **bound}
-    connection = session.connection()
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection), "the registry's PostgreSQL driver is psycopg 3"
-    # The session holds this connection for its transaction: no other request uses it meanwhile.
-    usual, driver.cursor_factory = driver.cursor_factory, psycopg.RawCursor
-    try:
-        return list(connection.exec_driver_sql(statement.sql, tuple(values[name] for name in statement.names)).all())
-    finally:
-        driver.cursor_factory = usual
+    values = list(statement.values)
+    for index, name in statement.binds:
+        values[index] = bound[name]
+    # Usually no row at all: nothing new is suspect.
+    return [_ArrivalRow._make(row) for row in driver_rows(session, statement.sql, values)]
 
 
 def rebuild_suspects(session: Session, reckoning: Reckoning) -> int:
@@ -441,6 +435,9 @@ _ALL_COLUMNS = (
     *(prefix + name for prefix, names in _WINDOW_COLUMNS.items() for name in names),
     *("fill", "day", "day_fills", "day_rank", "day_new"),
 )
+# A row of watch()'s statement on PostgreSQL, by name: the judges read a row's columns as attributes,
+# of this or of SQLAlchemy's rows (SQLite, rebuild_suspects).
+_ArrivalRow = namedtuple("_ArrivalRow", ("key_type", *_ALL_COLUMNS))  # type: ignore[misc]  # fields from a tuple
 
 
 def _padded(query: Any, key_type: str) -> Any:
@@ -564,12 +561,12 @@ class _Scan:
 def _scan(row: Any, prefix: str = "", now: _Scan | None = None) -> _Scan | None:
     """The row's scan (prefix ""), or its predecessor in one window (prefix "p_", "c_", "f_") when
     it is within HORIZON of `now`."""
-    values = row._mapping
-    at = values[prefix + "at"]
+    at = getattr(row, prefix + "at")
     if at is None or (now is not None and now.at - at > HORIZON):
         return None
-    place = (values.get(prefix + "lat"), values.get(prefix + "lon"))
-    return _Scan(at, values[prefix + "station_id"], place, values.get(prefix + "counter"))
+    # A window without places or counters (c_, f_) has no such column.
+    place = (getattr(row, prefix + "lat", None), getattr(row, prefix + "lon", None))
+    return _Scan(at, getattr(row, prefix + "station_id"), place, getattr(row, prefix + "counter", None))
 
 
 def _judge_tag(row: Any, reckoning: Reckoning, findings: _Findings) -> None:
@@ -676,8 +673,7 @@ class _Findings:
         if session.get_bind().dialect.name == "postgresql":
             # The rows as one JSON document that PostgreSQL unpacks: binding ten values a row in
             # Python costs more than the upsert itself (as for scan events, services/events.py).
-            document = json.dumps(rows, ensure_ascii=False, separators=(",", ":"), default=json_value)
-            session.connection().exec_driver_sql(_PG_UPSERT, {"rows": document})
+            session.connection().exec_driver_sql(_PG_UPSERT, {"rows": json_document(rows)})
             return
         statement = upsert(session, CloneSuspect)
         statement = statement.on_conflict_do_update(index_elements=list(_SUSPECT_KEY), set_=_replaced(statement.excluded))

@@ -22,7 +22,6 @@ the same transaction: only the new events, never a retry, each on the local day 
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,7 +35,7 @@ from registry_service.models import Cylinder, Outcome, ScanEvent
 from registry_service.services import case_hooks, clones, rollups
 from registry_service.services.idempotent import insert_ignoring_duplicates
 from registry_service.services.reasons import mask_of
-from registry_service.services.rollups import NewScan, Reckoning, json_value
+from registry_service.services.rollups import DriverStatement, NewScan, Reckoning, driver_rows, json_document
 
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 MAX_AGE = timedelta(days=400)
@@ -187,10 +186,11 @@ def _insert_rows(session: Session, station_id: int, placed: list[tuple[ScanEvent
 # An event dated by its receipt (a station clock beyond repair) is skipped when the station stored
 # its UUID already (by the primary key's station_id and event_uuid, on every daily partition): CASE
 # makes PostgreSQL look only for those few, not for every event of the batch.
-# The statement must stay within psycopg's 4,096 characters (MAX_CACHED_STATEMENT_LENGTH), or
-# psycopg converts its placeholders afresh on every upload (services/clones.py; a test checks it).
 # The events that were new are counted in the same statement (rollups.PG_COUNT_STORED and
 # PG_TOTAL_STORED, one round trip for all) and named by RETURNING for the clone rules.
+# It is sent with $n placeholders through psycopg's RawCursor (rollups.driver_rows): psycopg neither
+# rewrites it on each upload (as it would %(name)s placeholders in a statement over its 4,096
+# characters) nor SQLAlchemy builds a result's metadata for it.
 _PG_EVENT_COLUMNS = {
     "event_uuid": "uuid",
     "occurred_at": "timestamptz",
@@ -213,7 +213,7 @@ _PG_EVENT_COLUMNS = {
     "override_reason": "text",
     "session_id": "text",
 }
-_PG_INSERT = (
+_PG_INSERT = DriverStatement.of(
     "WITH stored AS ("
     f"INSERT INTO scan_events (received_at, station_id, cylinder_pk, {', '.join(_PG_EVENT_COLUMNS)}) "
     f"SELECT %(received_at)s, %(station_id)s, c.id, {', '.join(f'e.{column}' for column in _PG_EVENT_COLUMNS)} "
@@ -233,15 +233,13 @@ def _insert_json_batch(
     session: Session, station_id: int, placed: list[tuple[ScanEventIn, Placement]], now: datetime, reckoning: Reckoning
 ) -> set[uuid.UUID]:
     values = [{**_event_values(event, where), "by_receipt": where.dated_by_receipt} for event, where in placed]
-    document = json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=json_value)
     parameters = {
         "received_at": now,
         "station_id": station_id,
-        "events": document,
+        "events": json_document(values),
         "utc_offset_hours": reckoning.utc_offset_hours,
     }
-    result = session.connection().exec_driver_sql(_PG_INSERT, parameters)
-    return set(result.scalars())
+    return {row[0] for row in driver_rows(session, _PG_INSERT.sql, _PG_INSERT.values(parameters))}
 
 
 def _row(event: ScanEventIn, where: Placement, station_id: int, cylinder_pk: int | None, now: datetime) -> dict[str, Any]:

@@ -15,9 +15,14 @@ from registry_service.models import Base
 
 def insert_ignoring_duplicates(session: Session, model: type[Base]) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING: how idempotent uploads skip what the registry already has."""
-    dialect = session.get_bind().dialect.name
+    return dialect_insert(session.get_bind().dialect.name)(model).on_conflict_do_nothing()
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The dialect's own insert(), the one with ON CONFLICT: for statements built once per dialect
+    (services/station_health.py, station_faults.py) rather than per session."""
     if dialect == "postgresql":
-        return pg_insert(model).on_conflict_do_nothing()
+        return pg_insert
     if dialect == "sqlite":
-        return sqlite_insert(model).on_conflict_do_nothing()
+        return sqlite_insert
     raise NotImplementedError(f"idempotent uploads support PostgreSQL and SQLite, not {dialect}")

@@ -12,19 +12,21 @@ so that a retry is still recognised as a duplicate.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from registry_service.models import Station, StationFault
 from registry_service.services import meters
-from registry_service.services.idempotent import insert_ignoring_duplicates
-from registry_service.services.queries import EventFilter, decode_cursor, encode_cursor
+from registry_service.services.idempotent import dialect_insert
+from registry_service.services.queries import EventFilter, after_cursor, encode_cursor
+from registry_service.services.rollups import DriverStatement, driver_rows, json_document
 
 SCHEMA_VERSION = 1
 KINDS = ("rejected_event", "quarantined_event", "station_fault", "station_event")
@@ -59,9 +61,21 @@ class FaultReportIn:
     totaliser: float | None = None
 
 
+class StationRef(Protocol):
+    """What storing reports needs of the station: a Station, or a row of its id and code."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+
+
+_FAULTS: Table = StationFault.__table__  # type: ignore[assignment]
+
+
 def record_reports(
     session: Session,
-    station: Station,
+    station: StationRef,
     reports: list[FaultReportIn],
     now: datetime,
     meter_tolerance: float = meters.DEFAULT_TOLERANCE,
@@ -69,17 +83,95 @@ def record_reports(
     """Store each report once (by report id); returns the same counts as a scan-event upload.
     The reports stored now (not the duplicates) then move the meter readings and may open alarms
     (services/meters.py), in the order the station sent them."""
-    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    values: dict[uuid.UUID, dict[str, Any]] = {}
     first: dict[uuid.UUID, FaultReportIn] = {}
     for report in reports:
-        row = _row(report, station, now)
-        rows.setdefault(row["report_uuid"], row)
-        first.setdefault(row["report_uuid"], report)
-    statement = insert_ignoring_duplicates(session, StationFault).returning(StationFault.report_uuid)
-    stored = set(session.connection().execute(statement, list(rows.values())).scalars())
-    meters.reconcile(session, station, [r for key, r in first.items() if key in stored], now, meter_tolerance)
+        columns = _report_values(report, station.code)
+        values.setdefault(columns["report_uuid"], columns)
+        first.setdefault(columns["report_uuid"], report)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        stored = _insert_json_batch(session, station.id, list(values.values()), now)
+    else:
+        rows = [{"station_id": station.id, "received_at": now, **columns} for columns in values.values()]
+        stored = set(connection.execute(_store(connection.dialect.name), rows).scalars())
+    meters.reconcile(session, station.id, [r for key, r in first.items() if key in stored], now, meter_tolerance)
     accepted = len(stored)
     return {"received": len(reports), "accepted": accepted, "duplicates": len(reports) - accepted}
+
+
+@functools.cache
+def _store(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING report_uuid, built once per dialect: a Core
+    statement on the table, whose cache key SQLAlchemy then computes once, not per request;
+    executemany with it sends the rows as multi-row VALUES ("insertmanyvalues")."""
+    return dialect_insert(dialect)(_FAULTS).on_conflict_do_nothing().returning(_FAULTS.c.report_uuid)
+
+
+# PostgreSQL: the reports travel as one JSON array that PostgreSQL unpacks (json_to_recordset), in
+# one constant statement whatever their number, as scan events do (services/events.py). Core's
+# executemany sent them as multi-row VALUES of 19 parameters a row, in several statements: psycopg
+# parses a query of more than 50 parameters anew on every execution, so they went two rows at a
+# time, each page one more round trip and SQLAlchemy's per-statement work. The statement is sent
+# with $n placeholders through psycopg's RawCursor (rollups.driver_rows), prepared once per
+# connection. WITH ORDINALITY ... ORDER BY inserts the rows in the order sent, so that their ids
+# (the table's sequence) keep that order as the executemany's did. The payload's bytes travel as
+# hex (JSON has no bytes), decoded by the statement.
+_PG_REPORT_COLUMNS = {
+    "report_uuid": "uuid",
+    "pump": "int4",
+    "schema_version": "int4",
+    "kind": "text",
+    "code": "text",
+    "occurred_at": "timestamptz",
+    "cleared_at": "timestamptz",
+    "detail": "text",
+    "subject_id": "text",
+    "payload_sha256": "text",
+    "payload": "text",
+    "raw": "text",
+    "malformed": "bool",
+    "quantity": "float8",
+    "unit": "text",
+    "totaliser": "float8",
+}
+_PG_FROM_JSON = {"payload": "decode(r.payload, 'hex')"}
+_PG_INSERT = DriverStatement.of(
+    f"INSERT INTO station_faults (station_id, received_at, {', '.join(_PG_REPORT_COLUMNS)}) "
+    f"SELECT %(station_id)s, %(received_at)s, {', '.join(_PG_FROM_JSON.get(c, f'r.{c}') for c in _PG_REPORT_COLUMNS)} "
+    f"FROM ROWS FROM (json_to_recordset(%(reports)s::json) "
+    f"AS ({', '.join(f'{c} {t}' for c, t in _PG_REPORT_COLUMNS.items())})) WITH ORDINALITY AS r "
+    "ORDER BY r.ordinality "
+    "ON CONFLICT DO NOTHING "
+    "RETURNING report_uuid"
+)
+
+
+def _insert_json_batch(session: Session, station_id: int, values: list[dict[str, Any]], now: datetime) -> set[uuid.UUID]:
+    """The reports (`_report_values`) stored in one statement; returns the report ids that were new."""
+    document = json_document(
+        [
+            # Instants in UTC: an RFC 3339 offset may have seconds and a fraction of one, which
+            # Python reads and PostgreSQL's timestamptz input refuses (the Core path converts too).
+            {
+                **columns,
+                "payload": _hex(columns["payload"]),
+                "occurred_at": _utc(columns["occurred_at"]),
+                "cleared_at": _utc(columns["cleared_at"]),
+            }
+            for columns in values
+        ]
+    )
+    parameters = {"station_id": station_id, "received_at": now, "reports": document}
+    return {row[0] for row in driver_rows(session, _PG_INSERT.sql, _PG_INSERT.values(parameters))}
+
+
+def _hex(payload: bytes | None) -> str | None:
+    return payload.hex() if payload is not None else None
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if moment is not None else None
 
 
 def derived_report_uuid(station_code: str, raw: str) -> uuid.UUID:
@@ -88,12 +180,11 @@ def derived_report_uuid(station_code: str, raw: str) -> uuid.UUID:
     return uuid.uuid5(DERIVED_NAMESPACE, hashlib.sha256(f"{station_code}\n{raw}".encode("utf-8", "backslashreplace")).hexdigest())
 
 
-def _row(report: FaultReportIn, station: Station, now: datetime) -> dict[str, Any]:
+def _report_values(report: FaultReportIn, station_code: str) -> dict[str, Any]:
+    """A report's columns, those of the station and the receipt aside (keys as in _PG_REPORT_COLUMNS)."""
     malformed = bool(report.problems)
     return {
-        "report_uuid": report.report_uuid or derived_report_uuid(station.code, report.raw),
-        "station_id": station.id,
-        "received_at": now,
+        "report_uuid": report.report_uuid or derived_report_uuid(station_code, report.raw),
         "pump": report.pump,
         "schema_version": report.schema_version,
         "kind": report.kind,
@@ -140,7 +231,8 @@ def list_faults(session: Session, flt: FaultFilter, now: datetime, limit: int, c
         select(StationFault, Station.code, Station.name)
         .join(Station, Station.id == StationFault.station_id)
         .where(StationFault.received_at >= since, StationFault.received_at < until)
-        .order_by(StationFault.received_at.desc(), StationFault.report_uuid.desc())
+        # A report UUID is unique per station only (migration 0019): station_id makes the order total.
+        .order_by(StationFault.received_at.desc(), StationFault.report_uuid.desc(), StationFault.station_id.desc())
         .limit(limit + 1)
     )
     if flt.station:
@@ -148,13 +240,13 @@ def list_faults(session: Session, flt: FaultFilter, now: datetime, limit: int, c
     if flt.kind:
         query = query.where(StationFault.kind == flt.kind)
     if cursor:
-        at, ident = decode_cursor(cursor)
-        query = query.where(
-            or_(StationFault.received_at < at, and_(StationFault.received_at == at, StationFault.report_uuid < ident))
-        )
+        query = query.where(*after_cursor(cursor, StationFault.received_at, StationFault.report_uuid, StationFault.station_id))
     rows = session.execute(query).all()
     page = rows[:limit]
-    next_cursor = encode_cursor(page[-1][0].received_at, page[-1][0].report_uuid) if len(rows) > limit else None
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1][0]
+        next_cursor = encode_cursor(last.received_at, last.report_uuid, last.station_id)
     return {"faults": [fault_json(fault, code, name) for fault, code, name in page], "next_cursor": next_cursor}
 
 

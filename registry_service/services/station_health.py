@@ -14,23 +14,37 @@ lights is not alarmed at 06:00 the next morning, but `silent_after` after it if 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, ColumnElement, Table, and_, cast, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Insert,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from registry_service.errors import InvalidInput
 from registry_service.models import PumpHeartbeat, Station, StationAlarm
 from registry_service.models.health import HeartbeatHistory
 from registry_service.services import station_alarms
+from registry_service.services.idempotent import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +90,9 @@ class HeartbeatIn:
     faults: tuple[str, ...] = ()
 
     def columns(self) -> dict[str, Any]:
-        values = asdict(self)
+        # Not dataclasses.asdict: its deep copy was a tenth of record_heartbeat's CPU, and the two
+        # mutable fields are copied here anyway.
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
         values["faults"] = list(self.faults)
         # In key order: SQLite compares the stored JSON as text (station_health._unchanged).
         values["status_list_sequences"] = dict(sorted(self.status_list_sequences.items()))
@@ -93,6 +109,10 @@ _KEYS = frozenset({"station_id", "pump"})
 _JSON_FIELDS = frozenset({"status_list_sequences", "faults"})
 # What `_unchanged` compares: everything a heartbeat says except the volatile fields and the keys.
 COMPARED = tuple(name for name in HeartbeatIn.__dataclass_fields__ if name not in VOLATILE | _KEYS)
+# The columns a heartbeat writes (the history row all of them), and those an update may change.
+_WRITTEN = (*HeartbeatIn.__dataclass_fields__, "station_id", "received_at")
+_STORED = tuple(name for name in _WRITTEN if name not in _KEYS)
+_DUE_AFTER = "hb_due_after"  # the bind of received_at - HISTORY_AT_LEAST_EVERY
 
 
 def record_heartbeat(session: Session, station_id: int, heartbeat: HeartbeatIn, received_at: datetime) -> bool:
@@ -105,38 +125,20 @@ def record_heartbeat(session: Session, station_id: int, heartbeat: HeartbeatIn, 
     so a concurrent heartbeat of the same pump on another node is judged against what it stored.
     When that UPDATE matches nothing the heartbeat is historic (or the pump's first): an upsert
     stores it and a history row follows. Both statements return whether the station has an open
-    silent alarm, so the clearing UPDATE runs only when there is one to clear."""
+    silent alarm, so the clearing UPDATE runs only when there is one to clear.
+
+    The statements are built once per dialect with bound parameters (`_statements`): building the
+    expression and its cache key for every heartbeat cost more CPU than the database's work."""
+    connection = session.connection()
+    statements = _statements(connection.dialect.name)
     values = {**heartbeat.columns(), "station_id": station_id, "received_at": received_at}
-    stored = {name: value for name, value in values.items() if name not in _KEYS}
-    silent = (
-        select(_ALARMS.c.id)
-        .where(_ALARMS.c.station_id == station_id, _ALARMS.c.kind == station_alarms.SILENT, _ALARMS.c.cleared_at.is_(None))
-        .exists()
-        .label("silent_open")
-    )
-    quiet = session.execute(
-        update(_LATEST)
-        .where(
-            _LATEST.c.station_id == station_id,
-            _LATEST.c.pump == heartbeat.pump,
-            _LATEST.c.history_at > received_at - HISTORY_AT_LEAST_EVERY,
-            *_unchanged(values, session.get_bind().dialect.name),
-        )
-        .values(stored)
-        .returning(silent)
-    ).first()
+    params = {_param(name): value for name, value in values.items()}
+    params[_DUE_AFTER] = received_at - HISTORY_AT_LEAST_EVERY
+    quiet = connection.execute(statements.quiet, params).first()
     historic = quiet is None
     if quiet is None:
-        upsert = _insert(session)(_LATEST).values(**values, history_at=received_at)
-        silent_open = bool(
-            session.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[_LATEST.c.station_id, _LATEST.c.pump],
-                    set_={**{name: upsert.excluded[name] for name in stored}, "history_at": upsert.excluded.history_at},
-                ).returning(silent)
-            ).scalar_one()
-        )
-        session.execute(insert(_HISTORY).values(values))
+        silent_open = bool(connection.execute(statements.upsert, params).scalar_one())
+        connection.execute(statements.history, params)
     else:
         silent_open = bool(quiet.silent_open)
     if silent_open:
@@ -144,27 +146,73 @@ def record_heartbeat(session: Session, station_id: int, heartbeat: HeartbeatIn, 
     return historic
 
 
-def _unchanged(values: dict[str, Any], dialect: str) -> list[ColumnElement[bool]]:
-    """The stored row says the same as `values` in every compared field (None equal to None, as
-    Python's == is). PostgreSQL's json has no equality: compared as jsonb, where key order does not
-    count, as in a dict. SQLite compares the stored text: `HeartbeatIn.columns` writes the lists'
+@dataclass(frozen=True)
+class _Statements:
+    """`record_heartbeat`'s statements for one dialect; every value is a bind named by `_param`."""
+
+    quiet: Update  # the latest row's UPDATE where nothing new was said, returning silent_open
+    upsert: Any  # the dialect's INSERT ... ON CONFLICT DO UPDATE of the latest row, returning silent_open
+    history: Insert
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    silent = (
+        select(_ALARMS.c.id)
+        .where(
+            _ALARMS.c.station_id == _bind("station_id"), _ALARMS.c.kind == station_alarms.SILENT, _ALARMS.c.cleared_at.is_(None)
+        )
+        .exists()
+        .label("silent_open")
+    )
+    quiet = (
+        update(_LATEST)
+        .where(
+            _LATEST.c.station_id == _bind("station_id"),
+            _LATEST.c.pump == _bind("pump"),
+            _LATEST.c.history_at > bindparam(_DUE_AFTER, type_=_LATEST.c.history_at.type),
+            *_unchanged(dialect),
+        )
+        .values({name: _bind(name) for name in _STORED})
+        .returning(silent)
+    )
+    insert_latest = dialect_insert(dialect)(_LATEST).values(
+        {**{name: _bind(name) for name in _WRITTEN}, "history_at": _bind("received_at")}
+    )
+    upsert = insert_latest.on_conflict_do_update(
+        index_elements=[_LATEST.c.station_id, _LATEST.c.pump],
+        set_={**{name: insert_latest.excluded[name] for name in _STORED}, "history_at": insert_latest.excluded.history_at},
+    ).returning(silent)
+    history = insert(_HISTORY).values({name: _bind(name) for name in _WRITTEN})
+    return _Statements(quiet=quiet, upsert=upsert, history=history)
+
+
+def _param(name: str) -> str:
+    """The bind of column `name`'s value: not the column's own name, which SQLAlchemy keeps for the
+    SET and VALUES parameters it makes itself."""
+    return f"hb_{name}"
+
+
+def _bind(name: str) -> BindParameter[Any]:
+    return bindparam(_param(name), type_=_LATEST.c[name].type)
+
+
+def _unchanged(dialect: str) -> list[ColumnElement[bool]]:
+    """The stored row says the same as the bound values in every compared field (None equal to None,
+    as Python's == is). PostgreSQL's json has no equality: compared as jsonb, where key order does
+    not count, as in a dict. SQLite compares the stored text: `HeartbeatIn.columns` writes the lists'
     sequences in key order, so equal dicts are equal text."""
     clauses: list[ColumnElement[bool]] = []
     for name in COMPARED:
         column = _LATEST.c[name]
         if name in _JSON_FIELDS:
             if dialect == "postgresql":
-                clauses.append(cast(column, JSONB) == cast(literal(values[name], JSON), JSONB))
+                clauses.append(cast(column, JSONB) == cast(_bind(name), JSONB))
             else:
-                clauses.append(column == literal(values[name], JSON))
+                clauses.append(column == _bind(name))
         else:
-            clauses.append(column.is_not_distinct_from(values[name]))
+            clauses.append(column.is_not_distinct_from(_bind(name)))
     return clauses
-
-
-def _insert(session: Session) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite both)."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 # -- opening hours ------------------------------------------------------------------------------

@@ -156,22 +156,25 @@ def _text_array(values: list[str]) -> bytes:
     return ("{" + ",".join(quoted) + "}").encode()
 
 
-class PgStatusReads:
-    """Prepared statements run with libpq's PQexecPrepared (psycopg.pq), text results decoded here.
+class PgPrepared:
+    """Named statements, prepared once per connection and run with libpq's PQexecPrepared
+    (psycopg.pq); results are libpq's, text values decoded by the caller.
 
     psycopg's cursor layer (adaptation, row makers, the Python wait loop) costs twice the CPU of
-    this for these one-row lookups, and in a GIL-bound server that CPU is throughput.
+    this for one-row lookups, and in a GIL-bound server that CPU is throughput. The status reads
+    below and the token lookup of a cache miss (principal.resolve_token_row_pg) run this way.
     """
 
     def __init__(self, pgconn: Any, prepared: set[bytes]) -> None:
         self.pgconn = pgconn  # psycopg.pq.PGconn of an autocommit connection
         self.prepared = prepared  # statement names already prepared on this connection
 
-    def _run(self, name: bytes, *arguments: bytes) -> Any:
+    def execute(self, name: bytes, sql: str, *arguments: bytes) -> Any:
+        """The PGresult of statement `name` (`sql`, prepared under that name on first use)."""
         from psycopg import pq
 
         if name not in self.prepared:
-            prepared = self.pgconn.prepare(name, _PG_STATEMENTS[name].encode())
+            prepared = self.pgconn.prepare(name, sql.encode())
             if prepared.status != pq.ExecStatus.COMMAND_OK:
                 raise self._error(prepared)
             self.prepared.add(name)
@@ -192,6 +195,13 @@ class PgStatusReads:
             return errors.lookup(sqlstate)(message)
         except KeyError:
             return DatabaseError(message)
+
+
+class PgStatusReads(PgPrepared):
+    """The status reads as the prepared statements in _PG_STATEMENTS."""
+
+    def _run(self, name: bytes, *arguments: bytes) -> Any:
+        return self.execute(name, _PG_STATEMENTS[name], *arguments)
 
     def _rows(self, name: bytes, argument: bytes) -> list[StatusRow]:
         result = self._run(name, argument)
@@ -239,6 +249,7 @@ class ThreadLocalPg:
         self._local = threading.local()
 
     def run(self, work: Callable[[PgStatusReads], T]) -> T:
+        """`work` on this thread's connection (its status reads are a PgPrepared for other lookups too)."""
         import psycopg
 
         started = time.monotonic()

@@ -94,9 +94,11 @@ def test_registry_recovers_after_database_restart_under_load(cluster: ThrowawayC
     after = [s for t, s, _ in results if t > up_at + 1.0]
     assert before and all(s == 200 for s in before)
     assert len(after) > 10 and all(s == 200 for s in after), Counter(after)
-    with registry.engine.connect() as c:
-        stored = c.scalar(select(func.count()).select_from(ScanEvent))
+    # Through the registry's own (reconnecting) read: nothing above used the writer's pool since the
+    # restart (uploads have a pool of their own, token lookups the status connections).
+    stored = registry.read(lambda c: c.scalar(select(func.count()).select_from(ScanEvent)))
     assert stored == uploads.count(200)
     assert uploads.count(503) > 0 and checks.count(503) > 0, "both paths must notice the outage"
     assert checks.count(200) > 0 and checks[-1] == 200, "the status path must recover too"
     registry.engine.dispose()
+    registry.station_engine.dispose()

@@ -15,9 +15,13 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, select, text
+from sqlalchemy import event as sqlalchemy_events
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from registry_service import migrate, partitions
@@ -42,7 +46,7 @@ from registry_service.models import (
 )
 from registry_service.services import clones, events, queries, region_rollups
 from registry_service.services.queries import EventFilter
-from registry_service.services.rollups import Reckoning
+from registry_service.services.rollups import DriverStatement, Reckoning, driver_rows
 from tests.registry.conftest import World
 from tests.registry.helpers import event, post_events, refused
 from tests.registry.pg_cluster import scratch_database
@@ -541,3 +545,40 @@ def test_the_migration_counts_the_events_already_stored(fresh_url: str) -> None:
     assert day_totals == {key: (refused[key], n) for key, n in per_day.items()}
     assert month_totals == Counter(station for _, station, _, _ in stored)
     engine.dispose()
+
+
+def test_a_driver_statement_is_numbered_as_psycopg_numbers_it() -> None:
+    statement = DriverStatement.of("SELECT %(a)s, %(b)s WHERE x = %(a)s")
+    assert statement.sql == "SELECT $1, $2 WHERE x = $1"
+    assert statement.values({"b": 2, "a": 1, "c": 3}) == (1, 2)
+    with pytest.raises(ValueError, match="no other %"):
+        DriverStatement.of("SELECT %(a)s WHERE x LIKE 'y%'")  # RawCursor would send the % as it is
+
+
+# SQLite sends every statement through SQLAlchemy: the driver path is PostgreSQL's.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_statement_sent_to_the_driver_fails_as_any_statement(engine: Engine) -> None:
+    """driver_rows (the upload's statements on PostgreSQL) in the session's transaction, its errors
+    SQLAlchemy's: wrapped, told to the handle_error listeners, a lost connection invalidated."""
+    told: list[BaseException] = []
+
+    def listener(context: ExceptionContext) -> None:
+        told.append(context.original_exception)
+
+    sqlalchemy_events.listen(engine, "handle_error", listener)
+    try:
+        with Session(engine) as session:
+            assert driver_rows(session, "SELECT $1::int + 1", [41]) == [(42,)]
+            with pytest.raises(DBAPIError) as failed:
+                driver_rows(session, "SELECT 1 / $1::int", [0])
+            assert isinstance(failed.value.orig, psycopg.errors.DivisionByZero)
+            assert told == [failed.value.orig] and not failed.value.connection_invalidated
+        with Session(engine) as session:
+            (pid,) = driver_rows(session, "SELECT pg_backend_pid()")[0]
+            with engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            with pytest.raises(DBAPIError) as lost:
+                driver_rows(session, "SELECT 1")
+            assert lost.value.connection_invalidated
+    finally:
+        sqlalchemy_events.remove(engine, "handle_error", listener)

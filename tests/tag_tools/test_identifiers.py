@@ -3,6 +3,7 @@ error naming the field for anything else."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from tag_tools import identifiers
 from tag_tools.claims import CylinderRecord
 from tag_tools.errors import InputError
-from tag_tools.fields import FieldError
+from tag_tools.fields import FieldError, has_forbidden_character
 from tag_tools.identifiers import IdentifierError
 from tests.testkit import typical_record
 
@@ -157,3 +158,26 @@ def test_records_are_signed_with_canonical_identifiers() -> None:
     assert record.tag_uid == bytes.fromhex("04A2C4D2E15A80")
     with pytest.raises(IdentifierError, match="plate"):
         CylinderRecord.from_json(typed | {"plate": "not a plate"})
+
+
+def _rule_by_unicodedata(char: str) -> str | None:
+    """The rules as the Unicode database states them, one character at a time."""
+    category = unicodedata.category(char)
+    code = ord(char)
+    if category == "Cc":
+        return "contains a control character"
+    if category == "Cs":
+        return "contains a lone surrogate (not valid Unicode text)"
+    if category == "Cn" and (0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE):
+        return "contains a Unicode non-character"
+    return None
+
+
+def test_the_forbidden_character_scan_agrees_with_the_unicode_database_on_every_code_point() -> None:
+    """has_forbidden_character scans with one regex class; it must forbid exactly what the
+    categories say, character by character, and name the first broken rule of a longer text."""
+    disagreements = [code for code in range(0x110000) if has_forbidden_character(chr(code)) != _rule_by_unicodedata(chr(code))]
+    assert disagreements == []
+    assert has_forbidden_character("粤B12345") is None
+    assert has_forbidden_character("A\ufffeB\x00") == "contains a Unicode non-character"
+    assert has_forbidden_character("A\x85B\ud800") == "contains a control character"
