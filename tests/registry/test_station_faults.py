@@ -186,3 +186,24 @@ def test_bureau_lists_and_filters_fault_reports(client: FlaskClient, world: Worl
     assert client.get("/api/v1/bureau/station-faults", headers=world.auth("station")).status_code == 403
     assert client.get("/api/v1/bureau/station-faults?cursor=bm9wZQ", headers=auth).status_code == 422
     assert client.get("/api/v1/bureau/station-faults?station=NOPE", headers=auth).get_json()["faults"] == []
+
+
+def test_paging_lists_each_stations_report_once_when_they_share_an_id_and_instant(client: FlaskClient, world: World) -> None:
+    """A report id is unique per station only (migration 0019), and received_at is the registry's
+    clock, here frozen: two stations' reports with one id at one instant must both be listed, once,
+    whatever the page size (the list orders and pages by station too)."""
+    shared = str(uuid.uuid4())
+    for who, code in (("station", "ST-JS-01"), ("station2", "ST-EQ-01")):
+        sent = [report(world, report_id=shared, detail=f"shared {code}"), report(world, detail=f"own {code}")]
+        assert post(client, world, sent, who=who, url=f"/api/v1/stations/{code}/faults").get_json()["accepted"] == 2
+    auth = world.auth("bureau")
+    expected = sorted(f"{kind} {code}" for kind in ("shared", "own") for code in ("ST-JS-01", "ST-EQ-01"))
+    for limit in (1, 2, 3):
+        listed, cursor = [], ""
+        while True:
+            page = client.get(f"/api/v1/bureau/station-faults?limit={limit}{cursor}", headers=auth).get_json()
+            listed += [f["detail"] for f in page["faults"]]
+            if page["next_cursor"] is None:
+                break
+            cursor = f"&cursor={page['next_cursor']}"
+        assert sorted(listed) == expected, (limit, listed)
