@@ -57,6 +57,7 @@ from sqlalchemy.types import TypeEngine
 
 from registry_service.models import FILL_OUTCOMES, CloneSuspect, ScanEvent, Station, UTCDateTime
 from registry_service.services import case_hooks
+from registry_service.services.driver_sql import driver_rows, json_document
 from registry_service.services.queries import (
     EventFilter,
     conditions,
@@ -65,7 +66,7 @@ from registry_service.services.queries import (
     local_day,
     station_scope,
 )
-from registry_service.services.rollups import NewScan, Reckoning, driver_rows, json_document, many_rows, upsert
+from registry_service.services.rollups import NewScan, Reckoning, many_rows, upsert
 
 EARTH_RADIUS_KM = 6371.0
 MIN_FILL_GAP = timedelta(hours=1)
@@ -304,7 +305,7 @@ def _arrival_query(dialect: str, reckoning: Reckoning) -> Any:
 # statements under 4 KB) took about half of the registry's CPU for a riding event, several times
 # what PostgreSQL spends running it (bench_registry_ingest.py, docs/performance.md). So it is
 # rendered once with $n placeholders and its own values, and each upload fills in its five values
-# and sends it with rollups.driver_rows: the same statement and values, in the session's
+# and sends it with driver_sql.driver_rows: the same statement and values, in the session's
 # transaction, prepared by psycopg as before, its errors handled by SQLAlchemy as any statement's.
 # The rows are the driver's: datetimes in the session's time zone, compared and stored as instants.
 _ARRIVAL_BINDS = ("tags", "cylinders", "since", "station", "received")

@@ -33,9 +33,10 @@ from sqlalchemy.orm import Session
 from registry_service.errors import InvalidInput
 from registry_service.models import Cylinder, Outcome, ScanEvent
 from registry_service.services import case_hooks, clones, rollups
+from registry_service.services.driver_sql import DriverStatement, driver_rows, json_document
 from registry_service.services.idempotent import insert_ignoring_duplicates
 from registry_service.services.reasons import mask_of
-from registry_service.services.rollups import DriverStatement, NewScan, Reckoning, driver_rows, json_document
+from registry_service.services.rollups import NewScan, Reckoning
 
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 MAX_AGE = timedelta(days=400)
@@ -188,7 +189,7 @@ def _insert_rows(session: Session, station_id: int, placed: list[tuple[ScanEvent
 # makes PostgreSQL look only for those few, not for every event of the batch.
 # The events that were new are counted in the same statement (rollups.PG_COUNT_STORED and
 # PG_TOTAL_STORED, one round trip for all) and named by RETURNING for the clone rules.
-# It is sent with $n placeholders through psycopg's RawCursor (rollups.driver_rows): psycopg neither
+# It is sent with $n placeholders through psycopg's RawCursor (driver_sql.driver_rows): psycopg neither
 # rewrites it on each upload (as it would %(name)s placeholders in a statement over its 4,096
 # characters) nor SQLAlchemy builds a result's metadata for it.
 _PG_EVENT_COLUMNS = {

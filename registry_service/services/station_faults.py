@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 
 from registry_service.models import Station, StationFault
 from registry_service.services import meters
+from registry_service.services.driver_sql import DriverStatement, driver_rows, json_document
 from registry_service.services.idempotent import dialect_insert
 from registry_service.services.queries import EventFilter, after_cursor, encode_cursor
-from registry_service.services.rollups import DriverStatement, driver_rows, json_document
 
 SCHEMA_VERSION = 1
 KINDS = ("rejected_event", "quarantined_event", "station_fault", "station_event")
@@ -113,7 +113,7 @@ def _store(dialect: str) -> Any:
 # executemany sent them as multi-row VALUES of 19 parameters a row, in several statements: psycopg
 # parses a query of more than 50 parameters anew on every execution, so they went two rows at a
 # time, each page one more round trip and SQLAlchemy's per-statement work. The statement is sent
-# with $n placeholders through psycopg's RawCursor (rollups.driver_rows), prepared once per
+# with $n placeholders through psycopg's RawCursor (driver_sql.driver_rows), prepared once per
 # connection. WITH ORDINALITY ... ORDER BY inserts the rows in the order sent, so that their ids
 # (the table's sequence) keep that order as the executemany's did. The payload's bytes travel as
 # hex (JSON has no bytes), decoded by the statement.

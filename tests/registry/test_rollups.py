@@ -45,8 +45,9 @@ from registry_service.models import (
     Station,
 )
 from registry_service.services import clones, events, queries, region_rollups
+from registry_service.services.driver_sql import DriverStatement, driver_rows
 from registry_service.services.queries import EventFilter
-from registry_service.services.rollups import DriverStatement, Reckoning, driver_rows
+from registry_service.services.rollups import Reckoning
 from tests.registry.conftest import World
 from tests.registry.helpers import event, post_events, refused
 from tests.registry.pg_cluster import scratch_database
