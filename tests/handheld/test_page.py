@@ -196,8 +196,10 @@ def verdict(page: Page) -> dict[str, Any]:
 
 
 def wait_for_worker(page: Page) -> None:
-    """Until the service worker controls the page: the shell and the lists are in its caches then."""
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    """Until the service worker controls the page: the shell and the lists are in its caches then.
+    Installing fetches the shell, the root, the trust and status lists into its caches; on the
+    shared 2-core CI machine that once took longer than Playwright's default 15 s, so it gets 60."""
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=60_000)
 
 
 def check_rows(engine: Engine) -> list[HandheldCheck]:
