@@ -91,6 +91,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from registry_service.region_rollup_sweeper import RegionRollupSweeper
 
     region_rollup = RegionRollupSweeper(app.extensions["registry"]).start()  # the overview's region totals
+    from registry_service.clone_watch import CloneWatch
+
+    clone_watch = CloneWatch(app.extensions["registry"]).start()  # suspected clones (services/clones.py)
     if args.metrics_listen:
         # Never on the API's port: stations reach that one across the internet (registry_service/metrics.py).
         app.extensions[EXTENSION].serve(args.metrics_listen)
@@ -108,6 +111,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             notice_worker.stop()
         case_sweeper.stop()
         region_rollup.stop()
+        clone_watch.stop()
         if publisher is not None:
             publisher.stop()
     return EXIT_OK
@@ -343,6 +347,17 @@ def cmd_rebuild_rollups(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_watch_clones(args: argparse.Namespace) -> int:
+    from registry_service.clone_watch import judge_queued
+    from registry_service.db import make_session_factory, run_in_transaction
+    from registry_service.services.rollups import Reckoning
+
+    sessions = make_session_factory(_engine(args))
+    judged = judge_queued(lambda work: run_in_transaction(sessions, work), Reckoning.of(_config(args)), lambda: datetime.now(UTC))
+    print(json.dumps({"uploads_judged": judged}))
+    return EXIT_OK
+
+
 def cmd_roll_region_totals(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
@@ -548,6 +563,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(once after upgrading to 0008; after changing the report offset or plausible speed)",
     )
     p.set_defaults(handler=cmd_rebuild_rollups)
+
+    p = sub.add_parser(
+        "watch-clones",
+        help="judge the uploads the clone watch has queued now (`serve` does it every clone_watch_interval_s; "
+        "before a downgrade below 0020)",
+    )
+    p.set_defaults(handler=cmd_watch_clones)
 
     p = sub.add_parser(
         "roll-region-totals",

@@ -90,6 +90,10 @@ class RegistryConfig:
     # the per-station totals, so the figures are exact whatever the lag).
     region_rollup_interval_s: float = 300.0
     region_rollup_lag_s: float = 3600.0
+    # The clone watch (services/clones.py, clone_watch.py): `serve` judges the scans uploaded since
+    # its last round every clone_watch_interval_s, so a suspect and its case appear about that
+    # long after the scan arrives (REGISTRY_CLONE_WATCH_INTERVAL_MS).
+    clone_watch_interval_s: float = 1.0
     # Where the registry keeps files that are not rows: case photos (None: photos are refused).
     data_dir: str | None = None
     # The dashboard's map (docs/map.md). Tile URL templates with {z}, {x}, {y} (and {s} for one of
@@ -147,6 +151,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> R
         ("reader_max_lag_s", "REGISTRY_READER_MAX_LAG_MS"),
         ("reconnect_wait_s", "REGISTRY_RECONNECT_WAIT_MS"),
         ("commit_wait_s", "REGISTRY_COMMIT_WAIT_MS"),
+        ("clone_watch_interval_s", "REGISTRY_CLONE_WATCH_INTERVAL_MS"),
     ):
         if key in env:
             values[name] = _milliseconds(env[key], key)

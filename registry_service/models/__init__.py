@@ -26,7 +26,7 @@ from registry_service.models.places import Pump, Region, RegionLevel, Station
 from registry_service.models.policies import PolicyDocument, StationPolicyRow
 from registry_service.models.region_rollups import LateScanDay, RegionDayTotal, RegionRollupState, RegionRollupStation
 from registry_service.models.reversals import CondemnationReversal
-from registry_service.models.rollups import CloneSuspect, ScanDayCount, ScanDayTotal, ScanMonthTotal
+from registry_service.models.rollups import CloneArrival, CloneSuspect, ScanDayCount, ScanDayTotal, ScanMonthTotal
 from registry_service.models.security import DashboardSession, LoginThrottleEntry
 from registry_service.models.shapes import Datum, RegionShape
 from registry_service.models.status import StatusEntry, StatusIndexBlock, StatusListPublication
@@ -44,6 +44,7 @@ __all__ = [
     "CaseStep",
     "CentreCertificate",
     "Channel",
+    "CloneArrival",
     "CloneSuspect",
     "CondemnationReversal",
     "Cylinder",

@@ -22,6 +22,11 @@ suspect is about, so that a recomputation replaces it instead of adding another:
 for the rules over two consecutive scans (impossible travel, read counter, fills within an hour),
 the local day for "too many fills per day" (its event is the day's latest fill, which moves as
 fills arrive).
+
+clone_arrivals (revision 0020): the uploads whose new scans the clone watch has not judged yet. The
+watch runs as a job beside the requests, not in the upload's transaction, so that an upload never
+reads other stations' scans (on Citus a cross-shard read per upload) nor waits on suspect and case
+locks (services/clones.py).
 """
 
 from __future__ import annotations
@@ -94,3 +99,21 @@ class CloneSuspect(Base):
     previous_station_id: Mapped[int | None] = mapped_column(Integer)
     # The rule's facts by name (services/clones.py DETAILS); a day as ISO text.
     facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CloneArrival(Base):
+    """An upload whose new scans the clone watch has still to judge (services/clones.py): written
+    in the upload's transaction, taken and deleted by the watch's next round. Keyed by the
+    station, like scan_events, so that Citus could distribute it beside them (docs/scaling.md)."""
+
+    __tablename__ = "clone_arrivals"
+    __table_args__ = (Index("ix_clone_arrivals_received_at", "received_at"),)
+
+    station_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arrival_uuid: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # The upload's receipt time: its new scans are the station's scans with this received_at.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The earliest new scan's occurred_at less the watch's horizon: how far back to read.
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    tags: Mapped[list[str]] = mapped_column(JSON)  # the new scans' tag UIDs
+    cylinders: Mapped[list[str]] = mapped_column(JSON)  # and cylinder IDs

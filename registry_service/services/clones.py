@@ -6,10 +6,15 @@
   previous scan's of the same UID means two chips answer with that UID;
 - fill frequency (the Peruvian rule): more than one fill within an hour, or more than four a day.
 
-The rules run as events arrive (`watch`, from services/events.py, in the transaction that stores
-them) and what they find is stored (models/rollups.py CloneSuspect), so the API and the dashboard
-read a few rows (`find_suspects`) instead of running window functions over every scan of the
-period on each page load. "The previous scan" is the previous one of the same tag or cylinder by
+The rules run soon after events arrive and what they find is stored (models/rollups.py
+CloneSuspect), so the API and the dashboard read a few rows (`find_suspects`) instead of running
+window functions over every scan of the period on each page load. The upload that stores new scans
+only leaves a note of them (`enqueue`, a clone_arrivals row, in its own transaction); the watch
+(`judge_arrivals`, run by clone_watch.py every clone_watch_interval_s) judges the queued uploads'
+scans in batches and deletes their notes in one transaction. So an upload never reads other
+stations' scans (on Citus that read would cross shards on every upload, docs/scaling.md) nor waits
+on suspect and case rows another upload holds; a suspect and its case appear about an interval
+after the scan arrives. "The previous scan" is the previous one of the same tag or cylinder by
 occurred_at within HORIZON: when a late upload puts a scan between two stored ones, the later
 one's suspects are judged again against its new predecessor. `rebuild_suspects` finds them all
 again from scan_events (`cylinder-registry rebuild-rollups`).
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
+import uuid
 from collections import Counter, namedtuple
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,11 +43,15 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
+    Table,
     and_,
     bindparam,
     case,
+    cast,
     delete,
+    exists,
     func,
+    insert,
     literal,
     null,
     or_,
@@ -53,9 +63,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TupleType, TypeEngine
 
-from registry_service.models import FILL_OUTCOMES, CloneSuspect, ScanEvent, Station, UTCDateTime
+from registry_service.models import FILL_OUTCOMES, CloneArrival, CloneSuspect, ScanEvent, Station, UTCDateTime
 from registry_service.services import case_hooks
 from registry_service.services.driver_sql import driver_rows, json_document
 from registry_service.services.queries import (
@@ -238,58 +248,143 @@ def _as_suspect(row: CloneSuspect, station: str, previous_station: str | None) -
 
 # Finding them as events arrive -----------------------------------------------------------------
 #
-# One statement per upload, over the scans of its tag UIDs and of its cylinder IDs from HORIZON
-# before its earliest scan on: window functions give each scan its predecessor (p_: any scan; c_:
-# among scans with a read counter; f_: among fills) and its day's fills. The database returns only
-# what needs judging: a new scan that a rule may flag (the filter is a little wider than the rules,
-# which are then applied here exactly), a day with more than four fills and a new one, and a stored
-# scan whose predecessor is new (judged again: a late upload came between).
+# One statement per batch of queued uploads, over the scans of their tag UIDs and of their cylinder
+# IDs from HORIZON before their earliest scan on: window functions give each scan its predecessor
+# (p_: any scan; c_: among scans with a read counter; f_: among fills) and its day's fills. A scan
+# is new when its station and receipt time are a queued upload's. The database returns only what
+# needs judging: a new scan that a rule may flag (the filter is a little wider than the rules, which
+# are then applied here exactly), a day with more than four fills and a new one, and a stored scan
+# whose predecessor is new (judged again: a late upload came between).
+
+# Uploads judged in one transaction, one statement for all of them: at most WATCH_BATCH uploads, and
+# no more than WATCH_KEYS tags and cylinders (unless one upload alone has more), so that a round
+# after a burst of large uploads stays a short transaction holding few suspect and case rows.
+WATCH_BATCH = 500
+WATCH_KEYS = 2000
+# pg_try_advisory_xact_lock's key: "CLNW". One node judges at a time; another node's round that
+# finds the lock taken does nothing (two rounds judging the same keys would only wait on each
+# other's suspect and case rows).
+LOCK_KEY = 0x434C4E57
+_ARRIVALS: Table = CloneArrival.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
+_ENQUEUE = insert(_ARRIVALS)
 
 
-def watch(session: Session, station_id: int, received_at: datetime, scans: Sequence[NewScan], reckoning: Reckoning) -> None:
-    """Judge one station's newly stored scans, and the stored scans whose predecessor they became."""
+# PostgreSQL: the same note, written by the upload's own statement (services/events.py _PG_INSERT,
+# after its `stored` CTE), so it costs the upload no round trip and no Python. One row when a new
+# scan has a tag UID or cylinder ID, none otherwise.
+PG_ENQUEUE_STORED = (
+    ", queued AS (INSERT INTO clone_arrivals (station_id, arrival_uuid, received_at, since, tags, cylinders) "
+    "SELECT %(station_id)s, gen_random_uuid(), %(received_at)s, "
+    f"min(occurred_at) - interval '{int(HORIZON.total_seconds())} seconds', "
+    "coalesce(json_agg(DISTINCT tag_uid ORDER BY tag_uid) FILTER (WHERE tag_uid IS NOT NULL), '[]'::json), "
+    "coalesce(json_agg(DISTINCT cylinder_id ORDER BY cylinder_id) FILTER (WHERE cylinder_id IS NOT NULL), '[]'::json) "
+    "FROM stored HAVING count(tag_uid) + count(cylinder_id) > 0)"
+)
+
+
+def enqueue(session: Session, station_id: int, received_at: datetime, scans: Sequence[NewScan]) -> None:
+    """Leave one station's newly stored scans for the watch, in the transaction that stored them:
+    their keys, and how far back their predecessors may be (a scan's predecessor is at most HORIZON,
+    over a day its local day too, before it). SQLite; PostgreSQL: PG_ENQUEUE_STORED."""
     tags = sorted({scan.tag_uid for scan in scans if scan.tag_uid})
     cylinders = sorted({scan.cylinder_id for scan in scans if scan.cylinder_id})
     if not tags and not cylinders:
         return
-    # A scan's predecessor is at most HORIZON (over a day: its local day too) before it; the stored
-    # scans whose predecessor may have changed come after the new ones (no event is from the future).
-    values = {
-        "since": min(scan.occurred_at for scan in scans) - HORIZON,
-        "station": station_id,
-        "received": received_at,
+    since = min(scan.occurred_at for scan in scans) - HORIZON
+    session.connection().execute(
+        _ENQUEUE,
+        {
+            "station_id": station_id,
+            "arrival_uuid": uuid.uuid4(),
+            "received_at": received_at,
+            "since": since,
+            "tags": tags,
+            "cylinders": cylinders,
+        },
+    )
+
+
+def judge_arrivals(session: Session, reckoning: Reckoning, now: datetime, limit: int = WATCH_BATCH) -> int:
+    """One batch of the watch: up to `limit` queued uploads (and WATCH_KEYS keys), oldest first,
+    judged together; their suspects stored, the new scans' suspects made cases (at `now`), their
+    queue rows deleted. Returns how many uploads it took (0 also when another node holds the
+    watch's lock)."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql and not session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_KEY))):
+        return 0
+    queued = session.connection().execute(select(_ARRIVALS).order_by(_ARRIVALS.c.received_at).limit(limit)).all()
+    arrivals = _within_keys(queued)
+    if not arrivals:
+        return 0
+    findings = _Findings(clearing=True)
+    for group in _spans(arrivals):
+        _judge(session, reckoning, group, findings)
+    findings.store(session)
+    # A suspect found on one of the new scans becomes a case (a re-judged older scan does not open
+    # another: its suspect had its case when it was found).
+    case_hooks.from_suspects(session, [findings.found[ident] for ident in sorted(findings.fresh)], now)
+    key = tuple_(_ARRIVALS.c.station_id, _ARRIVALS.c.arrival_uuid)
+    session.execute(delete(_ARRIVALS).where(key.in_([(a.station_id, a.arrival_uuid) for a in arrivals])))
+    return len(arrivals)
+
+
+def _within_keys(queued: Sequence[Any]) -> list[Any]:
+    """The first of the queued uploads whose keys add up to at most WATCH_KEYS (the first always)."""
+    taken: list[Any] = []
+    keys = 0
+    for arrival in queued:
+        keys += len(arrival.tags) + len(arrival.cylinders)
+        if taken and keys > WATCH_KEYS:
+            break
+        taken.append(arrival)
+    return taken
+
+
+def _spans(arrivals: Sequence[Any]) -> list[list[Any]]:
+    """The arrivals in groups whose `since` lie within HORIZON of each other: one statement reads
+    every key of its group from the group's earliest `since`, so an upload of days-old scans (a
+    station back after an outage) is judged on its own instead of making every key read days back."""
+    groups: list[list[Any]] = []
+    for arrival in sorted(arrivals, key=lambda a: a.since):
+        if groups and arrival.since - groups[-1][0].since <= HORIZON:
+            groups[-1].append(arrival)
+        else:
+            groups.append([arrival])
+    return groups
+
+
+def _judge(session: Session, reckoning: Reckoning, arrivals: Sequence[Any], findings: _Findings) -> None:
+    bound = {
+        "tags": sorted({tag for a in arrivals for tag in a.tags}),
+        "cylinders": sorted({cylinder for a in arrivals for cylinder in a.cylinders}),
+        "since": min(a.since for a in arrivals),
     }
     dialect = session.get_bind().dialect.name
-    bound = {"tags": tags, "cylinders": cylinders, **values}
+    rows: Iterable[Any]
     if dialect == "postgresql":
         driver_rows(session, _BY_INDEX)
-        rows: Iterable[Any] = _pg_arrival_rows(session, reckoning, bound)
+        stations = {"stations": [a.station_id for a in arrivals], "received": [a.received_at for a in arrivals]}
+        rows = _pg_arrival_rows(session, reckoning, {**bound, **stations})
     else:
-        rows = session.connection().execute(_arrival_query(dialect, reckoning), bound)
-    findings = _Findings(clearing=True)
+        arrived = {"arrivals": [(a.station_id, a.received_at) for a in arrivals]}
+        rows = session.connection().execute(_arrival_query(dialect, reckoning), {**bound, **arrived})
     for row in rows:
         _JUDGES[row.key_type](row, reckoning, findings)
-    findings.store(session)
-    # A suspect found on one of the new scans becomes a case (a re-judged older scan does not
-    # open another: its suspect had its case when it was found). The new scans are this station's:
-    # another station's scan with the same UUID is not one of them.
-    arrived = {scan.event_uuid for scan in scans}
-    new = [row for row in findings.found.values() if row["event_uuid"] in arrived and row["station_id"] == station_id]
-    case_hooks.from_suspects(session, new, received_at)
 
 
 # One plan, by index, whatever the statistics say. For a partition the planner believes tiny (today's,
 # before its first ANALYZE) a scan looks cheaper than an index lookup, and a kept plan would go on
 # scanning it as it grows. And for a few keys PostgreSQL would plan each upload afresh (it can leave
 # out partitions while planning), which costs three times the run; the generic plan leaves them
-# out when it starts. Both settings end with the upload's transaction.
+# out when it starts. Both settings end with the round's transaction.
 _BY_INDEX = "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)"
 
 
 @functools.cache
 def _arrival_query(dialect: str, reckoning: Reckoning) -> Any:
-    """watch()'s statement, built once (assembling and compiling it costs more than running it):
-    both keys' scans in one round trip, each upload binding its keys, span, station and time."""
+    """The watch's statement, built once (assembling and compiling it costs more than running it):
+    both keys' scans in one round trip, each round binding its keys, span, and the uploads' stations
+    and receipt times."""
     sql = _Sql(dialect)
     return union_all(
         _padded(_tag_scans(sql, _arrival_base(sql, ScanEvent.tag_uid, "tags"), reckoning, arrival=True), "tag_uid"),
@@ -299,16 +394,16 @@ def _arrival_query(dialect: str, reckoning: Reckoning) -> Any:
     )
 
 
-# On PostgreSQL watch()'s statement is 9 KB long, and on each upload SQLAlchemy's work around it
+# On PostgreSQL the watch's statement is 9 KB long, and on each run SQLAlchemy's work around it
 # (cache key, parameters, the expanded IN of fill outcomes, the result's metadata for its 26
 # columns) and psycopg's rewriting of its %(name)s placeholders (which psycopg caches only for
 # statements under 4 KB) took about half of the registry's CPU for a riding event, several times
 # what PostgreSQL spends running it (bench_registry_ingest.py, docs/performance.md). So it is
-# rendered once with $n placeholders and its own values, and each upload fills in its five values
+# rendered once with $n placeholders and its own values, and each run fills in its five values
 # and sends it with driver_sql.driver_rows: the same statement and values, in the session's
 # transaction, prepared by psycopg as before, its errors handled by SQLAlchemy as any statement's.
 # The rows are the driver's: datetimes in the session's time zone, compared and stored as instants.
-_ARRIVAL_BINDS = ("tags", "cylinders", "since", "station", "received")
+_ARRIVAL_BINDS = ("tags", "cylinders", "since", "stations", "received")
 
 
 @dataclass(frozen=True)
@@ -325,9 +420,7 @@ def _pg_arrival(reckoning: Reckoning) -> _RawStatement:
     dialect = pg_psycopg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]  # SQLAlchemy's own, untyped
     compiled = query.compile(dialect=dialect)
     anything = datetime(2000, 1, 1, tzinfo=UTC)  # stand-ins: only the statement and its own values are kept
-    state = compiled.construct_expanded_state(
-        {"tags": [], "cylinders": [], "since": anything, "station": 0, "received": anything}
-    )
+    state = compiled.construct_expanded_state({"tags": [], "cylinders": [], "since": anything, "stations": [], "received": []})
     names = tuple(state.positiontup or ())
     values = tuple(
         None if name in _ARRIVAL_BINDS else state.processors[name](value) if name in state.processors else value
@@ -436,7 +529,7 @@ _ALL_COLUMNS = (
     *(prefix + name for prefix, names in _WINDOW_COLUMNS.items() for name in names),
     *("fill", "day", "day_fills", "day_rank", "day_new"),
 )
-# A row of watch()'s statement on PostgreSQL, by name: the judges read a row's columns as attributes,
+# A row of the watch's statement on PostgreSQL, by name: the judges read a row's columns as attributes,
 # of this or of SQLAlchemy's rows (SQLite, rebuild_suspects).
 _ArrivalRow = namedtuple("_ArrivalRow", ("key_type", *_ALL_COLUMNS))  # type: ignore[misc]  # fields from a tuple
 
@@ -453,18 +546,35 @@ def _null(kind: str) -> Any:
     return type_coerce(null(), types.get(kind, Integer()))
 
 
-def _columns(scan: Any, arrival: bool) -> dict[str, Any]:
-    """A scan's own columns; `new`: stored by this upload (this station, this receipt time), or
-    every scan when all are judged again."""
-    mine = and_(scan.c.station_id == bindparam("station"), scan.c.received_at == bindparam("received", type_=UTCDateTime()))
+def _columns(sql: _Sql, scan: Any, arrival: bool) -> dict[str, Any]:
+    """A scan's own columns; `new`: stored by one of the uploads judged (its station and receipt
+    time are one of theirs), or every scan when all are judged again."""
     return {
         "at": scan.c.at,
         "station_id": scan.c.station_id,
         "lat": Station.latitude,
         "lon": Station.longitude,
         "counter": scan.c.counter,
-        "new": case((mine, 1), else_=0) if arrival else literal(1),
+        "new": case((_arrived(sql, scan), 1), else_=0) if arrival else literal(1),
     }
+
+
+def _arrived(sql: _Sql, scan: Any) -> Any:
+    """The scan is one the judged uploads stored. PostgreSQL: the uploads as two arrays bound by
+    position (the statement is prepared once, so its parameters cannot vary in number); SQLite: a
+    list of (station, receipt time) pairs."""
+    if sql.dialect != "postgresql":
+        pairs = bindparam("arrivals", expanding=True, type_=TupleType(Integer(), UTCDateTime()))
+        return tuple_(scan.c.station_id, scan.c.received_at).in_(pairs)
+    uploads = (
+        func.unnest(
+            cast(bindparam("stations", type_=ARRAY(Integer())), ARRAY(Integer())),
+            cast(bindparam("received", type_=ARRAY(UTCDateTime())), ARRAY(UTCDateTime())),
+        )
+        .table_valued("station", "received")
+        .render_derived("upload")
+    )
+    return exists().where(uploads.c.station == scan.c.station_id, uploads.c.received == scan.c.received_at)
 
 
 def _lags(scan: Any, columns: dict[str, Any], prefix: str, partition_by: Sequence[Any]) -> list[Any]:
@@ -511,7 +621,7 @@ def _judged_again(s: Any, *prefixes: str) -> Any:
 
 
 def _tag_scans(sql: _Sql, scan: Any, reckoning: Reckoning, arrival: bool) -> Any:
-    columns = _columns(scan, arrival)
+    columns = _columns(sql, scan, arrival)
     inner = _windowed(
         scan,
         columns,
@@ -529,7 +639,7 @@ def _tag_scans(sql: _Sql, scan: Any, reckoning: Reckoning, arrival: bool) -> Any
 
 
 def _cylinder_scans(sql: _Sql, scan: Any, reckoning: Reckoning, arrival: bool) -> Any:
-    columns = _columns(scan, arrival)
+    columns = _columns(sql, scan, arrival)
     fill = scan.c.outcome.in_(FILL_OUTCOMES)
     same_day = [scan.c.key, fill, dialect_local_day(sql.dialect, reckoning.utc_offset_hours, scan.c.at)]
     inner = _windowed(
@@ -631,6 +741,7 @@ class _Findings:
     clearing: bool  # False when everything was forgotten first: nothing to clear
     found: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     cleared: set[tuple[str, str, str, str]] = field(default_factory=set)
+    fresh: set[tuple[str, str, str, str]] = field(default_factory=set)  # found on a new scan: a case
 
     def judge(
         self,
@@ -649,6 +760,8 @@ class _Findings:
             if self.clearing and predecessor_changed:
                 self.cleared.add(ident)
             return
+        if row.new:
+            self.fresh.add(ident)
         self.found[ident] = {
             "kind": kind,
             "key_type": key_type,

@@ -15,9 +15,10 @@ registry (clock_offset_ms), and occurred_at is the corrected time (`Placement`),
 in the accepted window, so it lands in a current daily partition. Events outside the tolerance
 are flagged clock_skewed for the bureau.
 
-What is stored is also counted (services/rollups.py), judged by the clone rules
-(services/clones.py) and, for a refused or overridden fill, made a case (services/case_hooks.py) in
-the same transaction: only the new events, never a retry, each on the local day of its corrected time.
+What is stored is also counted (services/rollups.py), queued for the clone rules
+(services/clones.py, judged by the clone watch a few seconds later) and, for a refused or overridden
+fill, made a case (services/case_hooks.py) in the same transaction: only the new events, never a
+retry, each on the local day of its corrected time.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def ingest(session: Session, station_id: int, events: list[ScanEventIn], now: da
     postgresql = session.get_bind().dialect.name == "postgresql"
     if not placed:
         stored: set[uuid.UUID] = set()
-    elif postgresql:  # which also counts them (PG_COUNT_STORED)
+    elif postgresql:  # which also counts them (PG_COUNT_STORED) and queues them for the clone watch
         stored = _insert_json_batch(session, station_id, placed, now, reckoning)
     else:
         stored = _insert_rows(session, station_id, placed, now)
@@ -130,7 +131,7 @@ def ingest(session: Session, station_id: int, events: list[ScanEventIn], now: da
     if new:
         if not postgresql:
             rollups.count_new(session, station_id, new, reckoning, now)
-        clones.watch(session, station_id, now, new, reckoning)
+            clones.enqueue(session, station_id, now, new)  # judged by the clone watch's next round
         # Cases for the new problem scans only (a few per cent of events; a retry brings none).
         problems = [_problem(event, where) for event, where in placed if event.event_uuid in stored and _wanted(event)]
         case_hooks.from_scans(session, station_id, problems, now)
@@ -188,7 +189,8 @@ def _insert_rows(session: Session, station_id: int, placed: list[tuple[ScanEvent
 # its UUID already (by the primary key's station_id and event_uuid, on every daily partition): CASE
 # makes PostgreSQL look only for those few, not for every event of the batch.
 # The events that were new are counted in the same statement (rollups.PG_COUNT_STORED and
-# PG_TOTAL_STORED, one round trip for all) and named by RETURNING for the clone rules.
+# PG_TOTAL_STORED) and queued for the clone watch (clones.PG_ENQUEUE_STORED), one round trip for
+# all, and named by RETURNING for the cases.
 # It is sent with $n placeholders through psycopg's RawCursor (driver_sql.driver_rows): psycopg neither
 # rewrites it on each upload (as it would %(name)s placeholders in a statement over its 4,096
 # characters) nor SQLAlchemy builds a result's metadata for it.
@@ -224,8 +226,8 @@ _PG_INSERT = DriverStatement.of(
     "(SELECT 1 FROM scan_events s WHERE s.station_id = %(station_id)s AND s.event_uuid = e.event_uuid) "
     "ELSE true END "
     "ON CONFLICT DO NOTHING "
-    "RETURNING event_uuid, occurred_at, outcome, reason_mask), "
-    f"counted AS ({rollups.PG_COUNT_STORED}){rollups.PG_TOTAL_STORED} "
+    "RETURNING event_uuid, occurred_at, outcome, reason_mask, tag_uid, cylinder_id), "
+    f"counted AS ({rollups.PG_COUNT_STORED}){rollups.PG_TOTAL_STORED}{clones.PG_ENQUEUE_STORED} "
     "SELECT event_uuid FROM stored"
 )
 

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from registry_service.app import create_app
+from registry_service.clone_watch import CloneWatch
 from registry_service.config import RegistryConfig
 from registry_service.models import Base, Role
 from registry_service.node import Registry
@@ -184,6 +185,13 @@ class World:
             self.tokens[name] = self.add_user(name, role, station, centre)
         self.tokens["grid"] = self.add_grid_person("grid", "410105-01")  # the officer of ST-JS-01's cell
         return self
+
+    def watch_clones(self, batch: int | None = None) -> int:
+        """What the clone watch `serve` runs would do now (clone_watch.py): judge every queued
+        upload, `batch` of them per round; returns how many."""
+        watch = CloneWatch(self.registry)
+        watch.batch = batch or watch.batch
+        return watch.run_once()
 
     def add_grid_person(self, name: str, region: str, duty: str | None = None) -> str:
         """A grid user who is a grid person of `region`; returns its token."""

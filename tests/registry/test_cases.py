@@ -397,6 +397,7 @@ def test_hooks_refusals_overrides_suspects_and_alarms(client: FlaskClient, grid:
         event(at + timedelta(minutes=10), cylinder_id="156-4101-6"),  # two fills in an hour: a clone suspect
     ]
     assert post_events(client, grid, "ST-JS-01", events).status_code == 200
+    assert grid.watch_clones() == 1  # the clone watch's round: the suspect's case
 
     def alarms(s: Session) -> None:
         station = s.scalar(select(Station.id).where(Station.code == "ST-JS-01"))

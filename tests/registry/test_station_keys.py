@@ -124,6 +124,7 @@ def test_a_suspect_is_joined_to_its_own_stations_scan(client: FlaskClient, world
     assert post_events(client, world, "ST-FAR", [trip], who="far").status_code == 200
     namesake = {**event(last, plate="豫B22222"), "event_id": trip["event_id"]}
     assert counts(post_events(client, world, "ST-EQ-01", [namesake], who="station2"))["accepted"] == 1
+    world.watch_clones()
     assert _suspects(client, world, plate="豫A11111") == [("impossible_travel", "ST-FAR")]
     assert _suspects(client, world, plate="豫B22222") == []
     assert _suspects(client, world) == [("impossible_travel", "ST-FAR")]

@@ -1,0 +1,55 @@
+"""The clone watch `cylinder-registry serve` runs in the background (services/clones.py).
+
+Every `clone_watch_interval_s` it judges the scans uploaded since its last round, by the clone
+rules, in batches of at most clones.WATCH_BATCH uploads and clones.WATCH_KEYS keys (one transaction
+each), until nothing is queued. Several nodes may run it: on PostgreSQL one node judges at a time
+(an advisory lock; the others skip the round), on SQLite the database's writer lock serialises
+them. A failing round is logged and retried, and its uploads stay queued; the thread never dies of
+it. `cylinder-registry watch-clones` runs one round (`judge_queued`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from registry_service.node import Registry
+from registry_service.periodic import PeriodicJob
+from registry_service.services import clones
+from registry_service.services.rollups import Reckoning
+
+Transaction = Callable[[Callable[[Session], int]], int]
+
+
+def judge_queued(
+    transaction: Transaction,
+    reckoning: Reckoning,
+    clock: Callable[[], datetime],
+    batch: int = clones.WATCH_BATCH,
+    stopping: Callable[[], bool] = lambda: False,
+) -> int:
+    """Judge everything queued now, a batch per transaction; returns how many uploads were judged."""
+    judged = 0
+    while not stopping():
+        taken = transaction(lambda s: clones.judge_arrivals(s, reckoning, clock(), batch))
+        if not taken:  # nothing queued, or another node is judging
+            break
+        judged += taken
+    return judged
+
+
+class CloneWatch(PeriodicJob):
+    name = "clone watch"
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.interval_s = registry.config.clone_watch_interval_s
+        self.reckoning = Reckoning.of(registry.config)
+        self.batch = clones.WATCH_BATCH  # uploads per transaction at most
+        super().__init__()
+
+    def run_once(self) -> int:
+        """Judge everything queued now; returns how many uploads were judged."""
+        return judge_queued(self.registry.transaction, self.reckoning, self.registry.clock, self.batch, lambda: self.stopping)
