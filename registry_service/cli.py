@@ -93,7 +93,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     region_rollup = RegionRollupSweeper(app.extensions["registry"]).start()  # the overview's region totals
     from registry_service.clone_watch import CloneWatch
 
-    clone_watch = CloneWatch(app.extensions["registry"]).start()  # suspected clones (services/clones.py)
+    # Suspected clones (services/clones.py), its lag in the metrics.
+    clone_watch = CloneWatch(app.extensions["registry"], app.extensions[EXTENSION]).start()
     if args.metrics_listen:
         # Never on the API's port: stations reach that one across the internet (registry_service/metrics.py).
         app.extensions[EXTENSION].serve(args.metrics_listen)

@@ -5,7 +5,9 @@ rules, in batches of at most clones.WATCH_BATCH uploads and clones.WATCH_KEYS ke
 each), until nothing is queued. Several nodes may run it: on PostgreSQL one node judges at a time
 (an advisory lock; the others skip the round), on SQLite the database's writer lock serialises
 them. A failing round is logged and retried, and its uploads stay queued; the thread never dies of
-it. `cylinder-registry watch-clones` runs one round (`judge_queued`).
+it. After each round the node's metrics say how many uploads it judged and how old the oldest
+upload still waiting is (`lag_s`; every node reports it, whichever judged). `cylinder-registry
+watch-clones` runs one round (`judge_queued`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from registry_service.metrics import RegistryMetrics
 from registry_service.node import Registry
 from registry_service.periodic import PeriodicJob
 from registry_service.services import clones
@@ -29,27 +32,42 @@ def judge_queued(
     clock: Callable[[], datetime],
     batch: int = clones.WATCH_BATCH,
     stopping: Callable[[], bool] = lambda: False,
+    distributed: bool | None = None,
 ) -> int:
-    """Judge everything queued now, a batch per transaction; returns how many uploads were judged."""
+    """Judge everything queued now, a batch per transaction; returns how many uploads were judged.
+    `distributed`: as clones.judge_arrivals takes it (None: Citus's form when Citus is installed)."""
     judged = 0
     while not stopping():
-        taken = transaction(lambda s: clones.judge_arrivals(s, reckoning, clock(), batch))
+        taken = transaction(lambda s: clones.judge_arrivals(s, reckoning, clock(), batch, distributed))
         if not taken:  # nothing queued, or another node is judging
             break
         judged += taken
     return judged
 
 
+def lag_s(registry: Registry) -> float:
+    """Seconds since the oldest upload still waiting for the watch arrived (0: none waiting)."""
+    oldest = registry.read(clones.oldest_queued)
+    return 0.0 if oldest is None else max(0.0, (registry.clock() - oldest).total_seconds())
+
+
 class CloneWatch(PeriodicJob):
     name = "clone watch"
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, metrics: RegistryMetrics | None = None) -> None:
         self.registry = registry
+        self.metrics = metrics
         self.interval_s = registry.config.clone_watch_interval_s
         self.reckoning = Reckoning.of(registry.config)
         self.batch = clones.WATCH_BATCH  # uploads per transaction at most
+        self.distributed: bool | None = None  # the scans read in Citus's form; None: when Citus is installed
         super().__init__()
 
     def run_once(self) -> int:
         """Judge everything queued now; returns how many uploads were judged."""
-        return judge_queued(self.registry.transaction, self.reckoning, self.registry.clock, self.batch, lambda: self.stopping)
+        judged = judge_queued(
+            self.registry.transaction, self.reckoning, self.registry.clock, self.batch, lambda: self.stopping, self.distributed
+        )
+        if self.metrics is not None:
+            self.metrics.clone_watch_round(judged, lag_s(self.registry))
+        return judged

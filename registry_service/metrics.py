@@ -1,5 +1,6 @@
 """Prometheus metrics of one registry node: requests by route template and status with latency,
-status checks, scan events ingested (new or duplicate), database errors.
+status checks, scan events ingested (new or duplicate), database errors, and how far the clone
+watch is behind.
 
 Each app gets its own CollectorRegistry (not prometheus_client's global one), so a process that
 builds many apps (the tests) never registers a name twice. The metrics are served on a listen
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import start_wsgi_server
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import ExceptionContext
@@ -64,6 +65,17 @@ class RegistryMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.clone_watch_judged = Counter(
+            "cylinder_registry_clone_watch_judged_total",
+            "Uploads whose new scans this node's clone watch judged.",
+            registry=self.registry,
+        )
+        self.clone_watch_lag = Gauge(
+            "cylinder_registry_clone_watch_lag_seconds",
+            "Age of the oldest upload still waiting for the clone watch after this node's last round "
+            "(0: none waiting). Alert when it grows: suspected clones are found that much later.",
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         # present at zero from the first scrape
         self._outcomes = {outcome: self.status_checks.labels(outcome) for outcome in ("answered", "refused", "failed")}
@@ -91,6 +103,11 @@ class RegistryMetrics:
         """`counts` as events.ingest returns it (accepted, duplicates); call after the commit."""
         self.events.labels("new").inc(counts.get("accepted", 0))
         self.events.labels("duplicate").inc(counts.get("duplicates", 0))
+
+    def clone_watch_round(self, judged: int, lag_s: float) -> None:
+        # The lag first: a scrape that sees the round's uploads counted sees the lag it left.
+        self.clone_watch_lag.set(lag_s)
+        self.clone_watch_judged.inc(judged)
 
     def watch(self, engine: Engine) -> None:
         """Count every driver error on this engine, retried or answered."""

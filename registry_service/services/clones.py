@@ -45,6 +45,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -56,12 +57,14 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
     tuple_,
     type_coerce,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TupleType, TypeEngine
 
@@ -304,21 +307,26 @@ def enqueue(session: Session, station_id: int, received_at: datetime, scans: Seq
     )
 
 
-def judge_arrivals(session: Session, reckoning: Reckoning, now: datetime, limit: int = WATCH_BATCH) -> int:
+def judge_arrivals(
+    session: Session, reckoning: Reckoning, now: datetime, limit: int = WATCH_BATCH, distributed: bool | None = None
+) -> int:
     """One batch of the watch: up to `limit` queued uploads (and WATCH_KEYS keys), oldest first,
     judged together; their suspects stored, the new scans' suspects made cases (at `now`), their
     queue rows deleted. Returns how many uploads it took (0 also when another node holds the
-    watch's lock)."""
+    watch's lock). `distributed`: read the scans in the form Citus can run (`_arrival_base`);
+    None: when the database has the citus extension."""
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql and not session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_KEY))):
         return 0
+    if distributed is None:
+        distributed = postgresql and bool(session.scalar(_CITUS))
     queued = session.connection().execute(select(_ARRIVALS).order_by(_ARRIVALS.c.received_at).limit(limit)).all()
     arrivals = _within_keys(queued)
     if not arrivals:
         return 0
     findings = _Findings(clearing=True)
     for group in _spans(arrivals):
-        _judge(session, reckoning, group, findings)
+        _judge(session, reckoning, group, findings, distributed)
     findings.store(session)
     # A suspect found on one of the new scans becomes a case (a re-judged older scan does not open
     # another: its suspect had its case when it was found).
@@ -326,6 +334,11 @@ def judge_arrivals(session: Session, reckoning: Reckoning, now: datetime, limit:
     key = tuple_(_ARRIVALS.c.station_id, _ARRIVALS.c.arrival_uuid)
     session.execute(delete(_ARRIVALS).where(key.in_([(a.station_id, a.arrival_uuid) for a in arrivals])))
     return len(arrivals)
+
+
+def oldest_queued(connection: Connection) -> datetime | None:
+    """When the oldest upload still waiting for the watch arrived (None: none waits)."""
+    return connection.scalar(select(func.min(CloneArrival.received_at)))
 
 
 def _within_keys(queued: Sequence[Any]) -> list[Any]:
@@ -353,7 +366,11 @@ def _spans(arrivals: Sequence[Any]) -> list[list[Any]]:
     return groups
 
 
-def _judge(session: Session, reckoning: Reckoning, arrivals: Sequence[Any], findings: _Findings) -> None:
+# Citus is an extension of PostgreSQL: a database with it installed distributes scan_events.
+_CITUS = select(exists().where(text("extname = 'citus'")).select_from(text("pg_extension")))
+
+
+def _judge(session: Session, reckoning: Reckoning, arrivals: Sequence[Any], findings: _Findings, distributed: bool) -> None:
     bound = {
         "tags": sorted({tag for a in arrivals for tag in a.tags}),
         "cylinders": sorted({cylinder for a in arrivals for cylinder in a.cylinders}),
@@ -364,7 +381,7 @@ def _judge(session: Session, reckoning: Reckoning, arrivals: Sequence[Any], find
     if dialect == "postgresql":
         driver_rows(session, _BY_INDEX)
         stations = {"stations": [a.station_id for a in arrivals], "received": [a.received_at for a in arrivals]}
-        rows = _pg_arrival_rows(session, reckoning, {**bound, **stations})
+        rows = _pg_arrival_rows(session, reckoning, distributed, {**bound, **stations})
     else:
         arrived = {"arrivals": [(a.station_id, a.received_at) for a in arrivals]}
         rows = session.connection().execute(_arrival_query(dialect, reckoning), {**bound, **arrived})
@@ -381,16 +398,16 @@ _BY_INDEX = "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_
 
 
 @functools.cache
-def _arrival_query(dialect: str, reckoning: Reckoning) -> Any:
+def _arrival_query(dialect: str, reckoning: Reckoning, distributed: bool = False) -> Any:
     """The watch's statement, built once (assembling and compiling it costs more than running it):
     both keys' scans in one round trip, each round binding its keys, span, and the uploads' stations
     and receipt times."""
     sql = _Sql(dialect)
+    tags = _arrival_base(sql, ScanEvent.tag_uid, "tags", distributed)
+    cylinders = _arrival_base(sql, ScanEvent.cylinder_id, "cylinders", distributed)
     return union_all(
-        _padded(_tag_scans(sql, _arrival_base(sql, ScanEvent.tag_uid, "tags"), reckoning, arrival=True), "tag_uid"),
-        _padded(
-            _cylinder_scans(sql, _arrival_base(sql, ScanEvent.cylinder_id, "cylinders"), reckoning, arrival=True), "cylinder_id"
-        ),
+        _padded(_tag_scans(sql, tags, reckoning, arrival=True), "tag_uid"),
+        _padded(_cylinder_scans(sql, cylinders, reckoning, arrival=True), "cylinder_id"),
     )
 
 
@@ -414,8 +431,8 @@ class _RawStatement:
 
 
 @functools.cache
-def _pg_arrival(reckoning: Reckoning) -> _RawStatement:
-    query = _arrival_query("postgresql", reckoning)
+def _pg_arrival(reckoning: Reckoning, distributed: bool) -> _RawStatement:
+    query = _arrival_query("postgresql", reckoning, distributed)
     assert tuple(query.selected_columns.keys()) == _ArrivalRow._fields, "the rows are read by position"
     dialect = pg_psycopg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]  # SQLAlchemy's own, untyped
     compiled = query.compile(dialect=dialect)
@@ -430,8 +447,8 @@ def _pg_arrival(reckoning: Reckoning) -> _RawStatement:
     return _RawStatement(state.statement, values, binds)
 
 
-def _pg_arrival_rows(session: Session, reckoning: Reckoning, bound: Mapping[str, Any]) -> list[Any]:
-    statement = _pg_arrival(reckoning)
+def _pg_arrival_rows(session: Session, reckoning: Reckoning, distributed: bool, bound: Mapping[str, Any]) -> list[Any]:
+    statement = _pg_arrival(reckoning, distributed)
     values = list(statement.values)
     for index, name in statement.binds:
         values[index] = bound[name]
@@ -498,17 +515,26 @@ def _base(key: Any) -> Any:
     return select(*_columns_of(key)).where(key.is_not(None)).subquery("scan")
 
 
-def _arrival_base(sql: _Sql, key: Any, keys: str) -> Any:
+def _arrival_base(sql: _Sql, key: Any, keys: str, distributed: bool = False) -> Any:
     """The scans of the keys bound as `keys` since the bound "since".
 
     On PostgreSQL one lookup per key and daily partition (LATERAL) by the (key, occurred_at) index.
     Today's partition has no statistics for its first minute or so, and for a table the planner
     believes small, a list of keys or a time range bounded on both sides looks as selective as one
     key: it would read the whole day by the time index for each key. One key and a lower bound
-    only (at most a third of the rows, by the planner's default) leave the key's index the choice."""
+    only (at most a third of the rows, by the planner's default) leave the key's index the choice.
+
+    `distributed` (Citus, docs/scaling.md "Remaining work" 3): scan_events is distributed by
+    station_id, and Citus does not push a LATERAL join on another column down to the shards. The
+    keys' scans are then one MATERIALIZED CTE, `key = ANY(keys)`, which Citus runs on every shard
+    (each by its own (key, occurred_at) index) and gives the coordinator as an intermediate result,
+    where the windows run. The rows are the same (tests/registry/test_rollups.py runs both forms)."""
     since = ScanEvent.occurred_at >= bindparam("since", type_=UTCDateTime())
     if sql.dialect != "postgresql":
         return select(*_columns_of(key)).where(key.in_(bindparam(keys, expanding=True)), since).subquery("scan")
+    if distributed:
+        found = select(*_columns_of(key)).where(key == any_(bindparam(keys, type_=ARRAY(String()))), since)
+        return found.cte(f"scan_{keys}").prefix_with("MATERIALIZED")
     wanted = func.unnest(bindparam(keys, type_=ARRAY(String()))).table_valued("value").render_derived("wanted")
     # OFFSET 0 keeps PostgreSQL from flattening the per-key lookups back into one scan.
     per_key = select(*_columns_of(key)).where(key == wanted.c.value, since).offset(0).lateral("found")

@@ -16,7 +16,7 @@ in the accepted window, so it lands in a current daily partition. Events outside
 are flagged clock_skewed for the bureau.
 
 What is stored is also counted (services/rollups.py), queued for the clone rules
-(services/clones.py, judged by the clone watch a few seconds later) and, for a refused or overridden
+(services/clones.py, judged by the clone watch within about a second) and, for a refused or overridden
 fill, made a case (services/case_hooks.py) in the same transaction: only the new events, never a
 retry, each on the local day of its corrected time.
 """

@@ -4,16 +4,15 @@ background thread, Debian's Chromium through Playwright (never a downloaded brow
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import Flask
-from waitress.server import create_server
 
 from tests.peers import peer_unavailable
+from tests.waitress_thread import served_in_thread
 
 if TYPE_CHECKING:  # playwright is imported only once Chromium is known to start (chromium_peer)
     from playwright.sync_api import Browser, Page
@@ -39,14 +38,8 @@ def screenshot_dir() -> Path:
 @contextmanager
 def serve(app: Flask) -> Iterator[str]:
     """Serve `app` on a free port; yields its base URL and stops the server afterwards."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="dashboard-waitress", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
+    with served_in_thread(app, name="dashboard-waitress") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @contextmanager

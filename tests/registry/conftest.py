@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from registry_service.app import create_app
 from registry_service.clone_watch import CloneWatch
 from registry_service.config import RegistryConfig
+from registry_service.metrics import RegistryMetrics
 from registry_service.models import Base, Role
 from registry_service.node import Registry
 from registry_service.services import accounts, grid_people, places
@@ -186,11 +187,15 @@ class World:
         self.tokens["grid"] = self.add_grid_person("grid", "410105-01")  # the officer of ST-JS-01's cell
         return self
 
-    def watch_clones(self, batch: int | None = None) -> int:
+    def watch_clones(
+        self, batch: int | None = None, distributed: bool | None = None, metrics: RegistryMetrics | None = None
+    ) -> int:
         """What the clone watch `serve` runs would do now (clone_watch.py): judge every queued
-        upload, `batch` of them per round; returns how many."""
-        watch = CloneWatch(self.registry)
+        upload, `batch` of them per round, the scans read in Citus's form if `distributed`, the
+        round told to `metrics`; returns how many."""
+        watch = CloneWatch(self.registry, metrics)
         watch.batch = batch or watch.batch
+        watch.distributed = distributed
         return watch.run_once()
 
     def add_grid_person(self, name: str, region: str, duty: str | None = None) -> str:

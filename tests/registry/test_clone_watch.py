@@ -15,10 +15,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select, text
 
-from registry_service import cli
+from registry_service import cli, clone_watch
 from registry_service.clone_watch import CloneWatch
 from registry_service.config import from_env
 from registry_service.errors import ConfigError
+from registry_service.metrics import RegistryMetrics
 from registry_service.models import Case, CloneArrival, CloneSuspect
 from registry_service.services import case_hooks, clones
 from tests.registry.conftest import World
@@ -62,6 +63,24 @@ def test_an_upload_queues_its_new_scans_keys_and_a_retry_queues_nothing(client: 
     assert world.watch_clones() == 1
     assert _queued(world) == [] and _count(world, CloneSuspect) == 1
     assert world.watch_clones() == 0
+
+
+def test_the_metrics_tell_what_a_round_judged_and_how_late_the_oldest_waiting_upload_is(
+    client: FlaskClient, world: World
+) -> None:
+    assert clone_watch.lag_s(world.registry) == 0.0, "nothing waits"
+    post_events(client, world, "ST-JS-01", _two_fills(world))
+    world.clock.advance(seconds=30)
+    post_events(client, world, "ST-JS-01", [event(world.clock() - timedelta(minutes=5), cylinder_id=B)])
+    world.clock.advance(seconds=12)
+    assert clone_watch.lag_s(world.registry) == 42.0, "the oldest waiting upload's age"
+
+    metrics = RegistryMetrics()
+    assert world.watch_clones(metrics=metrics) == 2
+    assert metrics.registry.get_sample_value("cylinder_registry_clone_watch_judged_total") == 2
+    assert metrics.registry.get_sample_value("cylinder_registry_clone_watch_lag_seconds") == 0.0
+    assert world.watch_clones(metrics=metrics) == 0
+    assert metrics.registry.get_sample_value("cylinder_registry_clone_watch_judged_total") == 2
 
 
 def test_a_suspect_makes_one_case_however_often_its_scan_is_judged_again(client: FlaskClient, world: World) -> None:

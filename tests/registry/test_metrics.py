@@ -5,6 +5,7 @@ counters move with real traffic on the API's port, which itself serves no metric
 from __future__ import annotations
 
 import re
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ def test_served_metrics_move_with_real_traffic(database_url: str, world: World) 
         assert post_json(f"{base}/api/v1/status", token, {"plate": "豫A00000"})[0] == 200
         assert post_json(f"{base}/api/v1/status", "cgr_nope", {"plate": "豫A00000"})[0] == 401
         now = datetime.now(UTC)
-        batch = [event(now), refused(now, ["inspection_overdue"])]
+        batch = [event(now, cylinder_id="156-4101-7001"), refused(now, ["inspection_overdue"])]
         upload = f"{base}/api/v1/stations/ST-JS-01/scan-events"
         assert post_json(upload, token, {"events": batch})[0] == 200
         assert post_json(upload, token, {"events": batch[:1]})[0] == 200  # a retry: a duplicate
@@ -58,6 +59,15 @@ def test_served_metrics_move_with_real_traffic(database_url: str, world: World) 
         assert not any("x" * 40 in str(labels) for _, labels in after)
         assert value(after, "cylinder_registry_database_errors_total", kind="disconnect") == 0
 
+        # The clone watch runs beside the requests (every second by default): the one new upload
+        # with a cylinder is judged, and nothing is left waiting.
+        deadline = time.monotonic() + 30
+        while value(after, "cylinder_registry_clone_watch_judged_total") < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            after, _ = scrape(metrics)
+        assert value(after, "cylinder_registry_clone_watch_judged_total") == 1
+        assert value(after, "cylinder_registry_clone_watch_lag_seconds") == 0
+
         with pytest.raises(urllib.error.HTTPError) as hidden:  # the API's port serves no metrics
             urllib.request.urlopen(f"{base}/metrics", timeout=10)
         assert hidden.value.code == 404
@@ -65,6 +75,7 @@ def test_served_metrics_move_with_real_traffic(database_url: str, world: World) 
     assert types["cylinder_registry_http_requests"] == "counter"
     assert types["cylinder_registry_http_request_duration_seconds"] == "histogram"
     assert types["cylinder_registry_database_errors"] == "counter"
+    assert types["cylinder_registry_clone_watch_lag_seconds"] == "gauge"
     ours = {name for name, _ in after if name.startswith("cylinder_registry_")}
     assert ours and all(NAME.fullmatch(name) for name in ours), ours
 

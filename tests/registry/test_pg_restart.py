@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import waitress
 from sqlalchemy import func, select
 
 from registry_service import migrate
@@ -23,6 +22,7 @@ from registry_service.config import RegistryConfig
 from registry_service.models import ScanEvent
 from tests.registry.helpers import post_json, station_with_token
 from tests.registry.pg_cluster import ThrowawayCluster
+from tests.waitress_thread import served_in_thread
 
 
 @pytest.fixture
@@ -40,16 +40,12 @@ def test_registry_recovers_after_database_restart_under_load(cluster: ThrowawayC
     registry = app.extensions["registry"]
     migrate.upgrade(registry.engine)
     token = station_with_token(registry.sessions)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    base = f"http://127.0.0.1:{server.effective_port}/api/v1"
-    threading.Thread(target=server.run, daemon=True).start()
-
     results: list[tuple[float, int, dict[str, str]]] = []
     uploads: list[int] = []
     checks: list[int] = []
     stop = threading.Event()
 
-    def upload_events() -> None:
+    def upload_events(base: str) -> None:
         while not stop.is_set():
             event = {
                 "event_id": str(uuid.uuid4()),
@@ -61,28 +57,31 @@ def test_registry_recovers_after_database_restart_under_load(cluster: ThrowawayC
             results.append((time.monotonic(), status, headers))
             uploads.append(status)
 
-    def check_status() -> None:  # the status path keeps its own connections (services/status_reads.py)
+    def check_status(base: str) -> None:  # the status path keeps its own connections (services/status_reads.py)
         while not stop.is_set():
             status, headers = post_json(f"{base}/status", token, {"plate": "豫A00001"})
             results.append((time.monotonic(), status, headers))
             checks.append(status)
 
-    workers = [threading.Thread(target=work) for work in (upload_events, upload_events, check_status, check_status)]
-    try:
-        for worker in workers:
-            worker.start()
-        time.sleep(1.0)
-        cluster.stop("fast")
-        down_at = time.monotonic()
-        time.sleep(2.0)
-        cluster.start()
-        up_at = time.monotonic()
-        time.sleep(3.0)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join(timeout=60)
-        server.close()
+    with served_in_thread(app) as port:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        workers = [
+            threading.Thread(target=work, args=(base,)) for work in (upload_events, upload_events, check_status, check_status)
+        ]
+        try:
+            for worker in workers:
+                worker.start()
+            time.sleep(1.0)
+            cluster.stop("fast")
+            down_at = time.monotonic()
+            time.sleep(2.0)
+            cluster.start()
+            up_at = time.monotonic()
+            time.sleep(3.0)
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join(timeout=60)
 
     statuses = Counter(status for _, status, _ in results)
     assert statuses[-1] == 0, [headers["error"] for _, status, headers in results if status == -1][:3]

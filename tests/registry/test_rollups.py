@@ -86,17 +86,19 @@ def _upload(
     batches: list[tuple[str, list[dict[str, Any]]]],
     watch_every: int | None = 1,
     watch_batch: int | None = None,
+    distributed: bool | None = None,
 ) -> None:
     """Each batch from its station, a second apart (each upload is received at its own instant);
     the clone watch runs after every `watch_every` uploads and at the end (None: at the end only),
-    judging `watch_batch` uploads per transaction (None: the watch's own batch)."""
+    judging `watch_batch` uploads per transaction (None: the watch's own batch), the scans read in
+    Citus's form if `distributed`."""
     for n, (station, batch) in enumerate(batches, 1):
         response = post_events(client, world, station, batch, who=WHO[station])
         assert response.status_code == 200, response.json
         world.clock.advance(seconds=1)
         if watch_every and n % watch_every == 0:
-            world.watch_clones(watch_batch)
-    world.watch_clones(watch_batch)
+            world.watch_clones(watch_batch, distributed)
+    world.watch_clones(watch_batch, distributed)
 
 
 def _local_midnight(day: date) -> datetime:
@@ -377,18 +379,20 @@ def _detected(session: Session, now: datetime) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("watch_every", "batch"),
-    [(1, None), (7, None), (None, None), (None, 3)],
-    ids=["watched-after-each-upload", "after-every-7", "one-round-at-the-end", "rounds-of-3-uploads"],
+    ("watch_every", "batch", "distributed"),
+    [(1, None, False), (7, None, False), (None, None, False), (None, 3, False), (7, None, True)],
+    ids=["watched-after-each-upload", "after-every-7", "one-round-at-the-end", "rounds-of-3-uploads", "citus-form-every-7"],
 )
 def test_suspects_stored_as_events_arrive_equal_the_window_detector(
-    client: FlaskClient, three: World, watch_every: int | None, batch: int | None
+    client: FlaskClient, three: World, watch_every: int | None, batch: int | None, distributed: bool
 ) -> None:
     """However the uploads fall into the watch's rounds (each judged alone, several or all in one
-    statement, a round cut into transactions of `batch`), the stored suspects are the window's."""
+    statement, a round cut into transactions of `batch`), and whichever way the scans are read on
+    PostgreSQL (by LATERAL per key, or in the MATERIALIZED CTE Citus needs: `distributed`), the
+    stored suspects are the window's."""
     rng = random.Random(17)
     now = three.clock()
-    _upload(client, three, _in_shuffled_batches(rng, _scans_of_a_few_cylinders(rng, now)), watch_every, batch)
+    _upload(client, three, _in_shuffled_batches(rng, _scans_of_a_few_cylinders(rng, now)), watch_every, batch, distributed)
     assert three.watch_clones() == 0, "nothing is left queued"
     with three.registry.sessions() as session:
         stored, detected = _stored(session, now), _detected(session, now)
