@@ -14,7 +14,9 @@ object. Goal: ratio_vs_wsgi_hello >= 0.7, since the status check is answered in 
 (registry_service/api/status.py); ratio_vs_flask_hello (also `ratio`, the key earlier runs wrote)
 is reported beside it. A fourth server, the bare WSGI hello plus one prepared one-row query
 through libpq on a connection per thread (`wsgi_db_hello`), measures what the goal's baseline
-leaves any path that must read the database once: `db_round_trip_ceiling_vs_wsgi_hello`.
+leaves any path that must read the database once: `db_round_trip_ceiling_vs_wsgi_hello`. When
+that ceiling is above 1 (the bare hello answered fewer requests than the hello doing more), the bare
+hello stalled: `baseline_stalled` is true and `goal_met` false whatever the ratio.
 
     python bench/bench_registry_status.py [--scale 0.01] [--seconds 5] [--rounds 3] [--threads 8]
 """
@@ -199,6 +201,11 @@ def main() -> int:
             for r, w in zip(windows["registry"], windows["wsgi_hello"], strict=True)
         ]
         ratio_wsgi, ratio_flask = ratio(registry, wsgi_hello), ratio(registry, flask_hello)
+        ceiling = ratio(wsgi_db_hello, wsgi_hello)
+        # The bare hello doing the same and more work (a database round trip) faster than itself
+        # means the baseline stalled (its worker threads never wait, so waitress's I/O thread waits
+        # for the GIL; docs/performance.md): a ratio against it is not evidence of the goal.
+        baseline_stalled = ceiling > 1.0
         return {
             "benchmark": "registry_status",
             "database": database_url.split(":", 1)[0],
@@ -219,13 +226,14 @@ def main() -> int:
             "rounds": args.rounds,
             # What the goal's own baseline allows any path that reads the database once per request:
             # the bare hello plus one prepared one-row round trip, against the bare hello.
-            "db_round_trip_ceiling_vs_wsgi_hello": round(ratio(wsgi_db_hello, wsgi_hello), 3),
+            "db_round_trip_ceiling_vs_wsgi_hello": round(ceiling, 3),
+            "baseline_stalled": baseline_stalled,
             "ratio_vs_wsgi_db_hello": round(ratio(registry, wsgi_db_hello), 3),
             "ratio_vs_flask_hello": round(ratio_flask, 3),
             "ratio": round(ratio_flask, 3),  # = ratio_vs_flask_hello, for readers of earlier output
-            "goal": "ratio_vs_wsgi_hello >= goal_ratio",
+            "goal": "ratio_vs_wsgi_hello >= goal_ratio, against a baseline that did not stall",
             "goal_ratio": GOAL_RATIO,
-            "goal_met": ratio_wsgi >= GOAL_RATIO,
+            "goal_met": ratio_wsgi >= GOAL_RATIO and not baseline_stalled,
             "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
         }
 
