@@ -35,7 +35,9 @@ def judge_queued(
     distributed: bool | None = None,
 ) -> int:
     """Judge everything queued now, a batch per transaction; returns how many uploads were judged.
-    `distributed`: as clones.judge_arrivals takes it (None: Citus's form when Citus is installed)."""
+    `distributed`: as clones.judge_arrivals takes it (None: asked of the database once, here)."""
+    if distributed is None:
+        distributed = bool(transaction(lambda s: clones.citus_installed(s.connection())))
     judged = 0
     while not stopping():
         taken = transaction(lambda s: clones.judge_arrivals(s, reckoning, clock(), batch, distributed))
@@ -65,6 +67,8 @@ class CloneWatch(PeriodicJob):
 
     def run_once(self) -> int:
         """Judge everything queued now; returns how many uploads were judged."""
+        if self.distributed is None:  # asked once: an extension is not added under a running node
+            self.distributed = self.registry.read(clones.citus_installed)
         judged = judge_queued(
             self.registry.transaction, self.reckoning, self.registry.clock, self.batch, lambda: self.stopping, self.distributed
         )

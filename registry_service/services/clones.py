@@ -308,18 +308,16 @@ def enqueue(session: Session, station_id: int, received_at: datetime, scans: Seq
 
 
 def judge_arrivals(
-    session: Session, reckoning: Reckoning, now: datetime, limit: int = WATCH_BATCH, distributed: bool | None = None
+    session: Session, reckoning: Reckoning, now: datetime, limit: int = WATCH_BATCH, distributed: bool = False
 ) -> int:
     """One batch of the watch: up to `limit` queued uploads (and WATCH_KEYS keys), oldest first,
     judged together; their suspects stored, the new scans' suspects made cases (at `now`), their
     queue rows deleted. Returns how many uploads it took (0 also when another node holds the
-    watch's lock). `distributed`: read the scans in the form Citus can run (`_arrival_base`);
-    None: when the database has the citus extension."""
+    watch's lock). `distributed`: read the scans in the form Citus can run (`_arrival_base`;
+    `citus_installed` says when)."""
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql and not session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_KEY))):
         return 0
-    if distributed is None:
-        distributed = postgresql and bool(session.scalar(_CITUS))
     queued = session.connection().execute(select(_ARRIVALS).order_by(_ARRIVALS.c.received_at).limit(limit)).all()
     arrivals = _within_keys(queued)
     if not arrivals:
@@ -336,9 +334,17 @@ def judge_arrivals(
     return len(arrivals)
 
 
+def citus_installed(connection: Connection) -> bool:
+    """Whether the database has the citus extension, which distributes scan_events."""
+    return connection.dialect.name == "postgresql" and bool(connection.scalar(_CITUS))
+
+
 def oldest_queued(connection: Connection) -> datetime | None:
     """When the oldest upload still waiting for the watch arrived (None: none waits)."""
     return connection.scalar(select(func.min(CloneArrival.received_at)))
+
+
+_CITUS = select(exists().where(text("extname = 'citus'")).select_from(text("pg_extension")))
 
 
 def _within_keys(queued: Sequence[Any]) -> list[Any]:
@@ -364,10 +370,6 @@ def _spans(arrivals: Sequence[Any]) -> list[list[Any]]:
         else:
             groups.append([arrival])
     return groups
-
-
-# Citus is an extension of PostgreSQL: a database with it installed distributes scan_events.
-_CITUS = select(exists().where(text("extname = 'citus'")).select_from(text("pg_extension")))
 
 
 def _judge(session: Session, reckoning: Reckoning, arrivals: Sequence[Any], findings: _Findings, distributed: bool) -> None:

@@ -83,6 +83,13 @@ def test_the_metrics_tell_what_a_round_judged_and_how_late_the_oldest_waiting_up
     assert metrics.registry.get_sample_value("cylinder_registry_clone_watch_judged_total") == 2
 
 
+def test_the_watch_reads_in_citus_form_only_where_citus_is_installed(world: World) -> None:
+    assert world.registry.read(clones.citus_installed) is False, "no citus extension on the test databases"
+    watch = CloneWatch(world.registry)
+    assert watch.distributed is None and watch.run_once() == 0
+    assert watch.distributed is False, "asked once, then kept"
+
+
 def test_a_suspect_makes_one_case_however_often_its_scan_is_judged_again(client: FlaskClient, world: World) -> None:
     assert post_events(client, world, "ST-JS-01", _two_fills(world)).status_code == 200
     world.watch_clones()
