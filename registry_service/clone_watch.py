@@ -2,7 +2,9 @@
 
 Every `clone_watch_interval_s` it judges the scans uploaded since its last round, by the clone
 rules, in batches of at most clones.WATCH_BATCH uploads and clones.WATCH_KEYS keys (one transaction
-each), until nothing is queued. Several nodes may run it: on PostgreSQL one node judges at a time
+each), until a batch finds the queue no longer than it takes. A round does not chase uploads that
+arrive while it runs: under steady traffic it would go on forever in batches of a few uploads, each
+paying a batch's fixed cost (its statements, its transaction), instead of one batch per interval. Several nodes may run it: on PostgreSQL one node judges at a time
 (an advisory lock; the others skip the round), on SQLite the database's writer lock serialises
 them. A failing round is logged and retried, and its uploads stay queued; the thread never dies of
 it. After each round the node's metrics say how many uploads it judged and how old the oldest
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -23,7 +26,7 @@ from registry_service.periodic import PeriodicJob
 from registry_service.services import clones
 from registry_service.services.rollups import Reckoning
 
-Transaction = Callable[[Callable[[Session], int]], int]
+Transaction = Callable[[Callable[[Session], Any]], Any]
 
 
 def judge_queued(
@@ -34,16 +37,17 @@ def judge_queued(
     stopping: Callable[[], bool] = lambda: False,
     distributed: bool | None = None,
 ) -> int:
-    """Judge everything queued now, a batch per transaction; returns how many uploads were judged.
+    """Judge what is queued now, a batch per transaction, until a batch takes all it finds (or
+    finds nothing, or another node is judging); returns how many uploads were judged.
     `distributed`: as clones.judge_arrivals takes it (None: asked of the database once, here)."""
     if distributed is None:
         distributed = bool(transaction(lambda s: clones.citus_installed(s.connection())))
     judged = 0
     while not stopping():
-        taken = transaction(lambda s: clones.judge_arrivals(s, reckoning, clock(), batch, distributed))
-        if not taken:  # nothing queued, or another node is judging
+        done: clones.Judged = transaction(lambda s: clones.judge_arrivals(s, reckoning, clock(), batch, distributed))
+        judged += done.uploads
+        if not done.more:
             break
-        judged += taken
     return judged
 
 

@@ -69,7 +69,9 @@ class PumpHeartbeat(_HeartbeatFields, Base):
     """The latest heartbeat of each pump, updated in place."""
 
     __tablename__ = "pump_heartbeats"
-    __table_args__ = (UniqueConstraint("station_id", "pump"), Index("ix_pump_heartbeats_received_at", "received_at"))
+    # No index on received_at: it changes with every heartbeat, and an indexed column keeps every
+    # update from being HOT (migration 0021, which also gives the table fillfactor 50).
+    __table_args__ = (UniqueConstraint("station_id", "pump"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     history_at: Mapped[datetime] = mapped_column(UTCDateTime)  # received_at of the newest history row

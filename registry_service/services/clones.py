@@ -36,7 +36,7 @@ from collections import Counter, namedtuple
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -307,21 +307,27 @@ def enqueue(session: Session, station_id: int, received_at: datetime, scans: Seq
     )
 
 
+class Judged(NamedTuple):
+    """What one batch of the watch did."""
+
+    uploads: int  # queued uploads judged (0 also when another node holds the watch's lock)
+    more: bool  # the queue held more than the batch took when the batch read it
+
+
 def judge_arrivals(
     session: Session, reckoning: Reckoning, now: datetime, limit: int = WATCH_BATCH, distributed: bool = False
-) -> int:
+) -> Judged:
     """One batch of the watch: up to `limit` queued uploads (and WATCH_KEYS keys), oldest first,
     judged together; their suspects stored, the new scans' suspects made cases (at `now`), their
-    queue rows deleted. Returns how many uploads it took (0 also when another node holds the
-    watch's lock). `distributed`: read the scans in the form Citus can run (`_arrival_base`;
+    queue rows deleted. `distributed`: read the scans in the form Citus can run (`_arrival_base`;
     `citus_installed` says when)."""
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql and not session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_KEY))):
-        return 0
+        return Judged(0, False)
     queued = session.connection().execute(select(_ARRIVALS).order_by(_ARRIVALS.c.received_at).limit(limit)).all()
     arrivals = _within_keys(queued)
     if not arrivals:
-        return 0
+        return Judged(0, False)
     findings = _Findings(clearing=True)
     for group in _spans(arrivals):
         _judge(session, reckoning, group, findings, distributed)
@@ -331,7 +337,7 @@ def judge_arrivals(
     case_hooks.from_suspects(session, [findings.found[ident] for ident in sorted(findings.fresh)], now)
     key = tuple_(_ARRIVALS.c.station_id, _ARRIVALS.c.arrival_uuid)
     session.execute(delete(_ARRIVALS).where(key.in_([(a.station_id, a.arrival_uuid) for a in arrivals])))
-    return len(arrivals)
+    return Judged(len(arrivals), len(queued) == limit or len(arrivals) < len(queued))
 
 
 def citus_installed(connection: Connection) -> bool:

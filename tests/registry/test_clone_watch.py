@@ -22,6 +22,7 @@ from registry_service.errors import ConfigError
 from registry_service.metrics import RegistryMetrics
 from registry_service.models import Case, CloneArrival, CloneSuspect
 from registry_service.services import case_hooks, clones
+from registry_service.services.rollups import Reckoning
 from tests.registry.conftest import World
 from tests.registry.helpers import event, post_events
 
@@ -103,6 +104,42 @@ def test_a_suspect_makes_one_case_however_often_its_scan_is_judged_again(client:
     kinds = world.registry.transaction(lambda s: sorted(s.scalars(select(CloneSuspect.kind))))
     assert kinds == ["fills_within_hour", "fills_within_hour"]
     assert _count(world, Case) == 1
+
+
+def test_a_round_judges_what_was_queued_and_does_not_chase_new_uploads(client: FlaskClient, world: World) -> None:
+    """Under steady uploads a round that went on "until nothing is queued" never ended: it judged
+    batch after batch of the few uploads that came in meanwhile, each paying a batch's fixed cost.
+    A round ends once a batch finds the queue no longer than it takes."""
+
+    def upload(n: int) -> None:
+        cylinder = f"156-4101-71{n:02d}"
+        assert (
+            post_events(
+                client, world, "ST-JS-01", [event(world.clock() - timedelta(minutes=5), cylinder_id=cylinder)]
+            ).status_code
+            == 200
+        )
+        world.clock.advance(seconds=1)
+
+    for n in range(4):
+        upload(n)
+    batches: list[int] = []
+
+    def transaction_while_stations_upload(work: Any) -> Any:
+        if len(batches) >= 10:
+            raise AssertionError("the round is still going after 10 batches")
+        done = world.registry.transaction(work)
+        if isinstance(done, clones.Judged):
+            batches.append(done.uploads)
+            upload(10 + len(batches))  # a station uploads while the round runs
+        return done
+
+    judged = clone_watch.judge_queued(
+        transaction_while_stations_upload, Reckoning.of(world.registry.config), world.clock, batch=3
+    )
+    assert batches == [3, 2] and judged == 5, "a full batch, then the rest and the one upload that came meanwhile"
+    assert len(_queued(world)) == 1, "the upload during the last batch waits for the next round"
+    assert world.watch_clones() == 1
 
 
 def test_a_failing_round_keeps_its_uploads_queued(client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,11 +9,13 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
+from registry_service.api.heartbeats import read_heartbeat
 from registry_service.config import from_env
 from registry_service.errors import ConfigError
-from registry_service.services import station_alarms
+from registry_service.services import meters, station_alarms, station_health
 from registry_service.services.places import station_by_code
 from tests.registry.conftest import Clock, World
 from tests.registry.test_heartbeats import alarms, heartbeat, history, latest, post
@@ -106,3 +108,29 @@ def test_the_token_cache_lifetime_comes_from_the_environment() -> None:
     for bad in ("-1", "3601", "ten", "1.5"):
         with pytest.raises(ConfigError, match="REGISTRY_TOKEN_CACHE_S"):
             from_env({"REGISTRY_TOKEN_CACHE_S": bad})
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_heartbeats_and_meter_readings_update_their_rows_in_place(world: World, engine: Engine, clock: Clock) -> None:
+    """Migration 0021: no index on a column every heartbeat changes, and room on the page, so each
+    update of a pump's latest row is a heap-only tuple (HOT): no new index entries per heartbeat."""
+    beat = read_heartbeat(heartbeat(world))
+    with Session(engine) as session, session.begin():
+        station = station_by_code(session, "ST-JS-01")
+        for _ in range(3):
+            clock.advance(minutes=1)
+            station_health.record_heartbeat(session, station.id, beat, clock.now)
+        meter = {"station_id": station.id, "pump": 2, "value": 1.0, "unit": "kg", "read_at": clock.now, "received_at": clock.now}
+        session.execute(meters._INSERT, [meter])
+        for value in (2.0, 3.0):
+            session.execute(meters._UPDATE, [{**meter, "meter_station": station.id, "meter_pump": 2, "value": value}])
+        hot = {
+            table: session.scalar(text(f"SELECT pg_stat_get_xact_tuples_hot_updated('{table}'::regclass)"))
+            for table in ("pump_heartbeats", "pump_meters")
+        }
+        rows = session.execute(
+            text("SELECT relname, reloptions FROM pg_class WHERE relname IN ('pump_heartbeats', 'pump_meters')")
+        )
+        options: dict[str, list[str]] = {name: settings for name, settings in rows}
+    assert hot == {"pump_heartbeats": 2, "pump_meters": 2}, "the first heartbeat inserts, the next two update in place"
+    assert options == {"pump_heartbeats": ["fillfactor=50"], "pump_meters": ["fillfactor=50"]}

@@ -129,7 +129,7 @@ def test_0019_puts_the_station_in_the_keys_keeps_the_rows_and_refuses_a_lossy_do
     assert kept == {"scan_events": 3, "station_faults": 2, "heartbeat_history": 1, "station_alarms": 1}
 
     migrate.upgrade(fresh_engine)
-    assert migrate.current_revision(fresh_engine) == "0020" and migrate.schema_differences(fresh_engine) == []
+    assert migrate.current_revision(fresh_engine) == "0021" and migrate.schema_differences(fresh_engine) == []
     assert _keys(fresh_engine) == _new(postgresql) and _counts(fresh_engine) == kept
     if postgresql:
         assert _id_types(fresh_engine) == {"station_faults": "BIGINT", "heartbeat_history": "BIGINT"}

@@ -18,7 +18,7 @@ from tests.registry.pg_cluster import create_database, drop_database
 
 def test_upgrade_head_matches_models_and_comparison_can_fail(fresh_engine: Engine) -> None:
     migrate.upgrade(fresh_engine)
-    assert migrate.current_revision(fresh_engine) == "0020"
+    assert migrate.current_revision(fresh_engine) == "0021"
     assert migrate.schema_differences(fresh_engine) == []
     with fresh_engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_scan_events_plate_time"))

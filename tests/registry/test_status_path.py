@@ -169,6 +169,26 @@ def test_pg_reads_return_what_core_reads_return(engine: Engine, world: World) ->
 
 
 @ON_POSTGRESQL_ONLY
+def test_pg_reads_are_planned_once_per_connection(engine: Engine, world: World) -> None:
+    """With PostgreSQL's default plan_cache_mode the `= ANY($1)` reads were planned afresh on every
+    execution (custom plans), which cost more than the lookups; the status connection uses the
+    generic plan from the first execution on."""
+    _fleet(world)
+    pg = ThreadLocalPg(engine)
+    for _ in range(8):  # past the five custom plans after which "auto" may settle on the generic one
+        pg.run(lambda r: r.by_cylinder_ids_for_plate([OK, OVERDUE], "豫A00001"))
+        pg.run(lambda r: r.by_tag_uids(["04A1B2C3D4E5F6"]))
+    plans = pg.run(
+        lambda r: r.execute(
+            b"test_plans",
+            "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE 'cg_status%' ORDER BY name",
+        )
+    )
+    counts = [tuple(plans.get_value(row, column).decode() for column in range(3)) for row in range(plans.ntuples)]
+    assert counts == [("cg_status_by_ids_for_plate", "8", "0"), ("cg_status_by_uids", "8", "0")]
+
+
+@ON_POSTGRESQL_ONLY
 def test_pg_reads_reconnect_after_the_connection_dies(engine: Engine, world: World) -> None:
     _fleet(world)
     pg = ThreadLocalPg(engine, backoff_s=0.01)
