@@ -4,9 +4,9 @@ Every `clone_watch_interval_s` it judges the scans uploaded since its last round
 rules, in batches of at most clones.WATCH_BATCH uploads and clones.WATCH_KEYS keys (one transaction
 each), until a batch finds the queue no longer than it takes. A round does not chase uploads that
 arrive while it runs: under steady traffic it would go on forever in batches of a few uploads, each
-paying a batch's fixed cost (its statements, its transaction), instead of one batch per interval. Several nodes may run it: on PostgreSQL one node judges at a time
-(an advisory lock; the others skip the round), on SQLite the database's writer lock serialises
-them. A failing round is logged and retried, and its uploads stay queued; the thread never dies of
+paying a batch's fixed cost (its statements, its transaction), instead of one batch per interval.
+Several nodes may run it: on PostgreSQL one node judges at a time (an advisory lock; the others
+skip the round), on SQLite the database's writer lock serialises them. A failing round is logged and retried, and its uploads stay queued; the thread never dies of
 it. After each round the node's metrics say how many uploads it judged and how old the oldest
 upload still waiting is (`lag_s`; every node reports it, whichever judged). `cylinder-registry
 watch-clones` runs one round (`judge_queued`).
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,13 @@ from registry_service.periodic import PeriodicJob
 from registry_service.services import clones
 from registry_service.services.rollups import Reckoning
 
-Transaction = Callable[[Callable[[Session], Any]], Any]
+T = TypeVar("T")
+
+
+class Transaction(Protocol):
+    """Runs `work` in one transaction and returns what it returned (Registry.transaction)."""
+
+    def __call__(self, work: Callable[[Session], T], /) -> T: ...
 
 
 def judge_queued(
@@ -44,7 +50,7 @@ def judge_queued(
         distributed = bool(transaction(lambda s: clones.citus_installed(s.connection())))
     judged = 0
     while not stopping():
-        done: clones.Judged = transaction(lambda s: clones.judge_arrivals(s, reckoning, clock(), batch, distributed))
+        done = transaction(lambda s: clones.judge_arrivals(s, reckoning, clock(), batch, distributed))
         judged += done.uploads
         if not done.more:
             break
