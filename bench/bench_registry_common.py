@@ -91,11 +91,13 @@ def _serve_flags(port: int, threads: int, connection_limit: int) -> list[str]:
 
 
 # The baselines are served with the waitress options `cylinder-registry serve` computes from the same
-# flags (registry_service.cli.waitress_options), so only the application differs, never the server.
+# flags (registry_service.cli.waitress_options), by the same server factory (registry_service.serving:
+# waitress's queue warnings off) and logging set up as serve sets it, so only the application differs.
 HELLO_SERVER = """
-import sys, waitress
+import logging, sys
 from registry_service.cli import build_parser, waitress_options
 from registry_service.config import from_env
+from registry_service.serving import create_server
 kind, serve_flags = sys.argv[1], sys.argv[2:]
 BODY = b'{"hello": "world"}'
 if kind == "wsgi":
@@ -129,7 +131,8 @@ else:
     @app.post("/api/v1/status")
     def hello():
         return Response(BODY, mimetype="application/json")
-waitress.serve(app, **waitress_options(from_env(), build_parser().parse_args(serve_flags)))
+logging.basicConfig()
+create_server(app, waitress_options(from_env(), build_parser().parse_args(serve_flags))).run()
 """
 
 

@@ -60,8 +60,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import waitress
-
+    from registry_service import serving
     from registry_service.app import create_app
     from registry_service.metrics import EXTENSION
 
@@ -103,9 +102,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from registry_service import access_log
 
         access_log.install(app, args.access_log)  # Combined Log Format, no query strings (access_log.py)
+    logging.basicConfig()  # as waitress.serve would: the app's warnings and errors go to stderr
+    server = serving.create_server(app, waitress_options(config, args))
+    app.extensions[EXTENSION].watch_queue(server.task_dispatcher)
     print(f"serving on http://{args.host}:{args.port} with {args.threads} threads", flush=True)
     try:
-        waitress.serve(app, **waitress_options(config, args))
+        server.run()
     finally:
         sweeper.stop()
         if notice_worker is not None:

@@ -1,6 +1,6 @@
 """Prometheus metrics of one registry node: requests by route template and status with latency,
-status checks, scan events ingested (new or duplicate), database errors, and how far the clone
-watch is behind.
+status checks, scan events ingested (new or duplicate), database errors, how far the clone
+watch is behind, and how many requests wait for a server thread.
 
 Each app gets its own CollectorRegistry (not prometheus_client's global one), so a process that
 builds many apps (the tests) never registers a name twice. The metrics are served on a listen
@@ -12,7 +12,7 @@ operator's Prometheus (docs/operations.md, "Metrics"). Below the web modules: it
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -76,6 +76,12 @@ class RegistryMetrics:
             "(0: none waiting). Alert when it grows: suspected clones are found that much later.",
             registry=self.registry,
         )
+        self.requests_waiting = Gauge(
+            "cylinder_registry_requests_waiting",
+            "Requests read and waiting for a free server thread at the scrape (the latency histogram "
+            "starts when a thread takes one). Alert when it stays above zero: the node needs threads or a peer.",
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         # present at zero from the first scrape
         self._outcomes = {outcome: self.status_checks.labels(outcome) for outcome in ("answered", "refused", "failed")}
@@ -108,6 +114,11 @@ class RegistryMetrics:
         # The lag first: a scrape that sees the round's uploads counted sees the lag it left.
         self.clone_watch_lag.set(lag_s)
         self.clone_watch_judged.inc(judged)
+
+    def watch_queue(self, dispatcher: Any) -> None:
+        """Report the queue of waitress's task dispatcher (serving.create_server) as requests_waiting."""
+        queue: Sized = dispatcher.queue  # a deque; len() of it needs no lock
+        self.requests_waiting.set_function(lambda: len(queue))
 
     def watch(self, engine: Engine) -> None:
         """Count every driver error on this engine, retried or answered."""

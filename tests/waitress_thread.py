@@ -21,7 +21,14 @@ PASS_S = 0.05  # one pass of the loop at most: how long a stop waits
 @contextmanager
 def served_in_thread(app: Any, threads: int = 4, name: str = "test-waitress") -> Iterator[int]:
     """Serve `app` on 127.0.0.1 on a free port; yields the port."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    with running_in_thread(create_server(app, host="127.0.0.1", port=0, threads=threads), name) as server:
+        yield server.effective_port
+
+
+@contextmanager
+def running_in_thread(server: Any, name: str = "test-waitress") -> Iterator[Any]:
+    """Run a waitress server made by waitress.create_server (or registry_service.serving's) until
+    the block ends; yields the server."""
     stopping = threading.Event()
 
     def loop() -> None:
@@ -35,7 +42,7 @@ def served_in_thread(app: Any, threads: int = 4, name: str = "test-waitress") ->
     thread = threading.Thread(target=loop, name=name, daemon=True)
     thread.start()
     try:
-        yield server.effective_port
+        yield server
     finally:
         stopping.set()
         thread.join(timeout=30)
