@@ -14,14 +14,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import waitress
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cylinder_demo.bureau import CENTRE_ID, Bureau
 from cylinder_demo.client import post_json
-from registry_service import migrate
+from registry_service import migrate, serving
 from registry_service.app import Registry, create_app
 from registry_service.config import RegistryConfig
 from registry_service.dashboard import URL_PREFIX
@@ -61,7 +60,7 @@ class Credentials:
 
 
 def _quiet_servers() -> None:
-    for name in ("waitress", "waitress.queue", "registry_service.dashboard"):
+    for name in ("waitress", "registry_service.dashboard"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
@@ -161,7 +160,8 @@ class DemoRegistry:
 
     def serve(self) -> DemoRegistry:
         _quiet_servers()
-        self._server = waitress.create_server(self.app, host="127.0.0.1", port=self.port, threads=8, ident="cylinder-demo")
+        options = {"host": "127.0.0.1", "port": self.port, "threads": 8, "ident": "cylinder-demo"}
+        self._server = serving.create_server(self.app, options)  # the server `cylinder-registry serve` runs
         self._thread = threading.Thread(target=self._server.run, name="registry", daemon=True)
         self._thread.start()
         return self

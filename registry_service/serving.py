@@ -2,8 +2,8 @@
 
 waitress warns "Task queue depth is N" on its `waitress.queue` logger for every request that
 arrives while all its threads are busy. Under load that is a log line per request: a log nobody can
-read, and 3-5 % of the serve process's Python time in bench_registry_ingest.py's realistic phase
-(py-spy, docs/performance.md). The depth is a metric instead (RegistryMetrics.watch_queue), which
+read, and 4.8 % of the serve process's Python time in bench_registry_ingest.py's realistic phase
+(2.8 % in bench_registry_status.py; py-spy, docs/performance.md). The depth is a metric instead (RegistryMetrics.watch_queue), which
 an alert can follow. The benchmarks' baselines are built here too, so that only the application
 differs between them and the registry, never the server.
 """
