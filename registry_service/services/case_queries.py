@@ -7,7 +7,6 @@ every case, a grid user the cases its regions' subtrees must act on, anyone else
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from registry_service.models import Case, CaseKind, CaseState, CaseStep, Cylinde
 from registry_service.principal import Principal
 from registry_service.services import cases, grid_scope
 from registry_service.services.places import region_by_code
+from registry_service.services.queries import cursor_fields, encode_cursor
 
 OPEN: Final = "open"  # a state filter meaning every state but closed
 STATES: Final = (*(state.value for state in CaseState), OPEN)
@@ -101,13 +101,9 @@ def region_name_paths(session: Session, paths: Iterable[str]) -> dict[str, str]:
     return {path: " ".join(names.get(code, code) for code in parts) for path, parts in wanted.items()}
 
 
-def encode_cursor(opened_at: datetime, case_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{opened_at.isoformat()}|{case_id}".encode()).decode()
-
-
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
-        when, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        when, ident = cursor_fields(cursor)  # ValueError unless exactly two
         parsed = datetime.fromisoformat(when)
         if parsed.tzinfo is None or not 2000 <= parsed.year <= 2199 or not ident.isascii() or not ident.isdigit():
             raise ValueError("not ours")

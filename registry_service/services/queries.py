@@ -18,10 +18,24 @@ import base64
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, Select, and_, case, cast, func, literal_column, or_, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from registry_service.errors import InvalidInput
 from registry_service.models import (
@@ -141,22 +155,28 @@ def station_scope(session: Session, region: str | None, station: str | None) -> 
 # event list needs the station: since migration 0019 a UUID is unique per station only, so two
 # stations' events may share (occurred_at, event_uuid) and only the station tells them apart.
 # The station fault list (services/station_faults.py) pages the same way by (received_at,
-# report_uuid, station_id): a report UUID is unique per station only as well.
+# report_uuid, station_id): a report UUID is unique per station only as well. The case list
+# (services/case_queries.py) pages by "opened_at|case id", through the same two functions.
 _CURSOR_STATION_MAX = 2**31 - 1  # stations.id is a 32-bit integer: a larger number is not one we issued
 
 
-def encode_cursor(occurred_at: datetime, event_uuid: uuid.UUID, station_id: int | None = None) -> str:
-    fields = [occurred_at.isoformat(), str(event_uuid)]
-    if station_id is not None:
-        fields.append(str(station_id))
+def encode_cursor(when: datetime, *key: uuid.UUID | int | None) -> str:
+    """A list's cursor: base64 of its last row's sort key, "when|key..." (a None part left out).
+    The event, station fault and case lists all page by one."""
+    fields = [when.isoformat(), *(str(part) for part in key if part is not None)]
     return base64.urlsafe_b64encode("|".join(fields).encode()).decode()
+
+
+def cursor_fields(cursor: str) -> list[str]:
+    """The fields of a cursor encode_cursor made; ValueError when it is not base64 of text."""
+    return base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
 
 
 def decode_station_cursor(cursor: str) -> tuple[datetime, uuid.UUID, int | None]:
     """(when, uuid, station_id) of a cursor; station_id is None in a two-field cursor, such as the
     event list handed out before it carried the station."""
     try:
-        when, ident, *rest = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        when, ident, *rest = cursor_fields(cursor)
         parsed = datetime.fromisoformat(when)
         if parsed.tzinfo is None:
             raise ValueError("naive")
@@ -172,14 +192,6 @@ def decode_station_cursor(cursor: str) -> tuple[datetime, uuid.UUID, int | None]
         return parsed, uuid.UUID(ident), station_id
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("cursor is not one this registry issued") from exc
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """(when, uuid) of a two-field cursor (the case list's); one with a station is refused."""
-    at, ident, station_id = decode_station_cursor(cursor)
-    if station_id is not None:
-        raise InvalidInput("cursor is not one this registry issued")
-    return at, ident
 
 
 def after_cursor(cursor: str, when: Any, ident: Any, station: Any) -> list[ColumnElement[bool]]:
@@ -198,6 +210,32 @@ def after_cursor(cursor: str, when: Any, ident: Any, station: Any) -> list[Colum
     return [when <= at, or_(when < at, and_(when == at, later_at_instant))]
 
 
+Entity = TypeVar("Entity")
+Columns = TypeVarTuple("Columns")
+
+
+def newest_first_page(
+    session: Session,
+    query: Select[Entity, *Columns],
+    limit: int,
+    cursor: str | None,
+    when: InstrumentedAttribute[Any],
+    ident: InstrumentedAttribute[Any],
+    station: InstrumentedAttribute[Any],
+) -> tuple[list[Row[Entity, *Columns]], str | None]:
+    """One page of `query` (whose first column is the entity) newest first by (when, ident, station),
+    after `cursor`, and the cursor of the next page (None on the last): the event list's and the
+    station fault list's keyset paging, one way."""
+    if cursor:
+        query = query.where(*after_cursor(cursor, when, ident, station))
+    rows = session.execute(query.order_by(when.desc(), ident.desc(), station.desc()).limit(limit + 1)).all()
+    page = list(rows[:limit])
+    if len(rows) <= limit:
+        return page, None
+    last = page[-1][0]
+    return page, encode_cursor(getattr(last, when.key), getattr(last, ident.key), getattr(last, station.key))
+
+
 def refuel_attempts(session: Session, flt: EventFilter, now: datetime, limit: int, cursor: str | None) -> dict[str, Any]:
     cond = conditions(session, flt, now)
     if cond.empty:
@@ -212,21 +250,10 @@ def refuel_attempts(session: Session, flt: EventFilter, now: datetime, limit: in
     # row nearly always), which event_uuid already needed, so station_id costs nothing
     # measurable (EXPLAIN ANALYZE on PostgreSQL 15, 300,000 events: 0.3 ms a page, deep pages too).
     # bench/bench_registry_query.py times the per-station aggregate, which has no ORDER BY.
-    query = (
-        select(ScanEvent, Station.code, Station.name)
-        .join(Station, Station.id == ScanEvent.station_id)
-        .where(*cond.where)
-        .order_by(ScanEvent.occurred_at.desc(), ScanEvent.event_uuid.desc(), ScanEvent.station_id.desc())
-        .limit(limit + 1)
+    query = select(ScanEvent, Station.code, Station.name).join(Station, Station.id == ScanEvent.station_id).where(*cond.where)
+    page, next_cursor = newest_first_page(
+        session, query, limit, cursor, ScanEvent.occurred_at, ScanEvent.event_uuid, ScanEvent.station_id
     )
-    if cursor:
-        query = query.where(*after_cursor(cursor, ScanEvent.occurred_at, ScanEvent.event_uuid, ScanEvent.station_id))
-    rows = session.execute(query).all()
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1][0]
-        next_cursor = encode_cursor(last.occurred_at, last.event_uuid, last.station_id)
     return {"attempts": [event_json(event, code, name) for event, code, name in page], "next_cursor": next_cursor}
 
 

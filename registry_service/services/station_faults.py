@@ -26,7 +26,7 @@ from registry_service.models import Station, StationFault
 from registry_service.services import meters
 from registry_service.services.driver_sql import DriverStatement, driver_rows, json_document
 from registry_service.services.idempotent import dialect_insert
-from registry_service.services.queries import EventFilter, after_cursor, encode_cursor
+from registry_service.services.queries import EventFilter, newest_first_page
 
 SCHEMA_VERSION = 1
 KINDS = ("rejected_event", "quarantined_event", "station_fault", "station_event")
@@ -231,22 +231,15 @@ def list_faults(session: Session, flt: FaultFilter, now: datetime, limit: int, c
         select(StationFault, Station.code, Station.name)
         .join(Station, Station.id == StationFault.station_id)
         .where(StationFault.received_at >= since, StationFault.received_at < until)
-        # A report UUID is unique per station only (migration 0019): station_id makes the order total.
-        .order_by(StationFault.received_at.desc(), StationFault.report_uuid.desc(), StationFault.station_id.desc())
-        .limit(limit + 1)
     )
     if flt.station:
         query = query.where(Station.code == flt.station)
     if flt.kind:
         query = query.where(StationFault.kind == flt.kind)
-    if cursor:
-        query = query.where(*after_cursor(cursor, StationFault.received_at, StationFault.report_uuid, StationFault.station_id))
-    rows = session.execute(query).all()
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1][0]
-        next_cursor = encode_cursor(last.received_at, last.report_uuid, last.station_id)
+    # A report UUID is unique per station only (migration 0019): station_id makes the order total.
+    page, next_cursor = newest_first_page(
+        session, query, limit, cursor, StationFault.received_at, StationFault.report_uuid, StationFault.station_id
+    )
     return {"faults": [fault_json(fault, code, name) for fault, code, name in page], "next_cursor": next_cursor}
 
 
