@@ -30,6 +30,10 @@ for the same revocation is reported too.
 
 Heartbeats (every `--heartbeat-s`, default the agent's 60 s) ride on a status request or an upload
 when one goes anyway; those sent alone are requests like any other and count in requests_per_scan.
+`peak_hours` counts the same requests for the stations whose window fell in the peak hours only
+(scans arriving at 1.5 times the day's average rate or more): a busy pump's heartbeat rides on a
+read, so these are the shares the registry sees when it is busiest (bench_registry_ingest.py
+--peak-hours replays them).
 
 Registry CPU: user+system time of the `serve` process and of the PostgreSQL backends connected to
 its database, from /proc, per 1,000 scans and per station-day; the load generator's own CPU is
@@ -200,6 +204,7 @@ class Plan:
     events: list[Event]
     arrivals: list[list[float]]  # per station, simulated seconds from its start
     window_s: float
+    starts_s: list[float]  # per station, the second of the day its window begins
 
     @property
     def scans(self) -> int:
@@ -213,15 +218,16 @@ def plan(shape: Shape, intervals: int, vehicles: int, seed: int) -> Plan:
     profile = DailyProfile()
     interval = STATION.sync_interval.total_seconds()
     window = shape.window_s(intervals)
-    events, arrivals = [], []
+    events, arrivals, starts = [], [], []
     for station in range(shape.stations):
         phase = rng.uniform(FIRST_PHASE, 1.0) * interval
-        times = profile.arrivals(rng, (station + rng.random()) * DAY_S / shape.stations, window, SCANS_PER_STATION_DAY)
+        starts.append((station + rng.random()) * DAY_S / shape.stations)
+        times = profile.arrivals(rng, starts[-1], window, SCANS_PER_STATION_DAY)
         arrivals.append(times)
         events.append(Event(shape.scaled(phase), START, station))
         events += [Event(shape.scaled(phase + t), SCAN, station, rng.randrange(1, vehicles)) for t in times]
         events.append(Event(shape.scaled(phase + window), STOP, station))
-    return Plan(sorted(events), arrivals, window)
+    return Plan(sorted(events), arrivals, window, starts)
 
 
 def old_behaviour_requests(arrivals: list[list[float]], window_s: float) -> int:
@@ -248,17 +254,29 @@ class Tally:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.downloaded: Counter[str] = Counter()  # signed list bytes (trust list, status lists)
         self.riding: Counter[str] = Counter()
+        # (station, kind) -> requests, and (station, kind) -> heartbeats riding on them: the peak
+        # hours' shares (peak_hours) are those of the stations whose window falls in them.
+        self.by_station: Counter[tuple[int, str]] = Counter()
+        self.riding_by_station: Counter[tuple[int, str]] = Counter()
 
-    def add(self, kind: str, outcome: str, blob_bytes: int = 0, heartbeat_rode: bool = False) -> None:
+    def add(self, station: int, kind: str, outcome: str, blob_bytes: int = 0, heartbeat_rode: bool = False) -> None:
         with self._lock:
             self.counts[(kind, outcome)] += 1
             self.downloaded[kind] += blob_bytes
             self.riding[kind] += heartbeat_rode
+            self.by_station[(station, kind)] += 1
+            self.riding_by_station[(station, kind)] += heartbeat_rode
 
     def take(self) -> tuple[Counter[tuple[str, str]], Counter[str], Counter[str]]:
         with self._lock:
             taken = self.counts, self.downloaded, self.riding
             self.counts, self.downloaded, self.riding = Counter(), Counter(), Counter()
+        return taken
+
+    def take_by_station(self) -> tuple[Counter[tuple[int, str]], Counter[tuple[int, str]]]:
+        with self._lock:
+            taken = self.by_station, self.riding_by_station
+            self.by_station, self.riding_by_station = Counter(), Counter()
         return taken
 
 
@@ -283,9 +301,10 @@ class CountingClient:
     """The agent's own HttpRegistryClient with every request counted by method name; any method
     the client grows is counted too. Nothing else changes."""
 
-    def __init__(self, inner: Any, tally: Tally) -> None:
+    def __init__(self, inner: Any, tally: Tally, station: int) -> None:
         self.inner = inner
         self.tally = tally
+        self.station = station
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.inner, name)
@@ -297,14 +316,14 @@ class CountingClient:
             try:
                 answer = method(*args, **kwargs)
             except RegistryUnavailable:
-                self.tally.add(name, "unavailable")
+                self.tally.add(self.station, name, "unavailable")
                 raise
             except RegistryRejected:
-                self.tally.add(name, "rejected")
+                self.tally.add(self.station, name, "rejected")
                 raise
             blob = getattr(answer, "blob", b"")
             size = len(blob) if isinstance(blob, bytes) else 0
-            self.tally.add(name, "idle" if idle(answer) else "ok", size, heartbeat_rode(name, kwargs, answer))
+            self.tally.add(self.station, name, "idle" if idle(answer) else "ok", size, heartbeat_rode(name, kwargs, answer))
             return answer
 
         return counted
@@ -471,7 +490,7 @@ def build_station(folder: Path, world: World, index: int, api: str, shape: Shape
     agent = build_agent(parse_config(document), source=FakeTagSource())
     assert agent.sync is not None
     agent.sync.heartbeat_s = shape.scaled(shape.heartbeat_s)
-    counting = cast(RegistryClient, CountingClient(agent.sync.client, tally))
+    counting = cast(RegistryClient, CountingClient(agent.sync.client, tally, index))
     agent.sync.client = counting
     agent.assessor.client = counting
     agent.echo = lambda line: None
@@ -496,6 +515,7 @@ def fleet(folder: Path, world: World, api: str, shape: Shape, debounce_s: float,
             for _ in range(1 + rng.randrange(TRUST_LIST_EVERY)):
                 agent.sync.sync_trust()
         tally.take()
+        tally.take_by_station()
         yield agents
     finally:
         for agent in agents:
@@ -622,6 +642,45 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 # -- one measured run --------------------------------------------------------------------------
 
 
+# A station's window is in the peak hours when its scans arrive at least this many times the day's
+# average rate (DailyProfile: about 6:30-9:30 and 16:00-20:00; the morning peak is 2.5 times it).
+PEAK_FACTOR = 1.5
+
+
+def peak_hours(schedule: Plan, counts: Counter[tuple[int, str]], riding: Counter[tuple[int, str]]) -> dict[str, Any]:
+    """Requests per scan of the stations whose window fell in the peak hours: the shape the
+    registry sees when it is busiest. A heartbeat goes alone from an idle pump, so the day's
+    average (the run's figures) has more of them per scan than the peak."""
+    # By the profile's rate over the window, not by the scans drawn: picking the windows that
+    # happened to draw more scans would pick fewer idle gaps, and fewer heartbeats alone.
+    profile = DailyProfile()
+    window = schedule.window_s
+
+    def rate_over_window(start_s: float) -> float:
+        return statistics.fmean(profile.density(start_s + window * (k + 0.5) / 12) for k in range(12))
+
+    peak = [station for station, start_s in enumerate(schedule.starts_s) if rate_over_window(start_s) * DAY_S >= PEAK_FACTOR]
+    scans = sum(len(schedule.arrivals[station]) for station in peak)
+    if not scans:
+        return {"stations": 0, "scans": 0}
+    chosen = set(peak)
+    kinds: Counter[str] = Counter()
+    rode: Counter[str] = Counter()
+    for (station, kind), n in counts.items():
+        kinds[kind] += n if station in chosen else 0
+    for (station, kind), n in riding.items():
+        rode[kind] += n if station in chosen else 0
+    return {
+        "stations": len(peak),
+        "scans": scans,
+        "scans_per_station_hour": round(scans / (len(peak) * schedule.window_s / 3600), 1),
+        "requests_per_scan": round(sum(kinds.values()) / scans, 3),
+        "requests_by_kind_per_scan": {kind: round(n / scans, 3) for kind, n in sorted(kinds.items())},
+        "heartbeats_alone_per_scan": round(kinds["heartbeat"] / scans, 3),
+        "heartbeats_riding_per_scan": round(rode["status_with_events"] / scans, 3),
+    }
+
+
 def measure_fleet(
     folder: Path,
     world: World,
@@ -650,6 +709,7 @@ def measure_fleet(
         # Each station's window ends when it stops: events still waiting for a ride or their
         # debounce would go up in the next window, as the previous window's would have in this one.
         counts, downloaded, riding = tally.take()
+        station_counts, station_riding = tally.take_by_station()
         registry_cpu, database_cpu = meter.read()
         own_after = os.times()
         pending = pending_events(agents)
@@ -702,6 +762,7 @@ def measure_fleet(
         "handle_p50_ms": round(statistics.median(handle) * 1000, 1),
         "handle_p99_ms": round(handle[int(0.99 * (len(handle) - 1))] * 1000, 1),
         "old_behaviour_requests_per_scan": round(old_behaviour_requests(schedule.arrivals, window_s) / max(1, schedule.scans), 3),
+        "peak_hours": peak_hours(schedule, station_counts, station_riding),
         "revocation": reach or None,
     }
 
@@ -808,6 +869,8 @@ def report(
         "heartbeat_requests_per_station_day": main_run["heartbeat_requests_per_station_day"],
         "status_riding_heartbeats_per_station_day": main_run["status_riding_heartbeats_per_station_day"],
         "idle_requests_per_station_day": main_run["idle_requests_per_station_day"],
+        # The same requests counted for the stations whose window fell in the peak hours only.
+        "peak_hours": main_run["peak_hours"],
         # Computed, not measured: the national list changes all day (about 9,000 re-inspections a
         # day supersede entries), so a station's conditional GET finds a new list on every sync.
         "status_list_download_bytes_per_station_day_estimate": round(DAY_S / sync_interval_s * status["status_list_bytes_10m"]),

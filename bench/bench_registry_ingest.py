@@ -12,7 +12,8 @@ Built with the agent's own code as each connection gets to them (bench/station_t
 says what a scan brings; building is counted in the client's CPU): per scan one status check in the station shape, carrying the station's
 pending events (the previous scan's) and, on 23 % of the scans, the heartbeat; 55 % of the scans
 also bring a heartbeat sent alone with the pending fill-life reports riding on it, 1.3 % an upload
-of what an idle pump left, 6 % a revocation-feed fetch (bench_fleet.py's measured rates);
+of what an idle pump left, 6 % a revocation-feed fetch (bench_fleet.py's measured rates over
+the day; --peak-hours replays its rates in the peak hours instead, station_traffic.PEAK_HOURS);
 2 % of the reads are refusals of problem cylinders, which make cases; cylinders come in order. The
 registry does everything it does in production for each event: roll-ups, clone watch, cases. The
 clone watch runs beside the requests in the serve process (every clone_watch_interval_s): after each
@@ -32,12 +33,13 @@ through bench_registry_common.closed_loop. Goal: >= 20,000 events/s, counting ac
 with the clone watch's drain after the phase added to its time. Runs last, so its random
 events do not feed the realistic shape's clone watch. --no-batch leaves it out.
 
-    python bench/bench_registry_ingest.py [--scale 0.1] [--seconds 10] [--rounds 2] [--no-batch]
+    python bench/bench_registry_ingest.py [--scale 0.1] [--seconds 10] [--rounds 2] [--no-batch] [--peak-hours]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -64,7 +66,7 @@ from bench_registry_common import (
     scratch_database,
 )
 from raw_http_load import PhaseResult, percentiles, run_sequences, send_all
-from station_traffic import ReadCylinder, StationTraffic, TrafficShape
+from station_traffic import DAY_AVERAGE_SOURCE, PEAK_HOURS, PEAK_HOURS_SOURCE, ReadCylinder, StationTraffic, TrafficShape
 
 GOAL_EVENTS_PER_S = 20_000
 GOAL_RATIO = 0.8
@@ -216,7 +218,7 @@ def measured(meter: CpuMeter) -> Any:
 
 
 def realistic_rounds(args: argparse.Namespace, port: int, pid: int, url: str, city: City) -> dict[str, Any]:
-    shape = TrafficShape(refused_share=args.refused_share)
+    shape = dataclasses.replace(PEAK_HOURS if args.peak_hours else TrafficShape(), refused_share=args.refused_share)
     traffic = StationTraffic(city.codes, city.tokens, city.fine, city.problems, port, city.revocation_cursor, shape)
     failures = send_all(port, traffic.prime(args.connections))
     if failures:
@@ -268,9 +270,8 @@ def realistic_rounds(args: argparse.Namespace, port: int, pid: int, url: str, ci
             "scans_made_with_priming": traffic.tally.scans,
             "refused_made_with_priming": traffic.tally.refused,
             "cylinders_read_again": traffic.tally.cylinders_reused,
-            "heartbeat_ratio_source": "bench_fleet.py, 60 s heartbeat, 2,000 scans per station-day, one agent per station: "
-            "1,102 alone + 466 on status checks per station-day = 0.78 per scan (national average with one pump "
-            "per station: 10,000 x 1,440 / 20 M = 0.72)",
+            "traffic": "peak_hours" if args.peak_hours else "day_average",
+            "heartbeat_ratio_source": PEAK_HOURS_SOURCE if args.peak_hours else DAY_AVERAGE_SOURCE,
         },
         "rounds": rounds,
     }
@@ -422,6 +423,11 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=500, help="large-batch figure: events per batch")
     parser.add_argument("--prebuilt", type=int, default=600, help="large-batch bodies built before measuring")
     parser.add_argument("--no-batch", action="store_true", help="leave the large-batch figure out")
+    parser.add_argument(
+        "--peak-hours",
+        action="store_true",
+        help="the realistic shape's shares of the peak hours (fewer heartbeats alone) instead of the day's average",
+    )
     args = parser.parse_args()
 
     began = time.monotonic()

@@ -74,6 +74,28 @@ class TrafficShape:
         return {name: round(getattr(self, name), 4) for name in self.__dataclass_fields__}
 
 
+# Where the day's shares come from (TrafficShape's defaults).
+DAY_AVERAGE_SOURCE = (
+    "bench_fleet.py, 60 s heartbeat, 2,000 scans per station-day, one agent per station: "
+    "1,102 alone + 466 on status checks per station-day = 0.78 per scan (national average with one pump "
+    "per station: 10,000 x 1,440 / 20 M = 0.72)"
+)
+# The shares in the peak hours, when the registry is busiest: bench_fleet.py's `peak_hours` (the
+# stations whose window fell where scans arrive at 1.5 times the day's average rate or more). A
+# busy pump's heartbeat rides on a read, so fewer go alone per scan than over the whole day. Each
+# share is rounded to 0.001 (uploads: 0.000 measured, a busy pump's events ride on its reads).
+PEAK_HOURS = TrafficShape(
+    heartbeats_riding_per_scan=0.191,
+    heartbeats_alone_per_scan=0.208,
+    uploads_per_scan=0.0,
+    feed_per_scan=0.031,
+)
+PEAK_HOURS_SOURCE = (
+    "bench_fleet.py --stations 100 (2026-12-01), peak_hours: 28 stations, 4,571 scans at 163 scans per station-hour: "
+    "heartbeats 0.208 alone and 0.191 on status checks per scan, revocation feed 0.031, uploads 0.000"
+)
+
+
 @dataclass(frozen=True)
 class ReadCylinder:
     cylinder_id: str
