@@ -8,6 +8,7 @@ feeds the exact NDEF bytes emulated tags hold, verified in the page by the core 
   its verdicts come from the service worker;
 - an officer's check recorded offline is uploaded exactly once when the network is back, and sent
   again it is no second row; the case it asked for is opened;
+- an offline copy whose install failed is installed again while the page stays open;
 - without Web NFC the page says so and looks IDs up online, limited per client;
 - an anonymous reader sees the verdict and the due date, an officer the cylinder's details;
 - axe-core finds nothing on the page in either language.
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -37,6 +39,7 @@ from registry_service.dashboard import register_dashboard
 from registry_service.db import make_engine
 from registry_service.handheld.limiter import LookupLimiter, LookupRate
 from registry_service.handheld.lookup import install_limiter
+from registry_service.handheld.pages import shell
 from registry_service.handheld.words import page_words
 from registry_service.models import Case, HandheldCheck, Region
 from registry_service.node import Registry
@@ -74,6 +77,7 @@ class Ticks:
 @dataclass
 class Site:
     link: Link
+    app: Any  # the Flask app the link leads to
     engine: Engine
     registry: Registry
     tags: dict[str, Tag]
@@ -146,7 +150,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     url = f"sqlite:///{tmp_path_factory.mktemp('handheld') / 'registry.sqlite3'}"
     engine, app, tags, expected, ticks = build(url, datetime.now(UTC).replace(microsecond=0))
     with serve(app) as served, link_to(served) as link:
-        yield Site(link, engine, app.extensions["registry"], tags, expected, ticks)
+        yield Site(link, app, engine, app.extensions["registry"], tags, expected, ticks)
     engine.dispose()
 
 
@@ -198,8 +202,38 @@ def verdict(page: Page) -> dict[str, Any]:
 def wait_for_worker(page: Page) -> None:
     """Until the service worker controls the page: the shell and the lists are in its caches then.
     Installing fetches the shell, the root, the trust and status lists into its caches; on the
-    shared 2-core CI machine that once took longer than Playwright's default 15 s, so it gets 60."""
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=60_000)
+    shared 2-core CI machine that once took longer than Playwright's default 15 s, so it gets 60.
+    If none takes control, the failure says what the registration and the page saw."""
+    try:
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=60_000)
+    except PlaywrightTimeout:
+        registration = page.evaluate(
+            """async () => {
+                const r = await navigator.serviceWorker.getRegistration("/verify/");
+                return r ? {installing: r.installing?.state, waiting: r.waiting?.state, active: r.active?.state} : null;
+            }"""
+        )
+        seen = page.errors  # type: ignore[attr-defined]
+        raise AssertionError(
+            f"no service worker controls the page after 60 s: registration {registration}, page saw {seen}"
+        ) from None
+
+
+class FailingForWorker:
+    """WSGI middleware: while `failing`, the service worker's own fetch of `path` (Sec-Fetch-Dest
+    "empty": not the page's) is answered 503, as a phone whose network drops mid-install gets no
+    answer; `failed` counts them."""
+
+    def __init__(self, inner: Any, path: str) -> None:
+        self.inner, self.path = inner, path
+        self.failing, self.failed = True, 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.failing and environ.get("PATH_INFO") == self.path and environ.get("HTTP_SEC_FETCH_DEST") == "empty":
+            self.failed += 1
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+            return [b""]
+        return self.inner(environ, start_response)
 
 
 def check_rows(engine: Engine) -> list[HandheldCheck]:
@@ -347,6 +381,34 @@ def test_a_check_queued_offline_is_uploaded_once_and_opens_its_case(browser: Bro
     screenshot(page, "recorded")
     assert page.errors == []  # type: ignore[attr-defined]
     context.close()
+
+
+def test_an_offline_copy_whose_install_failed_is_installed_again_while_the_page_is_open(browser: Browser, site: Site) -> None:
+    """The first install fails (one shell file 503s to the worker); the page, left open, registers
+    the worker again (app.js registerWorker, after 5 s) and that one takes control. Without the
+    retry the page would stay without an offline copy until the next visit."""
+    failing = FailingForWorker(site.app.wsgi_app, shell()[-1])
+    site.app.wsgi_app = failing
+    try:
+        context, page = phone(browser, site)
+        open_page(page, site)
+        for _ in range(300):  # the worker asks for the file (within 30 s)
+            if failing.failed:
+                break
+            page.wait_for_timeout(100)
+        assert failing.failed == 1
+        page.wait_for_function(
+            """async () => (await navigator.serviceWorker.getRegistration("/verify/")) === undefined""",
+            polling=100,
+            timeout=30_000,
+        )  # the install failed on the 503, and the registration is gone
+        failing.failing = False
+        wait_for_worker(page)
+        assert page.evaluate("navigator.serviceWorker.controller.state") == "activated"
+        page.errors.clear()  # type: ignore[attr-defined]  # the 503 the worker got (if the page saw it)
+        context.close()
+    finally:
+        site.app.wsgi_app = failing.inner
 
 
 def test_without_web_nfc_the_page_says_so_and_looks_ids_up_within_a_limit(browser: Browser, site: Site) -> None:

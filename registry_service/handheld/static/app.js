@@ -284,12 +284,27 @@ async function backOnline() {
   await refreshLists();
 }
 
-function registerWorker() {
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/verify/sw.js", { scope: "/verify/" }).catch(() => {
+// An install that failed (one of the shell's files did not arrive: a phone's network dropping out
+// mid-install) leaves no offline copy, and the browser tries again only at the next visit. The page
+// tries again itself, after 5, 10, 20, 40 and 80 s, while it stays open.
+const WORKER_RETRY_MS = 5000;
+const WORKER_RETRIES = 5;
+
+function registerWorker(attempt = 0) {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker
+    .register("/verify/sw.js", { scope: "/verify/" })
+    .then((registration) => {
+      const installing = registration.installing;
+      if (!installing) return;
+      installing.addEventListener("statechange", () => {
+        const failed = installing.state === "redundant" && !registration.active && !registration.waiting && !registration.installing;
+        if (failed && attempt < WORKER_RETRIES) setTimeout(() => registerWorker(attempt + 1), WORKER_RETRY_MS * 2 ** attempt);
+      });
+    })
+    .catch(() => {
       // no offline copy on this browser; the page still works online
     });
-  }
 }
 
 async function start() {
