@@ -251,33 +251,44 @@ class Tally:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.counts: Counter[tuple[str, str]] = Counter()
+        # Per station, so that the peak hours' shares (peak_hours) can be those of the stations
+        # whose window falls in them; the run's figures sum over the stations (Counts.overall).
+        self.counts: Counter[tuple[int, str, str]] = Counter()  # (station, kind, outcome)
         self.downloaded: Counter[str] = Counter()  # signed list bytes (trust list, status lists)
-        self.riding: Counter[str] = Counter()
-        # (station, kind) -> requests, and (station, kind) -> heartbeats riding on them: the peak
-        # hours' shares (peak_hours) are those of the stations whose window falls in them.
-        self.by_station: Counter[tuple[int, str]] = Counter()
-        self.riding_by_station: Counter[tuple[int, str]] = Counter()
+        self.riding: Counter[tuple[int, str]] = Counter()  # (station, kind)
 
     def add(self, station: int, kind: str, outcome: str, blob_bytes: int = 0, heartbeat_rode: bool = False) -> None:
         with self._lock:
-            self.counts[(kind, outcome)] += 1
+            self.counts[(station, kind, outcome)] += 1
             self.downloaded[kind] += blob_bytes
-            self.riding[kind] += heartbeat_rode
-            self.by_station[(station, kind)] += 1
-            self.riding_by_station[(station, kind)] += heartbeat_rode
+            self.riding[(station, kind)] += heartbeat_rode
 
-    def take(self) -> tuple[Counter[tuple[str, str]], Counter[str], Counter[str]]:
+    def take(self) -> Counts:
         with self._lock:
-            taken = self.counts, self.downloaded, self.riding
+            taken = Counts(self.counts, self.downloaded, self.riding)
             self.counts, self.downloaded, self.riding = Counter(), Counter(), Counter()
         return taken
 
-    def take_by_station(self) -> tuple[Counter[tuple[int, str]], Counter[tuple[int, str]]]:
-        with self._lock:
-            taken = self.by_station, self.riding_by_station
-            self.by_station, self.riding_by_station = Counter(), Counter()
-        return taken
+
+@dataclass(frozen=True)
+class Counts:
+    """What a Tally counted; `overall(stations)` sums the chosen stations (all when None)."""
+
+    by_station: Counter[tuple[int, str, str]]
+    downloaded: Counter[str]
+    riding_by_station: Counter[tuple[int, str]]
+
+    def overall(self, stations: set[int] | None = None) -> tuple[Counter[tuple[str, str]], Counter[str]]:
+        """(kind, outcome) -> requests and kind -> heartbeats riding, over `stations`."""
+        counts: Counter[tuple[str, str]] = Counter()
+        riding: Counter[str] = Counter()
+        for (station, kind, outcome), n in self.by_station.items():
+            if stations is None or station in stations:
+                counts[(kind, outcome)] += n
+        for (station, kind), n in self.riding_by_station.items():
+            if stations is None or station in stations:
+                riding[kind] += n
+        return counts, riding
 
 
 # Answers that carry nothing new: the request only showed the station is alive.
@@ -515,7 +526,6 @@ def fleet(folder: Path, world: World, api: str, shape: Shape, debounce_s: float,
             for _ in range(1 + rng.randrange(TRUST_LIST_EVERY)):
                 agent.sync.sync_trust()
         tally.take()
-        tally.take_by_station()
         yield agents
     finally:
         for agent in agents:
@@ -647,7 +657,7 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 PEAK_FACTOR = 1.5
 
 
-def peak_hours(schedule: Plan, counts: Counter[tuple[int, str]], riding: Counter[tuple[int, str]]) -> dict[str, Any]:
+def peak_hours(schedule: Plan, taken: Counts) -> dict[str, Any]:
     """Requests per scan of the stations whose window fell in the peak hours: the shape the
     registry sees when it is busiest. A heartbeat goes alone from an idle pump, so the day's
     average (the run's figures) has more of them per scan than the peak."""
@@ -663,13 +673,10 @@ def peak_hours(schedule: Plan, counts: Counter[tuple[int, str]], riding: Counter
     scans = sum(len(schedule.arrivals[station]) for station in peak)
     if not scans:
         return {"stations": 0, "scans": 0}
-    chosen = set(peak)
+    counts, rode = taken.overall(set(peak))
     kinds: Counter[str] = Counter()
-    rode: Counter[str] = Counter()
-    for (station, kind), n in counts.items():
-        kinds[kind] += n if station in chosen else 0
-    for (station, kind), n in riding.items():
-        rode[kind] += n if station in chosen else 0
+    for (kind, _), n in counts.items():
+        kinds[kind] += n
     return {
         "stations": len(peak),
         "scans": scans,
@@ -708,13 +715,14 @@ def measure_fleet(
         stats = drive(agents, world, schedule.events, shape.workers)
         # Each station's window ends when it stops: events still waiting for a ride or their
         # debounce would go up in the next window, as the previous window's would have in this one.
-        counts, downloaded, riding = tally.take()
-        station_counts, station_riding = tally.take_by_station()
+        taken = tally.take()
         registry_cpu, database_cpu = meter.read()
         own_after = os.times()
         pending = pending_events(agents)
         if watcher is not None:
             watcher.join()
+    counts, riding = taken.overall()
+    downloaded = taken.downloaded
     station_days = shape.stations * window_s / DAY_S
     total = sum(counts.values())
     by_kind: dict[str, dict[str, int]] = {}
@@ -762,7 +770,7 @@ def measure_fleet(
         "handle_p50_ms": round(statistics.median(handle) * 1000, 1),
         "handle_p99_ms": round(handle[int(0.99 * (len(handle) - 1))] * 1000, 1),
         "old_behaviour_requests_per_scan": round(old_behaviour_requests(schedule.arrivals, window_s) / max(1, schedule.scans), 3),
-        "peak_hours": peak_hours(schedule, station_counts, station_riding),
+        "peak_hours": peak_hours(schedule, taken),
         "revocation": reach or None,
     }
 
