@@ -136,6 +136,13 @@ create_server(app, waitress_options(from_env(), build_parser().parse_args(serve_
 """
 
 
+def wsgi_db_hello_env(database_url: str) -> dict[str, str]:
+    """The environment of a `wsgi_db` hello: the registry's database as a plain libpq URL."""
+    from sqlalchemy.engine import make_url
+
+    return {"HELLO_DATABASE_URL": make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)}
+
+
 def hello_server_argv(
     kind: Literal["wsgi", "wsgi_db", "flask"], port: int, threads: int, *, connection_limit: int = 500
 ) -> list[str]:

@@ -21,6 +21,12 @@ realistic phase the benchmark waits until it has judged everything the phase que
 that wait (idle time until its next round included) to the phase's time and its CPU to the phase's
 CPU per scan.
 Baseline: status checks alone, same request shape, same tokens, same connections, same server.
+Beside it, what the request count and bodies alone allow (`request_floor`): both shapes sent to a
+server that does the least any registry must per request, on the same waitress options (the bare
+WSGI hello that reads the body and runs one prepared one-row query, bench_registry_common's
+`wsgi_db`), its realistic requests built before the clock starts as the status-only ones are (the
+hello's answers change nothing), in the same rounds. Its ratio is the ceiling of the goal's ratio
+for this traffic on this machine whatever the registry does per request.
 Before the first round every station sends a heartbeat and makes one scan, untimed, as in a fleet
 that has been running: its next status check carries that scan's event. The two alternate for
 --rounds rounds, (a) then (b), to show the noise. Goal: realistic scans/s
@@ -40,7 +46,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
+import math
 import os
 import platform
 import random
@@ -48,6 +56,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,11 +70,13 @@ from bench_registry_common import (
     child_server,
     closed_loop,
     free_port,
+    hello_server_argv,
     print_json,
     registry_server_argv,
     scratch_database,
+    wsgi_db_hello_env,
 )
-from raw_http_load import PhaseResult, percentiles, run_sequences, send_all
+from raw_http_load import PhaseResult, RawRequest, percentiles, run_sequences, send_all
 from station_traffic import DAY_AVERAGE_SOURCE, PEAK_HOURS, PEAK_HOURS_SOURCE, ReadCylinder, StationTraffic, TrafficShape
 
 GOAL_EVENTS_PER_S = 20_000
@@ -73,6 +84,11 @@ GOAL_RATIO = 0.8
 LARGE_BATCH_STATIONS = 8
 HISTORY_DAYS = 2  # the clone watch looks this far back (services/clones.HORIZON)
 WARMUP_S = 2.0
+# Sizing the city (seed_vehicles): more realistic scans a second than any run here has made (at
+# most about 800), and the demo seed's cylinders per vehicle (1 to 4, 1.5 on average).
+REALISTIC_SCANS_PER_S_AT_MOST = 2_000
+CYLINDERS_PER_VEHICLE = 1.5
+FLOOR_REQUESTS = 3000  # realistic requests built per connection for the request floor, then sent over and over
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,16 @@ class City:
     problems: list[ReadCylinder]
     revocation_cursor: int
     events_seeded: int
+
+
+def seed_vehicles(args: argparse.Namespace) -> int:
+    """100,000 vehicles x --scale, or more: enough cylinders that no realistic scan reads one already
+    read in the run. A cylinder read again at another station minutes later is a clone suspect
+    (impossible travel) whose case the registry opens, a flood no fleet sends; a city too small
+    for a fast machine once made one round of five times the CPU per scan (station_traffic's
+    `cylinders_read_again` counts what still happens)."""
+    scans = args.rounds * (args.seconds + WARMUP_S) * REALISTIC_SCANS_PER_S_AT_MOST + args.stations
+    return max(100, int(100_000 * args.scale), math.ceil(scans / CYLINDERS_PER_VEHICLE))
 
 
 def seed_city(url: str, vehicles: int, stations: int) -> City:
@@ -217,8 +243,45 @@ def measured(meter: CpuMeter) -> Any:
     return start
 
 
-def realistic_rounds(args: argparse.Namespace, port: int, pid: int, url: str, city: City) -> dict[str, Any]:
-    shape = dataclasses.replace(PEAK_HOURS if args.peak_hours else TrafficShape(), refused_share=args.refused_share)
+@dataclass(frozen=True)
+class RequestFloor:
+    """The request floor's server and its two shapes' sequences, built before any clock starts."""
+
+    port: int
+    status_only: list[Iterator[RawRequest]]
+    realistic: list[Iterator[RawRequest]]
+
+    @classmethod
+    def build(cls, args: argparse.Namespace, port: int, city: City, shape: TrafficShape) -> RequestFloor:
+        traffic = StationTraffic(city.codes, city.tokens, city.fine, city.problems, port, city.revocation_cursor, shape)
+        streams = traffic.realistic(args.connections)
+        # The hello answers every request alike, so the registry's answer checks do not apply.
+        realistic = [[_unchecked(request) for request in itertools.islice(stream, FLOOR_REQUESTS)] for stream in streams]
+        return cls(port, traffic.status_only(args.connections, 1000), [itertools.cycle(sequence) for sequence in realistic])
+
+    def round(self, seconds: float) -> dict[str, float]:
+        a = phase_summary(run_sequences(self.port, self.status_only, seconds, warmup_s=WARMUP_S))
+        b = phase_summary(run_sequences(self.port, self.realistic, seconds, warmup_s=WARMUP_S))
+        if a["errors"] or b["errors"]:
+            raise RuntimeError(f"the request floor's server failed requests: {(a['error_samples'] + b['error_samples'])[:3]}")
+        return {
+            "status_only_scans_per_s": a["scans_per_s"],
+            "realistic_scans_per_s": b["scans_per_s"],
+            "requests_per_scan": b["requests_per_scan"],
+            "ratio": round(b["scans_per_s"] / a["scans_per_s"], 3) if a["scans_per_s"] else 0.0,
+        }
+
+
+def _unchecked(request: RawRequest) -> RawRequest:
+    return dataclasses.replace(request, answer_must_have=None, answer_must_not_have=None)
+
+
+def traffic_shape(args: argparse.Namespace) -> TrafficShape:
+    return dataclasses.replace(PEAK_HOURS if args.peak_hours else TrafficShape(), refused_share=args.refused_share)
+
+
+def realistic_rounds(args: argparse.Namespace, port: int, pid: int, url: str, city: City, floor: RequestFloor) -> dict[str, Any]:
+    shape = traffic_shape(args)
     traffic = StationTraffic(city.codes, city.tokens, city.fine, city.problems, port, city.revocation_cursor, shape)
     failures = send_all(port, traffic.prime(args.connections))
     if failures:
@@ -236,13 +299,16 @@ def realistic_rounds(args: argparse.Namespace, port: int, pid: int, url: str, ci
                 raise RuntimeError(f"the clone watch did not drain in 120 s: {drain['left']} uploads still queued")
             b = charged_with_clone_watch(b, drain)
             ratio = round(b["scans_per_s"] / a["scans_per_s"], 3) if a["scans_per_s"] else 0.0
-            rounds.append({"status_only": a, "realistic": b, "ratio": ratio})
+            rounds.append({"status_only": a, "realistic": b, "ratio": ratio, "request_floor": floor.round(args.seconds)})
     finally:
         meter.close()
     a_rate = statistics.mean(r["status_only"]["scans_per_s"] for r in rounds)
     b_rate = statistics.mean(r["realistic"]["scans_per_s"] for r in rounds)
     ratio = b_rate / a_rate if a_rate else 0.0
     last_b = rounds[-1]["realistic"]
+    floor_a = statistics.mean(r["request_floor"]["status_only_scans_per_s"] for r in rounds)
+    floor_b = statistics.mean(r["request_floor"]["realistic_scans_per_s"] for r in rounds)
+    floor_ratio = floor_b / floor_a if floor_a else 0.0
     return {
         "status_only_scans_per_s": round(a_rate, 1),
         "realistic_scans_per_s": round(b_rate, 1),
@@ -259,6 +325,17 @@ def realistic_rounds(args: argparse.Namespace, port: int, pid: int, url: str, ci
             "status_only": rounds[-1]["status_only"]["status_check"]["p99_ms"],
             "realistic": last_b["status_check"]["p99_ms"],
         },
+        # The same two shapes against a server doing one prepared query per request and nothing
+        # else: what the traffic's request count and bodies alone leave of the goal's ratio.
+        "request_floor": {
+            "server": "bare WSGI hello reading the body and running one prepared one-row query (bench_registry_common "
+            "wsgi_db), same waitress options; both shapes' requests built before the clock starts",
+            "status_only_scans_per_s": round(floor_a, 1),
+            "realistic_scans_per_s": round(floor_b, 1),
+            "ratio": round(floor_ratio, 3),
+            "ratio_by_round": [r["request_floor"]["ratio"] for r in rounds],
+        },
+        "ratio_of_request_floor_ratio": round(ratio / floor_ratio, 3) if floor_ratio else 0.0,
         "errors": sum(r["status_only"]["errors"] + r["realistic"]["errors"] for r in rounds),
         "requests_per_scan": last_b["requests_per_scan"],
         "events_per_upload": last_b["events_per_upload"],
@@ -432,11 +509,13 @@ def main() -> int:
 
     began = time.monotonic()
     with scratch_database() as url:
-        city = seed_city(url, max(100, int(100_000 * args.scale)), args.stations)
+        city = seed_city(url, seed_vehicles(args), args.stations)
         seeded_s = time.monotonic() - began
-        port = free_port()
-        with child_server(registry_server_argv(url, port, args.threads), port) as server:
-            realistic = realistic_rounds(args, port, server.pid, url, city)
+        port, floor_port = free_port(), free_port()
+        floor_server = child_server(hello_server_argv("wsgi_db", floor_port, args.threads), floor_port, wsgi_db_hello_env(url))
+        with child_server(registry_server_argv(url, port, args.threads), port) as server, floor_server:
+            floor = RequestFloor.build(args, floor_port, city, traffic_shape(args))
+            realistic = realistic_rounds(args, port, server.pid, url, city, floor)
             stored = stored_counts(url)
             batch = None if args.no_batch else large_batch(args, port, url, city)
     print_json(
@@ -445,7 +524,7 @@ def main() -> int:
             "database": "postgresql",
             **{k: v for k, v in realistic.items() if k != "rounds"},
             "seed": {
-                "vehicles": max(100, int(100_000 * args.scale)),
+                "vehicles": seed_vehicles(args),
                 "cylinders_with_tags": len(city.fine) + len(city.problems),
                 "problem_cylinders": len(city.problems),
                 "scan_events_seeded": city.events_seeded,

@@ -14,7 +14,11 @@ object. Goal: ratio_vs_wsgi_hello >= 0.7, since the status check is answered in 
 (registry_service/api/status.py); ratio_vs_flask_hello (also `ratio`, the key earlier runs wrote)
 is reported beside it. A fourth server, the bare WSGI hello plus one prepared one-row query
 through libpq on a connection per thread (`wsgi_db_hello`), measures what the goal's baseline
-leaves any path that must read the database once: `db_round_trip_ceiling_vs_wsgi_hello`. When
+leaves any path that must read the database once: `db_round_trip_ceiling_vs_wsgi_hello`. A fifth,
+the registry with its token cache off (`registry_token_lookups`), is what every request costs when
+it must look its token up: so it was in production before the token watch (a station's requests
+come a minute or so apart, beyond the 10 s the cache kept a token; registry_service/token_watch.py);
+`token_cache_gain` is the registry against it. When
 that ceiling is above 1 (the bare hello answered fewer requests than the hello doing more), the bare
 hello stalled: `baseline_stalled` is true and `goal_met` false whatever the ratio.
 
@@ -38,8 +42,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_registry_common import (
@@ -52,9 +54,12 @@ from bench_registry_common import (
     scratch_database,
     wrk_available,
     wrk_closed_loop,
+    wsgi_db_hello_env,
 )
 
 GOAL_RATIO = 0.7
+# The registry with its token cache off, on a node and while listening (config.py).
+TOKEN_CACHE_OFF = {"REGISTRY_TOKEN_CACHE_S": "0", "REGISTRY_TOKEN_CACHE_LISTENING_S": "0"}
 CYLINDERS_AT_SCALE_1 = 1_000_000
 CYLINDERS_PER_VEHICLE = 1.5  # the seed's mix of 1-4 cylinders averages about this
 STATIONS_AT_SCALE_1 = 1_000
@@ -162,11 +167,11 @@ def main() -> int:
         # All four servers run side by side (an idle one costs nothing) and are driven in turn, one
         # window each, for --rounds rounds: on a shared machine the load drifts, and measuring each
         # server once, one after the other, let the drift decide the ratio.
-        libpq_url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
         servers: dict[str, tuple[Callable[[int], list[str]], dict[str, str]]] = {
             "registry": (lambda port: registry_server_argv(database_url, port, args.threads), {}),
+            "registry_token_lookups": (lambda port: registry_server_argv(database_url, port, args.threads), TOKEN_CACHE_OFF),
             "wsgi_hello": (lambda port: hello_server_argv("wsgi", port, args.threads), {}),
-            "wsgi_db_hello": (lambda port: hello_server_argv("wsgi_db", port, args.threads), {"HELLO_DATABASE_URL": libpq_url}),
+            "wsgi_db_hello": (lambda port: hello_server_argv("wsgi_db", port, args.threads), wsgi_db_hello_env(database_url)),
             "hello": (lambda port: hello_server_argv("flask", port, args.threads), {}),
         }
         windows: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
@@ -191,7 +196,7 @@ def main() -> int:
                 "errors": sum(r["errors"] for r in results),
             }
 
-        registry, wsgi_hello, wsgi_db_hello, flask_hello = (pooled(windows[name]) for name in servers)
+        registry, token_lookups, wsgi_hello, wsgi_db_hello, flask_hello = (pooled(windows[name]) for name in servers)
 
         def ratio(measured: dict[str, Any], baseline: dict[str, Any]) -> float:
             return measured["requests_per_s"] / baseline["requests_per_s"] if baseline["requests_per_s"] else 0.0
@@ -230,6 +235,9 @@ def main() -> int:
             "baseline_stalled": baseline_stalled,
             "ratio_vs_wsgi_db_hello": round(ratio(registry, wsgi_db_hello), 3),
             "ratio_vs_flask_hello": round(ratio_flask, 3),
+            # The same registry looking every request's token up (its cache off), and what the cache gives.
+            "registry_token_lookups": token_lookups,
+            "token_cache_gain": round(ratio(registry, token_lookups), 3),
             "ratio": round(ratio_flask, 3),  # = ratio_vs_flask_hello, for readers of earlier output
             "goal": "ratio_vs_wsgi_hello >= goal_ratio, against a baseline that did not stall",
             "goal_ratio": GOAL_RATIO,

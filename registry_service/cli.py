@@ -94,6 +94,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     # Suspected clones (services/clones.py), its lag in the metrics.
     clone_watch = CloneWatch(app.extensions["registry"], app.extensions[EXTENSION]).start()
+    from registry_service.token_watch import TokenWatch
+
+    # Revocations from every node evict this node's cached tokens as they commit (PostgreSQL).
+    token_watch = TokenWatch.for_registry(app.extensions["registry"], app.extensions[EXTENSION])
+    if token_watch is not None:
+        token_watch.start()
     if args.metrics_listen:
         # Never on the API's port: stations reach that one across the internet (registry_service/metrics.py).
         app.extensions[EXTENSION].serve(args.metrics_listen)
@@ -115,6 +121,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         case_sweeper.stop()
         region_rollup.stop()
         clone_watch.stop()
+        if token_watch is not None:
+            token_watch.stop()
         if publisher is not None:
             publisher.stop()
     return EXIT_OK

@@ -53,6 +53,10 @@ class RegistryConfig:
     # Seconds a resolved token stays cached on a node after its lookup (REGISTRY_TOKEN_CACHE_S):
     # a revoked or expired token keeps working on other nodes for up to this long (docs/security.md).
     token_cache_s: float = 10.0
+    # The same while the node hears revocations as they commit (PostgreSQL, token_watch.py;
+    # REGISTRY_TOKEN_CACHE_LISTENING_S): long enough that a station's requests, a minute or so
+    # apart, find their token cached; it bounds only how long a revocation waits if a message is lost.
+    token_cache_listening_s: float = 600.0
     # Clone detection: faster than this between two stations means two tags.
     max_plausible_speed_kmh: float = 150.0
     # Reports count days in the bureau's local time (China: UTC+8).
@@ -161,6 +165,10 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> R
         )
     if "REGISTRY_TOKEN_CACHE_S" in env:  # 0 turns the cache off; see docs/security.md for a longer one
         values["token_cache_s"] = float(_bounded_int(env["REGISTRY_TOKEN_CACHE_S"], "REGISTRY_TOKEN_CACHE_S", 0, 3600))
+    if "REGISTRY_TOKEN_CACHE_LISTENING_S" in env:
+        values["token_cache_listening_s"] = float(
+            _bounded_int(env["REGISTRY_TOKEN_CACHE_LISTENING_S"], "REGISTRY_TOKEN_CACHE_LISTENING_S", 0, 3600)
+        )
     if rules := env.get("REGISTRY_GRADING_RULES"):
         values["grading_rules_path"] = rules
     if case_rules := env.get("REGISTRY_CASE_RULES"):

@@ -149,6 +149,16 @@ def _server_engine(
     return engine
 
 
+def libpq_conninfo(engine: Engine) -> str:
+    """The engine's own connection parameters as a libpq conninfo, for the connections the registry
+    opens with psycopg itself (status reads, the token watch), so that a multi-host URL (a Patroni
+    cluster, one host= per member with target_session_attrs) reaches libpq as the engine's pool sees it."""
+    from psycopg.conninfo import make_conninfo
+
+    _, parameters = engine.dialect.create_connect_args(make_url(engine.url))
+    return make_conninfo("", **{k: v for k, v in parameters.items() if isinstance(v, (str, int))})
+
+
 def pg_session_options(*, lock_wait_s: float, statement_timeout_s: float | None = None) -> str:
     """libpq `options` for a request-path session: bounded waits for locks (and statements)."""
     options = f"-c lock_timeout={max(1, round(lock_wait_s * 1000))}"

@@ -1,6 +1,6 @@
 """Prometheus metrics of one registry node: requests by route template and status with latency,
 status checks, scan events ingested (new or duplicate), database errors, how far the clone
-watch is behind, and how many requests wait for a server thread.
+watch is behind, how many requests wait for a server thread, and whether the token watch listens.
 
 Each app gets its own CollectorRegistry (not prometheus_client's global one), so a process that
 builds many apps (the tests) never registers a name twice. The metrics are served on a listen
@@ -80,6 +80,12 @@ class RegistryMetrics:
             "cylinder_registry_requests_waiting",
             "Requests read and waiting for a free server thread at the scrape (the latency histogram "
             "starts when a thread takes one). Alert when it stays above zero: the node needs threads or a peer.",
+            registry=self.registry,
+        )
+        self.token_watch_listening = Gauge(
+            "cylinder_registry_token_watch_listening",
+            "1 while this node's token watch listens for revocations (tokens cached token_cache_listening_s), "
+            "0 otherwise (cached token_cache_s; token_watch.py). Alert when 0 for long: every request looks its token up.",
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}

@@ -56,7 +56,7 @@ class Registry:
         )
         self.clock = clock
         self.default_zone = config.zone()  # "today" for status requests that name no zone
-        self.tokens = TokenCache(ttl_s=config.token_cache_s)
+        self.tokens = TokenCache(config.token_cache_s, config.token_cache_listening_s)
         # Set after a revocation commits: the status publisher (if this node runs one) publishes at
         # once instead of at its next interval, so a revocation reaches stations within one sync.
         self.revoked = threading.Event()
@@ -107,13 +107,14 @@ class Registry:
         cached = self.tokens.get(token, now)
         if cached is not None:
             return cached
+        generation = self.tokens.generation  # before the read: an eviction during it keeps it uncached
         # One read on an autocommit connection: no session, BEGIN or COMMIT for a cache miss; on
         # PostgreSQL as prepared statements on the status path's connection of this thread.
         if self._pg_status is not None:
             principal, expires = self._pg_status.run(lambda pg: resolve_token_row_pg(pg, token, now))
         else:
             principal, expires = self.read(lambda connection: resolve_token_row(connection, token, now))
-        self.tokens.put(token, principal, expires)
+        self.tokens.put(token, principal, expires, generation)
         return principal
 
 

@@ -178,15 +178,27 @@ def _checked(
 
 
 class TokenCache:
-    """token hash -> (principal, expiry of the cache entry, token expiry)."""
+    """token hash -> (principal, expiry of the cache entry, token expiry).
 
-    def __init__(self, ttl_s: float) -> None:
+    An entry is kept `ttl_s` after its lookup, or `listening_ttl_s` while this node hears every
+    revocation as it commits (token_watch.TokenWatch says so with `listening`). `generation` moves
+    on every eviction: a lookup that began before one (it may have read the row the eviction is
+    about) is not cached, so an entry never outlives the revocation it raced."""
+
+    def __init__(self, ttl_s: float, listening_ttl_s: float | None = None) -> None:
         self.ttl_s = ttl_s
+        self.listening_ttl_s = ttl_s if listening_ttl_s is None else listening_ttl_s
+        self._listening = False
+        self.generation = 0  # read without the lock: an int read is atomic
         self._entries: dict[str, tuple[Principal, float, datetime | None]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def entry_ttl_s(self) -> float:
+        return self.listening_ttl_s if self._listening else self.ttl_s
+
     def get(self, token: str, now: datetime) -> Principal | None:
-        if self.ttl_s <= 0:
+        if self.entry_ttl_s <= 0:
             return None
         with self._lock:
             entry = self._entries.get(token_hash(token))
@@ -194,19 +206,37 @@ class TokenCache:
             return None
         return entry[0]
 
-    def put(self, token: str, principal: Principal, token_expires: datetime | None) -> None:
-        if self.ttl_s <= 0:
-            return
+    def put(self, token: str, principal: Principal, token_expires: datetime | None, generation: int) -> None:
+        """Cache a lookup that began at `generation` (read before the lookup), unless an eviction came since."""
         with self._lock:
+            ttl_s = self.entry_ttl_s
+            if ttl_s <= 0 or generation != self.generation:
+                return
             if len(self._entries) > 100_000:
                 self._entries.clear()
-            self._entries[token_hash(token)] = (principal, time.monotonic() + self.ttl_s, token_expires)
+            self._entries[token_hash(token)] = (principal, time.monotonic() + ttl_s, token_expires)
 
     def forget_token(self, token_id: int) -> None:
+        self._forget(lambda principal: principal.token_id == token_id)
+
+    def forget_user(self, user_id: int) -> None:
+        self._forget(lambda principal: principal.user_id == user_id)
+
+    def _forget(self, matches: Callable[[Principal], bool]) -> None:
         with self._lock:
-            for key in [k for k, v in self._entries.items() if v[0].token_id == token_id]:
+            self.generation += 1
+            for key in [k for k, v in self._entries.items() if matches(v[0])]:
                 del self._entries[key]
 
     def clear(self) -> None:
         with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+    def listening(self, listening: bool) -> None:
+        """Whether revocations now reach this node as they commit. Both ways the cache starts empty:
+        when it stops, a revocation may come unheard; when it starts, one may have come just before."""
+        with self._lock:
+            self._listening = listening
+            self.generation += 1
             self._entries.clear()

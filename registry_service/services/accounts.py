@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from registry_service import token_watch
 from registry_service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from registry_service.models import ApiToken, DashboardSession, InspectionCentre, Role, Station, User
 from registry_service.principal import Principal, principal_for_user
@@ -206,6 +207,7 @@ def revoke_token(session: Session, actor: Principal | str, now: datetime, token_
     if row.revoked_at is None:
         row.revoked_at = now
         audit.record(session, actor, "revoke_token", "api_token", token_id, now)
+        token_watch.announce(session, token_id=token_id)  # every node forgets it when this commits
 
 
 def set_password(session: Session, actor: Principal | str, now: datetime, *, username: str, password: str) -> User:

@@ -17,6 +17,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry_service import token_watch
 from registry_service.errors import Conflict, InvalidInput
 from registry_service.models import GridPerson, Region, RegionLevel, Role, User
 from registry_service.models.grid import DUTIES, DUTY_LEAD, DUTY_OFFICER
@@ -93,6 +94,8 @@ def add_person(
     if person is None:
         person = GridPerson(region_id=region.id, user_id=user.id if user else None, name=name, phone=phone, duty=duty)
         session.add(person)
+        if user is not None:  # a new region for the user's tokens: no node may keep the old scope
+            token_watch.announce(session, user_id=user.id)
     else:
         person.name, person.phone, person.duty = name, phone, duty
     session.flush()

@@ -23,9 +23,8 @@ from datetime import date
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, select
-from sqlalchemy.engine import make_url
 
-from registry_service.db import PG_BUSY_STATES, Reconnect
+from registry_service.db import PG_BUSY_STATES, Reconnect, libpq_conninfo
 from registry_service.errors import DatabaseBusy, ServiceUnavailable
 from registry_service.models import Cylinder, CylinderState, Vehicle
 
@@ -238,12 +237,7 @@ class ThreadLocalPg:
     def __init__(
         self, engine: Engine, *, options: str = "", attempts: int = 3, backoff_s: float = 0.2, wait_s: float = 0.0
     ) -> None:
-        from psycopg.conninfo import make_conninfo
-
-        # The engine's own connection parameters, so a multi-host URL (a Patroni cluster, one
-        # host= per member with target_session_attrs) reaches libpq as the engine's pool sees it.
-        _, parameters = engine.dialect.create_connect_args(make_url(engine.url))
-        self._conninfo = make_conninfo("", **{k: v for k, v in parameters.items() if isinstance(v, (str, int))})
+        self._conninfo = libpq_conninfo(engine)
         # force_generic_plan: each statement here is one indexed lookup whose plan does not depend
         # on its values, but with = ANY($1::text[]) PostgreSQL's default ("auto") keeps planning it
         # afresh on every execution, which cost more than the lookup itself (measured with

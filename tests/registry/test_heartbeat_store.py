@@ -108,6 +108,12 @@ def test_the_token_cache_lifetime_comes_from_the_environment() -> None:
     for bad in ("-1", "3601", "ten", "1.5"):
         with pytest.raises(ConfigError, match="REGISTRY_TOKEN_CACHE_S"):
             from_env({"REGISTRY_TOKEN_CACHE_S": bad})
+    # While the node hears revocations as they commit (registry_service/token_watch.py).
+    assert from_env({}).token_cache_listening_s == 600
+    assert from_env({"REGISTRY_TOKEN_CACHE_LISTENING_S": "3600"}).token_cache_listening_s == 3600
+    for bad in ("-1", "3601", "ten"):
+        with pytest.raises(ConfigError, match="REGISTRY_TOKEN_CACHE_LISTENING_S"):
+            from_env({"REGISTRY_TOKEN_CACHE_LISTENING_S": bad})
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

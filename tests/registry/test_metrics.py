@@ -68,6 +68,12 @@ def test_served_metrics_move_with_real_traffic(database_url: str, world: World) 
         assert value(after, "cylinder_registry_clone_watch_judged_total") == 1
         assert value(after, "cylinder_registry_clone_watch_lag_seconds") == 0
         assert value(after, "cylinder_registry_requests_waiting") == 0  # the server's queue, idle again
+        # `serve` runs the token watch on PostgreSQL (token_watch.py); SQLite has nothing to listen to.
+        listening = 1 if database_url.startswith("postgresql") else 0
+        while value(after, "cylinder_registry_token_watch_listening") != listening and time.monotonic() < deadline:
+            time.sleep(0.2)
+            after, _ = scrape(metrics)
+        assert value(after, "cylinder_registry_token_watch_listening") == listening
 
         with pytest.raises(urllib.error.HTTPError) as hidden:  # the API's port serves no metrics
             urllib.request.urlopen(f"{base}/metrics", timeout=10)
@@ -78,6 +84,7 @@ def test_served_metrics_move_with_real_traffic(database_url: str, world: World) 
     assert types["cylinder_registry_database_errors"] == "counter"
     assert types["cylinder_registry_clone_watch_lag_seconds"] == "gauge"
     assert types["cylinder_registry_requests_waiting"] == "gauge"
+    assert types["cylinder_registry_token_watch_listening"] == "gauge"
     ours = {name for name, _ in after if name.startswith("cylinder_registry_")}
     assert ours and all(NAME.fullmatch(name) for name in ours), ours
 
