@@ -164,7 +164,7 @@ def main() -> int:
 
             return closed_loop(port, args.connections, seconds, request).summary()
 
-        # All four servers run side by side (an idle one costs nothing) and are driven in turn, one
+        # All five servers run side by side (an idle one costs nothing) and are driven in turn, one
         # window each, for --rounds rounds: on a shared machine the load drifts, and measuring each
         # server once, one after the other, let the drift decide the ratio.
         servers: dict[str, tuple[Callable[[int], list[str]], dict[str, str]]] = {

@@ -50,8 +50,9 @@ class RegistryConfig:
     max_status_events: int = 50  # scan events riding on one status request (api/status.py)
     max_page_size: int = 1000
     due_soon_days: int = 30
-    # Seconds a resolved token stays cached on a node after its lookup (REGISTRY_TOKEN_CACHE_S):
-    # a revoked or expired token keeps working on other nodes for up to this long (docs/security.md).
+    # Seconds a resolved token stays cached on a node after its lookup (REGISTRY_TOKEN_CACHE_S)
+    # while its token watch does not listen (SQLite; PostgreSQL unreachable): a token revoked on
+    # another node or by the CLI keeps working here for up to this long (docs/security.md).
     token_cache_s: float = 10.0
     # The same while the node hears revocations as they commit (PostgreSQL, token_watch.py;
     # REGISTRY_TOKEN_CACHE_LISTENING_S): long enough that a station's requests, a minute or so

@@ -36,8 +36,8 @@ from registry_service.principal import TokenCache
 log = logging.getLogger(__name__)
 
 CHANNEL = "registry_tokens"
-TOKEN = "token:"  # the payload names one token by id ...
-USER = "user:"  # ... or every token of one user
+TOKEN = "token"  # the payload "token:<id>" names one token ...
+USER = "user"  # ... and "user:<id>" every token of one user
 LIVENESS_S = 5.0  # a query this often on the listening connection: a silent network cut is seen too
 RETRY_S = 1.0  # between attempts to listen again
 
@@ -46,17 +46,19 @@ def announce(session: Session, *, token_id: int | None = None, user_id: int | No
     """Tell every node, when this transaction commits, to forget a token or a user's tokens (PostgreSQL)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    payload = f"{TOKEN}{token_id}" if token_id is not None else f"{USER}{user_id}"
+    payload = f"{TOKEN}:{token_id}" if token_id is not None else f"{USER}:{user_id}"
     session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
 
 
 def apply(cache: TokenCache, payload: str) -> None:
     """Evict what one message names; a message this node cannot read empties the cache (the safe side)."""
     kind, _, number = payload.partition(":")
-    if number.isdigit() and f"{kind}:" == TOKEN:
-        cache.forget_token(int(number))
-    elif number.isdigit() and f"{kind}:" == USER:
-        cache.forget_user(int(number))
+    # Any database user may NOTIFY on the channel: only ASCII digits are an id (int() takes more).
+    identifier = int(number) if number.isascii() and number.isdigit() else None
+    if identifier is not None and kind == TOKEN:
+        cache.forget_token(identifier)
+    elif identifier is not None and kind == USER:
+        cache.forget_user(identifier)
     else:
         log.warning("token message %r not understood: the token cache is emptied", payload[:80])
         cache.clear()

@@ -70,7 +70,7 @@ def test_messages_evict_a_token_or_a_users_tokens_and_an_unreadable_one_everythi
     fill()
     apply(cache, "user:8")
     assert (cache.get("a", NOW), cache.get("b", NOW)) == (STATION, None)
-    for garbage in ("token:", "user:x", "group:1", ""):
+    for garbage in ("token:", "user:x", "group:1", "", "token:\u00b2", "token:-1"):
         fill()
         apply(cache, garbage)
         assert (cache.get("a", NOW), cache.get("b", NOW)) == (None, None)
